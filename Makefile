@@ -1,0 +1,45 @@
+# Two commands on a fresh machine:  `make demo` (the default workflow) and `make test` (the test suite).
+# Both create .venv first. On a CUDA machine: make demo TORCH_SPEC="torch==2.13.0" picks the CUDA build of the
+# same pin from PyPI; the CPU wheel comes from the local wheelhouse/PyPI on CPU-only machines.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TORCH_SPEC ?= torch==2.13.0
+CORES ?= 2
+SNAKEMAKE := $(VENV)/bin/snakemake
+
+.PHONY: install demo full test test-fast lint bench clean
+
+install: $(VENV)/.installed
+
+# torch first: with no torch present, the unpinned `torch>=2.4` of pyproject resolves to the newest
+# release plus several GB of CUDA wheels.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH_SPEC)"
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+demo: install  ## the default workflow (config.yaml) on the shipped corpus; prints the overview table
+	$(SNAKEMAKE) --cores $(CORES)
+	@echo; echo "Table: results/report/perplexity.md"; echo; cat results/report/perplexity.md
+
+full: install  ## all six settings of the shipped corpus, three seeds (hours on CPU)
+	$(SNAKEMAKE) --cores $(CORES) --configfile config.yaml config/sample-full.yaml
+
+test: install  ## the whole suite (unit, workflow dry runs, end to end)
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -q
+
+test-fast: install  ## unit tests only
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -q tests/unit
+
+lint: install
+	$(VENV)/bin/ruff check pipeline_lib tests bench scripts
+	$(VENV)/bin/ruff format --check pipeline_lib tests bench scripts
+
+bench: install  ## training throughput of the default model on this machine
+	$(PY) bench/train_throughput.py --model tiny --vocab 2048 --batch 16 --threads 1
+
+clean:
+	rm -rf results .snakemake

@@ -1,0 +1,26 @@
+# mixpipe: language-model data-mixing experiments (Aioli, Olmix) from one command.
+#   snakemake                                  # the embedded default (config.yaml): shipped corpus, tiny GPT, CPU
+#   snakemake --configfile config.yaml config/sample-full.yaml
+#   snakemake --workflow-profile profiles/slurm --configfile config/paper/as.yaml
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+# config.yaml is the default; a --configfile replaces it (it does not merge into it), so a test or paper
+# config never inherits the default's settings. Overlays: --configfile config.yaml config/sample-full.yaml
+if not workflow.overwrite_configfiles:
+
+    configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/train.smk"
+include: "rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        final_targets(),

@@ -1,0 +1,102 @@
+"""Packing step: tokenise each split of one group into a flat token memmap plus ``meta.json``.
+
+Documents are concatenated in source order, each followed by the end-of-text token when
+``data.tokenizer.append_eot`` is set. Run by the ``pack`` rule::
+
+    python -m pipeline_lib.data.pack --data '<json>' --group arxiv --tokenizer tok.json \\
+        --out-dir results/data/arxiv
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+from tokenizers import Tokenizer
+from tqdm import tqdm
+
+from pipeline_lib.config import SPLITS, DataConfig
+from pipeline_lib.data.sources import DataError, Document, make_source
+from pipeline_lib.data.tokens import token_dtype
+from pipeline_lib.io import atomic_path, file_sha256, write_json
+from pipeline_lib.logs import setup_logging
+
+log = logging.getLogger(__name__)
+
+
+def _batched(docs: Iterable[Document], size: int) -> Iterator[list[Document]]:
+    batch: list[Document] = []
+    for doc in docs:
+        batch.append(doc)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def pack_split(
+    docs: Iterable[Document], tok: Tokenizer, eot_id: int | None, out: Path, dtype: np.dtype
+) -> dict:
+    """Tokenise ``docs`` into ``out`` (raw ``dtype`` array); return counts and hashes."""
+    ids_hash = hashlib.sha256()
+    n_docs = n_tokens = 0
+    with atomic_path(out) as tmp, open(tmp, "wb") as fh:
+        for batch in _batched(tqdm(docs, desc=out.name, unit="doc", mininterval=5), 256):
+            encodings = tok.encode_batch([d.text for d in batch], add_special_tokens=False)
+            for doc, enc in zip(batch, encodings, strict=True):
+                ids = enc.ids + ([eot_id] if eot_id is not None else [])
+                fh.write(np.asarray(ids, dtype=dtype).tobytes())
+                ids_hash.update(doc.id.encode() + b"\n")
+                n_docs += 1
+                n_tokens += len(ids)
+    return {"documents": n_docs, "tokens": n_tokens, "doc_ids_sha256": ids_hash.hexdigest()}
+
+
+def pack_group(cfg: DataConfig, group: str, tokenizer_path: str, out_dir: str) -> dict:
+    source = make_source(cfg)
+    source.check_group(group)
+    tok = Tokenizer.from_file(tokenizer_path)
+    eot_id = tok.token_to_id(cfg.tokenizer.eot_token) if cfg.tokenizer.append_eot else None
+    dtype = token_dtype(tok.get_vocab_size())
+    out = Path(out_dir)
+    meta: dict = {
+        "group": group,
+        "dtype": np.dtype(dtype).name,
+        "vocab_size": tok.get_vocab_size(),
+        "tokenizer_sha256": file_sha256(tokenizer_path),
+        "eot_id": eot_id,
+        "splits": {},
+    }
+    for split in SPLITS:
+        stats = pack_split(source.iter_split(group, split), tok, eot_id, out / f"{split}.bin", dtype)
+        if stats["documents"] == 0:
+            raise DataError(
+                f"group '{group}' has no documents in its {split} split; it needs more documents, "
+                "or larger data.split fractions"
+            )
+        stats["sha256"] = file_sha256(out / f"{split}.bin")
+        meta["splits"][split] = stats
+        log.info("%s/%s: %d docs, %d tokens", group, split, stats["documents"], stats["tokens"])
+    write_json(out / "meta.json", meta)
+    return meta
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--data", required=True, help="the data config block as JSON")
+    ap.add_argument("--group", required=True)
+    ap.add_argument("--tokenizer", required=True)
+    ap.add_argument("--out-dir", required=True)
+    args = ap.parse_args(argv)
+    setup_logging()
+    pack_group(DataConfig.from_dict(json.loads(args.data)), args.group, args.tokenizer, args.out_dir)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""Tokenizer step: train a byte-level BPE on the train split, or take a given tokenizer.json / hub tokenizer.
+
+Run by the ``tokenizer`` rule::
+
+    python -m pipeline_lib.data.tokenizer --data '<json>' --groups arxiv book \\
+        --out results/data/tokenizer.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+from collections.abc import Iterator, Sequence
+
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+from pipeline_lib.config import DataConfig
+from pipeline_lib.data.sources import DataError, Source, make_source
+from pipeline_lib.io import atomic_path
+from pipeline_lib.logs import setup_logging
+
+log = logging.getLogger(__name__)
+
+
+def train_bpe(texts: Iterator[str], vocab_size: int, special_tokens: Sequence[str]) -> Tokenizer:
+    """A GPT-2 style byte-level BPE (no unknown tokens) trained on ``texts``."""
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=list(special_tokens),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(texts, trainer=trainer)
+    return tok
+
+
+def training_texts(source: Source, groups: Sequence[str], chars_per_group: int | None) -> Iterator[str]:
+    """Train-split texts of every group, in group order, optionally capped per group."""
+    for group in groups:
+        used = 0
+        for doc in source.iter_split(group, "train"):
+            if chars_per_group is not None and used >= chars_per_group:
+                break
+            used += len(doc.text)
+            yield doc.text
+        if used == 0:
+            raise DataError(f"group '{group}' has no training documents to train the tokenizer on")
+
+
+def build_tokenizer(cfg: DataConfig, groups: Sequence[str], out: str) -> None:
+    tcfg = cfg.tokenizer
+    with atomic_path(out) as tmp:
+        if tcfg.kind == "bpe":
+            source = make_source(cfg)
+            log.info("training byte-level BPE (vocab %d) on the train split of %s", tcfg.vocab_size, groups)
+            texts = training_texts(source, groups, tcfg.training_chars_per_group)
+            tok = train_bpe(texts, tcfg.vocab_size, [tcfg.eot_token])
+            tok.save(str(tmp))
+        elif tcfg.kind == "file":
+            if not tcfg.path:
+                raise DataError("data.tokenizer.kind is 'file' but data.tokenizer.path is not set")
+            Tokenizer.from_file(tcfg.path)  # fail early on a file that is not a tokenizer
+            shutil.copyfile(tcfg.path, tmp)
+        elif tcfg.kind == "hub":
+            if not tcfg.name:
+                raise DataError("data.tokenizer.kind is 'hub' but data.tokenizer.name is not set")
+            Tokenizer.from_pretrained(tcfg.name).save(str(tmp))
+        else:
+            raise DataError(f"data.tokenizer.kind '{tcfg.kind}' is unknown (bpe, file, hub)")
+        tok = Tokenizer.from_file(str(tmp))
+        if tcfg.append_eot and tok.token_to_id(tcfg.eot_token) is None:
+            raise DataError(f"tokenizer has no '{tcfg.eot_token}' token; set data.tokenizer.eot_token")
+    log.info("tokenizer written to %s (vocab %d)", out, tok.get_vocab_size())
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--data", required=True, help="the data config block as JSON")
+    ap.add_argument("--groups", nargs="+", required=True)
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args(argv)
+    setup_logging()
+    build_tokenizer(DataConfig.from_dict(json.loads(args.data)), args.groups, args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,21 @@
+"""Static methods: the mixture is fixed for the whole run (LMO: no law; the solver is the given p)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline_lib.methods.base import MixturePolicy, check_mixture
+
+
+class Stratified(MixturePolicy):
+    """p = 1/m, the baseline every table compares against."""
+
+    def start(self, trainer) -> np.ndarray:
+        return np.full(self.m, 1.0 / self.m)
+
+
+class Static(MixturePolicy):
+    """Proportions given in the config (``settings.<name>.static``), or learned offline by another method."""
+
+    def start(self, trainer) -> np.ndarray:
+        return check_mixture(self.params.get("proportions"), self.m, "static proportions")

@@ -1,0 +1,1 @@
+"""Report stage: tables (CSV, Markdown) from the runs' ``run.json`` records."""

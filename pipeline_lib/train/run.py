@@ -1,0 +1,128 @@
+"""Training step: one run of one method on one setting and seed.
+
+Run by the ``train`` rule::
+
+    python -m pipeline_lib.train.run --spec '<RunSpec json>' --data-dir results/data \\
+        --out-dir results/<setting>/runs/<method>/seed<n>
+
+Writes ``curve.csv`` (per-group validation loss over steps), ``mixture.csv`` (p over steps), optionally
+``model.pt``, and last ``run.json`` (spec, config hash, per-group test loss and perplexity, compute).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from pipeline_lib.config import RunSpec
+from pipeline_lib.data.tokens import GroupTokens
+from pipeline_lib.io import atomic_path, stable_hash, write_csv, write_json
+from pipeline_lib.logs import setup_logging
+from pipeline_lib.methods import METHODS
+from pipeline_lib.train.trainer import Trainer
+
+log = logging.getLogger(__name__)
+
+
+def perplexity_summary(groups: Sequence[str], test_losses: np.ndarray) -> dict:
+    """Per-group test loss/perplexity, their average perplexity and exp(mean loss)."""
+    ppl = np.exp(test_losses)
+    return {
+        "test_loss": {g: float(v) for g, v in zip(groups, test_losses, strict=True)},
+        "test_ppl": {g: float(v) for g, v in zip(groups, ppl, strict=True)},
+        "avg_test_ppl": float(ppl.mean()),
+        "exp_mean_test_loss": float(math.exp(test_losses.mean())),
+    }
+
+
+def train_run(spec: RunSpec, data_dir: str | Path, out_dir: str | Path) -> dict:
+    if spec.method not in METHODS:
+        raise ValueError(f"unknown method '{spec.method}'; available: {sorted(METHODS)}")
+    data = [GroupTokens.load(Path(data_dir) / g) for g in spec.groups]
+    trainer = Trainer(spec, data)
+    policy = METHODS[spec.method](spec.groups, spec.method_params)
+    log.info(
+        "%s/%s seed %d: %d groups, %.2fM params, %d steps x %d tokens on %s",
+        spec.setting,
+        spec.method,
+        spec.seed,
+        len(spec.groups),
+        trainer.model.n_params() / 1e6,
+        spec.train.steps,
+        spec.tokens_per_step,
+        trainer.device,
+    )
+    start = time.perf_counter()
+    test_losses = trainer.run(policy)
+    wall = time.perf_counter() - start
+
+    out = Path(out_dir)
+    write_csv(out / "curve.csv", pd.DataFrame(trainer.history.curve))
+    write_csv(out / "mixture.csv", pd.DataFrame(trainer.history.mixture))
+    if spec.train.save_checkpoint:
+        with atomic_path(out / "model.pt") as tmp:
+            torch.save(trainer.state_dict(), tmp)
+    final_val = trainer.history.curve[-len(spec.groups) :]
+    data_hashes = {g.name: {s: g.meta["splits"][s]["sha256"] for s in ("train", "val", "test")} for g in data}
+    record = {
+        "setting": spec.setting,
+        "method": spec.method,
+        "seed": spec.seed,
+        "groups": list(spec.groups),
+        "spec": spec.to_dict(),
+        "config_hash": stable_hash({"spec": spec.to_dict(), "data": data_hashes}),
+        "data_sha256": data_hashes,
+        "steps": trainer.step,
+        "tokens": trainer.tokens,
+        "final_mixture": {g: float(v) for g, v in zip(spec.groups, trainer.p, strict=True)},
+        "val_loss": {row["group"]: row["val_loss"] for row in final_val},
+        **perplexity_summary(spec.groups, test_losses),
+        "compute": {
+            "device": str(trainer.device),
+            "n_params": trainer.model.n_params(),
+            "flops": trainer.model_cfg.flops_per_token() * trainer.tokens,
+            "wall_time_s": wall,
+            "train_time_s": trainer.timers["train"],
+            "eval_time_s": trainer.timers["eval"],
+            "tokens_per_s": trainer.tokens / max(trainer.timers["train"], 1e-9),
+            "torch_threads": torch.get_num_threads(),
+        },
+        "extra_runs": policy.extra_runs,
+        "method_summary": policy.summary(),
+    }
+    write_json(out / "run.json", record)
+    log.info(
+        "%s/%s seed %d: avg test ppl %.3f in %.1f s",
+        spec.setting,
+        spec.method,
+        spec.seed,
+        record["avg_test_ppl"],
+        wall,
+    )
+    return record
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--spec", required=True, help="the run spec as JSON")
+    ap.add_argument("--data-dir", required=True)
+    ap.add_argument("--out-dir", required=True)
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    args = ap.parse_args(argv)
+    setup_logging()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    train_run(RunSpec.from_dict(json.loads(args.spec)), args.data_dir, args.out_dir)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,188 @@
+"""The trainer every run uses: mixture-sampled batches, AdamW, warm-up + cosine, per-group evaluation.
+
+The data-mixing method is a :class:`~pipeline_lib.methods.base.MixturePolicy`; the trainer never
+knows which method it runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from pipeline_lib.config import RunSpec
+from pipeline_lib.data.sampler import MixtureSampler, eval_chunks
+from pipeline_lib.data.tokens import GroupTokens
+from pipeline_lib.methods.base import MixturePolicy, check_mixture
+from pipeline_lib.model import GPT
+from pipeline_lib.train.evaluate import group_losses
+from pipeline_lib.train.schedule import lr_at
+
+log = logging.getLogger(__name__)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"train.device is '{name}' but no CUDA device is available; use 'auto' or 'cpu'")
+    return torch.device(name)
+
+
+def autocast_for(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA (``auto`` or ``bf16``), full fp32 otherwise."""
+    use_bf16 = precision == "bf16" or (precision == "auto" and device.type == "cuda")
+    if use_bf16:
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@dataclass
+class History:
+    """What a run records over time: validation curves and the mixture it trained on."""
+
+    curve: list[dict] = field(default_factory=list)
+    mixture: list[dict] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+
+
+class Trainer:
+    """Owns the model, optimiser, sampler and evaluation sets of one run."""
+
+    def __init__(
+        self, spec: RunSpec, data: Sequence[GroupTokens], device: torch.device | None = None
+    ) -> None:
+        self.spec, self.cfg = spec, spec.train
+        self.groups = tuple(g.name for g in data)
+        if self.groups != spec.groups:
+            raise ValueError(f"data groups {self.groups} do not match the run's groups {spec.groups}")
+        self.device = device or resolve_device(self.cfg.device)
+        torch.manual_seed(spec.seed)
+        vocab = max(int(g.meta["vocab_size"]) for g in data)
+        model_cfg = replace(spec.model, vocab_size=vocab)  # the tokenizer decides the vocabulary
+        self.model = GPT(model_cfg).to(self.device)
+        self.model_cfg = model_cfg
+        self._forward = torch.compile(self.model) if self.cfg.compile else self.model
+        self.optimizer = torch.optim.AdamW(
+            self.model.param_groups(self.cfg.weight_decay),
+            lr=lr_at(0, self.cfg),
+            betas=(self.cfg.beta1, self.cfg.beta2),
+            eps=self.cfg.eps,
+            fused=self.device.type == "cuda",
+        )
+        self.autocast = autocast_for(self.device, self.cfg.precision)
+        context = model_cfg.context
+        self.sampler = MixtureSampler([g.train for g in data], context, spec.seed, self.groups)
+        self.val_chunks = [eval_chunks(g.val, context, self.cfg.val_sequences) for g in data]
+        self.test_chunks = [eval_chunks(g.test, context) for g in data]
+        for split, per_group in (("val", self.val_chunks), ("test", self.test_chunks)):
+            for name, chunks in zip(self.groups, per_group, strict=True):
+                if len(chunks) == 0:
+                    raise ValueError(
+                        f"group '{name}' has fewer than {context + 1} {split} tokens; "
+                        "raise data.split fractions or lower model.context"
+                    )
+        self.step = 0
+        self.tokens = 0
+        self.p = np.full(len(self.groups), 1.0 / len(self.groups))
+        self.history = History()
+        self.timers = {"train": 0.0, "eval": 0.0}
+
+    # -- primitives a policy may call -------------------------------------------------------------
+    def set_mixture(self, p: np.ndarray) -> None:
+        self.p = check_mixture(p, len(self.groups), "policy mixture")
+        row = {"step": self.step}
+        row.update({g: float(v) for g, v in zip(self.groups, self.p, strict=True)})
+        if self.history.mixture and self.history.mixture[-1]["step"] == self.step:
+            self.history.mixture[-1] = row
+        else:
+            self.history.mixture.append(row)
+
+    def train_step(self, p: np.ndarray | None = None, exact: bool = False) -> float:
+        """One optimizer step on a batch drawn from p (default: the current mixture); returns the loss."""
+        t0 = time.perf_counter()
+        batch, _ = self.sampler.sample(self.p if p is None else p, self.cfg.batch_size, exact=exact)
+        batch_t = torch.from_numpy(batch).to(self.device, non_blocking=True)
+        lr = lr_at(self.step, self.cfg)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        with self.autocast:
+            _, losses = self._forward(batch_t[:, :-1], batch_t[:, 1:])
+            loss = losses.mean()
+        loss.backward()
+        if self.cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step += 1
+        self.tokens += batch.shape[0] * (batch.shape[1] - 1)
+        value = loss.item()
+        self.history.train_loss.append(value)
+        self.timers["train"] += time.perf_counter() - t0
+        return value
+
+    def evaluate(self, split: str = "val") -> np.ndarray:
+        """Per-group mean loss on the fixed validation subset ('val') or the whole test split ('test')."""
+        t0 = time.perf_counter()
+        chunks = self.val_chunks if split == "val" else self.test_chunks
+        losses = group_losses(self.model, chunks, self.cfg.eval_batch_size, self.device, self.autocast)
+        self.timers["eval"] += time.perf_counter() - t0
+        return losses
+
+    def record_val(self, losses: np.ndarray) -> None:
+        for group, value in zip(self.groups, losses, strict=True):
+            self.history.curve.append(
+                {"step": self.step, "tokens": self.tokens, "group": group, "val_loss": float(value)}
+            )
+
+    # -- the loop -----------------------------------------------------------------------------------
+    def run(self, policy: MixturePolicy) -> np.ndarray:
+        """Train for ``train.steps`` steps under ``policy``; return the per-group test losses."""
+        total, every = self.cfg.steps, self.cfg.eval_every
+        self.set_mixture(policy.start(self))
+        self.record_val(self.evaluate("val"))
+        next_eval = every
+        bar = tqdm(total=total, desc=f"{self.spec.setting}/{self.spec.method}", unit="step", mininterval=10)
+        while self.step < total:
+            before = self.step
+            new_p = policy.before_step(self)
+            if new_p is not None:
+                self.set_mixture(new_p)
+            if self.step < total:
+                loss = self.train_step()
+                bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
+            bar.update(self.step - before)
+            if self.step >= next_eval or self.step == total:
+                losses = self.evaluate("val")
+                self.record_val(losses)
+                next_eval = (self.step // every + 1) * every
+                new_p = policy.after_eval(self, losses)
+                if new_p is not None:
+                    self.set_mixture(new_p)
+        bar.close()
+        return self.evaluate("test")
+
+    def state_dict(self) -> dict:
+        """Everything needed to resume: model, optimizer, counters, mixture and sampler RNG states."""
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "step": self.step,
+            "tokens": self.tokens,
+            "p": self.p.tolist(),
+            "sampler": self.sampler.state(),
+            "model_config": asdict(self.model_cfg),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.step, self.tokens = int(state["step"]), int(state["tokens"])
+        self.set_mixture(np.asarray(state["p"]))
+        self.sampler.load_state(state["sampler"])

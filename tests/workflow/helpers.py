@@ -1,0 +1,70 @@
+"""Run the workflow from tests: a config copied into a temp dir, with paths made absolute."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def write_config(src: str | Path, workdir: Path, **overrides: Any) -> Path:
+    """Copy a config into ``workdir``: results under it, the corpus path absolute, overrides applied."""
+    cfg = yaml.safe_load((REPO / src).read_text())
+    cfg["results_dir"] = str(workdir / "results")
+    source = cfg.setdefault("data", {}).setdefault("source", {})
+    source["path"] = str(REPO / source.get("path", "data/sample"))
+    for dotted, value in overrides.items():
+        node = cfg
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    path = workdir / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+def snakemake(
+    workdir: Path, configfiles: Path | list[Path], *args: str, check: bool = True
+) -> subprocess.CompletedProcess:
+    files = configfiles if isinstance(configfiles, list) else [configfiles]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        *map(str, files),
+        "--cores",
+        "2",
+        "--scheduler",
+        "greedy",
+        *args,
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir, timeout=900)
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+        )
+    return proc
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a (dry) run: rule -> number of jobs."""
+    counts = {}
+    block = output.split("Job stats:", 1)[1]
+    for line in block.splitlines()[3:]:
+        match = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if not match:
+            break
+        counts[match.group(1)] = int(match.group(2))
+    return counts

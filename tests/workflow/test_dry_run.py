@@ -1,0 +1,63 @@
+"""Dry runs: the DAG of each shipped config, and bad input stopping before any job runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.workflow.helpers import REPO, job_counts, snakemake, write_config
+
+
+def test_default_config_dag(tmp_path):
+    cfg = write_config("config.yaml", tmp_path)
+    out = snakemake(tmp_path, cfg, "-n").stdout
+    # 2 settings (as, abse) x 2 methods x 1 seed; groups arxiv, stackexchange, book
+    assert job_counts(out) == {
+        "all": 1,
+        "pack": 3,
+        "report_table": 1,
+        "setting_table": 2,
+        "tokenizer": 1,
+        "total": 12,
+        "train": 4,
+    }
+
+
+def test_sample_full_overlay_dag(tmp_path):
+    base = write_config("config.yaml", tmp_path)
+    out = snakemake(tmp_path, [base, REPO / "config/sample-full.yaml"], "-n").stdout
+    counts = job_counts(out)  # 6 settings x 2 methods x 3 seeds, all 7 groups
+    assert counts["train"] == 6 * 2 * 3 and counts["pack"] == 7 and counts["setting_table"] == 6
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        ({"trian": {"steps": 3}}, "Additional properties are not allowed ('trian'"),
+        (
+            {"settings.as.static": {"arxiv": 0.5, "stackexchange": 0.6}},
+            "settings.as.static: proportions must sum to 1",
+        ),
+        ({"settings.as.static": {"arxiv": 1.0}}, "must name exactly the setting's groups"),
+        (
+            {
+                "settings.as.groups": ["arxiv", "klingon"],
+                "settings.as.static": {"arxiv": 0.5, "klingon": 0.5},
+            },
+            "group 'klingon': corpus file",
+        ),
+        ({"run.methods": ["stratified", "alchemy"]}, "unknown method 'alchemy'"),
+        ({"train.steps": 0}, "train"),
+    ],
+)
+def test_bad_input_fails_before_any_job(tmp_path, overrides, message):
+    cfg = write_config("config.yaml", tmp_path, **overrides)
+    proc = snakemake(tmp_path, cfg, "-n", check=False)
+    assert proc.returncode != 0
+    assert message in proc.stdout + proc.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_missing_corpus_directory(tmp_path):
+    cfg = write_config("config.yaml", tmp_path, **{"data.source.path": str(tmp_path / "nowhere")})
+    proc = snakemake(tmp_path, cfg, "-n", check=False)
+    assert proc.returncode != 0 and "does not exist" in proc.stdout + proc.stderr
