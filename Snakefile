@@ -1,7 +1,7 @@
 # mixpipe: language-model data-mixing experiments (Aioli, Olmix) from one command.
 #   snakemake                                  # the embedded default (config.yaml): shipped corpus, tiny GPT, CPU
 #   snakemake --configfile config.yaml config/sample-full.yaml
-#   snakemake --workflow-profile profiles/slurm --configfile config/paper/as.yaml
+#   snakemake --workflow-profile profiles/slurm --configfile config/paper/base.yaml config/paper/as.yaml
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -16,6 +16,8 @@ if not workflow.overwrite_configfiles:
 
 include: "rules/common.smk"
 include: "rules/data.smk"
+include: "rules/pilots.smk"
+include: "rules/laws.smk"
 include: "rules/train.smk"
 include: "rules/report.smk"
 

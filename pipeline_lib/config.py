@@ -53,6 +53,9 @@ class SourceConfig:
     id_field: str | None = "source"
     max_docs_per_group: int | None = None
     group_names: dict[str, str] = field(default_factory=dict)
+    # The pack step takes train documents until (largest run using the group) x margin tokens; None: all.
+    train_token_margin: float | None = None
+    cache_dir: str | None = None  # slimpajama: the `datasets` cache (None: HF_HOME's)
 
 
 @dataclass(frozen=True)
@@ -180,6 +183,36 @@ class RunSpec:
 
 
 @dataclass(frozen=True)
+class PilotConfig:
+    """Pilot sweeps: static runs at grid mixtures (grid search, DML, the static law's fidelity), and the
+    dynamic-law sweep (a parent run stopped at a break step, short children under each grid mixture)."""
+
+    n_mixtures: int | None = None
+    steps_fraction: float = 1.0
+    break_fraction: float = 0.5
+    child_steps: int = 10
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.n_mixtures is not None and self.n_mixtures < 2:
+            problems.append("pilots.n_mixtures must be >= 2")
+        if not 0 < self.steps_fraction <= 1:
+            problems.append("pilots.steps_fraction must be in (0, 1]")
+        if not 0 < self.break_fraction < 1:
+            problems.append("pilots.break_fraction must be in (0, 1)")
+        if self.child_steps < 1:
+            problems.append("pilots.child_steps must be >= 1")
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+    def size(self, m: int) -> int:
+        """Number of pilot mixtures: the 9-point grid for two groups; the paper's cover sizes otherwise."""
+        if m == 2:
+            return 9
+        return self.n_mixtures if self.n_mixtures is not None else (9 if m == 3 else 10)
+
+
+@dataclass(frozen=True)
 class Project:
     """The validated configuration of a whole workflow."""
 
@@ -189,6 +222,35 @@ class Project:
     run_settings: tuple[str, ...]
     run_methods: tuple[str, ...]
     seeds: tuple[int, ...]
+    pilots: PilotConfig = field(default_factory=PilotConfig)
+    law_fidelity: bool = False
+
+    def pilot_mixtures(self, setting: str, seed: int) -> list[list[float]]:
+        """The setting's pilot grid for a seed (m = 2: p_1 in 0.1..0.9; m >= 3: a seeded Dirichlet cover)."""
+        from pipeline_lib.lmo.grids import grid_mixtures
+
+        m = len(self.settings[setting].groups)
+        n = None if m == 2 else self.pilots.size(m)
+        return [[float(v) for v in row] for row in grid_mixtures(m, n, seed)]
+
+    def pilot_spec(self, setting: str, seed: int, index: int) -> RunSpec:
+        """A static pilot run at grid mixture ``index``, ``pilots.steps_fraction`` of the final length."""
+        base = self.run_spec(setting, "stratified", seed)
+        steps = max(1, round(base.train.steps * self.pilots.steps_fraction))
+        train = dataclasses.replace(base.train, steps=steps, warmup_steps=min(base.train.warmup_steps, steps))
+        params = {"proportions": self.pilot_mixtures(setting, seed)[index]}
+        return dataclasses.replace(base, method="static", method_params=params, train=train)
+
+    def dynamic_steps(self, setting: str) -> tuple[int, int]:
+        """(break step of the parent, stop step of each child) on the final run's schedule."""
+        steps = self.settings[setting].train.steps
+        brk = max(1, round(steps * self.pilots.break_fraction))
+        return brk, min(steps, brk + self.pilots.child_steps)
+
+    def dynamic_child_spec(self, setting: str, seed: int, index: int) -> RunSpec:
+        """A child of the dynamic sweep: the final run's schedule, at grid mixture ``index``."""
+        params = {"proportions": self.pilot_mixtures(setting, seed)[index]}
+        return dataclasses.replace(self.run_spec(setting, "static", seed), method_params=params)
 
     @property
     def tokenizer_groups(self) -> list[str]:
@@ -281,6 +343,21 @@ def load_project(config: dict[str, Any], known_methods: set[str] | None = None) 
             missing = sorted(set(setting.groups) - set(data.tokenizer.groups))
             if missing:
                 problems.append(f"settings.{name} uses groups {missing} not in data.tokenizer.groups")
+    try:
+        pilots = _build(PilotConfig, config.get("pilots"), "pilots")
+    except ConfigError as err:
+        problems.append(str(err))
+        pilots = PilotConfig()
+    if {"dml", "grid_search"} & set(run_methods) or run.get("law_fidelity"):
+        for name in run_settings:
+            m = len(settings[name].groups) if name in settings else 0
+            if m >= 3 and pilots.size(m) < m + 1:
+                problems.append(
+                    f"pilots.n_mixtures = {pilots.size(m)} is too few for setting '{name}' ({m} groups): "
+                    f"fitting a mixing law needs at least m + 1 = {m + 1} pilot runs"
+                )
     if problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
-    return Project(data, settings, methods, run_settings, run_methods, seeds)
+    return Project(
+        data, settings, methods, run_settings, run_methods, seeds, pilots, bool(run.get("law_fidelity"))
+    )

@@ -14,11 +14,11 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from pipeline_lib.config import ConfigError, load_project
 from pipeline_lib.data.sources import DataError, make_source
-from pipeline_lib.methods import METHODS
+from pipeline_lib.methods import ALL_METHODS, METHODS, SELECTED, fit_name
 
 validate(config, os.path.join(workflow.basedir, "config", "config.schema.yaml"))
 try:
-    PROJECT = load_project(config, known_methods=set(METHODS))
+    PROJECT = load_project(config, known_methods=set(ALL_METHODS))
     _source = make_source(PROJECT.data)
     for _group in PROJECT.tokenizer_groups:
         _source.check_group(_group)
@@ -29,6 +29,16 @@ PY = sys.executable
 RESULTS = config["results_dir"]
 DATA = f"{RESULTS}/data"
 SPLITS = ("train", "val", "test")
+# Every training job (final runs, pilots, dynamic-law parents and children) runs this step.
+TRAIN_CMD = (
+    f"{PY} -m pipeline_lib.train.run --spec {{params.spec:q}} --data-dir {DATA} "
+    "--out-dir {params.out_dir} --threads {threads}"
+)
+TRAIN_RESOURCES = dict(
+    gpu=config["resources"]["gpus_per_run"],
+    mem_mb=config["resources"]["train_mem_mb"],
+    runtime=config["resources"]["train_runtime_min"],
+)
 
 
 wildcard_constraints:
@@ -36,6 +46,7 @@ wildcard_constraints:
     method="|".join(METHODS),
     group="|".join(PROJECT.tokenizer_groups),
     seed=r"\d+",
+    k=r"\d+",
 
 
 def data_json():
@@ -47,6 +58,30 @@ def source_files(groups):
     return [str(path) for g in groups for path in _source.input_files(g)]
 
 
+def train_token_budget(group):
+    """Train tokens the pack step takes for ``group``: the longest run of any setting using it (steps x batch
+    x context) times data.source.train_token_margin; None (take everything) when no margin is set."""
+    margin = PROJECT.data.source.train_token_margin
+    runs = [
+        s.train.steps * s.train.batch_size * s.model.context
+        for s in PROJECT.settings.values()
+        if group in s.groups
+    ]
+    return round(max(runs) * margin) if margin is not None and runs else None
+
+
+def pack_budget_arg(wildcards):
+    budget = train_token_budget(wildcards.group)
+    return f"--train-token-budget {budget}" if budget is not None else ""
+
+
+# One GPU per training job on a local multi-GPU machine: with a `gpu` limit (profiles/local-gpu sets
+# `resources: [gpu=N]`), each train step takes a free GPU among N and pins itself to it (train/gpu_slot.py).
+_gpu_limit = getattr(workflow.global_resources.get("gpu"), "value", None)
+if config["resources"]["gpus_per_run"] and isinstance(_gpu_limit, int) and _gpu_limit > 0:
+    os.environ.setdefault("MIXPIPE_GPU_SLOTS", str(_gpu_limit))
+
+
 def group_data(groups):
     return [f"{DATA}/{g}/{name}" for g in groups for name in ("meta.json", *(f"{s}.bin" for s in SPLITS))]
 
@@ -55,9 +90,43 @@ def run_dir(setting, method, seed):
     return f"{RESULTS}/{setting}/runs/{method}/seed{seed}"
 
 
+def fit_file(setting, name, seed):
+    return f"{RESULTS}/{setting}/fits/{name}/seed{seed}.json"
+
+
+def pilot_dir(setting, seed, k):
+    return f"{RESULTS}/{setting}/pilots/grid/seed{seed}/mix{k}"
+
+
+def pilot_runs(setting, seed):
+    n = len(PROJECT.pilot_mixtures(setting, int(seed)))
+    return [f"{pilot_dir(setting, seed, k)}/run.json" for k in range(n)]
+
+
+def dynamic_dir(setting, seed, name):
+    return f"{RESULTS}/{setting}/pilots/dynamic/seed{seed}/{name}"
+
+
+def dynamic_children(setting, seed):
+    n = len(PROJECT.pilot_mixtures(setting, int(seed)))
+    return [f"{dynamic_dir(setting, seed, f'child{k}')}/run.json" for k in range(n)]
+
+
+def method_fit(wildcards):
+    """The fit file a method's final run reads ([] for methods that need none)."""
+    name = fit_name(wildcards.method)
+    return [fit_file(wildcards.setting, name, wildcards.seed)] if name else []
+
+
+def spec_json(spec):
+    return json.dumps(spec.to_dict(), sort_keys=True)
+
+
 def run_spec_json(wildcards):
     spec = PROJECT.run_spec(wildcards.setting, wildcards.method, int(wildcards.seed))
-    return json.dumps(spec.to_dict(), sort_keys=True)
+    for path in method_fit(wildcards):
+        spec = dataclasses.replace(spec, method_params={**spec.method_params, "fit_path": path})
+    return spec_json(spec)
 
 
 def setting_runs(setting):
@@ -67,5 +136,9 @@ def setting_runs(setting):
 
 
 def final_targets():
-    tables = [f"{RESULTS}/{s}/tables/perplexity.md" for s in PROJECT.run_settings]
-    return tables + [f"{RESULTS}/report/perplexity.md"]
+    targets = [f"{RESULTS}/{s}/tables/perplexity.md" for s in PROJECT.run_settings]
+    targets.append(f"{RESULTS}/report/perplexity.md")
+    if PROJECT.law_fidelity:
+        targets += [f"{RESULTS}/{s}/tables/fidelity.md" for s in PROJECT.run_settings]
+        targets.append(f"{RESULTS}/report/fidelity.md")
+    return targets

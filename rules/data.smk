@@ -29,10 +29,11 @@ rule pack:
     params:
         data=lambda wc: data_json(),  # a function: the JSON holds "{group}" braces
         out_dir=lambda wc: f"{DATA}/{wc.group}",
+        budget=pack_budget_arg,  # "" or --train-token-budget N (data.source.train_token_margin)
     log:
         f"{RESULTS}/logs/data/pack_{{group}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/data/pack_{{group}}.tsv"
     shell:
         f"{PY} -m pipeline_lib.data.pack --data {{params.data:q}} --group {{wildcards.group}} "
-        "--tokenizer {input.tokenizer} --out-dir {params.out_dir} > {log} 2>&1"
+        "--tokenizer {input.tokenizer} --out-dir {params.out_dir} {params.budget} > {log} 2>&1"

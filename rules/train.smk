@@ -1,9 +1,11 @@
-# Final training runs: one job per (setting, method, seed), all through the one trainer.
+# Final training runs: one job per (setting, method, seed), all through the one trainer. Offline methods
+# (dml, ...) read the proportions their fit step wrote.
 
 
 rule train:
     input:
-        lambda wc: group_data(PROJECT.settings[wc.setting].groups),
+        data=lambda wc: group_data(PROJECT.settings[wc.setting].groups),
+        fit=method_fit,
     output:
         run=f"{RESULTS}/{{setting}}/runs/{{method}}/seed{{seed}}/run.json",
         curve=f"{RESULTS}/{{setting}}/runs/{{method}}/seed{{seed}}/curve.csv",
@@ -17,9 +19,6 @@ rule train:
         f"{RESULTS}/benchmarks/{{setting}}/{{method}}/seed{{seed}}.tsv"
     threads: lambda wc: config["resources"]["train_threads"]
     resources:
-        gpu=config["resources"]["gpus_per_run"],
-        mem_mb=config["resources"]["train_mem_mb"],
-        runtime=config["resources"]["train_runtime_min"],
+        **TRAIN_RESOURCES,
     shell:
-        f"{PY} -m pipeline_lib.train.run --spec {{params.spec:q}} --data-dir {DATA} "
-        "--out-dir {params.out_dir} --threads {threads} > {log} 2>&1"
+        TRAIN_CMD + " > {log} 2>&1"

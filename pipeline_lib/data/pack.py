@@ -41,24 +41,47 @@ def _batched(docs: Iterable[Document], size: int) -> Iterator[list[Document]]:
 
 
 def pack_split(
-    docs: Iterable[Document], tok: Tokenizer, eot_id: int | None, out: Path, dtype: np.dtype
+    docs: Iterable[Document],
+    tok: Tokenizer,
+    eot_id: int | None,
+    out: Path,
+    dtype: np.dtype,
+    token_budget: int | None = None,
 ) -> dict:
-    """Tokenise ``docs`` into ``out`` (raw ``dtype`` array); return counts and hashes."""
+    """Tokenise ``docs`` into ``out`` (raw ``dtype`` array); return counts and hashes.
+
+    With ``token_budget``, documents are taken in order until at least that many tokens are written (the
+    document that crosses it is kept whole); running out of documents first is a :class:`DataError`."""
     ids_hash = hashlib.sha256()
     n_docs = n_tokens = 0
     with atomic_path(out) as tmp, open(tmp, "wb") as fh:
         for batch in _batched(tqdm(docs, desc=out.name, unit="doc", mininterval=5), 256):
+            if token_budget is not None and n_tokens >= token_budget:
+                break
             encodings = tok.encode_batch([d.text for d in batch], add_special_tokens=False)
             for doc, enc in zip(batch, encodings, strict=True):
+                if token_budget is not None and n_tokens >= token_budget:
+                    break
                 ids = enc.ids + ([eot_id] if eot_id is not None else [])
                 fh.write(np.asarray(ids, dtype=dtype).tobytes())
                 ids_hash.update(doc.id.encode() + b"\n")
                 n_docs += 1
                 n_tokens += len(ids)
-    return {"documents": n_docs, "tokens": n_tokens, "doc_ids_sha256": ids_hash.hexdigest()}
+        if token_budget is not None and n_tokens < token_budget:
+            raise DataError(
+                f"the train token budget of {token_budget:,} tokens cannot be met: the source has only "
+                f"{n_tokens:,} tokens in {n_docs:,} documents. Lower "
+                "data.source.train_token_margin (or train.steps), drop the group, or use more data."
+            )
+    stats = {"documents": n_docs, "tokens": n_tokens, "doc_ids_sha256": ids_hash.hexdigest()}
+    if token_budget is not None:
+        stats["token_budget"] = token_budget
+    return stats
 
 
-def pack_group(cfg: DataConfig, group: str, tokenizer_path: str, out_dir: str) -> dict:
+def pack_group(
+    cfg: DataConfig, group: str, tokenizer_path: str, out_dir: str, train_token_budget: int | None = None
+) -> dict:
     source = make_source(cfg)
     source.check_group(group)
     tok = Tokenizer.from_file(tokenizer_path)
@@ -71,10 +94,16 @@ def pack_group(cfg: DataConfig, group: str, tokenizer_path: str, out_dir: str) -
         "vocab_size": tok.get_vocab_size(),
         "tokenizer_sha256": file_sha256(tokenizer_path),
         "eot_id": eot_id,
+        "source": {"kind": cfg.source.kind, "path": cfg.source.path},
         "splits": {},
     }
     for split in SPLITS:
-        stats = pack_split(source.iter_split(group, split), tok, eot_id, out / f"{split}.bin", dtype)
+        budget = train_token_budget if split == "train" else None
+        try:
+            docs = source.iter_split(group, split)
+            stats = pack_split(docs, tok, eot_id, out / f"{split}.bin", dtype, budget)
+        except DataError as err:
+            raise DataError(f"group '{group}', {split} split: {err}") from None
         if stats["documents"] == 0:
             raise DataError(
                 f"group '{group}' has no documents in its {split} split; it needs more documents, "
@@ -93,9 +122,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--group", required=True)
     ap.add_argument("--tokenizer", required=True)
     ap.add_argument("--out-dir", required=True)
+    ap.add_argument(
+        "--train-token-budget", type=int, default=None, help="stop taking train documents at this many tokens"
+    )
     args = ap.parse_args(argv)
     setup_logging()
-    pack_group(DataConfig.from_dict(json.loads(args.data)), args.group, args.tokenizer, args.out_dir)
+    data = DataConfig.from_dict(json.loads(args.data))
+    pack_group(data, args.group, args.tokenizer, args.out_dir, args.train_token_budget)
 
 
 if __name__ == "__main__":

@@ -117,4 +117,8 @@ def make_source(cfg: DataConfig) -> Source:
     """The source named by ``data.source.kind``."""
     if cfg.source.kind == "jsonl":
         return JsonlSource(cfg.source, cfg.split)
-    raise DataError(f"data.source.kind '{cfg.source.kind}' is not supported; use 'jsonl'")
+    if cfg.source.kind == "slimpajama":
+        from pipeline_lib.data.slimpajama import SlimPajamaSource  # imports `datasets` only when used
+
+        return SlimPajamaSource(cfg.source)
+    raise DataError(f"data.source.kind '{cfg.source.kind}' is not supported; use 'jsonl' or 'slimpajama'")

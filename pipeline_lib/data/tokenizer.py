@@ -52,6 +52,24 @@ def training_texts(source: Source, groups: Sequence[str], chars_per_group: int |
             raise DataError(f"group '{group}' has no training documents to train the tokenizer on")
 
 
+def hub_tokenizer_file(name: str) -> str:
+    """The hub model's ``tokenizer.json``, from the Hugging Face cache or downloaded into it."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import HfHubHTTPError
+
+    try:
+        return hf_hub_download(name, "tokenizer.json")
+    except (OSError, HfHubHTTPError) as err:
+        raise DataError(
+            f"could not get the tokenizer '{name}' (data.tokenizer.name) from the Hugging Face hub: "
+            f"{type(err).__name__}: {str(err).rstrip('.')}. Offline options: (1) a local file: "
+            "data.tokenizer.kind: file with data.tokenizer.path: tokenizer.json "
+            f"(e.g. `hf download {name} tokenizer.json --local-dir tok`); (2) a cached copy: fetch it once "
+            "with network access (it lands in the Hugging Face cache, HF_HOME), then it loads with "
+            "HF_HUB_OFFLINE=1."
+        ) from err
+
+
 def build_tokenizer(cfg: DataConfig, groups: Sequence[str], out: str) -> None:
     tcfg = cfg.tokenizer
     with atomic_path(out) as tmp:
@@ -69,7 +87,7 @@ def build_tokenizer(cfg: DataConfig, groups: Sequence[str], out: str) -> None:
         elif tcfg.kind == "hub":
             if not tcfg.name:
                 raise DataError("data.tokenizer.kind is 'hub' but data.tokenizer.name is not set")
-            Tokenizer.from_pretrained(tcfg.name).save(str(tmp))
+            shutil.copyfile(hub_tokenizer_file(tcfg.name), tmp)
         else:
             raise DataError(f"data.tokenizer.kind '{tcfg.kind}' is unknown (bpe, file, hub)")
         tok = Tokenizer.from_file(str(tmp))

@@ -1,11 +1,28 @@
-"""Data-mixing methods. ``METHODS`` maps the config key (also the output directory name) to the policy."""
+"""Data-mixing methods.
+
+``METHODS`` maps a config key (also the output directory name) to the policy its final run trains with;
+a policy with a ``fit_name`` reads the proportions an offline step fitted. ``SELECTED`` methods have no
+run of their own: they pick one of the pilot runs.
+"""
 
 from pipeline_lib.methods.base import MixturePolicy
+from pipeline_lib.methods.dml import Dml
+from pipeline_lib.methods.fitted import FittedStatic
 from pipeline_lib.methods.static import Static, Stratified
 
 METHODS: dict[str, type[MixturePolicy]] = {
     "stratified": Stratified,
     "static": Static,
+    "dml": Dml,
 }
+SELECTED: frozenset[str] = frozenset({"grid_search"})
+ALL_METHODS: frozenset[str] = frozenset(METHODS) | SELECTED
 
-__all__ = ["METHODS", "MixturePolicy"]
+
+def fit_name(method: str) -> str | None:
+    """The fit file a method's final run reads, or None."""
+    policy = METHODS.get(method)
+    return policy.fit_name if policy is not None and issubclass(policy, FittedStatic) else None
+
+
+__all__ = ["ALL_METHODS", "METHODS", "SELECTED", "MixturePolicy", "fit_name"]

@@ -30,7 +30,8 @@ def load_runs(paths: Sequence[str]) -> pd.DataFrame:
         run = read_json(path)
         row = {k: run[k] for k in ("setting", "method", "seed", "avg_test_ppl", "exp_mean_test_loss")}
         row.update({f"ppl_{g}": v for g, v in run["test_ppl"].items()})
-        row["tokens"] = run["tokens"]
+        row["extra_runs"] = run["extra_runs"]["runs"]
+        row["extra_tokens"] = run["extra_runs"]["tokens"]
         rows.append(row)
     if not rows:
         raise ValueError("no run records given")
@@ -53,6 +54,8 @@ def setting_table(runs: pd.DataFrame) -> pd.DataFrame:
     table["avg_ppl_std"] = grouped["avg_test_ppl"].std(ddof=1).fillna(0.0)
     table["exp_mean_loss_ppl"] = grouped["exp_mean_test_loss"].mean()
     table["seeds"] = grouped["seed"].nunique()
+    table["extra_runs"] = grouped["extra_runs"].mean()
+    table["extra_tokens"] = grouped["extra_tokens"].mean()
     if BASELINE in table.index:
         table["delta_vs_stratified"] = table["avg_ppl"] - table.loc[BASELINE, "avg_ppl"]
     table = table.loc[_method_order(list(table.index))]

@@ -15,6 +15,7 @@ import argparse
 import json
 import logging
 import math
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +29,7 @@ from pipeline_lib.data.tokens import GroupTokens
 from pipeline_lib.io import atomic_path, stable_hash, write_csv, write_json
 from pipeline_lib.logs import setup_logging
 from pipeline_lib.methods import METHODS
+from pipeline_lib.train import gpu_slot
 from pipeline_lib.train.trainer import Trainer
 
 log = logging.getLogger(__name__)
@@ -44,11 +46,22 @@ def perplexity_summary(groups: Sequence[str], test_losses: np.ndarray) -> dict:
     }
 
 
-def train_run(spec: RunSpec, data_dir: str | Path, out_dir: str | Path) -> dict:
+def train_run(
+    spec: RunSpec,
+    data_dir: str | Path,
+    out_dir: str | Path,
+    init_state: str | Path | None = None,
+    until: int | None = None,
+    save_state: bool = False,
+) -> dict:
+    """Train one run; optionally resume from a saved state, stop at a break step, save the state."""
     if spec.method not in METHODS:
         raise ValueError(f"unknown method '{spec.method}'; available: {sorted(METHODS)}")
     data = [GroupTokens.load(Path(data_dir) / g) for g in spec.groups]
     trainer = Trainer(spec, data)
+    if init_state is not None:
+        trainer.load_state_dict(torch.load(init_state, map_location=trainer.device, weights_only=False))
+    start_step, start_tokens = trainer.step, trainer.tokens
     policy = METHODS[spec.method](spec.groups, spec.method_params)
     log.info(
         "%s/%s seed %d: %d groups, %.2fM params, %d steps x %d tokens on %s",
@@ -62,14 +75,14 @@ def train_run(spec: RunSpec, data_dir: str | Path, out_dir: str | Path) -> dict:
         trainer.device,
     )
     start = time.perf_counter()
-    test_losses = trainer.run(policy)
+    test_losses = trainer.run(policy, until=until)
     wall = time.perf_counter() - start
 
     out = Path(out_dir)
     write_csv(out / "curve.csv", pd.DataFrame(trainer.history.curve))
     write_csv(out / "mixture.csv", pd.DataFrame(trainer.history.mixture))
-    if spec.train.save_checkpoint:
-        with atomic_path(out / "model.pt") as tmp:
+    if save_state or spec.train.save_checkpoint:
+        with atomic_path(out / "state.pt") as tmp:
             torch.save(trainer.state_dict(), tmp)
     final_val = trainer.history.curve[-len(spec.groups) :]
     data_hashes = {g.name: {s: g.meta["splits"][s]["sha256"] for s in ("train", "val", "test")} for g in data}
@@ -81,31 +94,36 @@ def train_run(spec: RunSpec, data_dir: str | Path, out_dir: str | Path) -> dict:
         "spec": spec.to_dict(),
         "config_hash": stable_hash({"spec": spec.to_dict(), "data": data_hashes}),
         "data_sha256": data_hashes,
+        "start_step": start_step,
+        "init_state": str(init_state) if init_state is not None else None,
         "steps": trainer.step,
-        "tokens": trainer.tokens,
+        "tokens": trainer.tokens,  # on the model's whole schedule, a resumed parent's included
+        "tokens_trained": trainer.tokens - start_tokens,  # by this job
         "final_mixture": {g: float(v) for g, v in zip(spec.groups, trainer.p, strict=True)},
         "val_loss": {row["group"]: row["val_loss"] for row in final_val},
-        **perplexity_summary(spec.groups, test_losses),
+        **(perplexity_summary(spec.groups, test_losses) if test_losses is not None else {}),
         "compute": {
             "device": str(trainer.device),
             "n_params": trainer.model.n_params(),
-            "flops": trainer.model_cfg.flops_per_token() * trainer.tokens,
+            "flops": trainer.model_cfg.flops_per_token() * (trainer.tokens - start_tokens),
             "wall_time_s": wall,
             "train_time_s": trainer.timers["train"],
             "eval_time_s": trainer.timers["eval"],
-            "tokens_per_s": trainer.tokens / max(trainer.timers["train"], 1e-9),
+            "tokens_per_s": (trainer.tokens - start_tokens) / max(trainer.timers["train"], 1e-9),
             "torch_threads": torch.get_num_threads(),
         },
         "extra_runs": policy.extra_runs,
         "method_summary": policy.summary(),
     }
     write_json(out / "run.json", record)
+    outcome = f"avg test ppl {record['avg_test_ppl']:.3f}" if test_losses is not None else "stopped"
     log.info(
-        "%s/%s seed %d: avg test ppl %.3f in %.1f s",
+        "%s/%s seed %d at step %d: %s in %.1f s",
         spec.setting,
         spec.method,
         spec.seed,
-        record["avg_test_ppl"],
+        trainer.step,
+        outcome,
         wall,
     )
     return record
@@ -117,11 +135,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--data-dir", required=True)
     ap.add_argument("--out-dir", required=True)
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    ap.add_argument("--init-state", default=None, help="resume from this state.pt (a break run's)")
+    ap.add_argument("--until", type=int, default=None, help="stop at this step (a break) instead of the end")
+    ap.add_argument("--save-state", action="store_true", help="write state.pt (model, optimizer, sampler)")
+    ap.add_argument(
+        "--gpu-slots",
+        type=int,
+        default=int(os.environ.get(gpu_slot.SLOTS_ENV) or 0),
+        help=f"take a free GPU among N and pin to it (default: ${gpu_slot.SLOTS_ENV}, 0 = off)",
+    )
     args = ap.parse_args(argv)
     setup_logging()
     if args.threads:
         torch.set_num_threads(args.threads)
-    train_run(RunSpec.from_dict(json.loads(args.spec)), args.data_dir, args.out_dir)
+    spec = RunSpec.from_dict(json.loads(args.spec))
+    with gpu_slot.pinned_gpu(args.gpu_slots):  # before anything initialises CUDA
+        train_run(spec, args.data_dir, args.out_dir, args.init_state, args.until, args.save_state)
 
 
 if __name__ == "__main__":

@@ -142,13 +142,26 @@ class Trainer:
             )
 
     # -- the loop -----------------------------------------------------------------------------------
-    def run(self, policy: MixturePolicy) -> np.ndarray:
-        """Train for ``train.steps`` steps under ``policy``; return the per-group test losses."""
-        total, every = self.cfg.steps, self.cfg.eval_every
+    def run(self, policy: MixturePolicy, until: int | None = None) -> np.ndarray | None:
+        """Train under ``policy`` from the current step to ``until`` (default: the schedule's end).
+
+        Validation runs at the start, every ``eval_every`` steps and at the stop. Returns the per-group test
+        losses when the schedule is complete, None when the run stops early (a break step)."""
+        total, every = until if until is not None else self.cfg.steps, self.cfg.eval_every
+        if not self.step <= total <= self.cfg.steps:
+            raise ValueError(
+                f"cannot train from step {self.step} to {total} on a {self.cfg.steps}-step schedule"
+            )
         self.set_mixture(policy.start(self))
         self.record_val(self.evaluate("val"))
-        next_eval = every
-        bar = tqdm(total=total, desc=f"{self.spec.setting}/{self.spec.method}", unit="step", mininterval=10)
+        next_eval = (self.step // every + 1) * every
+        bar = tqdm(
+            total=total,
+            initial=self.step,
+            desc=f"{self.spec.setting}/{self.spec.method}",
+            unit="step",
+            mininterval=10,
+        )
         while self.step < total:
             before = self.step
             new_p = policy.before_step(self)
@@ -166,7 +179,7 @@ class Trainer:
                 if new_p is not None:
                     self.set_mixture(new_p)
         bar.close()
-        return self.evaluate("test")
+        return self.evaluate("test") if self.step == self.cfg.steps else None
 
     def state_dict(self) -> dict:
         """Everything needed to resume: model, optimizer, counters, mixture and sampler RNG states."""

@@ -27,7 +27,7 @@ def test_every_group_of_every_setting_has_a_finite_perplexity(finished):
     expected = {"pair": ["arxiv", "stackexchange"], "triple": ["arxiv", "book", "stackexchange"]}
     for setting, groups in expected.items():
         table = pd.read_csv(results / setting / "tables" / "perplexity.csv").set_index("method")
-        assert list(table.index) == ["stratified", "static"]
+        assert list(table.index) == ["stratified", "static", "grid_search", "dml"]
         for group in groups:
             assert table[group].map(math.isfinite).all() and (table[group] > 1).all()
         assert (results / setting / "tables" / "perplexity.md").read_text().startswith(f"# {setting}")
@@ -46,6 +46,29 @@ def test_run_outputs_are_complete(finished):
     assert sorted(curve["step"].unique()) == [0, 4, 8] and set(curve["group"]) == set(run["groups"])
     meta = json.loads((workdir / "results" / "data" / "arxiv" / "meta.json").read_text())
     assert all(meta["splits"][s]["documents"] > 0 for s in ("train", "val", "test"))
+
+
+def test_offline_methods_and_fidelity(finished):
+    workdir, _ = finished
+    results = workdir / "results"
+    for setting, n_pilots in (("pair", 9), ("triple", 4)):
+        table = pd.read_csv(results / setting / "tables" / "perplexity.csv").set_index("method")
+        assert (
+            table.loc["grid_search", "extra_runs"] == n_pilots and table.loc["dml", "extra_runs"] == n_pilots
+        )
+        assert table.loc["stratified", "extra_runs"] == 0
+        dml = json.loads((results / setting / "fits" / "dml" / "seed0.json").read_text())
+        assert sum(dml["proportions"]) == pytest.approx(1.0) and len(dml["runs"]) == n_pilots
+        run = json.loads((results / setting / "runs" / "dml" / "seed0" / "run.json").read_text())
+        assert list(run["final_mixture"].values()) == pytest.approx(dml["proportions"])
+        gs = json.loads((results / setting / "fits" / "grid_search" / "seed0.json").read_text())
+        chosen = min(gs["candidates"], key=lambda c: c["avg_val_loss"])
+        assert gs["proportions"] == chosen["mixture"]
+        fidelity = json.loads((results / setting / "fits" / "fidelity" / "seed0.json").read_text())
+        assert fidelity["dynamic"]["break_step"] == 4 and fidelity["dynamic"]["child_steps"] == 2
+        assert math.isfinite(fidelity["static"]["fit"]["r2_mean"])
+    report = pd.read_csv(results / "report" / "fidelity.csv").set_index("setting")
+    assert list(report.index) == ["pair", "triple"]
 
 
 def test_second_run_has_nothing_to_do(finished):

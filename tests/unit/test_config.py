@@ -42,6 +42,15 @@ def test_valid_config_builds_run_specs():
         (lambda c: c.update(train={"warmup_steps": 500, "steps": 100}), "warmup_steps"),
         (lambda c: c.update(model={"preset": "huge"}), "preset 'huge'"),
         (lambda c: c["settings"]["pair"].pop("static"), "no 'static' proportions"),
+        (lambda c: c.update(pilots={"child_steps": 0}), "pilots.child_steps"),
+        (
+            lambda c: (
+                c["settings"].update(tri={"groups": ["a", "b", "c"]}),
+                c["run"].update(methods=["dml"], settings=["tri"]),
+                c.update(pilots={"n_mixtures": 3}),
+            ),
+            "at least m \\+ 1 = 4 pilot runs",
+        ),
     ],
 )
 def test_bad_config_names_the_field(mutate, message):

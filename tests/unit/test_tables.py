@@ -15,7 +15,7 @@ def _run(tmp_path, setting, method, seed, ppl):
         "setting": setting,
         "method": method,
         "seed": seed,
-        "tokens": 100,
+        "extra_runs": {"runs": 9 if method == "static" else 0, "tokens": 900 if method == "static" else 0},
         "test_ppl": dict(zip(["a", "b"], ppl, strict=True)),
         "avg_test_ppl": sum(ppl) / 2,
         "exp_mean_test_loss": 0.0,
@@ -38,6 +38,7 @@ def test_setting_table_means_stds_and_delta(tmp_path):
     assert table.loc["static", "a"] == pytest.approx(9.0)
     assert table.loc["static", "delta_vs_stratified"] == pytest.approx(14.5 - 16.0)
     assert table.loc["static", "seeds"] == 2
+    assert table.loc["static", "extra_runs"] == 9 and table.loc["stratified", "extra_tokens"] == 0
 
 
 def test_overview_and_markdown(tmp_path):

@@ -13,12 +13,14 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 
 
-def write_config(src: str | Path, workdir: Path, **overrides: Any) -> Path:
-    """Copy a config into ``workdir``: results under it, the corpus path absolute, overrides applied."""
+def write_config(src: str | Path, workdir: Path, resolve_source: bool = True, **overrides: Any) -> Path:
+    """Copy a config into ``workdir``: results under it, the corpus path absolute (unless
+    ``resolve_source`` is False: a hub id), overrides applied."""
     cfg = yaml.safe_load((REPO / src).read_text())
     cfg["results_dir"] = str(workdir / "results")
     source = cfg.setdefault("data", {}).setdefault("source", {})
-    source["path"] = str(REPO / source.get("path", "data/sample"))
+    if resolve_source:
+        source["path"] = str(REPO / source.get("path", "data/sample"))
     for dotted, value in overrides.items():
         node = cfg
         *parents, leaf = dotted.split(".")

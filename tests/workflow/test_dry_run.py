@@ -10,23 +10,34 @@ from tests.workflow.helpers import REPO, job_counts, snakemake, write_config
 def test_default_config_dag(tmp_path):
     cfg = write_config("config.yaml", tmp_path)
     out = snakemake(tmp_path, cfg, "-n").stdout
-    # 2 settings (as, abse) x 2 methods x 1 seed; groups arxiv, stackexchange, book
+    # 2 settings (as: m = 2, abse: m = 3) x 1 seed; groups arxiv, stackexchange, book.
+    # Trained: stratified, static, dml; pilots: 9 grid runs each (m = 2 grid; m = 3 cover of 9);
+    # dynamic sweep: 1 parent + 9 children each.
     assert job_counts(out) == {
         "all": 1,
         "pack": 3,
-        "report_table": 1,
-        "setting_table": 2,
         "tokenizer": 1,
-        "total": 12,
-        "train": 4,
+        "train": 2 * 3,
+        "pilot": 2 * 9,
+        "dynamic_parent": 2,
+        "dynamic_child": 2 * 9,
+        "fit_dml": 2,
+        "grid_search": 2,
+        "law_fidelity": 2,
+        "fidelity_table": 2,
+        "fidelity_report": 1,
+        "setting_table": 2,
+        "report_table": 1,
+        "total": 61,
     }
 
 
 def test_sample_full_overlay_dag(tmp_path):
     base = write_config("config.yaml", tmp_path)
     out = snakemake(tmp_path, [base, REPO / "config/sample-full.yaml"], "-n").stdout
-    counts = job_counts(out)  # 6 settings x 2 methods x 3 seeds, all 7 groups
-    assert counts["train"] == 6 * 2 * 3 and counts["pack"] == 7 and counts["setting_table"] == 6
+    counts = job_counts(out)  # 6 settings x 3 seeds, all 7 groups; all7 pilots: a 10-point cover
+    assert counts["train"] == 6 * 3 * 3 and counts["pack"] == 7 and counts["setting_table"] == 6
+    assert counts["pilot"] == 3 * (5 * 9 + 10) and counts["law_fidelity"] == 6 * 3
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,41 @@
+"""Pilot runs as arrays: the mixtures they trained on and the losses they reached."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipeline_lib.io import read_json
+
+
+@dataclass(frozen=True)
+class PilotSet:
+    """n pilot runs of one setting and seed: mixtures P (n, m), final per-group validation losses L (n, m)."""
+
+    groups: tuple[str, ...]
+    P: np.ndarray
+    L: np.ndarray
+    tokens: int
+    paths: tuple[str, ...]
+    records: tuple[dict, ...]
+
+    @property
+    def extra_runs(self) -> dict[str, float]:
+        return {"runs": len(self.paths), "tokens": self.tokens}
+
+
+def load_pilots(paths: Sequence[str]) -> PilotSet:
+    """Read pilot ``run.json`` files; all must share the same groups."""
+    records = [read_json(p) for p in paths]
+    if not records:
+        raise ValueError("no pilot runs given")
+    groups = tuple(records[0]["groups"])
+    for path, rec in zip(paths, records, strict=True):
+        if tuple(rec["groups"]) != groups:
+            raise ValueError(f"{path}: groups {rec['groups']} differ from {list(groups)}")
+    P = np.array([[rec["final_mixture"][g] for g in groups] for rec in records])
+    L = np.array([[rec["val_loss"][g] for g in groups] for rec in records])
+    tokens = sum(int(rec.get("tokens_trained", rec["tokens"])) for rec in records)
+    return PilotSet(groups, P, L, tokens, tuple(map(str, paths)), tuple(records))

@@ -1,0 +1,120 @@
+"""Grid search, DML and the law-fidelity fits on hand-made pilot records with known answers."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from pipeline_lib.lmo import LogLinearStaticLaw, grid_mixtures, minimize_static_law
+from pipeline_lib.methods import METHODS, fit_name
+from pipeline_lib.methods.dml import fit_dml
+from pipeline_lib.methods.grid_search import grid_search, select
+from pipeline_lib.methods.pilots import load_pilots
+from pipeline_lib.report.fidelity import dynamic_fidelity
+
+GROUPS = ["a", "b", "c"]
+
+
+def _record(path, P_row, L_row, steps=100, tokens=1000, groups=GROUPS):
+    record = {
+        "groups": groups,
+        "steps": steps,
+        "tokens": tokens,
+        "tokens_trained": tokens,
+        "final_mixture": dict(zip(groups, map(float, P_row), strict=True)),
+        "val_loss": dict(zip(groups, map(float, L_row), strict=True)),
+        "method": "static",
+        "setting": "s",
+        "seed": 0,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record))
+    for name in ("curve.csv", "mixture.csv"):
+        (path.parent / name).write_text(f"{name}\n")
+    return str(path)
+
+
+PLANTED = LogLinearStaticLaw(
+    c=np.array([2.0, 2.5, 1.8]),
+    b=np.array([1.5, 1.0, 2.0]),
+    A=np.array([[3.0, 0.5, 0.2], [0.3, 2.5, 0.4], [0.1, 0.6, 2.0]]),
+)
+
+
+@pytest.fixture
+def planted_pilots(tmp_path):
+    P = grid_mixtures(3, 10, seed=0)
+    rng = np.random.default_rng(1)
+    L = PLANTED.predict(P) + rng.normal(0, 0.002, size=(len(P), 3))
+    return (
+        [
+            _record(tmp_path / f"mix{k}" / "run.json", p, row)
+            for k, (p, row) in enumerate(zip(P, L, strict=True))
+        ],
+        P,
+        L,
+    )
+
+
+def test_grid_search_picks_the_lowest_average_validation_loss(tmp_path, planted_pilots):
+    paths, P, L = planted_pilots
+    pilots = load_pilots(paths)
+    best = select(pilots)
+    assert best == int(np.argmin(L.mean(axis=1)))
+    fit = grid_search(pilots, tmp_path / "fit.json", tmp_path / "run")
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["method"] == "grid_search" and fit["proportions"] == pytest.approx(P[best].tolist())
+    assert run["extra_runs"] == {"runs": 10, "tokens": 10 * 1000}
+    assert (tmp_path / "run" / "curve.csv").read_text() == "curve.csv\n"
+
+
+def test_dml_recovers_the_planted_optimum(planted_pilots):
+    paths, _, _ = planted_pilots
+    fit = fit_dml(load_pilots(paths), seed=0)
+    truth = minimize_static_law(PLANTED)
+    p = np.array(fit["proportions"])
+    assert p.sum() == pytest.approx(1.0) and np.all(p >= 0)
+    # the optimum's loss under the true law is within 0.5% of the true minimum
+    assert PLANTED.total(p) <= PLANTED.total(truth) * 1.005
+    assert np.abs(p - truth).max() < 0.1
+    assert fit["fit"]["r2_mean"] > 0.99 and fit["leave_one_out"]["r2_mean"] > 0.9
+    assert fit["extra_runs"]["runs"] == 10 and len(fit["runs"]) == 10
+
+
+def test_dml_policy_reads_its_fit(tmp_path, planted_pilots):
+    paths, _, _ = planted_pilots
+    fit = fit_dml(load_pilots(paths))
+    fit_path = tmp_path / "dml.json"
+    fit_path.write_text(json.dumps(fit))
+    assert fit_name("dml") == "dml" and fit_name("stratified") is None
+    policy = METHODS["dml"](tuple(GROUPS), {"fit_path": str(fit_path)})
+    np.testing.assert_allclose(policy.start(None), fit["proportions"])
+    assert policy.extra_runs["runs"] == 10
+    with pytest.raises(ValueError, match="differ"):
+        METHODS["dml"](("a", "b"), {"fit_path": str(fit_path)})
+
+
+def test_dynamic_fidelity_recovers_a_planted_linear_law(tmp_path):
+    A = np.array([[0.30, 0.05, 0.02], [0.04, 0.25, 0.06], [0.01, 0.08, 0.20]])
+    before = np.array([4.0, 4.5, 3.8])
+    P = grid_mixtures(3, 9, seed=2)
+    rng = np.random.default_rng(0)
+    after = before - P @ A.T + rng.normal(0, 1e-4, size=(len(P), 3))
+    parent = _record(tmp_path / "parent" / "run.json", [1 / 3] * 3, before, steps=60, tokens=600)
+    children = [
+        _record(tmp_path / f"child{k}" / "run.json", p, loss, steps=72, tokens=100)
+        for k, (p, loss) in enumerate(zip(P, after, strict=True))
+    ]
+    result = dynamic_fidelity(parent, children)
+    np.testing.assert_allclose(result["A"]["A"], A, atol=0.01)
+    assert result["fit"]["r2_mean"] > 0.99 and result["child_steps"] == 12
+    assert result["extra_runs"] == {"runs": 10, "tokens": 600 + 9 * 100}
+
+
+def test_pilots_with_different_groups_are_rejected(tmp_path):
+    a = _record(tmp_path / "x" / "run.json", [0.5, 0.5], [1.0, 1.0], groups=["a", "b"])
+    b = _record(tmp_path / "y" / "run.json", [0.5, 0.5], [1.0, 1.0], groups=["a", "c"])
+    with pytest.raises(ValueError, match="differ"):
+        load_pilots([a, b])

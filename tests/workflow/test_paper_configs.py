@@ -1,0 +1,116 @@
+"""Paper scale without a hub or a GPU: dry runs of every paper config (also under the slurm and local-gpu
+profiles), and the data stage on the SlimPajama-schema fixture through the workflow."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from pipeline_lib.data.tokenizer import train_bpe
+from tests.workflow.helpers import REPO, job_counts, snakemake, write_config
+
+PAPER = REPO / "config" / "paper"
+# setting overlay -> (packed groups, train jobs = seeds x methods), stratified only for now
+PAPER_JOBS = {
+    "as": (2, 5),
+    "ghc4": (2, 5),
+    "bse": (2, 5),
+    "abse": (3, 5),
+    "ccghw": (3, 5),
+    "full": (7, 3),
+}
+
+
+def _expected(groups: int, runs: int) -> dict[str, int]:
+    counts = {"all": 1, "pack": groups, "report_table": 1, "setting_table": 1, "tokenizer": 1, "train": runs}
+    return {**counts, "total": sum(counts.values())}
+
+
+@pytest.mark.parametrize("name", sorted(PAPER_JOBS))
+def test_paper_config_dag(tmp_path, name):
+    base = write_config("config/paper/base.yaml", tmp_path, resolve_source=False)
+    out = snakemake(tmp_path, [base, PAPER / f"{name}.yaml"], "-n", "--printshellcmds").stdout
+    assert job_counts(out) == _expected(*PAPER_JOBS[name])
+    # the train budget: steps x batch 8 x context 2048 x margin (1.1; 0.2 for the 40000-step full runs)
+    budget = round(40000 * 8 * 2048 * 0.2) if name == "full" else round(5000 * 8 * 2048 * 1.1)
+    assert out.count(f"--train-token-budget {budget} ") == PAPER_JOBS[name][0]
+
+
+def test_gpu_sample_dag_with_local_gpu_profile(tmp_path):
+    cfg = write_config("config/gpu-sample.yaml", tmp_path)
+    profile = str(REPO / "profiles" / "local-gpu")
+    out = snakemake(tmp_path, cfg, "-n", "--printshellcmds", "--workflow-profile", profile).stdout
+    assert job_counts(out) == _expected(2, 1)
+    assert "--train-token-budget" not in out  # no budget for the JSONL source unless configured
+
+
+def _fake_slurm_tools(tmp_path):
+    """sacctmgr/sinfo/sbatch stand-ins, in case the plugin asks a cluster; a dry run submits nothing."""
+    bin_dir = tmp_path / "fakebin"
+    bin_dir.mkdir()
+    for tool in ("sacctmgr", "sinfo", "sshare", "sbatch", "squeue", "sacct"):
+        path = bin_dir / tool
+        path.write_text("#!/bin/sh\necho 'fake'\nexit 0\n")
+        path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+
+
+def test_slurm_profile_dry_run(tmp_path, monkeypatch):
+    for key, value in _fake_slurm_tools(tmp_path).items():
+        monkeypatch.setenv(key, value)
+    base = write_config("config/paper/base.yaml", tmp_path, resolve_source=False)
+    out = snakemake(
+        tmp_path,
+        [base, PAPER / "abse.yaml"],
+        "-n",
+        "--workflow-profile",
+        str(REPO / "profiles" / "slurm"),
+        "--executor",
+        "slurm",
+        "--jobs",
+        "10",
+    ).stdout
+    assert job_counts(out) == _expected(3, 5)
+    train = [line for line in out.splitlines() if "gpu=1" in line and "resources:" in line]
+    assert len(train) == 5
+    assert all("slurm_partition=gpu" in r and "mem_mb=32000" in r and "runtime=240" in r for r in train)
+    assert all("cpus_per_gpu=8" in r for r in train)
+    assert "slurm_partition=cpu" in out  # data and report jobs
+
+
+def test_slimpajama_fixture_data_stage(tmp_path):
+    """tokenizer + pack through the workflow on the fixture: the budget reaches the pack step and stops it."""
+    import datasets
+
+    fixture = REPO / "tests" / "fixtures" / "tiny_slimpajama"
+    texts = datasets.load_dataset(str(fixture), split="train", cache_dir=str(tmp_path / "hf"))["text"]
+    train_bpe(iter(list(texts)), 300, ["<|endoftext|>"]).save(str(tmp_path / "tok.json"))
+    cfg = write_config(
+        "config/test/tiny.yaml",
+        tmp_path,
+        resolve_source=False,
+        data={
+            "source": {
+                "kind": "slimpajama",
+                "path": str(fixture),
+                "cache_dir": str(tmp_path / "hf"),
+                "train_token_margin": 1.0,
+            },
+            "tokenizer": {"kind": "file", "path": str(tmp_path / "tok.json"), "append_eot": False},
+        },
+        settings={"pair": {"groups": ["arxiv", "wikipedia"]}},
+        run={"settings": ["pair"], "methods": ["stratified"], "seeds": [0]},
+        **{"model.context": 16, "train.steps": 8, "train.batch_size": 4},
+    )
+    targets = [str(tmp_path / "results" / "data" / g / "meta.json") for g in ("arxiv", "wikipedia")]
+    snakemake(tmp_path, cfg, *targets)
+    for target in targets:
+        meta = json.loads(Path(target).read_text())
+        train = meta["splits"]["train"]
+        assert train["token_budget"] == 8 * 4 * 16 and train["tokens"] >= 8 * 4 * 16
+        assert meta["source"] == {"kind": "slimpajama", "path": str(fixture)}
+        assert meta["splits"]["val"]["documents"] > 0 and meta["splits"]["test"]["documents"] > 0
