@@ -7,7 +7,6 @@ run of their own: they pick one of the pilot runs.
 
 from pipeline_lib.methods.base import MixturePolicy
 from pipeline_lib.methods.dml import Dml
-from pipeline_lib.methods.fitted import FittedStatic
 from pipeline_lib.methods.static import Static, Stratified
 
 METHODS: dict[str, type[MixturePolicy]] = {
@@ -22,7 +21,7 @@ ALL_METHODS: frozenset[str] = frozenset(METHODS) | SELECTED
 def fit_name(method: str) -> str | None:
     """The fit file a method's final run reads, or None."""
     policy = METHODS.get(method)
-    return policy.fit_name if policy is not None and issubclass(policy, FittedStatic) else None
+    return policy.fit_name if policy is not None else None
 
 
 __all__ = ["ALL_METHODS", "METHODS", "SELECTED", "MixturePolicy", "fit_name"]

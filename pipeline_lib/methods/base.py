@@ -8,11 +8,13 @@ stores its trace. Online methods (Skill-It, Aioli, ...) implement the hooks; sta
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 if TYPE_CHECKING:
+    import torch
+
     from pipeline_lib.train.trainer import Trainer
 
 
@@ -25,7 +27,12 @@ def check_mixture(p: Any, m: int, where: str) -> np.ndarray:
 
 
 class MixturePolicy:
-    """Base policy: a fixed mixture. Subclasses override the hooks they need."""
+    """Base policy: a fixed mixture. Subclasses override the hooks they need.
+
+    ``fit_name``: the offline step whose output ``fits/<fit_name>/seed<n>.json`` this policy reads; the
+    workflow makes that file an input of the run and passes its path as ``params["fit_path"]``."""
+
+    fit_name: ClassVar[str | None] = None
 
     def __init__(self, groups: tuple[str, ...], params: dict[str, Any]) -> None:
         self.groups = groups
@@ -42,6 +49,14 @@ class MixturePolicy:
         A policy may itself call ``trainer.train_step`` / ``trainer.evaluate`` here (Aioli's LearnParams);
         those steps count toward the run's budget."""
         return None
+
+    def backward(self, trainer: Trainer, batch: torch.Tensor, groups: np.ndarray) -> float:
+        """Leave this step's gradient in the model and return the loss to log.
+
+        ``batch`` is (B, T + 1) tokens, ``groups`` each sequence's group index. The default is the mean token
+        loss; proxy objectives (DoReMi's weighted excess loss, DoGE's aligned gradients) override it. The
+        trainer clips and steps the optimizer afterwards."""
+        return trainer.backward_mean(batch, groups)
 
     def after_eval(self, trainer: Trainer, val_losses: np.ndarray) -> np.ndarray | None:
         """Called after each scheduled validation; return a new mixture or None."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import numpy as np
 
 from pipeline_lib.io import read_json
@@ -14,8 +12,6 @@ class FittedStatic(MixturePolicy):
     """Trains on the proportions an offline step wrote to ``fits/<fit_name>/seed<n>.json``.
 
     The fit file carries ``groups``, ``proportions`` and ``extra_runs`` (what was spent to learn them)."""
-
-    fit_name: ClassVar[str]
 
     def __init__(self, groups: tuple[str, ...], params: dict) -> None:
         super().__init__(groups, params)

@@ -88,6 +88,7 @@ class Trainer:
                         f"group '{name}' has fewer than {context + 1} {split} tokens; "
                         "raise data.split fractions or lower model.context"
                     )
+        self.policy: MixturePolicy | None = None
         self.step = 0
         self.tokens = 0
         self.p = np.full(len(self.groups), 1.0 / len(self.groups))
@@ -104,25 +105,39 @@ class Trainer:
         else:
             self.history.mixture.append(row)
 
+    def forward_losses(self, batch: torch.Tensor) -> torch.Tensor:
+        """Per-token losses (B, T) of a (B, T + 1) token batch, under the run's autocast."""
+        with self.autocast:
+            _, losses = self._forward(batch[:, :-1], batch[:, 1:])
+        return losses
+
+    def backward_mean(self, batch: torch.Tensor, groups: np.ndarray) -> float:
+        """The default objective: mean token loss over the batch; leaves its gradient in the model."""
+        loss = self.forward_losses(batch).mean()
+        loss.backward()
+        return loss.item()
+
     def train_step(self, p: np.ndarray | None = None, exact: bool = False) -> float:
-        """One optimizer step on a batch drawn from p (default: the current mixture); returns the loss."""
+        """One optimizer step on a batch drawn from p (default: the current mixture); returns the loss.
+
+        The gradient comes from the running policy's ``backward`` (DoReMi and DoGE weight groups there),
+        by default the mean token loss; then clipping and the AdamW step."""
         t0 = time.perf_counter()
-        batch, _ = self.sampler.sample(self.p if p is None else p, self.cfg.batch_size, exact=exact)
+        batch, groups = self.sampler.sample(self.p if p is None else p, self.cfg.batch_size, exact=exact)
         batch_t = torch.from_numpy(batch).to(self.device, non_blocking=True)
         lr = lr_at(self.step, self.cfg)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        with self.autocast:
-            _, losses = self._forward(batch_t[:, :-1], batch_t[:, 1:])
-            loss = losses.mean()
-        loss.backward()
+        if self.policy is not None:
+            value = self.policy.backward(self, batch_t, groups)
+        else:
+            value = self.backward_mean(batch_t, groups)
         if self.cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
         self.tokens += batch.shape[0] * (batch.shape[1] - 1)
-        value = loss.item()
         self.history.train_loss.append(value)
         self.timers["train"] += time.perf_counter() - t0
         return value
@@ -152,6 +167,7 @@ class Trainer:
             raise ValueError(
                 f"cannot train from step {self.step} to {total} on a {self.cfg.steps}-step schedule"
             )
+        self.policy = policy
         self.set_mixture(policy.start(self))
         self.record_val(self.evaluate("val"))
         next_eval = (self.step // every + 1) * every
