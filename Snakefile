@@ -19,6 +19,7 @@ include: "rules/data.smk"
 include: "rules/pilots.smk"
 include: "rules/laws.smk"
 include: "rules/train.smk"
+include: "rules/online.smk"
 include: "rules/report.smk"
 
 

@@ -15,30 +15,14 @@ import time
 
 import numpy as np
 import torch
+from common import fake_groups
 
 from pipeline_lib.config import RunSpec, TrainConfig
-from pipeline_lib.data.tokens import GroupTokens
 from pipeline_lib.model import ModelConfig
 from pipeline_lib.train.trainer import Trainer
 
 # Dense bf16 peak FLOP/s, for MFU.
 PEAK_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12}
-
-
-def fake_groups(vocab: int, context: int, n_tokens: int, m: int = 2) -> list[GroupTokens]:
-    rng = np.random.default_rng(0)
-    dtype = np.uint16 if vocab <= 65536 else np.uint32
-    meta = {"vocab_size": vocab, "dtype": np.dtype(dtype).name}
-    return [
-        GroupTokens(
-            name=f"g{i}",
-            train=rng.integers(0, vocab, n_tokens, dtype=dtype),
-            val=rng.integers(0, vocab, 4 * (context + 1), dtype=dtype),
-            test=rng.integers(0, vocab, 4 * (context + 1), dtype=dtype),
-            meta={**meta, "group": f"g{i}"},
-        )
-        for i in range(m)
-    ]
 
 
 def main() -> None:

@@ -146,6 +146,7 @@ class Setting:
     static: dict[str, float] | None
     model: ModelConfig
     train: TrainConfig
+    methods: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -263,9 +264,16 @@ class Project:
             seen.update(dict.fromkeys(setting.groups))
         return list(seen)
 
+    def method_params(self, setting: str, method: str) -> dict[str, Any]:
+        """``methods.<method>`` (after the method it ``extends``), then ``settings.<s>.methods.<method>``."""
+        s = self.settings[setting]
+        raw = {**(self.methods.get(method) or {}), **(s.methods.get(method) or {})}
+        base = raw.pop("extends", None)
+        return {**self.method_params(setting, base), **raw} if base else raw
+
     def run_spec(self, setting: str, method: str, seed: int) -> RunSpec:
         s = self.settings[setting]
-        params = dict(self.methods.get(method) or {})
+        params = self.method_params(setting, method)
         if method == "static":
             params["proportions"] = [s.static[g] for g in s.groups] if s.static else None
         return RunSpec(setting, s.groups, method, params, int(seed), s.model, s.train)
@@ -318,7 +326,9 @@ def load_project(config: dict[str, Any], known_methods: set[str] | None = None) 
         except (ConfigError, TypeError, ValueError) as err:
             problems.append(f"{where}: {err}")
             continue
-        settings[name] = Setting(name, groups, raw.get("paper"), static, model, train)
+        settings[name] = Setting(
+            name, groups, raw.get("paper"), static, model, train, raw.get("methods") or {}
+        )
 
     run = config.get("run") or {}
     run_settings = tuple(run.get("settings") or settings)

@@ -28,7 +28,7 @@ from pipeline_lib.config import RunSpec
 from pipeline_lib.data.tokens import GroupTokens
 from pipeline_lib.io import atomic_path, stable_hash, write_csv, write_json
 from pipeline_lib.logs import setup_logging
-from pipeline_lib.methods import METHODS
+from pipeline_lib.methods import POLICIES
 from pipeline_lib.train import gpu_slot
 from pipeline_lib.train.trainer import Trainer
 
@@ -55,14 +55,14 @@ def train_run(
     save_state: bool = False,
 ) -> dict:
     """Train one run; optionally resume from a saved state, stop at a break step, save the state."""
-    if spec.method not in METHODS:
-        raise ValueError(f"unknown method '{spec.method}'; available: {sorted(METHODS)}")
+    if spec.method not in POLICIES:
+        raise ValueError(f"unknown method '{spec.method}'; available: {sorted(POLICIES)}")
     data = [GroupTokens.load(Path(data_dir) / g) for g in spec.groups]
     trainer = Trainer(spec, data)
     if init_state is not None:
         trainer.load_state_dict(torch.load(init_state, map_location=trainer.device, weights_only=False))
     start_step, start_tokens = trainer.step, trainer.tokens
-    policy = METHODS[spec.method](spec.groups, spec.method_params)
+    policy = POLICIES[spec.method](spec.groups, spec.method_params)
     log.info(
         "%s/%s seed %d: %d groups, %.2fM params, %d steps x %d tokens on %s",
         spec.setting,

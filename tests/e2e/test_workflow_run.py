@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -27,7 +28,9 @@ def test_every_group_of_every_setting_has_a_finite_perplexity(finished):
     expected = {"pair": ["arxiv", "stackexchange"], "triple": ["arxiv", "book", "stackexchange"]}
     for setting, groups in expected.items():
         table = pd.read_csv(results / setting / "tables" / "perplexity.csv").set_index("method")
-        assert list(table.index) == ["stratified", "static", "grid_search", "dml"]
+        assert list(table.index) == [
+            "stratified", "static", "grid_search", "dml", "aioli", "skillit", "doremi", "doge"
+        ]  # fmt: skip
         for group in groups:
             assert table[group].map(math.isfinite).all() and (table[group] > 1).all()
         assert (results / setting / "tables" / "perplexity.md").read_text().startswith(f"# {setting}")
@@ -69,6 +72,45 @@ def test_offline_methods_and_fidelity(finished):
         assert math.isfinite(fidelity["static"]["fit"]["r2_mean"])
     report = pd.read_csv(results / "report" / "fidelity.csv").set_index("setting")
     assert list(report.index) == ["pair", "triple"]
+
+
+def test_aioli_trace(finished):
+    workdir, _ = finished
+    for setting, m in (("pair", 2), ("triple", 3)):
+        run = json.loads(
+            (workdir / "results" / setting / "runs" / "aioli" / "seed0" / "run.json").read_text()
+        )
+        rounds = run["method_summary"]["rounds"]
+        assert [r["step"] for r in rounds] == [0, 4]  # one round per 4 steps, LearnParams m steps each
+        assert (
+            run["method_summary"]["lp_steps"] == 2 * m
+            and run["steps"] == 8
+            and run["extra_runs"]["runs"] == 0
+        )
+        for r in rounds:
+            assert np.asarray(r["A"]).shape == (m, m) and sum(r["p"]) == pytest.approx(1.0)
+        mixture = pd.read_csv(workdir / "results" / setting / "runs" / "aioli" / "seed0" / "mixture.csv")
+        assert mixture["step"].tolist() == [0, m, 4 + m]  # uniform, then p after each LearnParams
+
+
+def test_online_baselines(finished):
+    workdir, _ = finished
+    for setting, m in (("pair", 2), ("triple", 3)):
+        results = workdir / "results" / setting
+        table = pd.read_csv(results / "tables" / "perplexity.csv").set_index("method")
+        assert table.loc[["skillit", "doremi", "doge"], "extra_runs"].tolist() == [m, 2, 1]
+        graph = json.loads((results / "fits" / "skillit" / "seed0.json").read_text())
+        assert np.asarray(graph["graph"]).shape == (m, m) and len(graph["runs"]) == m
+        skillit = json.loads((results / "runs" / "skillit" / "seed0" / "run.json").read_text())
+        assert [t["step"] for t in skillit["method_summary"]["trace"]] == [0, 4]  # update every 4 steps
+        assert (results / "runs" / "stratified" / "seed0" / "state.pt").exists()  # DoReMi's reference
+        for method in ("doremi", "doge"):
+            fit = json.loads((results / "fits" / method / "seed0.json").read_text())
+            assert sum(fit["proportions"]) == pytest.approx(1.0) and len(fit["trace"]) == 8
+            proxy = json.loads((results / "pilots" / method / "seed0" / "run.json").read_text())
+            assert proxy["method"] == f"{method}_proxy" and proxy["steps"] == 8
+            run = json.loads((results / "runs" / method / "seed0" / "run.json").read_text())
+            assert list(run["final_mixture"].values()) == pytest.approx(fit["proportions"])
 
 
 def test_second_run_has_nothing_to_do(finished):

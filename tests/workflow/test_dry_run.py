@@ -11,13 +11,19 @@ def test_default_config_dag(tmp_path):
     cfg = write_config("config.yaml", tmp_path)
     out = snakemake(tmp_path, cfg, "-n").stdout
     # 2 settings (as: m = 2, abse: m = 3) x 1 seed; groups arxiv, stackexchange, book.
-    # Trained: stratified, static, dml; pilots: 9 grid runs each (m = 2 grid; m = 3 cover of 9);
-    # dynamic sweep: 1 parent + 9 children each.
+    # Trained: static, dml, aioli (x3 variants), skillit, doremi, doge; stratified saves its state as DoReMi's
+    # reference (train_reference); pilots: 9 grid runs each (m = 2 grid; m = 3 cover of 9);
+    # dynamic sweep: 1 parent + 9 children each; Skill-It: m one-hot runs; DoReMi, DoGE: one proxy each.
     assert job_counts(out) == {
         "all": 1,
         "pack": 3,
         "tokenizer": 1,
-        "train": 2 * 3,
+        "train": 2 * 8,
+        "train_reference": 2,
+        "onehot_pilot": 2 + 3,
+        "fit_skillit": 2,
+        "proxy": 2 * 2,
+        "fit_proxy": 2 * 2,
         "pilot": 2 * 9,
         "dynamic_parent": 2,
         "dynamic_child": 2 * 9,
@@ -28,7 +34,7 @@ def test_default_config_dag(tmp_path):
         "fidelity_report": 1,
         "setting_table": 2,
         "report_table": 1,
-        "total": 61,
+        "total": 88,
     }
 
 
@@ -36,7 +42,8 @@ def test_sample_full_overlay_dag(tmp_path):
     base = write_config("config.yaml", tmp_path)
     out = snakemake(tmp_path, [base, REPO / "config/sample-full.yaml"], "-n").stdout
     counts = job_counts(out)  # 6 settings x 3 seeds, all 7 groups; all7 pilots: a 10-point cover
-    assert counts["train"] == 6 * 3 * 3 and counts["pack"] == 7 and counts["setting_table"] == 6
+    assert counts["train"] == 6 * 3 * 8 and counts["pack"] == 7 and counts["setting_table"] == 6
+    assert counts["train_reference"] == 6 * 3 and counts["onehot_pilot"] == 3 * (2 + 2 + 2 + 3 + 3 + 7)
     assert counts["pilot"] == 3 * (5 * 9 + 10) and counts["law_fidelity"] == 6 * 3
 
 
@@ -44,6 +51,7 @@ def test_sample_full_overlay_dag(tmp_path):
     "overrides,message",
     [
         ({"trian": {"steps": 3}}, "Additional properties are not allowed ('trian'"),
+        ({"methods.skillit": {"etta": 0.2}}, "Additional properties are not allowed ('etta'"),
         (
             {"settings.as.static": {"arxiv": 0.5, "stackexchange": 0.6}},
             "settings.as.static: proportions must sum to 1",

@@ -1,0 +1,147 @@
+"""DoGE (LMO: linear dynamic law, A^t_ij = <grad L^val_i, grad L^train_j>, EG on a proxy, time-averaged).
+
+Each proxy step takes a stratified training batch and a validation batch. It computes one gradient per group
+present in the training batch (a forward and backward on that group's rows; no model copies), each clipped
+to ``train.grad_clip``, and the validation gradient g_val. Group j scores
+lr_t <g_j, g_val> / (mean_j |g_j| + 1e-6), clipped to [0, 5 lr_t]; then log w <- log w + score / mu, softmax;
+the model steps on sum_j w_j g_j. The proportions are w averaged over all steps (final run: :class:`Doge`).
+
+The validation batch holds ``val_batch_size`` sequences from the validation split. By default it has the same
+number from every group and g_val is the gradient of the mean over groups of their losses, so the scores are
+the column sums of the paper's A^t. ``methods.doge.reference_val_sampling: true`` draws it as the reference
+code does instead: with replacement from the pooled validation split (groups weighted by their size).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from pipeline_lib.lmo import eg_from_scores
+from pipeline_lib.methods.fitted import FittedStatic
+from pipeline_lib.methods.proxy import ProxyPolicy
+
+DEFAULTS = {"mu": 0.01, "val_batch_size": 2, "score_max": 5.0, "reference_val_sampling": False}
+
+
+def doge_A(val_grads: np.ndarray, train_grads: np.ndarray) -> np.ndarray:
+    """DoGE's LMO matrix from per-group validation (m, P) and training (m, P) gradients: A_ij = <v_i, g_j>."""
+    return np.asarray(val_grads) @ np.asarray(train_grads).T
+
+
+def doge_scores(
+    train_grads: np.ndarray, val_grad: np.ndarray, lr: float, score_max: float = 5.0
+) -> np.ndarray:
+    """lr <g_j, g_val> / (mean_j |g_j| + 1e-6), clipped to [0, score_max lr]; absent groups: zero rows."""
+    train_grads = np.asarray(train_grads, dtype=float)
+    dots, norms = train_grads @ np.asarray(val_grad, dtype=float), np.linalg.norm(train_grads, axis=1)
+    return scores_from_products(dots, norms, lr, score_max)
+
+
+def scores_from_products(dots: np.ndarray, norms: np.ndarray, lr: float, score_max: float) -> np.ndarray:
+    """:func:`doge_scores` from the products <g_j, g_val> and norms |g_j| (computed on the device)."""
+    raw = lr * np.asarray(dots) / (np.mean(norms) + 1e-6)
+    return np.clip(raw, 0.0, score_max * lr)
+
+
+def doge_update(w: np.ndarray, scores: np.ndarray, mu: float) -> np.ndarray:
+    """softmax(log w + scores / mu): EG with step 1/mu on the scores (the column sums of A)."""
+    return eg_from_scores(w, scores, 1.0 / mu)
+
+
+def _flat_grad(loss: torch.Tensor, params: list[torch.nn.Parameter], clip: float) -> torch.Tensor:
+    grads = torch.autograd.grad(loss, params, allow_unused=True)
+    parts = [g if g is not None else torch.zeros_like(p) for g, p in zip(grads, params, strict=True)]
+    flat = torch.cat([g.reshape(-1).float() for g in parts])
+    norm = flat.norm()
+    if clip > 0 and norm > clip:  # as clip_grad_norm_ does to each group's gradient in the reference
+        flat = flat * (clip / (norm + 1e-6))
+    return flat
+
+
+def per_group_grads(
+    trainer, batch: torch.Tensor, groups: np.ndarray, clip: float = 0.0
+) -> tuple[torch.Tensor, np.ndarray, float]:
+    """(m, P) clipped gradients of each group's mean token loss (zero rows for absent groups), presence and
+    the batch's mean loss. One forward and backward per present group, on that group's rows only."""
+    params = [p for p in trainer.model.parameters() if p.requires_grad]
+    m = len(trainer.groups)
+    out = torch.zeros(m, sum(p.numel() for p in params), device=batch.device)
+    present = np.zeros(m, dtype=bool)
+    total = 0.0
+    for j in range(m):
+        rows = np.flatnonzero(groups == j)
+        if rows.size == 0:
+            continue
+        loss = trainer.forward_losses(batch[torch.as_tensor(rows, device=batch.device)]).mean()
+        out[j] = _flat_grad(loss, params, clip)
+        present[j] = True
+        total += loss.item() * rows.size
+    return out, present, total / len(groups)
+
+
+class DogeProxy(ProxyPolicy):
+    """The proxy run: per-group gradients, alignment with the validation gradient, weighted model gradient."""
+
+    def __init__(self, groups: tuple[str, ...], params: dict[str, Any]) -> None:
+        super().__init__(groups, params)
+        self.cfg = {**DEFAULTS, **{k: v for k, v in params.items() if k in DEFAULTS}}
+        if int(self.cfg["val_batch_size"]) < 1:
+            raise ValueError("methods.doge.val_batch_size must be >= 1")
+        self.rng: np.random.Generator | None = None
+
+    def start(self, trainer) -> np.ndarray:
+        self.rng = np.random.default_rng([trainer.spec.seed, 7])  # its own stream: batches stay the same
+        return super().start(trainer)
+
+    def val_batch(self, trainer) -> tuple[np.ndarray, np.ndarray]:
+        """(B_val, T + 1) validation chunks and their groups."""
+        n = int(self.cfg["val_batch_size"])
+        if self.cfg["reference_val_sampling"]:
+            sizes = np.array([len(c) for c in trainer.val_chunks])
+            picks = self.rng.integers(0, sizes.sum(), n)
+            groups = np.searchsorted(np.cumsum(sizes), picks, side="right")
+            starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+            rows = [trainer.val_chunks[g][i - starts[g]] for g, i in zip(groups, picks, strict=True)]
+        else:
+            per = max(1, n // self.m)
+            groups = np.repeat(np.arange(self.m), per)
+            rows = [trainer.val_chunks[g][self.rng.integers(len(trainer.val_chunks[g]))] for g in groups]
+        return np.stack(rows), groups
+
+    def val_grad(self, trainer, clip: float) -> torch.Tensor:
+        chunks, groups = self.val_batch(trainer)
+        batch = torch.from_numpy(chunks).to(trainer.device)
+        losses = trainer.forward_losses(batch)
+        if self.cfg["reference_val_sampling"]:
+            loss = losses.mean()
+        else:  # the mean over groups of each group's validation loss
+            idx = torch.as_tensor(groups, device=batch.device)
+            loss = torch.stack([losses[idx == j].mean() for j in range(self.m)]).mean()
+        params = [p for p in trainer.model.parameters() if p.requires_grad]
+        return _flat_grad(loss, params, clip)
+
+    def backward(self, trainer, batch: torch.Tensor, groups: np.ndarray) -> float:
+        clip = trainer.cfg.grad_clip
+        grads, _, mean_loss = per_group_grads(trainer, batch, groups, clip)
+        g_val = self.val_grad(trainer, clip)
+        lr = trainer.optimizer.param_groups[0]["lr"]
+        dots, norms = (grads @ g_val).cpu().numpy(), grads.norm(dim=1).cpu().numpy()
+        scores = scores_from_products(dots, norms, lr, self.cfg["score_max"])
+        self.w = doge_update(self.w, scores, self.cfg["mu"])
+        self.record(trainer.step, scores)
+        combined = torch.as_tensor(self.w, dtype=grads.dtype, device=grads.device) @ grads  # (P,)
+        offset = 0
+        for p in trainer.model.parameters():
+            if p.requires_grad:
+                p.grad = combined[offset : offset + p.numel()].view_as(p).to(p.dtype)
+                offset += p.numel()
+        return mean_loss
+
+
+class Doge(FittedStatic):
+    """The final run on the proxy's time-averaged weights."""
+
+    fit_name = "doge"

@@ -1,0 +1,124 @@
+"""DoReMi (LMO: linear dynamic law, A^t = diag(clipped excess loss), EG on a proxy, time-averaged).
+
+The reference model is the stratified run of the same setting and seed (its ``state.pt``). A proxy trains
+on stratified batches; each step it scores group d by the excess loss e_d = max(l_d - r_d, 0) of proxy over
+reference (an absent group keeps its previous score), moves the log-weights by ``mu * e``, applies softmax
+and ``smoothing`` towards uniform, and trains on sum_d w_d l_d. The proportions are the weights averaged over
+all updates; the final static run trains on them (policy :class:`Doremi`).
+
+``methods.doremi.reference_microbatch: true`` reproduces the reference code instead: the proxy runs twice
+the steps at half the batch (gradient accumulation 2), the first micro-batch of each pair is discarded (the
+optimizer steps on an empty gradient), the losses are halved, and each group's backward is clipped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import torch
+
+from pipeline_lib.lmo import eg_from_scores
+from pipeline_lib.methods.fitted import FittedStatic
+from pipeline_lib.methods.proxy import ProxyPolicy
+from pipeline_lib.model import GPT, ModelConfig
+
+DEFAULTS = {"mu": 0.01, "smoothing": 1e-3, "reference_microbatch": False}
+
+
+def doremi_A(excess: np.ndarray) -> np.ndarray:
+    """DoReMi's LMO matrix: diagonal, the clipped excess loss of each group."""
+    return np.diag(np.maximum(np.asarray(excess, dtype=float), 0.0))
+
+
+def doremi_update(
+    w: np.ndarray,
+    excess: np.ndarray,
+    present: np.ndarray,
+    prev_scores: np.ndarray,
+    mu: float,
+    smoothing: float = 1e-3,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One weight update: scores = clipped excess (previous score where absent), then
+    w <- (1 - smoothing) softmax(log w + mu * scores) + smoothing / m. Returns (w, scores)."""
+    scores = np.where(present, np.maximum(excess, 0.0), prev_scores)
+    w_new = eg_from_scores(w, doremi_A(scores).sum(axis=0), mu)  # EG on the column sums of A
+    return (1.0 - smoothing) * w_new + smoothing / len(w_new), scores
+
+
+def group_means(losses: torch.Tensor, groups: np.ndarray, m: int) -> tuple[list, np.ndarray]:
+    """Per-group mean of per-token losses (B, T): a list of scalar tensors (None where absent), presence."""
+    idx = torch.as_tensor(groups, device=losses.device)
+    out = [losses[idx == j].mean() if (groups == j).any() else None for j in range(m)]
+    return out, np.array([v is not None for v in out])
+
+
+class DoremiProxy(ProxyPolicy):
+    """The proxy run: weighted excess-loss objective against a frozen reference model."""
+
+    def __init__(self, groups: tuple[str, ...], params: dict[str, Any]) -> None:
+        super().__init__(groups, params)
+        self.cfg = {**DEFAULTS, **{k: v for k, v in params.items() if k in DEFAULTS}}
+        if "reference_path" not in params:
+            raise ValueError("doremi_proxy needs the reference model (method_params.reference_path)")
+        self.scores = np.zeros(self.m)
+        self.reference: GPT | None = None
+
+    @classmethod
+    def proxy_train(cls, train: Any, params: dict[str, Any]) -> Any:
+        if not params.get("reference_microbatch", False):
+            return train
+        if train.batch_size % 2:
+            raise ValueError(
+                f"methods.doremi.reference_microbatch halves the batch: train.batch_size "
+                f"({train.batch_size}) must be even, or set reference_microbatch: false"
+            )
+        return dataclasses.replace(train, steps=2 * train.steps, batch_size=train.batch_size // 2)
+
+    def start(self, trainer) -> np.ndarray:
+        state = torch.load(self.params["reference_path"], map_location=trainer.device, weights_only=False)
+        cfg = ModelConfig(**state["model_config"])
+        if cfg != trainer.model_cfg:
+            raise ValueError(
+                f"{self.params['reference_path']}: the reference model's shape {cfg} differs from the "
+                f"proxy's {trainer.model_cfg}; rerun the stratified run of this setting"
+            )
+        self.reference = GPT(cfg).to(trainer.device)
+        self.reference.load_state_dict(state["model"])
+        self.reference.eval().requires_grad_(False)
+        return super().start(trainer)
+
+    def backward(self, trainer, batch: torch.Tensor, groups: np.ndarray) -> float:
+        quirk = bool(self.cfg["reference_microbatch"])
+        if quirk and trainer.step % 2 == 0:  # the reference code overwrites this micro-batch's losses
+            with torch.no_grad():
+                return trainer.forward_losses(batch).mean().item()
+        losses = trainer.forward_losses(batch)  # (B, T)
+        with torch.no_grad(), trainer.autocast:
+            _, ref_losses = self.reference(batch[:, :-1], batch[:, 1:])
+        proxy, present = group_means(losses, groups, self.m)
+        ref, _ = group_means(ref_losses, groups, self.m)
+        scale = 0.5 if quirk else 1.0  # the reference divides by gradient_accumulation_steps
+        excess = np.array(
+            [scale * (p.item() - r.item()) if p is not None else 0.0 for p, r in zip(proxy, ref, strict=True)]
+        )
+        self.w, self.scores = doremi_update(
+            self.w, excess, present, self.scores, self.cfg["mu"], self.cfg["smoothing"]
+        )
+        self.record(trainer.step, self.scores)
+        terms = [float(self.w[j]) * scale * proxy[j] for j in range(self.m) if present[j]]
+        if quirk:  # one backward per group, clipping the accumulated gradient after each
+            for term in terms:
+                term.backward(retain_graph=True)
+                if trainer.cfg.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(trainer.model.parameters(), trainer.cfg.grad_clip)
+        else:
+            torch.stack(terms).sum().backward()
+        return losses.mean().item()
+
+
+class Doremi(FittedStatic):
+    """The final run on the proxy's time-averaged weights."""
+
+    fit_name = "doremi"
