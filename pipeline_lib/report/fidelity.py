@@ -113,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         title = (
             "Law fidelity: R^2 and MSE of the static (log-linear) and dynamic (linear) laws, mean over seeds"
         )
-        write_table(fidelity_table(fidelity_rows(args.fits)), args.csv, args.md, title)
+        write_table(fidelity_table(fidelity_rows(args.fits)), args.csv, args.md, title, floatfmt=".4g")
 
 
 if __name__ == "__main__":

@@ -73,10 +73,10 @@ def overview_table(runs: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def write_table(table: pd.DataFrame, csv: str, md: str, title: str) -> None:
+def write_table(table: pd.DataFrame, csv: str, md: str, title: str, floatfmt: str = ".3f") -> None:
     write_csv(csv, table.reset_index())
     with atomic_open(md, "w", encoding="utf-8") as fh:
-        fh.write(f"# {title}\n\n{to_markdown(table)}")
+        fh.write(f"# {title}\n\n{to_markdown(table, floatfmt)}")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
