@@ -147,6 +147,14 @@ class Setting:
     model: ModelConfig
     train: TrainConfig
     methods: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The restricted view of a setting ("<name>/restricted"): the same groups and final runs, but the
+    # baselines learn their proportions on runs that together last ``learn_fraction`` of a final run.
+    base: str | None = None
+    learn_fraction: float | None = None
+
+    @property
+    def restricted(self) -> bool:
+        return self.learn_fraction is not None
 
 
 @dataclass(frozen=True)
@@ -213,6 +221,43 @@ class PilotConfig:
         return self.n_mixtures if self.n_mixtures is not None else (9 if m == 3 else 10)
 
 
+RESTRICTED_SUFFIX = "/restricted"
+AIOLI_PLUS = "aioli+"  # "aioli+<X>": X's proportions for a prefix, then Aioli (the restricted setting)
+
+
+@dataclass(frozen=True)
+class RestrictedConfig:
+    """The restricted setting (Aioli + X): each baseline X learns its proportions on shortened runs, then
+    both X (its proportions for the whole run) and Aioli + X (X for a prefix, then Aioli) are trained."""
+
+    settings: tuple[str, ...] = ()
+    methods: tuple[str, ...] = ("grid_search", "dml", "skillit", "doremi", "doge")
+    learn_fraction: float = 0.5  # X's learning runs together last this fraction of a final run
+    prior_fraction: float = 0.05  # Aioli + X: X's mixture for this fraction of the run (reference: 250/5000)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "settings", tuple(self.settings))
+        object.__setattr__(self, "methods", tuple(self.methods))
+        problems = []
+        if not 0 < self.learn_fraction <= 1:
+            problems.append("restricted.learn_fraction must be in (0, 1]")
+        if not 0 <= self.prior_fraction < 1:
+            problems.append("restricted.prior_fraction must be in [0, 1)")
+        unknown = sorted(set(self.methods) - set(RestrictedConfig.methods))
+        if unknown:
+            problems.append(
+                f"restricted.methods: {unknown} learn no proportions; "
+                f"choose from {list(RestrictedConfig.methods)}"
+            )
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+    @property
+    def run_methods(self) -> tuple[str, ...]:
+        """The final runs of a restricted setting: every X, then every Aioli + X."""
+        return self.methods + tuple(AIOLI_PLUS + x for x in self.methods)
+
+
 @dataclass(frozen=True)
 class Project:
     """The validated configuration of a whole workflow."""
@@ -225,6 +270,28 @@ class Project:
     seeds: tuple[int, ...]
     pilots: PilotConfig = field(default_factory=PilotConfig)
     law_fidelity: bool = False
+    restricted: RestrictedConfig = field(default_factory=RestrictedConfig)
+
+    @property
+    def restricted_settings(self) -> tuple[str, ...]:
+        """The restricted views to run ("<setting>/restricted"), in ``restricted.settings`` order."""
+        return tuple(s + RESTRICTED_SUFFIX for s in self.restricted.settings if self.restricted.methods)
+
+    def methods_of(self, setting: str) -> tuple[str, ...]:
+        """The final runs of a setting: ``run.methods``, or X and Aioli + X for a restricted view."""
+        return self.restricted.run_methods if self.settings[setting].restricted else self.run_methods
+
+    def learning_train(self, setting: str, n_runs: int, unrestricted_fraction: float = 1.0) -> TrainConfig:
+        """The schedule of one of a method's ``n_runs`` learning runs (pilots, one-hot runs, proxies): a
+        fraction of the final run (``unrestricted_fraction``; restricted: ``learn_fraction / n_runs``), with
+        the warm-up shortened in proportion."""
+        s = self.settings[setting]
+        fraction = s.learn_fraction / n_runs if s.restricted else unrestricted_fraction
+        steps = max(1, round(s.train.steps * fraction))
+        if steps == s.train.steps:
+            return s.train
+        warmup = min(steps, round(s.train.warmup_steps * steps / s.train.steps))
+        return dataclasses.replace(s.train, steps=steps, warmup_steps=warmup)
 
     def pilot_mixtures(self, setting: str, seed: int) -> list[list[float]]:
         """The setting's pilot grid for a seed (m = 2: p_1 in 0.1..0.9; m >= 3: a seeded Dirichlet cover)."""
@@ -237,8 +304,8 @@ class Project:
     def pilot_spec(self, setting: str, seed: int, index: int) -> RunSpec:
         """A static pilot run at grid mixture ``index``, ``pilots.steps_fraction`` of the final length."""
         base = self.run_spec(setting, "stratified", seed)
-        steps = max(1, round(base.train.steps * self.pilots.steps_fraction))
-        train = dataclasses.replace(base.train, steps=steps, warmup_steps=min(base.train.warmup_steps, steps))
+        n = len(self.pilot_mixtures(setting, seed))
+        train = self.learning_train(setting, n, self.pilots.steps_fraction)
         params = {"proportions": self.pilot_mixtures(setting, seed)[index]}
         return dataclasses.replace(base, method="static", method_params=params, train=train)
 
@@ -273,7 +340,16 @@ class Project:
 
     def run_spec(self, setting: str, method: str, seed: int) -> RunSpec:
         s = self.settings[setting]
-        params = self.method_params(setting, method)
+        if method.startswith(AIOLI_PLUS):
+            prior = method.removeprefix(AIOLI_PLUS)
+            params = {
+                **self.method_params(setting, "aioli"),
+                "prior_method": prior,
+                "prior_params": self.method_params(setting, prior),
+                "prior_steps": round(s.train.steps * self.restricted.prior_fraction),
+            }
+        else:
+            params = self.method_params(setting, method)
         if method == "static":
             params["proportions"] = [s.static[g] for g in s.groups] if s.static else None
         return RunSpec(setting, s.groups, method, params, int(seed), s.model, s.train)
@@ -348,6 +424,20 @@ def load_project(config: dict[str, Any], known_methods: set[str] | None = None) 
                     f"run.methods includes 'static' but settings {missing} have no 'static' proportions; "
                     "add settings.<name>.static: {group: weight, ...}"
                 )
+    try:
+        restricted = _build(RestrictedConfig, config.get("restricted"), "restricted")
+    except ConfigError as err:
+        problems.append(str(err))
+        restricted = RestrictedConfig()
+    for name in restricted.settings:
+        if name not in settings:
+            problems.append(f"restricted.settings: unknown setting '{name}'; defined: {sorted(settings)}")
+    for name in [n for n in restricted.settings if n in settings] if restricted.methods else []:
+        base = settings[name]
+        view = dataclasses.replace(
+            base, name=name + RESTRICTED_SUFFIX, base=name, learn_fraction=restricted.learn_fraction
+        )
+        settings[view.name] = view
     if data.tokenizer.groups:
         for name, setting in settings.items():
             missing = sorted(set(setting.groups) - set(data.tokenizer.groups))
@@ -358,16 +448,28 @@ def load_project(config: dict[str, Any], known_methods: set[str] | None = None) 
     except ConfigError as err:
         problems.append(str(err))
         pilots = PilotConfig()
-    if {"dml", "grid_search"} & set(run_methods) or run.get("law_fidelity"):
-        for name in run_settings:
-            m = len(settings[name].groups) if name in settings else 0
-            if m >= 3 and pilots.size(m) < m + 1:
-                problems.append(
-                    f"pilots.n_mixtures = {pilots.size(m)} is too few for setting '{name}' ({m} groups): "
-                    f"fitting a mixing law needs at least m + 1 = {m + 1} pilot runs"
-                )
+    offline_settings = list(run_settings) if {"dml", "grid_search"} & set(run_methods) else []
+    if {"dml", "grid_search"} & set(restricted.methods):
+        offline_settings += list(restricted.settings)
+    if run.get("law_fidelity"):
+        offline_settings += list(run_settings)
+    for name in dict.fromkeys(offline_settings):
+        m = len(settings[name].groups) if name in settings else 0
+        if m >= 3 and pilots.size(m) < m + 1:
+            problems.append(
+                f"pilots.n_mixtures = {pilots.size(m)} is too few for setting '{name}' ({m} groups): "
+                f"fitting a mixing law needs at least m + 1 = {m + 1} pilot runs"
+            )
     if problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
     return Project(
-        data, settings, methods, run_settings, run_methods, seeds, pilots, bool(run.get("law_fidelity"))
+        data,
+        settings,
+        methods,
+        run_settings,
+        run_methods,
+        seeds,
+        pilots,
+        bool(run.get("law_fidelity")),
+        restricted,
     )

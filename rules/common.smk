@@ -2,6 +2,7 @@
 import dataclasses
 import json
 import os
+import re
 import sys
 
 from snakemake.exceptions import WorkflowError
@@ -41,9 +42,16 @@ TRAIN_RESOURCES = dict(
 )
 
 
+# Settings include the restricted views ("as/restricted"); methods include Aioli + X ("aioli+dml").
+BASE_SETTINGS = "|".join(re.escape(n) for n, s in PROJECT.settings.items() if not s.restricted)
+RESTRICTED_SETTINGS = "|".join(re.escape(n) for n, s in PROJECT.settings.items() if s.restricted) or "(?!)"
+# Grid search reuses its best pilot as its run only when pilots are as long as the final run.
+SELECT_GS_SETTINGS = BASE_SETTINGS if PROJECT.pilots.steps_fraction == 1.0 else "(?!)"
+
+
 wildcard_constraints:
-    setting="|".join(PROJECT.settings),
-    method="|".join(METHODS),
+    setting="|".join(map(re.escape, PROJECT.settings)),
+    method="|".join(map(re.escape, METHODS)),
     group="|".join(PROJECT.tokenizer_groups),
     seed=r"\d+",
     k=r"\d+",
@@ -131,14 +139,39 @@ def run_spec_json(wildcards):
 
 def setting_runs(setting):
     return [
-        f"{run_dir(setting, m, s)}/run.json" for m in PROJECT.run_methods for s in PROJECT.seeds
+        f"{run_dir(setting, m, s)}/run.json" for m in PROJECT.methods_of(setting) for s in PROJECT.seeds
     ]
+
+
+def report_outputs(*names):
+    """results/report/<name>.{csv,md,tex} for each table name, as named outputs; the CSV goes into the
+    HTML report (`snakemake --report`) with the caption report/<name>.rst."""
+    outputs = {}
+    for name in names:
+        for ext in ("csv", "md", "tex"):
+            path = f"{RESULTS}/report/{name}.{ext}"
+            if ext == "csv":
+                path = report(path, caption=f"../report/{name}.rst", category="Tables")
+            outputs[f"{name}_{ext}"] = path
+    return outputs
+
+
+def figure(path, name, setting=None):
+    """A figure output that goes into the HTML report with the caption report/<name>.rst."""
+    return report(path, caption=f"../report/{name}.rst", category="Figures", subcategory=setting or "all")
 
 
 def final_targets():
     targets = [f"{RESULTS}/{s}/tables/perplexity.md" for s in PROJECT.run_settings]
-    targets.append(f"{RESULTS}/report/perplexity.md")
+    targets.append(f"{RESULTS}/report/table2.md")
+    if PROJECT.restricted_settings:
+        targets += [f"{RESULTS}/{s}/tables/perplexity.md" for s in PROJECT.restricted_settings]
+        targets.append(f"{RESULTS}/report/table3.md")
+    targets += [f"{RESULTS}/{s}/figures/{f}.png" for s in PROJECT.run_settings for f in ("mixtures", "val_loss")]
+    targets += [f"{RESULTS}/{s}/figures/mixtures.png" for s in PROJECT.restricted_settings]
+    targets.append(f"{RESULTS}/report/figures/avg_ppl.png")
     if PROJECT.law_fidelity:
+        targets += [f"{RESULTS}/{s}/figures/law_fit.png" for s in PROJECT.run_settings]
         targets += [f"{RESULTS}/{s}/tables/fidelity.md" for s in PROJECT.run_settings]
         targets.append(f"{RESULTS}/report/fidelity.md")
     return targets

@@ -1,7 +1,7 @@
 # Online baselines. Skill-It: one-hot pilot runs -> skills graph -> the online final run (rule train).
-# DoReMi: the stratified run doubles as the reference (it saves state.pt) -> proxy -> time-averaged weights
-# -> final static run. DoGE: proxy -> time-averaged weights -> final static run.
-from pipeline_lib.methods.proxy import proxy_spec
+# DoReMi: the stratified run doubles as the reference (it saves state.pt; restricted: a shortened stratified
+# pilot) -> proxy -> time-averaged weights -> final static run. DoGE: proxy -> weights -> final static run.
+from pipeline_lib.methods.proxy import proxy_spec, reference_spec
 from pipeline_lib.methods.skillit import onehot_spec
 
 
@@ -11,10 +11,21 @@ def onehot_runs(setting, seed):
     ]
 
 
+def reference_dir(setting, seed):
+    """DoReMi's reference run: the stratified final run, or (restricted) a shortened pilot."""
+    if PROJECT.settings[setting].restricted:
+        return f"{RESULTS}/{setting}/pilots/reference/seed{seed}"
+    return run_dir(setting, "stratified", seed)
+
+
+def reference_input(name):
+    return lambda wc: [f"{reference_dir(wc.setting, wc.seed)}/{name}"] if wc.proxy == "doremi" else []
+
+
 def proxy_spec_json(wildcards):
     spec = proxy_spec(PROJECT, wildcards.setting, wildcards.proxy, int(wildcards.seed))
     if wildcards.proxy == "doremi":
-        reference = f"{run_dir(wildcards.setting, 'stratified', wildcards.seed)}/state.pt"
+        reference = f"{reference_dir(wildcards.setting, wildcards.seed)}/state.pt"
         spec = dataclasses.replace(spec, method_params={**spec.method_params, "reference_path": reference})
     return spec_json(spec)
 
@@ -55,6 +66,8 @@ if "doremi" in PROJECT.run_methods:
 
     # The stratified final run, saving its state: DoReMi's reference model (no second training).
     rule train_reference:
+        wildcard_constraints:
+            setting=BASE_SETTINGS,
         input:
             data=lambda wc: group_data(PROJECT.settings[wc.setting].groups),
         output:
@@ -78,12 +91,35 @@ if "doremi" in PROJECT.run_methods:
     ruleorder: train_reference > train
 
 
+# Restricted settings: DoReMi's reference is a stratified pilot with its share of the learning budget.
+rule reference_pilot:
+    input:
+        lambda wc: group_data(PROJECT.settings[wc.setting].groups),
+    output:
+        run=f"{RESULTS}/{{setting}}/pilots/reference/seed{{seed}}/run.json",
+        curve=f"{RESULTS}/{{setting}}/pilots/reference/seed{{seed}}/curve.csv",
+        mixture=f"{RESULTS}/{{setting}}/pilots/reference/seed{{seed}}/mixture.csv",
+        state=f"{RESULTS}/{{setting}}/pilots/reference/seed{{seed}}/state.pt",
+    wildcard_constraints:
+        setting=RESTRICTED_SETTINGS,
+    params:
+        spec=lambda wc: spec_json(reference_spec(PROJECT, wc.setting, int(wc.seed))),
+        out_dir=lambda wc: reference_dir(wc.setting, wc.seed),
+    log:
+        f"{RESULTS}/logs/{{setting}}/pilots/reference/seed{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/{{setting}}/pilots/reference/seed{{seed}}.tsv"
+    threads: config["resources"]["train_threads"]
+    resources:
+        **TRAIN_RESOURCES,
+    shell:
+        TRAIN_CMD + " --save-state > {log} 2>&1"
+
+
 rule proxy:
     input:
         data=lambda wc: group_data(PROJECT.settings[wc.setting].groups),
-        reference=lambda wc: (
-            [f"{run_dir(wc.setting, 'stratified', wc.seed)}/state.pt"] if wc.proxy == "doremi" else []
-        ),
+        reference=reference_input("state.pt"),
     output:
         run=f"{RESULTS}/{{setting}}/pilots/{{proxy}}/seed{{seed}}/run.json",
         curve=f"{RESULTS}/{{setting}}/pilots/{{proxy}}/seed{{seed}}/curve.csv",
@@ -107,9 +143,7 @@ rule proxy:
 rule fit_proxy:
     input:
         proxy=f"{RESULTS}/{{setting}}/pilots/{{proxy}}/seed{{seed}}/run.json",
-        reference=lambda wc: (
-            [f"{run_dir(wc.setting, 'stratified', wc.seed)}/run.json"] if wc.proxy == "doremi" else []
-        ),
+        reference=reference_input("run.json"),
     output:
         f"{RESULTS}/{{setting}}/fits/{{proxy}}/seed{{seed}}.json",
     wildcard_constraints:

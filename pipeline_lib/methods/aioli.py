@@ -7,6 +7,8 @@ of every group's validation loss. Averaging gives beta = A W^T (W: the one-hot m
 A is normalised, p moves by exponentiated gradient on A's column sums (optionally on an EMA of A), and the
 rest of the round trains on p. LearnParams steps count toward the run's budget: Aioli needs no extra runs.
 Ablations: ``aioli_static`` (one round: one A for the whole run) and ``aioli_diagonal`` (A diagonal).
+Restricted setting: ``aioli+<X>`` first trains ``prior_steps`` steps under baseline X's own policy (its
+learned proportions, or Skill-It's online procedure), then resets p to uniform and runs Aioli for the rest.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 
 from pipeline_lib.lmo import eg_step, smoothed_one_hot
 from pipeline_lib.methods.base import MixturePolicy, check_mixture
+from pipeline_lib.methods.static import Static
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,7 @@ class AioliConfig:
     ema: float | None = None  # gamma: A-bar = (1 - gamma) A + gamma A-bar_prev; None = cumulative EG on A
     normalize: bool = True  # shift A to be non-negative, then scale its entries to sum to 1
     diagonal: bool = False  # Aioli-diagonal: keep only A_ii = beta_ii / epsilon_1
-    prior_steps: int = 0  # Aioli + X: train this many steps on ``prior`` first, then reset p to uniform
+    prior_steps: int = 0  # train this many steps on a prior first (a mixture, or X's policy), then uniform
     prior: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
@@ -45,8 +48,8 @@ class AioliConfig:
             problems.append("methods.aioli.one_hot_factor must be in (0, 1]")
         if self.ema is not None and not 0 <= self.ema < 1:
             problems.append("methods.aioli.ema must be in [0, 1) or null")
-        if self.prior_steps and self.prior is None:
-            problems.append("methods.aioli.prior_steps > 0 needs methods.aioli.prior (a mixture)")
+        if self.prior_steps < 0:
+            problems.append("methods.aioli.prior_steps must be >= 0")
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -118,6 +121,9 @@ class Aioli(MixturePolicy):
     def __init__(self, groups: tuple[str, ...], params: dict[str, Any]) -> None:
         super().__init__(groups, params)
         self.cfg = AioliConfig.from_params({**params, **self.variant})
+        self.prefix = self._prefix_policy()
+        if self.cfg.prior_steps and self.prefix is None:
+            raise ValueError("methods.aioli.prior_steps > 0 needs methods.aioli.prior (a mixture)")
         if self.cfg.one_hot_factor <= 1.0 / self.m + 1e-9:
             raise ValueError(
                 f"methods.aioli.one_hot_factor = {self.cfg.one_hot_factor} is not above 1/m = "
@@ -130,18 +136,38 @@ class Aioli(MixturePolicy):
         self._rng: np.random.Generator | None = None
         self.lp_steps_done = 0
 
+    def _prefix_policy(self) -> MixturePolicy | None:
+        """The policy of the first ``prior_steps`` steps: a static ``prior`` mixture, if one is given."""
+        if self.cfg.prior is None:
+            return None
+        check_mixture(self.cfg.prior, self.m, "methods.aioli.prior")
+        return Static(self.groups, {"proportions": list(self.cfg.prior)})
+
+    def _in_prefix(self, trainer) -> bool:
+        return self.prefix is not None and trainer.step < self.cfg.prior_steps
+
     def start(self, trainer) -> np.ndarray:
         self._rng = np.random.default_rng([trainer.spec.seed, 0xA101])
         self._next_round = self.cfg.prior_steps
-        self._round_len = self._round_length(trainer.cfg.steps)
-        if self.cfg.prior_steps:
-            return check_mixture(self.cfg.prior, self.m, "methods.aioli.prior")
+        self._round_len = self._round_length(trainer.cfg.steps - self.cfg.prior_steps)
+        if self._in_prefix(trainer):
+            return self.prefix.start(trainer)
         return np.full(self.m, 1.0 / self.m)
+
+    def after_eval(self, trainer, val_losses: np.ndarray) -> np.ndarray | None:
+        return self.prefix.after_eval(trainer, val_losses) if self._in_prefix(trainer) else None
+
+    def backward(self, trainer, batch, groups) -> float:
+        if self._in_prefix(trainer):
+            return self.prefix.backward(trainer, batch, groups)
+        return super().backward(trainer, batch, groups)
 
     def _round_length(self, total_steps: int) -> int:
         return self.cfg.update_steps
 
     def before_step(self, trainer) -> np.ndarray | None:
+        if self._in_prefix(trainer):
+            return self.prefix.before_step(trainer)
         if self._next_round is None or trainer.step != self._next_round:
             return None
         round_start = trainer.step
@@ -177,11 +203,18 @@ class Aioli(MixturePolicy):
         return p_new
 
     def summary(self) -> dict[str, Any]:
-        return {
+        out = {
             "lp_steps": self.lp_steps_done,
             "lp_steps_per_round": self.cfg.lp_steps_per_round(self.m),
             "rounds": self.rounds,
         }
+        if self.prefix is not None:
+            out["prior"] = {"steps": self.cfg.prior_steps, **self.prefix.summary()}
+        return out
+
+    @property
+    def extra_runs(self) -> dict[str, float]:
+        return self.prefix.extra_runs if self.prefix is not None else super().extra_runs
 
     def implied_A(self) -> list[np.ndarray]:
         """The LMO view: A^t of each round, as Aioli estimated it."""
@@ -199,3 +232,27 @@ class AioliDiagonal(Aioli):
     """Ablation: A restricted to its diagonal (each group only helps itself)."""
 
     variant: ClassVar[dict[str, Any]] = {"diagonal": True}
+
+
+class AioliPlus(Aioli):
+    """Aioli + X (the restricted setting): baseline X's own policy for ``prior_steps``, then Aioli.
+
+    ``params``: Aioli's, plus ``prior_method`` (X), ``prior_params`` (X's) and ``fit_path`` (X's fit file,
+    which the workflow passes on to X). The run's extra runs are X's: what X spent learning its mixture."""
+
+    def __init__(self, groups: tuple[str, ...], params: dict[str, Any]) -> None:
+        params = dict(params)
+        self.prior_method = params.pop("prior_method", None)
+        self._prior_params = dict(params.pop("prior_params", None) or {})
+        if "fit_path" in params:
+            self._prior_params["fit_path"] = params["fit_path"]
+        if not self.prior_method:
+            raise ValueError("aioli+<X> needs method_params.prior_method (the baseline X)")
+        super().__init__(groups, params)
+
+    def _prefix_policy(self) -> MixturePolicy:
+        from pipeline_lib.methods import METHODS
+
+        if self.prior_method not in METHODS or self.prior_method.startswith("aioli"):
+            raise ValueError(f"aioli+{self.prior_method}: '{self.prior_method}' is not a baseline method")
+        return METHODS[self.prior_method](self.groups, self._prior_params)

@@ -1,8 +1,12 @@
 """Grid search (LMO: no law; the solver is the argmin over pilot runs).
 
-The pilot with the lowest mean validation loss over groups wins; its run is the method's (no rerun).
+The pilot with the lowest mean validation loss over groups wins. Unrestricted, the pilots are as long as the
+final run, so the winner's run is the method's (``select``, no rerun); restricted, the pilots are shortened
+and the final run trains on the winner's mixture (policy :class:`GridSearch`).
 
-    python -m pipeline_lib.methods.grid_search --pilots .../mix*/run.json --fit fits/grid_search/seed0.json \\
+    python -m pipeline_lib.methods.grid_search fit --pilots .../mix*/run.json \\
+        --out fits/grid_search/seed0.json
+    python -m pipeline_lib.methods.grid_search select --fit fits/grid_search/seed0.json \\
         --out-dir results/<setting>/runs/grid_search/seed0
 """
 
@@ -16,11 +20,18 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline_lib.io import atomic_path, write_json
+from pipeline_lib.io import atomic_path, read_json, write_json
 from pipeline_lib.logs import setup_logging
+from pipeline_lib.methods.fitted import FittedStatic
 from pipeline_lib.methods.pilots import PilotSet, load_pilots
 
 log = logging.getLogger(__name__)
+
+
+class GridSearch(FittedStatic):
+    """The final run on the mixture of the best (shortened) pilot."""
+
+    fit_name = "grid_search"
 
 
 def select(pilots: PilotSet) -> int:
@@ -28,9 +39,11 @@ def select(pilots: PilotSet) -> int:
     return int(np.argmin(pilots.L.mean(axis=1)))
 
 
-def grid_search(pilots: PilotSet, fit_path: str | Path, out_dir: str | Path) -> dict:
+def fit_grid_search(pilots: PilotSet) -> dict:
+    """The fit record: the winning mixture, its run and every candidate."""
     best = select(pilots)
-    fit = {
+    log.info("grid search picked %s (p = %s)", pilots.paths[best], np.round(pilots.P[best], 3).tolist())
+    return {
         "method": "grid_search",
         "groups": list(pilots.groups),
         "proportions": pilots.P[best].tolist(),
@@ -41,30 +54,39 @@ def grid_search(pilots: PilotSet, fit_path: str | Path, out_dir: str | Path) -> 
         ],
         "extra_runs": pilots.extra_runs,
     }
-    write_json(fit_path, fit)
-    src, out = Path(pilots.paths[best]).parent, Path(out_dir)
+
+
+def copy_selected(fit_path: str | Path, out_dir: str | Path) -> None:
+    """Make the selected pilot the method's run: its curve, mixture and record, with the fit's accounting."""
+    fit = read_json(fit_path)
+    src, out = Path(fit["selected_run"]).parent, Path(out_dir)
     for name in ("curve.csv", "mixture.csv"):
         with atomic_path(out / name) as tmp:
             shutil.copyfile(src / name, tmp)
-    record = dict(pilots.records[best])
+    record = read_json(fit["selected_run"])
     record.update(
         method="grid_search",
-        extra_runs=pilots.extra_runs,
-        method_summary={"fit_path": str(fit_path), "selected_run": pilots.paths[best]},
+        extra_runs=fit["extra_runs"],
+        method_summary={"fit_path": str(fit_path), "selected_run": fit["selected_run"]},
     )
     write_json(out / "run.json", record)
-    log.info("grid search picked %s (p = %s)", pilots.paths[best], np.round(pilots.P[best], 3).tolist())
-    return fit
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--pilots", nargs="+", required=True)
-    ap.add_argument("--fit", required=True)
-    ap.add_argument("--out-dir", required=True)
+    sub = ap.add_subparsers(dest="command", required=True)
+    fit = sub.add_parser("fit", help="pick the best pilot")
+    fit.add_argument("--pilots", nargs="+", required=True)
+    fit.add_argument("--out", required=True)
+    sel = sub.add_parser("select", help="copy the picked pilot into the method's run directory")
+    sel.add_argument("--fit", required=True)
+    sel.add_argument("--out-dir", required=True)
     args = ap.parse_args(argv)
     setup_logging()
-    grid_search(load_pilots(args.pilots), args.fit, args.out_dir)
+    if args.command == "fit":
+        write_json(args.out, fit_grid_search(load_pilots(args.pilots)))
+    else:
+        copy_selected(args.fit, args.out_dir)
 
 
 if __name__ == "__main__":

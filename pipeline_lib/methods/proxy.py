@@ -68,14 +68,28 @@ class ProxyPolicy(MixturePolicy):
         }
 
 
+def learning_runs(method: str) -> tuple[str, ...]:
+    """The runs a proxy method trains before its final run: DoReMi a reference and a proxy, DoGE a proxy."""
+    return ("reference", "proxy") if method == "doremi" else ("proxy",)
+
+
+def reference_spec(project: Project, setting: str, seed: int) -> RunSpec:
+    """DoReMi's reference in a restricted setting: a stratified run with its share of the learning budget
+    (unrestricted, the stratified final run is the reference)."""
+    spec = project.run_spec(setting, "stratified", seed)
+    return dataclasses.replace(spec, train=project.learning_train(setting, len(learning_runs("doremi"))))
+
+
 def proxy_spec(project: Project, setting: str, method: str, seed: int) -> RunSpec:
     """The proxy run of ``method`` (doremi, doge): the final run's spec, ``methods.<method>`` parameters and
-    the ``<method>_proxy`` policy (whose ``proxy_train`` may change the schedule)."""
+    the ``<method>_proxy`` policy (whose ``proxy_train`` may change the schedule). Restricted, the proxy
+    shares the learning budget with DoReMi's reference run."""
     from pipeline_lib.methods import POLICIES
 
     spec = project.run_spec(setting, method, seed)
     policy = POLICIES[f"{method}_proxy"]
-    train = policy.proxy_train(spec.train, spec.method_params)
+    n_runs = len(learning_runs(method))
+    train = policy.proxy_train(project.learning_train(setting, n_runs), spec.method_params)
     return dataclasses.replace(spec, method=f"{method}_proxy", train=train)
 
 

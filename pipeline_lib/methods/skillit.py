@@ -57,11 +57,13 @@ def skills_graph(curves: Sequence[pd.DataFrame], groups: Sequence[str]) -> np.nd
 
 
 def onehot_spec(project: Project, setting: str, seed: int, group: str) -> RunSpec:
-    """The graph run trained only on ``group``: a static pilot (``pilots.steps_fraction`` of the length)."""
+    """The graph run trained only on ``group``: a static pilot, ``pilots.steps_fraction`` of the final run
+    (restricted: one of m runs sharing the learning budget)."""
     groups = project.settings[setting].groups
-    base = project.pilot_spec(setting, seed, 0)
+    base = project.run_spec(setting, "static", seed)
     p = one_hot_mixtures(len(groups))[groups.index(group)]
-    return dataclasses.replace(base, method_params={"proportions": p.tolist()})
+    train = project.learning_train(setting, len(groups), project.pilots.steps_fraction)
+    return dataclasses.replace(base, method_params={"proportions": p.tolist()}, train=train)
 
 
 def fit_graph(run_paths: Sequence[str]) -> dict:

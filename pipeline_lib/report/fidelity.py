@@ -3,10 +3,14 @@
 Static: the log-linear law fitted on the pilot grid (in-sample and leave-one-out), read from the DML fit.
 Dynamic: a parent run stopped at a break step, children resumed from it under each grid mixture for a few
 steps; the linear law L_after = L_before - A p is fitted per group on (mixture, before, after).
+Parameter similarity (the paper's measure): how well an online method's own A^t, at the round nearest the
+break step, matches the fitted A*: sim = 0.5 cos(colsum A^t, colsum A*) + 0.5 Spearman(colsum A^t, colsum A*)
+(scale-free, so the fitted scalar b^t of the paper drops out). Methods: Aioli (its A^t per round) and
+Skill-It (A^t = diag(L^t) G^T).
 
     python -m pipeline_lib.report.fidelity fit --static fits/dml/seed0.json --parent .../parent/run.json \\
         --children .../child*/run.json --out fits/fidelity/seed0.json
-    python -m pipeline_lib.report.fidelity table --fits fits/fidelity/seed*.json --csv t.csv --md t.md
+    python -m pipeline_lib.report.fidelity table --fits fits/fidelity/seed*.json --out tables/fidelity
 """
 
 from __future__ import annotations
@@ -17,12 +21,14 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from scipy.stats import spearmanr
 
 from pipeline_lib.io import read_json, write_json
 from pipeline_lib.lmo import LinearDynamicLaw
 from pipeline_lib.logs import setup_logging
 from pipeline_lib.methods.pilots import load_pilots
-from pipeline_lib.report.tables import write_table
+from pipeline_lib.methods.skillit import skillit_A
+from pipeline_lib.report.tables import write_formats
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +44,44 @@ def dynamic_fidelity(parent_path: str, child_paths: Sequence[str]) -> dict:
         "child_steps": int(children.records[0]["steps"]) - int(parent["steps"]),
         "A": law.to_dict(),
         "fit": law.report(before, children.P, children.L).to_dict(),
+        "observations": {"P": children.P.tolist(), "before": before.tolist(), "after": children.L.tolist()},
         "extra_runs": {"runs": 1 + len(child_paths), "tokens": parent["tokens_trained"] + children.tokens},
     }
 
 
-def fidelity(static_fit_path: str, parent_path: str, child_paths: Sequence[str]) -> dict:
+def similarity(A_method: np.ndarray, A_star: np.ndarray) -> float:
+    """0.5 cos + 0.5 Spearman of the two matrices' column sums (1 = same ranking and direction)."""
+    a, b = np.asarray(A_method).sum(0), np.asarray(A_star).sum(0)
+    cos = float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
+    rho = spearmanr(a, b).statistic if np.ptp(a) > 0 and np.ptp(b) > 0 else 0.0
+    return 0.5 * cos + 0.5 * float(rho)
+
+
+def method_A(run: dict, step: int) -> tuple[int, np.ndarray] | None:
+    """(step, A^t) of an online run at its update nearest ``step``; None for methods without an A^t."""
+    summary = run.get("method_summary") or {}
+    if summary.get("rounds"):
+        entries = [(r["step"], np.asarray(r["A"])) for r in summary["rounds"]]
+    elif "graph" in summary and summary.get("trace"):
+        G = np.asarray(summary["graph"])
+        entries = [(t["step"], skillit_A(G, t["loss_sum"])) for t in summary["trace"]]
+    else:
+        return None
+    return min(entries, key=lambda e: abs(e[0] - step))
+
+
+def fidelity(
+    static_fit_path: str, parent_path: str, child_paths: Sequence[str], online: Sequence[str] = ()
+) -> dict:
     static = read_json(static_fit_path)
+    dynamic = dynamic_fidelity(parent_path, child_paths)
+    A_star = np.asarray(dynamic["A"]["A"])
+    sims = {}
+    for path in online:
+        run = read_json(path)
+        found = method_A(run, dynamic["break_step"])
+        if found is not None:
+            sims[run["method"]] = {"step": found[0], "similarity": similarity(found[1], A_star)}
     return {
         "groups": static["groups"],
         "static": {
@@ -51,7 +89,8 @@ def fidelity(static_fit_path: str, parent_path: str, child_paths: Sequence[str])
             "leave_one_out": static["leave_one_out"],
             "runs": len(static["runs"]),
         },
-        "dynamic": dynamic_fidelity(parent_path, child_paths),
+        "dynamic": dynamic,
+        "similarity": sims,
     }
 
 
@@ -69,6 +108,7 @@ def fidelity_rows(paths: Sequence[str]) -> pd.DataFrame:
                 "static_loo_mse": (fit["static"]["leave_one_out"] or {}).get("mse_mean", float("nan")),
                 "dynamic_r2": fit["dynamic"]["fit"]["r2_mean"],
                 "dynamic_mse": fit["dynamic"]["fit"]["mse_mean"],
+                **{f"sim_{m}": v["similarity"] for m, v in fit.get("similarity", {}).items()},
             }
         )
     return pd.DataFrame(rows)
@@ -90,18 +130,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     fit.add_argument("--children", nargs="+", required=True)
     fit.add_argument("--setting", required=True)
     fit.add_argument("--seed", type=int, required=True)
+    fit.add_argument("--online", nargs="*", default=[], help="online runs whose A^t is compared with A*")
     fit.add_argument("--out", required=True)
     table = sub.add_parser("table")
     table.add_argument("--fits", nargs="+", required=True)
-    table.add_argument("--csv", required=True)
-    table.add_argument("--md", required=True)
+    table.add_argument("--out", required=True, help="output path without suffix (.csv, .md, .tex)")
     args = ap.parse_args(argv)
     setup_logging()
     if args.cmd == "fit":
         result = {
             "setting": args.setting,
             "seed": args.seed,
-            **fidelity(args.static, args.parent, args.children),
+            **fidelity(args.static, args.parent, args.children, args.online),
         }
         write_json(args.out, result)
         log.info(
@@ -113,7 +153,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         title = (
             "Law fidelity: R^2 and MSE of the static (log-linear) and dynamic (linear) laws, mean over seeds"
         )
-        write_table(fidelity_table(fidelity_rows(args.fits)), args.csv, args.md, title, floatfmt=".4g")
+        note = "sim_<method>: parameter similarity of the method's A^t to the fitted A* (1 = same)."
+        table = fidelity_table(fidelity_rows(args.fits))
+        write_formats(args.out, table, table, title, note, floatfmt=".4g")
 
 
 if __name__ == "__main__":

@@ -1,30 +1,48 @@
-"""Perplexity tables from run records.
+"""Perplexity tables from run records: per setting, Table 2 (unrestricted), Table 3 (restricted).
 
-``setting``: one setting, rows = methods, columns = per-group test perplexity and the average (mean and std
-over seeds) with the difference to stratified. ``overview``: rows = methods, columns = settings, cells = mean
-average test perplexity over seeds.
+``setting``: one setting; rows = methods, columns = per-group test perplexity and the average (mean and std
+over seeds), the difference to stratified, and the compute spent before the run.
+``table2``: rows = methods, columns = settings; mean ± std over seeds of the average test perplexity (mean
+over groups of exp(group test loss)) with its difference to stratified, the settings better than
+stratified, and the extra runs and tokens spent (pilots and proxies included). Also written: the same for
+exp(mean test loss) (``table2_exp_loss``) and the paper's Table 2 beside ours (``table2_paper``).
+``table3``: X against Aioli + X in each restricted setting, with the improvement.
 
-    python -m pipeline_lib.report.tables setting --runs r1/run.json ... --csv t.csv --md t.md
+Each table is written as CSV (numbers, long form), Markdown and LaTeX (booktabs).
+
+    python -m pipeline_lib.report.tables setting --runs r1/run.json ... --out results/as/tables/perplexity
+    python -m pipeline_lib.report.tables table2 --runs ... --paper as=as abse=abse --out-dir results/report
+    python -m pipeline_lib.report.tables table3 --runs ... --out-dir results/report
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from importlib import resources
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from pipeline_lib.config import AIOLI_PLUS, RESTRICTED_SUFFIX
 from pipeline_lib.io import atomic_open, read_json, write_csv
 from pipeline_lib.logs import setup_logging
+from pipeline_lib.report.latex import to_latex
 from pipeline_lib.report.markdown import to_markdown
 
 log = logging.getLogger(__name__)
 BASELINE = "stratified"
+METRICS = {
+    "avg_test_ppl": "average test perplexity (mean over groups of exp(group test loss))",
+    "exp_mean_test_loss": "exp(mean over groups of the test loss)",
+}
+PAPER_SOURCE = "Aioli (Chen et al., ICLR 2025, arXiv:2411.05735 v2), Table 2"
 
 
 def load_runs(paths: Sequence[str]) -> pd.DataFrame:
-    """One row per run: setting, method, seed, avg_test_ppl, exp_mean_test_loss, ppl_<group>..."""
+    """One row per run: setting, method, seed, avg_test_ppl, exp_mean_test_loss, ppl_<group>, compute."""
     rows = []
     for path in paths:
         run = read_json(path)
@@ -32,13 +50,15 @@ def load_runs(paths: Sequence[str]) -> pd.DataFrame:
         row.update({f"ppl_{g}": v for g, v in run["test_ppl"].items()})
         row["extra_runs"] = run["extra_runs"]["runs"]
         row["extra_tokens"] = run["extra_runs"]["tokens"]
+        row["tokens"] = run.get("tokens_trained", run.get("tokens", 0))
         rows.append(row)
     if not rows:
         raise ValueError("no run records given")
     return pd.DataFrame(rows)
 
 
-def _method_order(methods: Sequence[str]) -> list[str]:
+def method_order(methods: Sequence[str]) -> list[str]:
+    """Stratified first, then the given order."""
     unique = list(dict.fromkeys(methods))
     return sorted(unique, key=lambda m: (m != BASELINE, unique.index(m)))
 
@@ -47,7 +67,7 @@ def setting_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Per-method mean test perplexity per group, average ppl (mean, std over seeds), delta to stratified."""
     if runs["setting"].nunique() != 1:
         raise ValueError(f"setting_table needs runs of one setting, got {sorted(runs['setting'].unique())}")
-    group_cols = [c for c in runs.columns if c.startswith("ppl_")]
+    group_cols = [c for c in runs.columns if c.startswith("ppl_") and runs[c].notna().all()]
     grouped = runs.groupby("method", sort=False)
     table = grouped[group_cols].mean()
     table["avg_ppl"] = grouped["avg_test_ppl"].mean()
@@ -58,18 +78,139 @@ def setting_table(runs: pd.DataFrame) -> pd.DataFrame:
     table["extra_tokens"] = grouped["extra_tokens"].mean()
     if BASELINE in table.index:
         table["delta_vs_stratified"] = table["avg_ppl"] - table.loc[BASELINE, "avg_ppl"]
-    table = table.loc[_method_order(list(table.index))]
+    table = table.loc[method_order(list(table.index))]
     table.index.name = "method"
     return table.rename(columns={c: c.removeprefix("ppl_") for c in group_cols})
 
 
-def overview_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Mean average test perplexity per method (rows) and setting (columns)."""
-    table = runs.pivot_table(index="method", columns="setting", values="avg_test_ppl", aggfunc="mean")
-    table = table.loc[_method_order(list(runs["method"]))]
-    table = table[list(dict.fromkeys(runs["setting"]))]
-    table.columns.name = None
+def summarize(runs: pd.DataFrame, metric: str = "avg_test_ppl") -> pd.DataFrame:
+    """Long form, one row per (setting, method): mean, std and count over seeds of ``metric``, its difference
+    to stratified in the same setting, and the mean extra runs and tokens per seed."""
+    grouped = runs.groupby(["setting", "method"], sort=False)
+    out = grouped[metric].agg(mean="mean", std=lambda s: s.std(ddof=1) if len(s) > 1 else np.nan)
+    out["seeds"] = grouped["seed"].nunique()
+    out["extra_runs"] = grouped["extra_runs"].mean()
+    out["extra_tokens"] = grouped["extra_tokens"].mean()
+    base = out.xs(BASELINE, level="method")["mean"] if BASELINE in runs["method"].values else None
+    settings = out.index.get_level_values("setting")
+    out["delta"] = out["mean"].to_numpy() - base.reindex(settings).to_numpy() if base is not None else np.nan
+    return out.reset_index()
+
+
+def _mean_std(mean: float, std: float) -> str:
+    return f"{mean:.3f}" if pd.isna(std) else f"{mean:.3f} ± {std:.3f}"
+
+
+def _signed(x: float) -> str:
+    return "" if pd.isna(x) else f"{x:+.3f}".replace("-", "−")
+
+
+def _runs_label(values: Sequence[float]) -> str:
+    return "/".join(dict.fromkeys(f"{v:g}" for v in values))
+
+
+def table2(summary: pd.DataFrame) -> pd.DataFrame:
+    """Rows = methods, columns = settings ("mean ± std (Δ)"), # better than stratified, extra runs (per
+    setting, '/'-joined when they differ) and extra tokens (millions, summed over settings)."""
+    settings = list(dict.fromkeys(summary["setting"]))
+    rows = {}
+    for method in method_order(list(summary["method"])):
+        part = summary[summary["method"] == method].set_index("setting")
+        row: dict[str, object] = {}
+        for s in settings:
+            if s not in part.index:
+                row[s] = ""
+                continue
+            r = part.loc[s]
+            cell = _mean_std(r["mean"], r["std"])
+            row[s] = cell if method == BASELINE else f"{cell} ({_signed(r['delta'])})"
+        row["# better"] = "—" if method == BASELINE else str(int((part["delta"] < 0).sum()))
+        row["extra runs"] = _runs_label(part["extra_runs"].tolist())
+        row["extra tokens (M)"] = f"{part['extra_tokens'].sum() / 1e6:.2f}"
+        rows[method] = row
+    table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "method"
+    return table
+
+
+def load_paper_table2() -> pd.DataFrame:
+    """The paper's Table 2 (stratified absolute, others as deltas), shipped with the package."""
+    ref = resources.files("pipeline_lib.report") / "paper" / "aioli_table2.csv"
+    with ref.open(encoding="utf-8") as fh:
+        return pd.read_csv(fh, comment="#").set_index("method")
+
+
+def paper_table(summary: pd.DataFrame, paper_columns: Mapping[str, str], same_data: bool) -> pd.DataFrame:
+    """Our Δ vs stratified beside the paper's for each setting that stands for a paper column.
+
+    ``same_data``: the settings are the paper's own (SlimPajama), so the difference is shown; otherwise the
+    paper's numbers are a reference for the shape of the result, not a target."""
+    paper = load_paper_table2()
+    rows = {}
+    for method in method_order(list(summary["method"])):
+        part = summary[summary["method"] == method].set_index("setting")
+        row: dict[str, object] = {}
+        for setting, column in paper_columns.items():
+            if setting not in part.index:
+                continue
+            ours = part.loc[setting, "mean" if method == BASELINE else "delta"]
+            theirs = float(paper.loc[method, column]) if method in paper.index else np.nan
+            row[f"{setting}: ours"] = float(ours)
+            row[f"{setting}: paper ({column})"] = theirs
+            if same_data:
+                row[f"{setting}: ours − paper"] = float(ours) - theirs
+        rows[method] = row
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "method"
+    return table
+
+
+def table3(summary: pd.DataFrame) -> pd.DataFrame:
+    """Long form, one row per (setting, X): X's and Aioli + X's average test perplexity and the improvement
+    (X − Aioli + X; positive = Aioli + X is better)."""
+    rows = []
+    for _, r in summary[~summary["method"].str.startswith(AIOLI_PLUS)].iterrows():
+        plus = summary[(summary["setting"] == r["setting"]) & (summary["method"] == AIOLI_PLUS + r["method"])]
+        if plus.empty:
+            continue
+        p = plus.iloc[0]
+        rows.append(
+            {
+                "setting": str(r["setting"]).removesuffix(RESTRICTED_SUFFIX),
+                "X": r["method"],
+                "X_ppl": r["mean"],
+                "X_std": r["std"],
+                "aioli_plus_X_ppl": p["mean"],
+                "aioli_plus_X_std": p["std"],
+                "improvement": r["mean"] - p["mean"],
+                "seeds": int(min(r["seeds"], p["seeds"])),
+            }
+        )
+    if not rows:
+        raise ValueError("no (X, aioli+X) pairs among the runs")
+    return pd.DataFrame(rows)
+
+
+def table3_wide(long: pd.DataFrame) -> pd.DataFrame:
+    """Rows = X, columns = settings, cells "X → Aioli + X (improvement)"; then the settings Aioli + X wins."""
+    settings = list(dict.fromkeys(long["setting"]))
+    rows = {}
+    for x in dict.fromkeys(long["X"]):
+        part = long[long["X"] == x].set_index("setting")
+        row = {
+            s: (
+                f"{_mean_std(part.loc[s, 'X_ppl'], part.loc[s, 'X_std'])} → "
+                f"{_mean_std(part.loc[s, 'aioli_plus_X_ppl'], part.loc[s, 'aioli_plus_X_std'])} "
+                f"({_signed(part.loc[s, 'improvement'])})"
+                if s in part.index
+                else ""
+            )
+            for s in settings
+        }
+        row["Aioli + X better"] = f"{int((part['improvement'] > 0).sum())}/{len(part)}"
+        rows[x] = row
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "X"
     return table
 
 
@@ -79,23 +220,81 @@ def write_table(table: pd.DataFrame, csv: str, md: str, title: str, floatfmt: st
         fh.write(f"# {title}\n\n{to_markdown(table, floatfmt)}")
 
 
+def write_formats(
+    out: str | Path,
+    numbers: pd.DataFrame,
+    shown: pd.DataFrame,
+    title: str,
+    note: str = "",
+    floatfmt: str = ".3f",
+) -> None:
+    """``out``.csv (the numbers), ``out``.md and ``out``.tex (the formatted table, its title and note)."""
+    out = Path(out)
+    write_csv(out.with_suffix(".csv"), numbers.reset_index() if numbers.index.name else numbers)
+    with atomic_open(out.with_suffix(".md"), "w", encoding="utf-8") as fh:
+        fh.write(f"# {title}\n\n{to_markdown(shown, floatfmt)}" + (f"\n{note}\n" if note else ""))
+    with atomic_open(out.with_suffix(".tex"), "w", encoding="utf-8") as fh:
+        fh.write(to_latex(shown, f"{title}. {note}".strip(), f"tab:{out.name}", floatfmt))
+
+
+def write_table2(runs: pd.DataFrame, out_dir: str | Path, paper: Mapping[str, str], same_data: bool) -> None:
+    out_dir = Path(out_dir)
+    for metric, name in (("avg_test_ppl", "table2"), ("exp_mean_test_loss", "table2_exp_loss")):
+        summary = summarize(runs, metric)
+        label = "" if metric == "avg_test_ppl" else " (variant)"
+        write_formats(
+            out_dir / name,
+            summary,
+            table2(summary),
+            f"Table 2{label}: {METRICS[metric]}, mean ± std over seeds (Δ vs stratified)",
+            "# better: settings where the method beats stratified. Extra runs: training runs before the "
+            "final run, per setting. Extra tokens: their training tokens, in millions, summed over settings.",
+        )
+    if paper:
+        summary = summarize(runs)
+        shown = paper_table(summary, paper, same_data)
+        kind = "difference to the paper" if same_data else "the paper's numbers as a reference (other data)"
+        write_formats(
+            out_dir / "table2_paper",
+            shown,
+            shown,
+            "Table 2 beside the paper: Δ average test perplexity vs stratified (stratified: absolute); "
+            + kind,
+            f"Source: {PAPER_SOURCE}.",
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("kind", choices=["setting", "overview"])
+    ap.add_argument("kind", choices=["setting", "table2", "table3"])
     ap.add_argument("--runs", nargs="+", required=True)
-    ap.add_argument("--csv", required=True)
-    ap.add_argument("--md", required=True)
+    ap.add_argument("--out", help="setting: the output path without suffix (.csv and .md are written)")
+    ap.add_argument("--out-dir", help="table2, table3: the report directory")
+    ap.add_argument("--paper", nargs="*", default=[], help="table2: setting=paper_column pairs")
+    ap.add_argument("--same-data", action="store_true", help="table2: the settings are the paper's own data")
     args = ap.parse_args(argv)
     setup_logging()
     runs = load_runs(args.runs)
     if args.kind == "setting":
         name = runs["setting"].iloc[0]
         title = f"{name}: test perplexity per group, average over groups (mean over seeds)"
-        write_table(setting_table(runs), args.csv, args.md, title)
+        write_table(setting_table(runs), f"{args.out}.csv", f"{args.out}.md", title)
+    elif args.kind == "table2":
+        paper = dict(pair.split("=", 1) for pair in args.paper)
+        write_table2(runs, args.out_dir, paper, args.same_data)
     else:
-        title = "Average test perplexity (mean over groups, then over seeds)"
-        write_table(overview_table(runs), args.csv, args.md, title)
-    log.info("wrote %s and %s", args.csv, args.md)
+        long = table3(summarize(runs))
+        wins, total = int((long["improvement"] > 0).sum()), len(long)
+        write_formats(
+            Path(args.out_dir) / "table3",
+            long,
+            table3_wide(long),
+            "Table 3 (restricted): X → Aioli + X, average test perplexity (improvement; positive = Aioli + X "
+            "better)",
+            f"Aioli + X beats X in {wins} of {total}, by {long['improvement'].mean():.3f} on average. "
+            "The paper: 28 of 30, by 1.202 on average.",
+        )
+    log.info("wrote %s", args.out or args.out_dir)
 
 
 if __name__ == "__main__":

@@ -34,8 +34,12 @@ def test_every_group_of_every_setting_has_a_finite_perplexity(finished):
         for group in groups:
             assert table[group].map(math.isfinite).all() and (table[group] > 1).all()
         assert (results / setting / "tables" / "perplexity.md").read_text().startswith(f"# {setting}")
-    overview = pd.read_csv(results / "report" / "perplexity.csv").set_index("method")
-    assert list(overview.columns) == ["pair", "triple"] and overview.notna().all().all()
+    table2 = pd.read_csv(results / "report" / "table2.csv")
+    assert set(table2["setting"]) == {"pair", "triple"} and table2["mean"].map(math.isfinite).all()
+    strat = table2[table2["method"] == "stratified"]
+    assert (strat["delta"] == 0).all()
+    assert (results / "report" / "table2.md").read_text().startswith("# Table 2")
+    assert "\\toprule" in (results / "report" / "table2.tex").read_text()
 
 
 def test_run_outputs_are_complete(finished):
@@ -72,6 +76,8 @@ def test_offline_methods_and_fidelity(finished):
         assert math.isfinite(fidelity["static"]["fit"]["r2_mean"])
     report = pd.read_csv(results / "report" / "fidelity.csv").set_index("setting")
     assert list(report.index) == ["pair", "triple"]
+    # parameter similarity of Aioli's and Skill-It's A^t to the fitted A*: in [-1, 1]
+    assert report[["sim_aioli", "sim_skillit"]].abs().le(1.0 + 1e-9).all().all()
 
 
 def test_aioli_trace(finished):
@@ -117,3 +123,54 @@ def test_second_run_has_nothing_to_do(finished):
     workdir, cfg = finished
     out = snakemake(workdir, cfg, "-n").stdout
     assert "Nothing to be done" in out
+
+
+def test_restricted_setting(finished):
+    """X learns on runs totalling half a final run; X and Aioli + X then train the full 8 steps."""
+    workdir, _ = finished
+    results = workdir / "results" / "pair" / "restricted"
+    pilot = json.loads((results / "pilots" / "grid" / "seed0" / "mix0" / "run.json").read_text())
+    assert pilot["steps"] == 1  # 0.5 x 8 steps over 9 pilots, at least 1
+    onehot = json.loads((results / "pilots" / "onehot" / "seed0" / "arxiv" / "run.json").read_text())
+    assert onehot["steps"] == 2  # 4 steps over m = 2 one-hot runs
+    for name, steps in (("reference", 2), ("doremi", 2), ("doge", 4)):
+        assert json.loads((results / "pilots" / name / "seed0" / "run.json").read_text())["steps"] == steps
+    table = pd.read_csv(results / "tables" / "perplexity.csv").set_index("method")
+    xs = ["grid_search", "dml", "skillit", "doremi", "doge"]
+    assert list(table.index) == xs + [f"aioli+{x}" for x in xs]
+    assert table.loc["grid_search", "extra_runs"] == 9 and table.loc["aioli+doremi", "extra_runs"] == 2
+    for x in xs:
+        plus = json.loads((results / "runs" / f"aioli+{x}" / "seed0" / "run.json").read_text())
+        assert plus["steps"] == 8 and plus["method_summary"]["prior"]["steps"] == 2
+        assert [r["step"] for r in plus["method_summary"]["rounds"]] == [2, 6]  # Aioli after the prefix
+    dml = json.loads((results / "fits" / "dml" / "seed0.json").read_text())
+    plus = pd.read_csv(results / "runs" / "aioli+dml" / "seed0" / "mixture.csv")
+    assert plus.iloc[0, 1:].tolist() == pytest.approx(dml["proportions"], abs=1e-6)  # X's mixture first
+    table3 = pd.read_csv(workdir / "results" / "report" / "table3.csv")
+    assert table3["X"].tolist() == xs and set(table3["setting"]) == {"pair"}
+    expected = (table3["X_ppl"] - table3["aioli_plus_X_ppl"]).tolist()
+    assert table3["improvement"].tolist() == pytest.approx(expected, abs=1e-3)  # the CSV keeps 6 digits
+
+
+def test_figures_are_non_empty_pngs(finished):
+    workdir, _ = finished
+    results = workdir / "results"
+    paths = [
+        results / "report" / "figures" / "avg_ppl.png",
+        results / "pair" / "restricted" / "figures" / "mixtures.png",
+    ]
+    paths += [
+        results / s / "figures" / f"{f}.png"
+        for s in ("pair", "triple")
+        for f in ("mixtures", "val_loss", "law_fit")
+    ]
+    for path in paths:
+        data = path.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000, path
+
+
+def test_html_report_builds(finished):
+    workdir, cfg = finished
+    snakemake(workdir, cfg, "--report", str(workdir / "report.html"))
+    html = (workdir / "report.html").read_text(errors="replace")
+    assert len(html) > 10_000 and "avg_ppl.png" in html and "table2.csv" in html

@@ -143,3 +143,27 @@ def test_bad_parameters_are_named():
         AioliConfig.from_params({"lp_round": 2})
     with pytest.raises(ValueError, match=r"one_hot_factor = 0\.5 is not above 1/m"):
         METHODS["aioli"](("a", "b"), {"one_hot_factor": 0.5})
+
+
+def test_aioli_plus_x_runs_x_for_the_prefix_then_aioli_from_uniform(tmp_path):
+    """Aioli + DML: DML's fitted mixture for prior_steps, then p resets to uniform and Aioli's rounds start."""
+    import json
+
+    fit = {"groups": ["a", "b", "c"], "proportions": [0.6, 0.3, 0.1], "extra_runs": {"runs": 9, "tokens": 90}}
+    (tmp_path / "dml.json").write_text(json.dumps(fit))
+    policy = _policy(
+        "aioli+dml", prior_method="dml", prior_params={}, prior_steps=20, fit_path=str(tmp_path / "dml.json")
+    )
+    env = LinearEnv(A_TRUE, steps=120)
+    np.testing.assert_allclose(policy.start(env), [0.6, 0.3, 0.1])
+    env.step = 19
+    assert policy.before_step(env) is None and not policy.rounds  # still in the prefix
+    env.step, env.p = 20, np.array([0.6, 0.3, 0.1])
+    p = policy.before_step(env)
+    assert [r["step"] for r in policy.rounds] == [20]
+    expected = np.exp(np.asarray(policy.rounds[0]["A"]).sum(0))  # EG from uniform (eta 1), not from X's p
+    np.testing.assert_allclose(p, expected / expected.sum(), rtol=1e-6)
+    assert policy.extra_runs == {"runs": 9, "tokens": 90}  # X's learning runs are Aioli + X's cost
+    assert policy.summary()["prior"]["steps"] == 20
+    with pytest.raises(ValueError, match="not a baseline"):
+        _policy("aioli+dml", prior_method="aioli", prior_params={})

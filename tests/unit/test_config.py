@@ -78,3 +78,38 @@ def test_missing_corpus_file_and_empty_group(corpus_dir, tmp_path):
     empty = make_source(_load(lambda c: c["data"]["source"].update(path=str(tmp_path))).data)
     with pytest.raises(DataError, match="no documents"):
         empty.check_group("empty")
+
+
+def test_restricted_view_shortens_learning_runs_and_builds_aioli_plus_x():
+    project = _load(
+        lambda c: (
+            c.update(train={"steps": 100, "warmup_steps": 10}),
+            c.update(restricted={"settings": ["pair"], "learn_fraction": 0.5, "prior_fraction": 0.05}),
+            c.update(methods={"aioli": {"eta": 0.3}, "dml": {}}),
+        )
+    )
+    assert project.restricted_settings == ("pair/restricted",)
+    view = project.settings["pair/restricted"]
+    assert view.restricted and view.base == "pair" and view.groups == ("alpha", "beta")
+    # the 9 grid pilots share half a final run: 50 / 9 -> 6 steps, warm-up shortened in proportion
+    pilot = project.pilot_spec("pair/restricted", 0, 0)
+    assert pilot.train.steps == 6 and pilot.train.warmup_steps == 1
+    assert project.pilot_spec("pair", 0, 0).train.steps == 100  # unrestricted: full-length pilots
+    assert project.learning_train("pair/restricted", 2).steps == 25
+    assert project.methods_of("pair/restricted")[-1] == "aioli+doge"
+    spec = project.run_spec("pair/restricted", "aioli+dml", 0)
+    assert spec.train.steps == 100 and spec.method_params["prior_steps"] == 5
+    assert spec.method_params["prior_method"] == "dml" and spec.method_params["eta"] == 0.3
+
+
+@pytest.mark.parametrize(
+    "restricted,message",
+    [
+        ({"settings": ["nope"]}, "restricted.settings: unknown setting 'nope'"),
+        ({"settings": ["pair"], "methods": ["aioli"]}, "learn no proportions"),
+        ({"settings": ["pair"], "learn_fraction": 0}, "learn_fraction"),
+    ],
+)
+def test_bad_restricted_config(restricted, message):
+    with pytest.raises(ConfigError, match=message):
+        _load(lambda c: c.update(restricted=restricted))

@@ -7,10 +7,11 @@ import json
 import numpy as np
 import pytest
 
+from pipeline_lib.io import write_json
 from pipeline_lib.lmo import LogLinearStaticLaw, grid_mixtures, minimize_static_law
 from pipeline_lib.methods import METHODS, fit_name
 from pipeline_lib.methods.dml import fit_dml
-from pipeline_lib.methods.grid_search import grid_search, select
+from pipeline_lib.methods.grid_search import copy_selected, fit_grid_search, select
 from pipeline_lib.methods.pilots import load_pilots
 from pipeline_lib.report.fidelity import dynamic_fidelity
 
@@ -63,7 +64,10 @@ def test_grid_search_picks_the_lowest_average_validation_loss(tmp_path, planted_
     pilots = load_pilots(paths)
     best = select(pilots)
     assert best == int(np.argmin(L.mean(axis=1)))
-    fit = grid_search(pilots, tmp_path / "fit.json", tmp_path / "run")
+    fit = fit_grid_search(pilots)
+    assert fit["selected_run"] == str(paths[best]) and len(fit["candidates"]) == len(paths)
+    write_json(tmp_path / "fit.json", fit)
+    copy_selected(tmp_path / "fit.json", tmp_path / "run")
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert run["method"] == "grid_search" and fit["proportions"] == pytest.approx(P[best].tolist())
     assert run["extra_runs"] == {"runs": 10, "tokens": 10 * 1000}

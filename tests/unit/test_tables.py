@@ -5,12 +5,22 @@ import json
 import pandas as pd
 import pytest
 
+from pipeline_lib.report.latex import to_latex
 from pipeline_lib.report.markdown import to_markdown
-from pipeline_lib.report.tables import load_runs, overview_table, setting_table
+from pipeline_lib.report.tables import (
+    load_paper_table2,
+    load_runs,
+    setting_table,
+    summarize,
+    table2,
+    table3,
+    table3_wide,
+    write_table2,
+)
 
 
 def _run(tmp_path, setting, method, seed, ppl):
-    path = tmp_path / f"{setting}-{method}-{seed}.json"
+    path = tmp_path / f"{setting.replace('/', '_')}-{method}-{seed}.json"
     record = {
         "setting": setting,
         "method": method,
@@ -41,25 +51,81 @@ def test_setting_table_means_stds_and_delta(tmp_path):
     assert table.loc["static", "extra_runs"] == 9 and table.loc["stratified", "extra_tokens"] == 0
 
 
-def test_overview_and_markdown(tmp_path):
-    paths = [
-        _run(tmp_path, s, m, 0, [v, v])
-        for s, m, v in [
-            ("x", "static", 3.0),
-            ("x", "stratified", 4.0),
-            ("y", "stratified", 5.0),
-            ("y", "static", 6.0),
-        ]
+def _table2_runs(tmp_path):
+    """Two settings, two seeds; stratified 10/12 (x) and 20/22 (y); static better in x, worse in y."""
+    spec = [
+        ("x", "stratified", [10.0, 12.0]),
+        ("x", "static", [9.0, 10.0]),
+        ("y", "stratified", [20.0, 22.0]),
+        ("y", "static", [23.0, 23.0]),
     ]
-    table = overview_table(load_runs(paths))
-    assert list(table.index) == ["stratified", "static"] and list(table.columns) == ["x", "y"]
-    assert table.loc["static", "y"] == 6.0
+    return [_run(tmp_path, s, m, seed, [v, v]) for s, m, vals in spec for seed, v in enumerate(vals)]
+
+
+def test_table2_means_stds_deltas_counts_and_compute(tmp_path):
+    summary = summarize(load_runs(_table2_runs(tmp_path)))
+    row = summary.set_index(["setting", "method"]).loc[("x", "static")]
+    assert row["mean"] == pytest.approx(9.5) and row["std"] == pytest.approx(pd.Series([9.0, 10.0]).std())
+    assert row["delta"] == pytest.approx(9.5 - 11.0) and row["seeds"] == 2
+    table = table2(summary)
+    assert list(table.index) == ["stratified", "static"]
+    assert list(table.columns) == ["x", "y", "# better", "extra runs", "extra tokens (M)"]
+    assert table.loc["stratified", "x"] == "11.000 ± 1.414"
+    assert table.loc["static", "x"] == "9.500 ± 0.707 (−1.500)"
+    assert table.loc["static", "y"] == "23.000 ± 0.000 (+2.000)"
+    assert table.loc["static", "# better"] == "1" and table.loc["stratified", "# better"] == "—"
+    assert table.loc["static", "extra runs"] == "9" and table.loc["static", "extra tokens (M)"] == "0.00"
     md = to_markdown(table)
-    assert md.splitlines()[0] == "| method | x | y |"
-    assert "| static | 3.000 | 6.000 |" in md
+    assert md.splitlines()[0] == "| method | x | y | # better | extra runs | extra tokens (M) |"
 
 
-def test_mixed_settings_rejected(tmp_path):
-    paths = [_run(tmp_path, "x", "static", 0, [1.0, 1.0]), _run(tmp_path, "y", "static", 0, [1.0, 1.0])]
-    with pytest.raises(ValueError, match="one setting"):
-        setting_table(load_runs(paths))
+def test_table2_writes_csv_markdown_latex_and_the_paper_beside_ours(tmp_path):
+    runs = load_runs(_table2_runs(tmp_path))
+    out = tmp_path / "report"
+    write_table2(runs, out, {"x": "as"}, same_data=True)
+    for name in ("table2", "table2_exp_loss", "table2_paper"):
+        tex = (out / f"{name}.tex").read_text()
+        assert r"\toprule" in tex and r"\bottomrule" in tex and (out / f"{name}.md").exists()
+        assert (out / f"{name}.csv").stat().st_size > 0
+    paper = pd.read_csv(out / "table2_paper.csv").set_index("method")
+    assert paper.loc["stratified", "x: ours"] == pytest.approx(11.0)
+    assert paper.loc["stratified", "x: paper (as)"] == pytest.approx(16.532)
+    assert paper.loc["stratified", "x: ours − paper"] == pytest.approx(11.0 - 16.532)
+    assert paper.loc["static", "x: ours"] == pytest.approx(-1.5) and pd.isna(
+        paper.loc["static", "x: paper (as)"]
+    )
+    assert (
+        "Table 2" in (out / "table2_paper.md").read_text()
+        and "2411.05735" in (out / "table2_paper.md").read_text()
+    )
+
+
+def test_the_shipped_paper_table_is_the_published_one():
+    paper = load_paper_table2()
+    assert paper.loc["stratified", "as"] == pytest.approx(16.532) and paper.loc[
+        "aioli", "full"
+    ] == pytest.approx(-0.24)
+    assert paper.loc["doremi", "ccghw"] == pytest.approx(6.898) and list(paper.columns[:6]) == [
+        "as", "ghc4", "bse", "abse", "ccghw", "full"
+    ]  # fmt: skip
+
+
+def test_table3_pairs_x_with_aioli_plus_x(tmp_path):
+    paths = [
+        _run(tmp_path, "as/restricted", "dml", 0, [12.0, 12.0]),
+        _run(tmp_path, "as/restricted", "aioli+dml", 0, [10.0, 11.0]),
+        _run(tmp_path, "as/restricted", "doge", 0, [9.0, 9.0]),
+        _run(tmp_path, "as/restricted", "aioli+doge", 0, [10.0, 10.0]),
+    ]
+    long = table3(summarize(load_runs(paths)))
+    assert list(long["X"]) == ["dml", "doge"] and set(long["setting"]) == {"as"}
+    assert long["improvement"].tolist() == pytest.approx([12.0 - 10.5, 9.0 - 10.0])
+    wide = table3_wide(long)
+    assert wide.loc["dml", "as"] == "12.000 → 10.500 (+1.500)"
+    assert wide.loc["doge", "Aioli + X better"] == "0/1"
+
+
+def test_latex_escapes_and_aligns():
+    frame = pd.DataFrame({"name": ["a_b & c"], "value": [1.5]}).set_index("name")
+    tex = to_latex(frame, "50% done", "tab:x")
+    assert r"a\_b \& c & 1.500 \\" in tex and r"\begin{tabular}{lr}" in tex and r"50\% done" in tex

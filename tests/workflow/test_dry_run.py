@@ -11,30 +11,40 @@ def test_default_config_dag(tmp_path):
     cfg = write_config("config.yaml", tmp_path)
     out = snakemake(tmp_path, cfg, "-n").stdout
     # 2 settings (as: m = 2, abse: m = 3) x 1 seed; groups arxiv, stackexchange, book.
-    # Trained: static, dml, aioli (x3 variants), skillit, doremi, doge; stratified saves its state as DoReMi's
-    # reference (train_reference); pilots: 9 grid runs each (m = 2 grid; m = 3 cover of 9);
-    # dynamic sweep: 1 parent + 9 children each; Skill-It: m one-hot runs; DoReMi, DoGE: one proxy each.
+    # Unrestricted: dml, aioli (x3 variants), skillit, doremi, doge trained; stratified saves its state as
+    # DoReMi's reference (train_reference); grid search selects its best pilot; pilots: 9 grid runs each
+    # (m = 2 grid; m = 3 cover of 9); dynamic sweep: 1 parent + 9 children each; Skill-It: m one-hot runs;
+    # DoReMi, DoGE: one proxy each.
+    # Restricted view of `as`: 5 X + 5 Aioli + X trained; shortened learning runs: 9 pilots, 2 one-hot,
+    # DoReMi reference + proxy, DoGE proxy.
     assert job_counts(out) == {
         "all": 1,
         "pack": 3,
         "tokenizer": 1,
-        "train": 2 * 8,
+        "train": 2 * 7 + 10,
         "train_reference": 2,
-        "onehot_pilot": 2 + 3,
-        "fit_skillit": 2,
-        "proxy": 2 * 2,
-        "fit_proxy": 2 * 2,
-        "pilot": 2 * 9,
+        "reference_pilot": 1,
+        "onehot_pilot": 2 + 3 + 2,
+        "fit_skillit": 3,
+        "proxy": 3 * 2,
+        "fit_proxy": 3 * 2,
+        "pilot": 3 * 9,
         "dynamic_parent": 2,
         "dynamic_child": 2 * 9,
-        "fit_dml": 2,
-        "grid_search": 2,
+        "fit_dml": 3,
+        "fit_grid_search": 3,
+        "select_grid_search": 2,
         "law_fidelity": 2,
         "fidelity_table": 2,
         "fidelity_report": 1,
-        "setting_table": 2,
-        "report_table": 1,
-        "total": 88,
+        "setting_table": 3,
+        "table2": 1,
+        "table3": 1,
+        "mixture_figure": 3,
+        "val_loss_figure": 2,
+        "law_fit_figure": 2,
+        "avg_ppl_figure": 1,
+        "total": 127,
     }
 
 
@@ -42,9 +52,11 @@ def test_sample_full_overlay_dag(tmp_path):
     base = write_config("config.yaml", tmp_path)
     out = snakemake(tmp_path, [base, REPO / "config/sample-full.yaml"], "-n").stdout
     counts = job_counts(out)  # 6 settings x 3 seeds, all 7 groups; all7 pilots: a 10-point cover
-    assert counts["train"] == 6 * 3 * 8 and counts["pack"] == 7 and counts["setting_table"] == 6
-    assert counts["train_reference"] == 6 * 3 and counts["onehot_pilot"] == 3 * (2 + 2 + 2 + 3 + 3 + 7)
-    assert counts["pilot"] == 3 * (5 * 9 + 10) and counts["law_fidelity"] == 6 * 3
+    assert counts["pack"] == 7 and counts["setting_table"] == 2 * 6
+    assert counts["train"] == 6 * 3 * 8 + 6 * 3 * 10  # unrestricted (no GS rerun) + restricted
+    assert counts["train_reference"] == 6 * 3 and counts["reference_pilot"] == 6 * 3
+    assert counts["onehot_pilot"] == 2 * 3 * (2 + 2 + 2 + 3 + 3 + 7)
+    assert counts["pilot"] == 2 * 3 * (5 * 9 + 10) and counts["law_fidelity"] == 6 * 3
 
 
 @pytest.mark.parametrize(

@@ -14,30 +14,35 @@ from pipeline_lib.data.tokenizer import train_bpe
 from tests.workflow.helpers import REPO, job_counts, snakemake, write_config
 
 PAPER = REPO / "config" / "paper"
-# setting overlay -> (packed groups, train jobs = seeds x methods), stratified only for now
-PAPER_JOBS = {
-    "as": (2, 5),
-    "ghc4": (2, 5),
-    "bse": (2, 5),
-    "abse": (3, 5),
-    "ccghw": (3, 5),
-    "full": (7, 3),
-}
-
-
-def _expected(groups: int, runs: int) -> dict[str, int]:
-    counts = {"all": 1, "pack": groups, "report_table": 1, "setting_table": 1, "tokenizer": 1, "train": runs}
-    return {**counts, "total": sum(counts.values())}
+# setting overlay -> (packed groups, seeds)
+PAPER_JOBS = {"as": (2, 5), "ghc4": (2, 5), "bse": (2, 5), "abse": (3, 5), "ccghw": (3, 5), "full": (7, 3)}
+# the sweep size per number of groups: the 9-point grid (m = 2), a Dirichlet cover of 9 (m = 3) or 10 (m = 7)
+PILOTS = {2: 9, 3: 9, 7: 10}
 
 
 @pytest.mark.parametrize("name", sorted(PAPER_JOBS))
 def test_paper_config_dag(tmp_path, name):
     base = write_config("config/paper/base.yaml", tmp_path, resolve_source=False)
     out = snakemake(tmp_path, [base, PAPER / f"{name}.yaml"], "-n", "--printshellcmds").stdout
-    assert job_counts(out) == _expected(*PAPER_JOBS[name])
+    m, seeds = PAPER_JOBS[name]
+    counts = job_counts(out)
+    # unrestricted: 7 trained methods (grid search selects a pilot; stratified is train_reference);
+    # restricted: 5 X + 5 Aioli + X
+    assert counts["pack"] == m and counts["train"] == seeds * (7 + 10) and counts["train_reference"] == seeds
+    assert counts["pilot"] == 2 * seeds * PILOTS[m] and counts["onehot_pilot"] == 2 * seeds * m
+    assert counts["dynamic_child"] == seeds * PILOTS[m] and counts["table2"] == counts["table3"] == 1
     # the train budget: steps x batch 8 x context 2048 x margin (1.1; 0.2 for the 40000-step full runs)
     budget = round(40000 * 8 * 2048 * 0.2) if name == "full" else round(5000 * 8 * 2048 * 1.1)
-    assert out.count(f"--train-token-budget {budget} ") == PAPER_JOBS[name][0]
+    assert out.count(f"--train-token-budget {budget} ") == m
+    assert "--same-data" in out and f"--paper {name}={name}" in out  # Table 2 beside the paper's
+
+
+def _expected(groups: int, runs: int) -> dict[str, int]:
+    counts = {
+        "all": 1, "pack": groups, "table2": 1, "setting_table": 1, "tokenizer": 1, "train": runs,
+        "mixture_figure": 1, "val_loss_figure": 1, "avg_ppl_figure": 1,
+    }  # fmt: skip
+    return {**counts, "total": sum(counts.values())}
 
 
 def test_gpu_sample_dag_with_local_gpu_profile(tmp_path):
@@ -74,9 +79,11 @@ def test_slurm_profile_dry_run(tmp_path, monkeypatch):
         "--jobs",
         "10",
     ).stdout
-    assert job_counts(out) == _expected(3, 5)
+    counts = job_counts(out)
+    gpu_rules = ("train", "train_reference", "pilot", "onehot_pilot", "proxy", "reference_pilot")
+    gpu_rules += ("dynamic_parent", "dynamic_child")
     train = [line for line in out.splitlines() if "gpu=1" in line and "resources:" in line]
-    assert len(train) == 5
+    assert len(train) == sum(counts[r] for r in gpu_rules) and counts["train"] == 5 * 17
     assert all("slurm_partition=gpu" in r and "mem_mb=32000" in r and "runtime=240" in r for r in train)
     assert all("cpus_per_gpu=8" in r for r in train)
     assert "slurm_partition=cpu" in out  # data and report jobs

@@ -1,0 +1,180 @@
+"""Figures (seaborn, PNG): mixture trajectories, validation curves, law fits, average perplexity per method.
+
+    python -m pipeline_lib.report.figures mixtures --runs runs/*/seed0/run.json \\
+        --proxies fits/doge/seed0.json --out figures/mixtures.png
+    python -m pipeline_lib.report.figures val-loss --runs ... --out figures/val_loss.png
+    python -m pipeline_lib.report.figures law-fit --dml fits/dml/seed0.json \\
+        --fidelity fits/fidelity/seed0.json --out figures/law_fit.png
+    python -m pipeline_lib.report.figures avg-ppl --runs ... --out report/figures/avg_ppl.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from pipeline_lib.io import atomic_path, read_json
+from pipeline_lib.lmo import LinearDynamicLaw, LogLinearStaticLaw
+from pipeline_lib.logs import setup_logging
+from pipeline_lib.report.tables import load_runs, method_order
+
+log = logging.getLogger(__name__)
+sns.set_theme(style="whitegrid", context="paper")
+
+
+def _save(fig: plt.Figure, out: str | Path) -> None:
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
+    plt.close(fig)
+
+
+def mixture_frame(run_paths: Sequence[str], proxy_fits: Sequence[str] = ()) -> pd.DataFrame:
+    """Long form (method, seed, step, group, p) of every run whose mixture moves, and of the proxies'
+    domain-weight traces (DoReMi, DoGE: the weights their objective used, averaged into the final mixture)."""
+    frames = []
+    for path in run_paths:
+        run = read_json(path)
+        mix = pd.read_csv(Path(path).parent / "mixture.csv")
+        if len(mix.drop(columns="step").drop_duplicates()) < 2:
+            continue  # a static run
+        long = mix.melt(id_vars="step", var_name="group", value_name="p")
+        frames.append(long.assign(method=run["method"], seed=run["seed"]))
+    for path in proxy_fits:
+        fit = read_json(path)
+        rows = [
+            {"step": t["step"], "group": g, "p": w, "method": f"{fit['method']} (proxy)", "seed": 0}
+            for t in fit["trace"]
+            for g, w in zip(fit["groups"], t["weights"], strict=True)
+        ]
+        frames.append(pd.DataFrame(rows))
+    if not frames:
+        return pd.DataFrame(columns=["step", "group", "p", "method", "seed"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def plot_mixtures(frame: pd.DataFrame, title: str, out: str | Path) -> None:
+    if frame.empty:
+        fig, ax = plt.subplots(figsize=(4, 2))
+        ax.text(0.5, 0.5, "no online method in this run", ha="center", va="center")
+        ax.set_axis_off()
+        _save(fig, out)
+        return
+    methods = list(dict.fromkeys(frame["method"]))
+    grid = sns.relplot(
+        data=frame, x="step", y="p", hue="group", col="method", col_order=methods,
+        col_wrap=min(4, len(methods)), kind="line", drawstyle="steps-post", errorbar="sd", height=2.4,
+        aspect=1.3,
+    )  # fmt: skip
+    grid.set(ylim=(0, 1))
+    grid.figure.suptitle(title, y=1.02)
+    _save(grid.figure, out)
+
+
+def curve_frame(run_paths: Sequence[str]) -> pd.DataFrame:
+    frames = []
+    for path in run_paths:
+        run = read_json(path)
+        curve = pd.read_csv(Path(path).parent / "curve.csv")
+        frames.append(curve.assign(method=run["method"], seed=run["seed"]))
+    return pd.concat(frames, ignore_index=True)
+
+
+def plot_val_loss(frame: pd.DataFrame, title: str, out: str | Path) -> None:
+    frame = frame[frame["step"] > 0]  # the untrained model's loss dwarfs the differences
+    grid = sns.relplot(
+        data=frame, x="step", y="val_loss", hue="method", hue_order=method_order(list(frame["method"])),
+        col="group", kind="line", errorbar="sd", height=2.6, aspect=1.2, facet_kws={"sharey": False},
+    )  # fmt: skip
+    grid.figure.suptitle(title, y=1.02)
+    _save(grid.figure, out)
+
+
+def law_fit_frame(dml_fit: str | None, fidelity: str | None) -> pd.DataFrame:
+    """Predicted vs observed validation losses: the static law on the pilots, the dynamic law on children."""
+    rows = []
+    if dml_fit:
+        fit = read_json(dml_fit)
+        law = LogLinearStaticLaw.from_dict(fit["law"])
+        P = np.array([r["mixture"] for r in fit["runs"]])
+        L = np.array([r["val_loss"] for r in fit["runs"]])
+        for obs, pred in zip(L, law.predict(P), strict=True):
+            rows += [
+                {"law": "static (log-linear)", "group": g, "observed": o, "predicted": q}
+                for g, o, q in zip(fit["groups"], obs, pred, strict=True)
+            ]
+    if fidelity:
+        fid = read_json(fidelity)
+        obs = fid["dynamic"].get("observations")
+        if obs:
+            law = LinearDynamicLaw.from_dict(fid["dynamic"]["A"])
+            pred = law.predict(np.array(obs["before"]), np.array(obs["P"]))
+            for o_row, q_row in zip(obs["after"], pred, strict=True):
+                rows += [
+                    {"law": "dynamic (linear)", "group": g, "observed": o, "predicted": q}
+                    for g, o, q in zip(fid["groups"], o_row, q_row, strict=True)
+                ]
+    return pd.DataFrame(rows)
+
+
+def plot_law_fit(frame: pd.DataFrame, title: str, out: str | Path) -> None:
+    laws = list(dict.fromkeys(frame["law"]))
+    fig, axes = plt.subplots(1, len(laws), figsize=(4 * len(laws), 3.6), squeeze=False)
+    for ax, law in zip(axes[0], laws, strict=True):
+        part = frame[frame["law"] == law]
+        sns.scatterplot(data=part, x="observed", y="predicted", hue="group", ax=ax)
+        lo, hi = part[["observed", "predicted"]].min().min(), part[["observed", "predicted"]].max().max()
+        ax.plot([lo, hi], [lo, hi], color="grey", lw=1, ls="--")
+        ax.set_title(law)
+    fig.suptitle(title, y=1.02)
+    _save(fig, out)
+
+
+def plot_avg_ppl(runs: pd.DataFrame, out: str | Path) -> None:
+    order = method_order(list(runs["method"]))
+    grid = sns.catplot(
+        data=runs, x="avg_test_ppl", y="method", order=order, col="setting", kind="bar",
+        errorbar="sd", sharex=False, height=max(2.5, 0.35 * len(order)), aspect=1.0, color="steelblue",
+    )  # fmt: skip
+    for ax in grid.axes.flat:
+        values = [bar.get_width() for bar in ax.patches if bar.get_width() > 0]
+        if values:
+            ax.set_xlim(min(values) * 0.97, max(values) * 1.02)
+    grid.set_axis_labels("average test perplexity (error bar: std over seeds)", "")
+    _save(grid.figure, out)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("kind", choices=["mixtures", "val-loss", "law-fit", "avg-ppl"])
+    ap.add_argument("--runs", nargs="*", default=[])
+    ap.add_argument("--proxies", nargs="*", default=[], help="mixtures: DoReMi/DoGE fit files")
+    ap.add_argument("--dml", default=None)
+    ap.add_argument("--fidelity", default=None)
+    ap.add_argument("--title", default="")
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args(argv)
+    setup_logging()
+    if args.kind == "mixtures":
+        plot_mixtures(mixture_frame(args.runs, args.proxies), args.title or "mixture p over steps", args.out)
+    elif args.kind == "val-loss":
+        plot_val_loss(curve_frame(args.runs), args.title or "validation loss per group", args.out)
+    elif args.kind == "law-fit":
+        plot_law_fit(law_fit_frame(args.dml, args.fidelity), args.title or "law fits", args.out)
+    else:
+        plot_avg_ppl(load_runs(args.runs), args.out)
+    log.info("wrote %s", args.out)
+
+
+if __name__ == "__main__":
+    main()
