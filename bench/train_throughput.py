@@ -2,6 +2,7 @@
 
     python bench/train_throughput.py --model tiny --vocab 4096 --batch 16 --steps 30
     python bench/train_throughput.py --model pythia-160m --batch 8 --context 2048 --vocab 50277   # on a GPU
+    python bench/train_throughput.py --model tiny --vocab 2048 --batch 12 --threads 1 --glibc-malloc
 
 Random tokens stand in for data (throughput does not depend on the text); the step is the trainer's own
 ``Trainer.train_step`` (sampling, forward, backward, clipping, AdamW).
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import time
 
 import numpy as np
@@ -19,6 +21,7 @@ from common import fake_groups
 
 from pipeline_lib.config import RunSpec, TrainConfig
 from pipeline_lib.model import ModelConfig
+from pipeline_lib.train.allocator import keep_freed_memory
 from pipeline_lib.train.trainer import Trainer
 
 # Dense bf16 peak FLOP/s, for MFU.
@@ -37,7 +40,9 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--precision", default="auto")
     ap.add_argument("--compile", action="store_true")
+    ap.add_argument("--glibc-malloc", action="store_true", help="keep glibc's malloc defaults (no tuning)")
     args = ap.parse_args()
+    malloc_tuned = False if args.glibc_malloc else keep_freed_memory()
     if args.threads:
         torch.set_num_threads(args.threads)
     overrides = {"preset": args.model, "vocab_size": args.vocab}
@@ -62,11 +67,12 @@ def main() -> None:
         trainer.train_step(p)
     sync = torch.cuda.synchronize if trainer.device.type == "cuda" else (lambda: None)
     sync()
-    t0 = time.perf_counter()
+    t0, sys0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF).ru_stime
     for _ in range(args.steps):
         trainer.train_step(p)
     sync()
     dt = time.perf_counter() - t0
+    sys_s = resource.getrusage(resource.RUSAGE_SELF).ru_stime - sys0
     tokens = args.steps * args.batch * model.context
     result = {
         "model": args.model,
@@ -78,6 +84,8 @@ def main() -> None:
         "threads": torch.get_num_threads(),
         "step_ms": round(1000 * dt / args.steps, 1),
         "tokens_per_s": round(tokens / dt),
+        "kernel_time_fraction": round(sys_s / dt, 3),
+        "malloc_tuned": malloc_tuned,
     }
     if trainer.device.type == "cuda":
         name = torch.cuda.get_device_name()

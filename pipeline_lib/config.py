@@ -118,6 +118,7 @@ class TrainConfig:
     precision: str = "auto"
     compile: bool = False
     save_checkpoint: bool = False
+    test_eval: bool = True  # learning runs whose perplexity no table reports skip the test pass
 
     def __post_init__(self) -> None:
         problems = []
@@ -288,10 +289,12 @@ class Project:
         s = self.settings[setting]
         fraction = s.learn_fraction / n_runs if s.restricted else unrestricted_fraction
         steps = max(1, round(s.train.steps * fraction))
-        if steps == s.train.steps:
-            return s.train
         warmup = min(steps, round(s.train.warmup_steps * steps / s.train.steps))
-        return dataclasses.replace(s.train, steps=steps, warmup_steps=warmup)
+        return dataclasses.replace(s.train, steps=steps, warmup_steps=warmup, test_eval=False)
+
+    def pilots_are_runs(self, setting: str) -> bool:
+        """Whether grid search's best pilot is its final run: unrestricted, with full-length pilots."""
+        return not self.settings[setting].restricted and self.pilots.steps_fraction == 1.0
 
     def pilot_mixtures(self, setting: str, seed: int) -> list[list[float]]:
         """The setting's pilot grid for a seed (m = 2: p_1 in 0.1..0.9; m >= 3: a seeded Dirichlet cover)."""
@@ -306,6 +309,7 @@ class Project:
         base = self.run_spec(setting, "stratified", seed)
         n = len(self.pilot_mixtures(setting, seed))
         train = self.learning_train(setting, n, self.pilots.steps_fraction)
+        train = dataclasses.replace(train, test_eval=self.pilots_are_runs(setting))
         params = {"proportions": self.pilot_mixtures(setting, seed)[index]}
         return dataclasses.replace(base, method="static", method_params=params, train=train)
 
@@ -318,7 +322,9 @@ class Project:
     def dynamic_child_spec(self, setting: str, seed: int, index: int) -> RunSpec:
         """A child of the dynamic sweep: the final run's schedule, at grid mixture ``index``."""
         params = {"proportions": self.pilot_mixtures(setting, seed)[index]}
-        return dataclasses.replace(self.run_spec(setting, "static", seed), method_params=params)
+        spec = self.run_spec(setting, "static", seed)
+        train = dataclasses.replace(spec.train, test_eval=False)
+        return dataclasses.replace(spec, method_params=params, train=train)
 
     @property
     def tokenizer_groups(self) -> list[str]:

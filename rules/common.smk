@@ -46,7 +46,7 @@ TRAIN_RESOURCES = dict(
 BASE_SETTINGS = "|".join(re.escape(n) for n, s in PROJECT.settings.items() if not s.restricted)
 RESTRICTED_SETTINGS = "|".join(re.escape(n) for n, s in PROJECT.settings.items() if s.restricted) or "(?!)"
 # Grid search reuses its best pilot as its run only when pilots are as long as the final run.
-SELECT_GS_SETTINGS = BASE_SETTINGS if PROJECT.pilots.steps_fraction == 1.0 else "(?!)"
+SELECT_GS_SETTINGS = "|".join(re.escape(n) for n in PROJECT.settings if PROJECT.pilots_are_runs(n)) or "(?!)"
 
 
 wildcard_constraints:

@@ -6,7 +6,6 @@ import logging
 from typing import Any
 
 import numpy as np
-from scipy.spatial.distance import cdist, pdist, squareform
 
 logger = logging.getLogger(__name__)
 
@@ -20,6 +19,8 @@ def _merge_closest_pairs(points: np.ndarray, n: int) -> np.ndarray:
     the full distance matrix in row-major order (so i < j), both points are removed and the midpoint is
     appended at the end. The distance matrix is updated incrementally instead of being recomputed.
     """
+    from scipy.spatial.distance import cdist, pdist, squareform  # here: every training job imports lmo
+
     pts = points.copy()
     D = squareform(pdist(pts))
     np.fill_diagonal(D, np.inf)

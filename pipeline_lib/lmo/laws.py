@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any, Self
 
 import numpy as np
-from scipy.optimize import least_squares, minimize
 
 logger = logging.getLogger(__name__)
 
@@ -164,6 +163,8 @@ def _fit_group_static(
         theta = rng.normal(0.0, 1.5, size=m - 1)
         log_b = float(np.mean(np.log(y - c) + Z @ theta))
         starts.append(np.concatenate(([c, log_b], theta)))
+
+    from scipy.optimize import minimize  # imported here: every training job imports lmo, few fit laws
 
     best: tuple[float, np.ndarray] | None = None
     for x0 in starts:
@@ -345,6 +346,8 @@ class LinearDynamicLaw:
         At, *_ = np.linalg.lstsq(P, drop, rcond=None)  # (m, m): drop ~ P @ At
         A = At.T.copy()
         if huber_delta is not None:
+            from scipy.optimize import least_squares
+
             if huber_delta <= 0:
                 raise ValueError(f"huber_delta must be > 0, got {huber_delta}")
             for i in range(m):

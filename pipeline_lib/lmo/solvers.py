@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from scipy.optimize import minimize
 
 from pipeline_lib.lmo.laws import LogLinearStaticLaw
 
@@ -155,6 +154,8 @@ def minimize_on_simplex(
     starts += list(rng.dirichlet(np.ones(m), size=n_starts))
     bounds = [(0.0, float(u)) for u in upper]
     constraint = {"type": "eq", "fun": lambda p: p.sum() - 1.0, "jac": lambda p: np.ones_like(p)}
+
+    from scipy.optimize import minimize  # imported here: every training job imports lmo, few solve
 
     best: tuple[float, np.ndarray] | None = None
     failures: list[str] = []

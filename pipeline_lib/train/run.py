@@ -30,6 +30,7 @@ from pipeline_lib.io import atomic_path, stable_hash, write_csv, write_json
 from pipeline_lib.logs import setup_logging
 from pipeline_lib.methods import POLICIES
 from pipeline_lib.train import gpu_slot
+from pipeline_lib.train.allocator import keep_freed_memory
 from pipeline_lib.train.trainer import Trainer
 
 log = logging.getLogger(__name__)
@@ -116,7 +117,10 @@ def train_run(
         "method_summary": policy.summary(),
     }
     write_json(out / "run.json", record)
-    outcome = f"avg test ppl {record['avg_test_ppl']:.3f}" if test_losses is not None else "stopped"
+    if test_losses is not None:
+        outcome = f"avg test ppl {record['avg_test_ppl']:.3f}"
+    else:
+        outcome = "done (learning run, no test pass)" if trainer.step == spec.train.steps else "stopped"
     log.info(
         "%s/%s seed %d at step %d: %s in %.1f s",
         spec.setting,
@@ -146,6 +150,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     args = ap.parse_args(argv)
     setup_logging()
+    keep_freed_memory()
     if args.threads:
         torch.set_num_threads(args.threads)
     spec = RunSpec.from_dict(json.loads(args.spec))

@@ -161,7 +161,8 @@ class Trainer:
         """Train under ``policy`` from the current step to ``until`` (default: the schedule's end).
 
         Validation runs at the start, every ``eval_every`` steps and at the stop. Returns the per-group test
-        losses when the schedule is complete, None when the run stops early (a break step)."""
+        losses when the schedule is complete, None when the run stops early (a break step) or is a learning
+        run with ``test_eval`` off."""
         total, every = until if until is not None else self.cfg.steps, self.cfg.eval_every
         if not self.step <= total <= self.cfg.steps:
             raise ValueError(
@@ -195,7 +196,7 @@ class Trainer:
                 if new_p is not None:
                     self.set_mixture(new_p)
         bar.close()
-        return self.evaluate("test") if self.step == self.cfg.steps else None
+        return self.evaluate("test") if self.step == self.cfg.steps and self.cfg.test_eval else None
 
     def state_dict(self) -> dict:
         """Everything needed to resume: model, optimizer, counters, mixture and sampler RNG states."""

@@ -146,7 +146,7 @@ def test_bad_parameters_are_named():
 
 
 def test_aioli_plus_x_runs_x_for_the_prefix_then_aioli_from_uniform(tmp_path):
-    """Aioli + DML: DML's fitted mixture for prior_steps, then p resets to uniform and Aioli's rounds start."""
+    """Aioli + DML: DML's mixture for prior_steps, then p resets to uniform and Aioli's rounds start."""
     import json
 
     fit = {"groups": ["a", "b", "c"], "proportions": [0.6, 0.3, 0.1], "extra_runs": {"runs": 9, "tokens": 90}}

@@ -96,6 +96,11 @@ def test_restricted_view_shortens_learning_runs_and_builds_aioli_plus_x():
     assert pilot.train.steps == 6 and pilot.train.warmup_steps == 1
     assert project.pilot_spec("pair", 0, 0).train.steps == 100  # unrestricted: full-length pilots
     assert project.learning_train("pair/restricted", 2).steps == 25
+    # only runs whose perplexity a table reports evaluate the test split: grid search's full-length pilots
+    assert project.pilot_spec("pair", 0, 0).train.test_eval
+    assert project.run_spec("pair", "dml", 0).train.test_eval
+    assert not pilot.train.test_eval and not project.learning_train("pair", 1).test_eval
+    assert not project.dynamic_child_spec("pair", 0, 0).train.test_eval
     assert project.methods_of("pair/restricted")[-1] == "aioli+doge"
     spec = project.run_spec("pair/restricted", "aioli+dml", 0)
     assert spec.train.steps == 100 and spec.method_params["prior_steps"] == 5

@@ -41,6 +41,16 @@ def test_run_records_curves_mixture_and_learns():
     assert trainer.history.mixture == [{"step": 0, "g0": 0.5, "g1": 0.5}]
 
 
+def test_learning_runs_skip_the_test_pass_but_keep_their_curves():
+    import dataclasses
+
+    spec = _spec()
+    spec = dataclasses.replace(spec, train=dataclasses.replace(spec.train, test_eval=False))
+    trainer = Trainer(spec, _groups())
+    assert trainer.run(METHODS["stratified"](("g0", "g1"), {})) is None
+    assert trainer.step == 12 and max(r["step"] for r in trainer.history.curve) == 12
+
+
 def test_same_seed_same_numbers():
     a = Trainer(_spec(), _groups()).run(METHODS["static"](("g0", "g1"), {"proportions": [0.3, 0.7]}))
     b = Trainer(_spec(), _groups()).run(METHODS["static"](("g0", "g1"), {"proportions": [0.3, 0.7]}))
