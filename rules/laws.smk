@@ -47,8 +47,10 @@ rule fit_dml:
         "> {log} 2>&1"
 
 
-# Online methods whose own A^t is compared with the fitted dynamic law (parameter similarity).
-SIMILARITY_METHODS = [m for m in ("aioli", "skillit") if m in PROJECT.run_methods]
+# Online methods whose own A^t is compared with the fitted dynamic law (parameter similarity): Aioli's and
+# Skill-It's final runs, DoReMi's and DoGE's proxies (their fits trace the scores).
+SIMILARITY_RUNS = [m for m in ("aioli", "skillit") if m in PROJECT.run_methods]
+SIMILARITY_PROXIES = [m for m in ("doremi", "doge") if m in PROJECT.run_methods]
 
 
 rule law_fidelity:
@@ -56,7 +58,8 @@ rule law_fidelity:
         static=f"{RESULTS}/{{setting}}/fits/dml/seed{{seed}}.json",
         parent=rules.dynamic_parent.output.run,
         children=lambda wc: dynamic_children(wc.setting, wc.seed),
-        online=lambda wc: [f"{run_dir(wc.setting, m, wc.seed)}/run.json" for m in SIMILARITY_METHODS],
+        online=lambda wc: [f"{run_dir(wc.setting, m, wc.seed)}/run.json" for m in SIMILARITY_RUNS]
+        + [fit_file(wc.setting, m, wc.seed) for m in SIMILARITY_PROXIES],
     output:
         f"{RESULTS}/{{setting}}/fits/fidelity/seed{{seed}}.json",
     log:

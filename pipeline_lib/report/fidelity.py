@@ -5,8 +5,9 @@ Dynamic: a parent run stopped at a break step, children resumed from it under ea
 steps; the linear law L_after = L_before - A p is fitted per group on (mixture, before, after).
 Parameter similarity (the paper's measure): how well an online method's own A^t, at the round nearest the
 break step, matches the fitted A*: sim = 0.5 cos(colsum A^t, colsum A*) + 0.5 Spearman(colsum A^t, colsum A*)
-(scale-free, so the fitted scalar b^t of the paper drops out). Methods: Aioli (its A^t per round) and
-Skill-It (A^t = diag(L^t) G^T).
+(scale-free, so the fitted scalar b^t of the paper drops out). Methods: Aioli (its A^t per round), Skill-It
+(A^t = diag(L^t) G^T), and the DoReMi and DoGE proxies (the per-step scores their fits trace are the column
+sums of their A^t: the clipped excess losses; the alignments <grad L^train_j, grad L^val>).
 
     python -m pipeline_lib.report.fidelity fit --static fits/dml/seed0.json --parent .../parent/run.json \\
         --children .../child*/run.json --out fits/fidelity/seed0.json
@@ -49,22 +50,25 @@ def dynamic_fidelity(parent_path: str, child_paths: Sequence[str]) -> dict:
     }
 
 
-def similarity(A_method: np.ndarray, A_star: np.ndarray) -> float:
-    """0.5 cos + 0.5 Spearman of the two matrices' column sums (1 = same ranking and direction)."""
-    a, b = np.asarray(A_method).sum(0), np.asarray(A_star).sum(0)
+def similarity(colsum_method: np.ndarray, colsum_star: np.ndarray) -> float:
+    """0.5 cos + 0.5 Spearman of two A matrices' column sums (1 = same ranking and direction)."""
+    a, b = np.asarray(colsum_method, dtype=float), np.asarray(colsum_star, dtype=float)
     cos = float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
     rho = spearmanr(a, b).statistic if np.ptp(a) > 0 and np.ptp(b) > 0 else 0.0
     return 0.5 * cos + 0.5 * float(rho)
 
 
-def method_A(run: dict, step: int) -> tuple[int, np.ndarray] | None:
-    """(step, A^t) of an online run at its update nearest ``step``; None for methods without an A^t."""
-    summary = run.get("method_summary") or {}
+def method_column_sums(record: dict, step: int) -> tuple[int, np.ndarray] | None:
+    """(step, column sums of A^t) at the update nearest ``step`` of an online run (``run.json``: Aioli's
+    rounds, Skill-It's trace) or a proxy fit (``fits/{doremi,doge}``: its score trace); None otherwise."""
+    summary = record.get("method_summary") or {}
     if summary.get("rounds"):
-        entries = [(r["step"], np.asarray(r["A"])) for r in summary["rounds"]]
+        entries = [(r["step"], np.asarray(r["A"]).sum(0)) for r in summary["rounds"]]
     elif "graph" in summary and summary.get("trace"):
         G = np.asarray(summary["graph"])
-        entries = [(t["step"], skillit_A(G, t["loss_sum"])) for t in summary["trace"]]
+        entries = [(t["step"], skillit_A(G, t["loss_sum"]).sum(0)) for t in summary["trace"]]
+    elif record.get("trace") and "scores" in record["trace"][0]:
+        entries = [(t["step"], np.asarray(t["scores"])) for t in record["trace"]]
     else:
         return None
     return min(entries, key=lambda e: abs(e[0] - step))
@@ -75,13 +79,13 @@ def fidelity(
 ) -> dict:
     static = read_json(static_fit_path)
     dynamic = dynamic_fidelity(parent_path, child_paths)
-    A_star = np.asarray(dynamic["A"]["A"])
+    colsum_star = np.asarray(dynamic["A"]["A"]).sum(0)
     sims = {}
     for path in online:
-        run = read_json(path)
-        found = method_A(run, dynamic["break_step"])
+        record = read_json(path)
+        found = method_column_sums(record, dynamic["break_step"])
         if found is not None:
-            sims[run["method"]] = {"step": found[0], "similarity": similarity(found[1], A_star)}
+            sims[record["method"]] = {"step": found[0], "similarity": similarity(found[1], colsum_star)}
     return {
         "groups": static["groups"],
         "static": {
@@ -130,7 +134,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     fit.add_argument("--children", nargs="+", required=True)
     fit.add_argument("--setting", required=True)
     fit.add_argument("--seed", type=int, required=True)
-    fit.add_argument("--online", nargs="*", default=[], help="online runs whose A^t is compared with A*")
+    fit.add_argument(
+        "--online", nargs="*", default=[], help="online runs and proxy fits whose A^t is compared with A*"
+    )
     fit.add_argument("--out", required=True)
     table = sub.add_parser("table")
     table.add_argument("--fits", nargs="+", required=True)

@@ -48,6 +48,8 @@ def mixture_frame(run_paths: Sequence[str], proxy_fits: Sequence[str] = ()) -> p
         mix = pd.read_csv(Path(path).parent / "mixture.csv")
         if len(mix.drop(columns="step").drop_duplicates()) < 2:
             continue  # a static run
+        if mix["step"].iloc[-1] < run["steps"]:  # mixture.csv lists changes: hold the last one to the end
+            mix = pd.concat([mix, mix.tail(1).assign(step=run["steps"])], ignore_index=True)
         long = mix.melt(id_vars="step", var_name="group", value_name="p")
         frames.append(long.assign(method=run["method"], seed=run["seed"]))
     for path in proxy_fits:
@@ -150,7 +152,8 @@ def plot_avg_ppl(runs: pd.DataFrame, out: str | Path) -> None:
         values = [bar.get_width() for bar in ax.patches if bar.get_width() > 0]
         if values:
             ax.set_xlim(min(values) * 0.97, max(values) * 1.02)
-    grid.set_axis_labels("average test perplexity (error bar: std over seeds)", "")
+    grid.set_axis_labels("average test perplexity", "")
+    grid.figure.suptitle("Average test perplexity per method (error bars: std over seeds)", y=1.03)
     _save(grid.figure, out)
 
 

@@ -13,7 +13,7 @@ from pipeline_lib.methods import METHODS, fit_name
 from pipeline_lib.methods.dml import fit_dml
 from pipeline_lib.methods.grid_search import copy_selected, fit_grid_search, select
 from pipeline_lib.methods.pilots import load_pilots
-from pipeline_lib.report.fidelity import dynamic_fidelity
+from pipeline_lib.report.fidelity import dynamic_fidelity, method_column_sums, similarity
 
 GROUPS = ["a", "b", "c"]
 
@@ -115,6 +115,30 @@ def test_dynamic_fidelity_recovers_a_planted_linear_law(tmp_path):
     np.testing.assert_allclose(result["A"]["A"], A, atol=0.01)
     assert result["fit"]["r2_mean"] > 0.99 and result["child_steps"] == 12
     assert result["extra_runs"] == {"runs": 10, "tokens": 600 + 9 * 100}
+
+
+def test_similarity_is_half_cosine_half_spearman_of_column_sums():
+    assert similarity([1.0, 2.0, 3.0], [2.0, 4.0, 6.0]) == pytest.approx(1.0)
+    # a = (1, 0), b = (1, 1): cos = 1/sqrt(2), Spearman taken as 0 (b is constant)
+    assert similarity([1.0, 0.0], [1.0, 1.0]) == pytest.approx(0.5 / np.sqrt(2))
+    # a = (3, 1, 2), b = (1, 3, 2): cos = 10/14, ranks reversed -> Spearman -1
+    assert similarity([3.0, 1.0, 2.0], [1.0, 3.0, 2.0]) == pytest.approx(0.5 * 10 / 14 - 0.5)
+
+
+def test_method_column_sums_read_each_online_method_at_the_nearest_update():
+    aioli = {"method_summary": {"rounds": [{"step": s, "A": [[s, 1.0], [0.0, 2.0]]} for s in (0, 40, 80)]}}
+    step, colsum = method_column_sums(aioli, 50)
+    assert step == 40 and colsum.tolist() == [40.0, 3.0]
+    G = [[0.2, 0.1], [0.0, 0.3]]
+    skillit = {"method_summary": {"graph": G, "trace": [{"step": 40, "loss_sum": [2.0, 4.0]}]}}
+    # A^t = diag(L) G^T: [[0.4, 0.0], [0.4, 1.2]] -> column sums [0.8, 1.2]
+    assert method_column_sums(skillit, 50)[1] == pytest.approx([0.8, 1.2])
+    proxy = {
+        "method": "doge",
+        "trace": [{"step": s, "scores": [s, 1.0], "weights": [0.5, 0.5]} for s in range(9)],
+    }
+    assert method_column_sums(proxy, 5)[1].tolist() == [5.0, 1.0]
+    assert method_column_sums({"method_summary": {}}, 5) is None  # a static run has no A^t
 
 
 def test_pilots_with_different_groups_are_rejected(tmp_path):
