@@ -285,7 +285,7 @@ class Project:
     def learning_train(self, setting: str, n_runs: int, unrestricted_fraction: float = 1.0) -> TrainConfig:
         """The schedule of one of a method's ``n_runs`` learning runs (pilots, one-hot runs, proxies): a
         fraction of the final run (``unrestricted_fraction``; restricted: ``learn_fraction / n_runs``), with
-        the warm-up shortened in proportion."""
+        the warm-up shortened in proportion and no test pass (no table reports a learning run's ppl)."""
         s = self.settings[setting]
         fraction = s.learn_fraction / n_runs if s.restricted else unrestricted_fraction
         steps = max(1, round(s.train.steps * fraction))

@@ -12,6 +12,7 @@ Writes ``curve.csv`` (per-group validation loss over steps), ``mixture.csv`` (p 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import math
@@ -87,6 +88,7 @@ def train_run(
             torch.save(trainer.state_dict(), tmp)
     final_val = trainer.history.curve[-len(spec.groups) :]
     data_hashes = {g.name: {s: g.meta["splits"][s]["sha256"] for s in ("train", "val", "test")} for g in data}
+    spec = dataclasses.replace(spec, model=trainer.model_cfg)  # as trained: the tokenizer's vocabulary
     record = {
         "setting": spec.setting,
         "method": spec.method,

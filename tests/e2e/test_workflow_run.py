@@ -49,6 +49,8 @@ def test_run_outputs_are_complete(finished):
     assert run["steps"] == 8 and run["tokens"] == 8 * 4 * 32
     assert run["final_mixture"] == {"arxiv": 0.2, "book": 0.3, "stackexchange": 0.5}
     assert set(run["test_ppl"]) == {"arxiv", "book", "stackexchange"}
+    meta = json.loads((workdir / "results" / "data" / "arxiv" / "meta.json").read_text())
+    assert run["spec"]["model"]["vocab_size"] == meta["vocab_size"]  # the spec as trained
     curve = pd.read_csv(run_dir / "curve.csv")
     assert sorted(curve["step"].unique()) == [0, 4, 8] and set(curve["group"]) == set(run["groups"])
     meta = json.loads((workdir / "results" / "data" / "arxiv" / "meta.json").read_text())

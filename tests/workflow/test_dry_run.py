@@ -15,19 +15,18 @@ def test_default_config_dag(tmp_path):
     # DoReMi's reference (train_reference); grid search selects its best pilot; pilots: 9 grid runs each
     # (m = 2 grid; m = 3 cover of 9); dynamic sweep: 1 parent + 9 children each; Skill-It: m one-hot runs;
     # DoReMi, DoGE: one proxy each.
-    # Restricted view of `as`: 5 X + 5 Aioli + X trained; shortened learning runs: 9 pilots, 2 one-hot,
-    # DoReMi reference + proxy, DoGE proxy.
+    # Restricted view of `as` (grid search, DML, DoGE): 3 X + 3 Aioli + X trained; shortened learning runs:
+    # 9 pilots and a DoGE proxy.
     assert job_counts(out) == {
         "all": 1,
         "pack": 3,
         "tokenizer": 1,
-        "train": 2 * 7 + 10,
+        "train": 2 * 7 + 6,
         "train_reference": 2,
-        "reference_pilot": 1,
-        "onehot_pilot": 2 + 3 + 2,
-        "fit_skillit": 3,
-        "proxy": 3 * 2,
-        "fit_proxy": 3 * 2,
+        "onehot_pilot": 2 + 3,
+        "fit_skillit": 2,
+        "proxy": 2 * 2 + 1,
+        "fit_proxy": 2 * 2 + 1,
         "pilot": 3 * 9,
         "dynamic_parent": 2,
         "dynamic_child": 2 * 9,
@@ -44,7 +43,7 @@ def test_default_config_dag(tmp_path):
         "val_loss_figure": 2,
         "law_fit_figure": 2,
         "avg_ppl_figure": 1,
-        "total": 127,
+        "total": 117,
     }
 
 
