@@ -282,15 +282,17 @@ class Project:
         """The final runs of a setting: ``run.methods``, or X and Aioli + X for a restricted view."""
         return self.restricted.run_methods if self.settings[setting].restricted else self.run_methods
 
-    def learning_train(self, setting: str, n_runs: int, unrestricted_fraction: float = 1.0) -> TrainConfig:
+    def learning_train(
+        self, setting: str, n_runs: int, unrestricted_fraction: float = 1.0, test_eval: bool = False
+    ) -> TrainConfig:
         """The schedule of one of a method's ``n_runs`` learning runs (pilots, one-hot runs, proxies): a
         fraction of the final run (``unrestricted_fraction``; restricted: ``learn_fraction / n_runs``), with
-        the warm-up shortened in proportion and no test pass (no table reports a learning run's ppl)."""
+        the warm-up shortened in proportion; no test pass unless ``test_eval`` (a run a table reports)."""
         s = self.settings[setting]
         fraction = s.learn_fraction / n_runs if s.restricted else unrestricted_fraction
         steps = max(1, round(s.train.steps * fraction))
         warmup = min(steps, round(s.train.warmup_steps * steps / s.train.steps))
-        return dataclasses.replace(s.train, steps=steps, warmup_steps=warmup, test_eval=False)
+        return dataclasses.replace(s.train, steps=steps, warmup_steps=warmup, test_eval=test_eval)
 
     def pilots_are_runs(self, setting: str) -> bool:
         """Whether grid search's best pilot is its final run: unrestricted, with full-length pilots."""
@@ -308,8 +310,7 @@ class Project:
         """A static pilot run at grid mixture ``index``, ``pilots.steps_fraction`` of the final length."""
         base = self.run_spec(setting, "stratified", seed)
         n = len(self.pilot_mixtures(setting, seed))
-        train = self.learning_train(setting, n, self.pilots.steps_fraction)
-        train = dataclasses.replace(train, test_eval=self.pilots_are_runs(setting))
+        train = self.learning_train(setting, n, self.pilots.steps_fraction, self.pilots_are_runs(setting))
         params = {"proportions": self.pilot_mixtures(setting, seed)[index]}
         return dataclasses.replace(base, method="static", method_params=params, train=train)
 

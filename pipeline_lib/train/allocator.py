@@ -24,12 +24,11 @@ TOP_PAD = 64 << 20  # extra heap requested per sbrk
 def keep_freed_memory() -> bool:
     """Set glibc's malloc thresholds for training; returns whether they were applied."""
     name = ctypes.util.find_library("c")
+    if name is None:
+        return False
     try:
-        libc = ctypes.CDLL(name) if name else None
-        mallopt = libc.mallopt if libc is not None else None
-    except (OSError, AttributeError):
-        mallopt = None
-    if mallopt is None:
+        mallopt = ctypes.CDLL(name).mallopt
+    except (OSError, AttributeError):  # no C library to load, or not glibc
         return False
     ok = all(
         mallopt(option, value) == 1

@@ -88,14 +88,14 @@ def train_run(
             torch.save(trainer.state_dict(), tmp)
     final_val = trainer.history.curve[-len(spec.groups) :]
     data_hashes = {g.name: {s: g.meta["splits"][s]["sha256"] for s in ("train", "val", "test")} for g in data}
-    spec = dataclasses.replace(spec, model=trainer.model_cfg)  # as trained: the tokenizer's vocabulary
+    trained = dataclasses.replace(spec, model=trainer.model_cfg)  # the spec as trained: the tokenizer's vocab
     record = {
         "setting": spec.setting,
         "method": spec.method,
         "seed": spec.seed,
         "groups": list(spec.groups),
-        "spec": spec.to_dict(),
-        "config_hash": stable_hash({"spec": spec.to_dict(), "data": data_hashes}),
+        "spec": trained.to_dict(),
+        "config_hash": stable_hash({"spec": trained.to_dict(), "data": data_hashes}),
         "data_sha256": data_hashes,
         "start_step": start_step,
         "init_state": str(init_state) if init_state is not None else None,

@@ -79,15 +79,15 @@ class Trainer:
         self.autocast = autocast_for(self.device, self.cfg.precision)
         context = model_cfg.context
         self.sampler = MixtureSampler([g.train for g in data], context, spec.seed, self.groups)
-        self.val_chunks = [eval_chunks(g.val, context, self.cfg.val_sequences) for g in data]
-        self.test_chunks = [eval_chunks(g.test, context) for g in data]
-        for split, per_group in (("val", self.val_chunks), ("test", self.test_chunks)):
-            for name, chunks in zip(self.groups, per_group, strict=True):
-                if len(chunks) == 0:
+        for g in data:
+            for split, tokens in (("val", g.val), ("test", g.test)):
+                if len(tokens) < context + 1:
                     raise ValueError(
-                        f"group '{name}' has fewer than {context + 1} {split} tokens; "
+                        f"group '{g.name}' has fewer than {context + 1} {split} tokens; "
                         "raise data.split fractions or lower model.context"
                     )
+        self.val_chunks = [eval_chunks(g.val, context, self.cfg.val_sequences) for g in data]
+        self.test_tokens = [g.test for g in data]  # chunked at the test pass, which learning runs skip
         self.policy: MixturePolicy | None = None
         self.step = 0
         self.tokens = 0
@@ -145,7 +145,10 @@ class Trainer:
     def evaluate(self, split: str = "val") -> np.ndarray:
         """Per-group mean loss on the fixed validation subset ('val') or the whole test split ('test')."""
         t0 = time.perf_counter()
-        chunks = self.val_chunks if split == "val" else self.test_chunks
+        if split == "val":
+            chunks = self.val_chunks
+        else:
+            chunks = [eval_chunks(tokens, self.model_cfg.context) for tokens in self.test_tokens]
         losses = group_losses(self.model, chunks, self.cfg.eval_batch_size, self.device, self.autocast)
         self.timers["eval"] += time.perf_counter() - t0
         return losses

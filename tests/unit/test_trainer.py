@@ -51,6 +51,22 @@ def test_learning_runs_skip_the_test_pass_but_keep_their_curves():
     assert trainer.step == 12 and max(r["step"] for r in trainer.history.curve) == 12
 
 
+def test_a_split_shorter_than_one_chunk_fails_naming_group_and_split():
+    groups = _groups()
+    g = groups[1]
+    groups[1] = GroupTokens(g.name, g.train, g.val, g.test[:16], g.meta)  # context 16 needs 17 tokens
+    with pytest.raises(ValueError, match="group 'g1' has fewer than 17 test tokens"):
+        Trainer(_spec(), groups)
+
+
+def test_allocator_tuning_applies_on_glibc():
+    import platform
+
+    from pipeline_lib.train.allocator import keep_freed_memory
+
+    assert keep_freed_memory() == (platform.libc_ver()[0] == "glibc")
+
+
 def test_same_seed_same_numbers():
     a = Trainer(_spec(), _groups()).run(METHODS["static"](("g0", "g1"), {"proportions": [0.3, 0.7]}))
     b = Trainer(_spec(), _groups()).run(METHODS["static"](("g0", "g1"), {"proportions": [0.3, 0.7]}))
