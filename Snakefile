@@ -19,10 +19,8 @@ report: "report/workflow.rst"
 
 include: "rules/common.smk"
 include: "rules/data.smk"
-include: "rules/pilots.smk"
-include: "rules/laws.smk"
 include: "rules/train.smk"
-include: "rules/online.smk"
+include: "rules/fits.smk"
 include: "rules/report.smk"
 
 

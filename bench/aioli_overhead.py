@@ -19,14 +19,14 @@ import torch
 from common import fake_groups
 
 from pipeline_lib.config import RunSpec, TrainConfig
-from pipeline_lib.methods import METHODS
+from pipeline_lib.methods import make_policy
 from pipeline_lib.model import ModelConfig
 from pipeline_lib.train.trainer import Trainer
 
 
 def timed_run(spec: RunSpec, data, params: dict) -> tuple[float, Trainer]:
     trainer = Trainer(spec, data)
-    policy = METHODS[spec.method](spec.groups, params)
+    policy = make_policy(spec.method, spec.groups, params)
     sync = torch.cuda.synchronize if trainer.device.type == "cuda" else (lambda: None)
     sync()
     t0 = time.perf_counter()

@@ -66,3 +66,8 @@ def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def trained_tokens(record: dict) -> int:
+    """Tokens a run's own job trained (a resumed child's, not its parent's); older records: ``tokens``."""
+    return int(record.get("tokens_trained", record["tokens"]))

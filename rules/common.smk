@@ -1,4 +1,5 @@
-# Config validation, wildcard constraints, input functions and path helpers. No library logic here.
+# Snakemake glue: config validation, wildcard constraints and named `get_*` input functions. What runs where
+# is the planner's (pipeline_lib/plan.py); no library logic here.
 import dataclasses
 import json
 import os
@@ -13,48 +14,43 @@ sys.path.insert(0, workflow.basedir)
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")]))
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from pipeline_lib.config import ConfigError, load_project
+from pipeline_lib.config import RESTRICTED, ConfigError, load_project
 from pipeline_lib.data.sources import DataError, make_source
-from pipeline_lib.methods import ALL_METHODS, METHODS, SELECTED, fit_name
+from pipeline_lib.plan import Planner
 
 validate(config, os.path.join(workflow.basedir, "config", "config.schema.yaml"))
 try:
-    PROJECT = load_project(config, known_methods=set(ALL_METHODS))
+    PROJECT = load_project(config)
     _source = make_source(PROJECT.data)
     for _group in PROJECT.tokenizer_groups:
         _source.check_group(_group)
 except (ConfigError, DataError) as err:
     raise WorkflowError(str(err)) from None
 
+PLAN = Planner(PROJECT)
 PY = sys.executable
 RESULTS = config["results_dir"]
 DATA = f"{RESULTS}/data"
 SPLITS = ("train", "val", "test")
-# Every training job (final runs, pilots, dynamic-law parents and children) runs this step.
-TRAIN_CMD = (
-    f"{PY} -m pipeline_lib.train.run --spec {{params.spec:q}} --data-dir {DATA} "
-    "--out-dir {params.out_dir} --threads {threads}"
-)
-TRAIN_RESOURCES = dict(
-    gpu=config["resources"]["gpus_per_run"],
-    mem_mb=config["resources"]["train_mem_mb"],
-    runtime=config["resources"]["train_runtime_min"],
-)
 
 
-# Settings include the restricted views ("as/restricted"); methods include Aioli + X ("aioli+dml").
-BASE_SETTINGS = "|".join(re.escape(n) for n, s in PROJECT.settings.items() if not s.restricted)
-RESTRICTED_SETTINGS = "|".join(re.escape(n) for n, s in PROJECT.settings.items() if s.restricted) or "(?!)"
-# Grid search reuses its best pilot as its run only when pilots are as long as the final run.
-SELECT_GS_SETTINGS = "|".join(re.escape(n) for n in PROJECT.settings if PROJECT.pilots_are_runs(n)) or "(?!)"
+def _alternatives(values):
+    """An escaped regex alternation (one that matches nothing when empty)."""
+    return "|".join(re.escape(v) for v in values) or "(?!)"
 
 
+# A view is a setting ({setting}) plus "" or "/restricted" ({view}); {job} is one training job's directory.
 wildcard_constraints:
-    setting="|".join(map(re.escape, PROJECT.settings)),
-    method="|".join(map(re.escape, METHODS)),
-    group="|".join(PROJECT.tokenizer_groups),
+    setting=_alternatives(s.name for s in PROJECT.settings.values() if not s.view),
+    view=f"|{re.escape('/' + RESTRICTED)}",
+    group=_alternatives(PROJECT.tokenizer_groups),
+    proxy=_alternatives(("doremi", "doge")),
     seed=r"\d+",
-    k=r"\d+",
+
+
+def view_of(wildcards):
+    """The view key ("as", "as/restricted") of a rule's {setting}{view} wildcards."""
+    return wildcards.setting + wildcards.view
 
 
 def data_json():
@@ -66,20 +62,17 @@ def source_files(groups):
     return [str(path) for g in groups for path in _source.input_files(g)]
 
 
-def train_token_budget(group):
-    """Train tokens the pack step takes for ``group``: the longest run of any setting using it (steps x batch
-    x context) times data.source.train_token_margin; None (take everything) when no margin is set."""
-    margin = PROJECT.data.source.train_token_margin
-    runs = [
-        s.train.steps * s.train.batch_size * s.model.context
-        for s in PROJECT.settings.values()
-        if group in s.groups
-    ]
-    return round(max(runs) * margin) if margin is not None and runs else None
+def group_data(groups):
+    return [f"{DATA}/{g}/{name}" for g in groups for name in ("meta.json", *(f"{s}.bin" for s in SPLITS))]
 
 
-def pack_budget_arg(wildcards):
-    budget = train_token_budget(wildcards.group)
+def results(paths):
+    return [f"{RESULTS}/{p}" for p in paths]
+
+
+def get_pack_budget(wildcards):
+    """"" or --train-token-budget N (data.source.train_token_margin)."""
+    budget = PLAN.train_token_budget(wildcards.group, PROJECT.data.source.train_token_margin)
     return f"--train-token-budget {budget}" if budget is not None else ""
 
 
@@ -90,57 +83,30 @@ if config["resources"]["gpus_per_run"] and isinstance(_gpu_limit, int) and _gpu_
     os.environ.setdefault("MIXPIPE_GPU_SLOTS", str(_gpu_limit))
 
 
-def group_data(groups):
-    return [f"{DATA}/{g}/{name}" for g in groups for name in ("meta.json", *(f"{s}.bin" for s in SPLITS))]
+def get_train_inputs(wildcards):
+    """A training job's packed data and its named inputs (a fit, a reference run, a parent run)."""
+    job = PLAN.train_jobs[wildcards.job]
+    return {"data": group_data(job.spec.groups), **{k: f"{RESULTS}/{v}" for k, v in job.inputs().items()}}
 
 
-def run_dir(setting, method, seed):
-    return f"{RESULTS}/{setting}/runs/{method}/seed{seed}"
+def get_train_spec(wildcards):
+    return json.dumps(PLAN.train_jobs[wildcards.job].spec.to_dict(), sort_keys=True)
 
 
-def fit_file(setting, name, seed):
-    return f"{RESULTS}/{setting}/fits/{name}/seed{seed}.json"
+def get_train_args(wildcards):
+    return PLAN.train_jobs[wildcards.job].args(RESULTS)
 
 
-def pilot_dir(setting, seed, k):
-    return f"{RESULTS}/{setting}/pilots/grid/seed{seed}/mix{k}"
+def get_pilot_runs(wildcards):
+    return results(PLAN.pilot_runs(view_of(wildcards), wildcards.seed))
 
 
-def pilot_runs(setting, seed):
-    n = len(PROJECT.pilot_mixtures(setting, int(seed)))
-    return [f"{pilot_dir(setting, seed, k)}/run.json" for k in range(n)]
+def get_final_runs(wildcards):
+    return results(PLAN.final_runs(view_of(wildcards)))
 
 
-def dynamic_dir(setting, seed, name):
-    return f"{RESULTS}/{setting}/pilots/dynamic/seed{seed}/{name}"
-
-
-def dynamic_children(setting, seed):
-    n = len(PROJECT.pilot_mixtures(setting, int(seed)))
-    return [f"{dynamic_dir(setting, seed, f'child{k}')}/run.json" for k in range(n)]
-
-
-def method_fit(wildcards):
-    """The fit file a method's final run reads ([] for methods that need none)."""
-    name = fit_name(wildcards.method)
-    return [fit_file(wildcards.setting, name, wildcards.seed)] if name else []
-
-
-def spec_json(spec):
-    return json.dumps(spec.to_dict(), sort_keys=True)
-
-
-def run_spec_json(wildcards):
-    spec = PROJECT.run_spec(wildcards.setting, wildcards.method, int(wildcards.seed))
-    for path in method_fit(wildcards):
-        spec = dataclasses.replace(spec, method_params={**spec.method_params, "fit_path": path})
-    return spec_json(spec)
-
-
-def setting_runs(setting):
-    return [
-        f"{run_dir(setting, m, s)}/run.json" for m in PROJECT.methods_of(setting) for s in PROJECT.seeds
-    ]
+def fit_file(view, name, seed):
+    return f"{RESULTS}/{PLAN.fit_file(view, name, seed)}"
 
 
 def report_outputs(*names):

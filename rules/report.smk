@@ -11,21 +11,21 @@ def paper_args():
 
 rule setting_table:
     input:
-        lambda wc: setting_runs(wc.setting),
+        get_final_runs,
     output:
-        csv=f"{RESULTS}/{{setting}}/tables/perplexity.csv",
-        md=f"{RESULTS}/{{setting}}/tables/perplexity.md",
+        csv=f"{RESULTS}/{{setting}}{{view}}/tables/perplexity.csv",
+        md=f"{RESULTS}/{{setting}}{{view}}/tables/perplexity.md",
     params:
-        out=lambda wc: f"{RESULTS}/{wc.setting}/tables/perplexity",
+        out=lambda wc: f"{RESULTS}/{view_of(wc)}/tables/perplexity",
     log:
-        f"{RESULTS}/logs/{{setting}}/setting_table.log",
+        f"{RESULTS}/logs/{{setting}}{{view}}/setting_table.log",
     shell:
         f"{PY} -m pipeline_lib.report.tables setting --runs {{input}} --out {{params.out}} > {{log}} 2>&1"
 
 
 rule table2:
     input:
-        [run for s in PROJECT.run_settings for run in setting_runs(s)],
+        results(run for s in PROJECT.run_settings for run in PLAN.final_runs(s)),
     output:
         **report_outputs("table2", "table2_exp_loss", *(["table2_paper"] if paper_args() else [])),
     params:
@@ -39,7 +39,7 @@ rule table2:
 
 rule table3:
     input:
-        [run for s in PROJECT.restricted_settings for run in setting_runs(s)],
+        results(run for s in PROJECT.restricted_settings for run in PLAN.final_runs(s)),
     output:
         **report_outputs("table3"),
     log:
@@ -48,34 +48,35 @@ rule table3:
         f"{PY} -m pipeline_lib.report.tables table3 --runs {{input}} --out-dir {RESULTS}/report > {{log}} 2>&1"
 
 
-def proxy_fits(setting):
-    methods = PROJECT.methods_of(setting)
-    return [fit_file(setting, m, seed) for m in ("doremi", "doge") if m in methods for seed in PROJECT.seeds]
+def get_proxy_fits(wildcards):
+    view = view_of(wildcards)
+    methods = PROJECT.methods_of(view)
+    return [fit_file(view, m, seed) for m in ("doremi", "doge") if m in methods for seed in PROJECT.seeds]
 
 
 rule mixture_figure:
     input:
-        runs=lambda wc: setting_runs(wc.setting),
-        proxies=lambda wc: proxy_fits(wc.setting),
+        runs=get_final_runs,
+        proxies=get_proxy_fits,
     output:
-        figure(f"{RESULTS}/{{setting}}/figures/mixtures.png", "mixtures", "{setting}"),
+        figure(f"{RESULTS}/{{setting}}{{view}}/figures/mixtures.png", "mixtures", "{setting}{view}"),
     log:
-        f"{RESULTS}/logs/{{setting}}/figures/mixtures.log",
+        f"{RESULTS}/logs/{{setting}}{{view}}/figures/mixtures.log",
     shell:
         f"{PY} -m pipeline_lib.report.figures mixtures --runs {{input.runs}} --proxies {{input.proxies}} "
-        "--title '{wildcards.setting}: mixture p over steps' --out {output} > {log} 2>&1"
+        "--title '{wildcards.setting}{wildcards.view}: mixture p over steps' --out {output} > {log} 2>&1"
 
 
 rule val_loss_figure:
     input:
-        lambda wc: setting_runs(wc.setting),
+        get_final_runs,
     output:
-        figure(f"{RESULTS}/{{setting}}/figures/val_loss.png", "val_loss", "{setting}"),
+        figure(f"{RESULTS}/{{setting}}{{view}}/figures/val_loss.png", "val_loss", "{setting}{view}"),
     log:
-        f"{RESULTS}/logs/{{setting}}/figures/val_loss.log",
+        f"{RESULTS}/logs/{{setting}}{{view}}/figures/val_loss.log",
     shell:
         f"{PY} -m pipeline_lib.report.figures val-loss --runs {{input}} "
-        "--title '{wildcards.setting}: validation loss per group' --out {output} > {log} 2>&1"
+        "--title '{wildcards.setting}{wildcards.view}: validation loss per group' --out {output} > {log} 2>&1"
 
 
 rule law_fit_figure:
@@ -93,7 +94,7 @@ rule law_fit_figure:
 
 rule avg_ppl_figure:
     input:
-        [run for s in PROJECT.run_settings for run in setting_runs(s)],
+        results(run for s in PROJECT.run_settings for run in PLAN.final_runs(s)),
     output:
         figure(f"{RESULTS}/report/figures/avg_ppl.png", "avg_ppl"),
     log:

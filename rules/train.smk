@@ -1,24 +1,29 @@
-# Final training runs: one job per (setting, method, seed), all through the one trainer. Offline methods
-# (dml, ...) read the proportions their fit step wrote.
+# Every training job (final runs, grid pilots, the dynamic sweep, one-hot runs, proxies, DoReMi's reference)
+# runs through this one rule and the one trainer; the planner gives each its spec, inputs and flags.
+# A job that saves state.pt (a reference model, a dynamic parent) writes it before run.json, its marker.
 
 
 rule train:
     input:
-        data=lambda wc: group_data(PROJECT.settings[wc.setting].groups),
-        fit=method_fit,
+        unpack(get_train_inputs),
     output:
-        run=f"{RESULTS}/{{setting}}/runs/{{method}}/seed{{seed}}/run.json",
-        curve=f"{RESULTS}/{{setting}}/runs/{{method}}/seed{{seed}}/curve.csv",
-        mixture=f"{RESULTS}/{{setting}}/runs/{{method}}/seed{{seed}}/mixture.csv",
+        run=f"{RESULTS}/{{job}}/run.json",
+        curve=f"{RESULTS}/{{job}}/curve.csv",
+        mixture=f"{RESULTS}/{{job}}/mixture.csv",
+    wildcard_constraints:
+        job=_alternatives(PLAN.train_jobs),
     params:
-        spec=run_spec_json,
-        out_dir=lambda wc: run_dir(wc.setting, wc.method, wc.seed),
+        spec=get_train_spec,
+        args=get_train_args,
     log:
-        f"{RESULTS}/logs/{{setting}}/{{method}}/seed{{seed}}.log",
+        f"{RESULTS}/logs/{{job}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/{{setting}}/{{method}}/seed{{seed}}.tsv"
-    threads: lambda wc: config["resources"]["train_threads"]
+        f"{RESULTS}/benchmarks/{{job}}.tsv"
+    threads: config["resources"]["train_threads"]
     resources:
-        **TRAIN_RESOURCES,
+        gpu=config["resources"]["gpus_per_run"],
+        mem_mb=config["resources"]["train_mem_mb"],
+        runtime=config["resources"]["train_runtime_min"],
     shell:
-        TRAIN_CMD + " > {log} 2>&1"
+        f"{PY} -m pipeline_lib.train.run --spec {{params.spec:q}} --data-dir {DATA} "
+        f"--out-dir {RESULTS}/{{wildcards.job}} --threads {{threads}} {{params.args}} > {{log}} 2>&1"

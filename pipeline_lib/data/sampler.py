@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from pipeline_lib.lmo.simplex import check_mixture
+
 
 class GroupStream:
     """Cycles through one group's training chunks in a freshly shuffled order each epoch."""
@@ -63,10 +65,7 @@ class MixtureSampler:
 
     def draw_groups(self, p: np.ndarray, batch_size: int) -> np.ndarray:
         """I.i.d. group indices from p."""
-        p = np.asarray(p, dtype=np.float64)
-        if p.shape != (self.m,) or np.any(p < 0) or not np.isclose(p.sum(), 1.0):
-            raise ValueError(f"mixture must be {self.m} non-negative weights summing to 1, got {p}")
-        return self.group_rng.choice(self.m, size=batch_size, p=p / p.sum())
+        return self.group_rng.choice(self.m, size=batch_size, p=check_mixture(p, self.m, "sampler mixture"))
 
     def exact_groups(self, p: np.ndarray, batch_size: int) -> np.ndarray:
         """Group indices whose counts realise p as closely as integers allow, in a shuffled order."""

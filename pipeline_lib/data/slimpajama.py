@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from pipeline_lib.config import SourceConfig
-from pipeline_lib.data.sources import DataError, Document
+from pipeline_lib.data.documents import DataError, Document
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """Document sources. A source yields the documents of one group and split; the rest of the data stage
-(tokenizer, packing) only sees this interface, so new corpora plug in here."""
+(tokenizer, packing) only sees this interface (:mod:`.documents`), so new corpora plug in here."""
 
 from __future__ import annotations
 
@@ -8,40 +8,14 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from pipeline_lib.config import DataConfig, SourceConfig, SplitConfig
+from pipeline_lib.data.documents import DataError, Document, Source
 from pipeline_lib.data.split import split_of
 
+__all__ = ["DataError", "Document", "JsonlSource", "Source", "make_source"]
 log = logging.getLogger(__name__)
-
-
-class DataError(ValueError):
-    """Bad or missing input data; the message says which file or group and what to do."""
-
-
-@dataclass(frozen=True)
-class Document:
-    id: str
-    text: str
-
-
-class Source(Protocol):
-    """What the data stage needs from a corpus."""
-
-    def iter_split(self, group: str, split: str) -> Iterator[Document]:
-        """Documents of ``group`` in ``split`` ('train', 'val' or 'test'), in a deterministic order."""
-        ...
-
-    def input_files(self, group: str) -> list[Path]:
-        """Local files the group's documents are read from (Snakemake inputs); [] for remote sources."""
-        ...
-
-    def check_group(self, group: str) -> None:
-        """Raise :class:`DataError` if the group is unknown or has no documents."""
-        ...
 
 
 def _open_text(path: Path):

@@ -1,64 +1,119 @@
-"""The policy interface: how a data-mixing method steers the one trainer.
+"""The policy interface: how a data-mixing method steers the one trainer, and what it may see of the run.
 
 A method is (mixing law, parameter estimator, solver). At run time it is a :class:`MixturePolicy`: the
 trainer asks it for the initial mixture, lets it react before each step and after each evaluation, and
-stores its trace. Online methods (Skill-It, Aioli, ...) implement the hooks; static ones need only
-:meth:`MixturePolicy.start`.
+stores its trace. Policies see the run only through :class:`RunPort` (the trainer implements it), never
+the trainer itself; this module imports nothing of ``train/``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 if TYPE_CHECKING:
     import torch
 
-    from pipeline_lib.train.trainer import Trainer
+    from pipeline_lib.config import MethodConfig
+    from pipeline_lib.model import ModelConfig
 
 
-def check_mixture(p: Any, m: int, where: str) -> np.ndarray:
-    """Return p as a float array, or raise if it is not m non-negative weights summing to 1."""
-    arr = np.asarray(p, dtype=np.float64)
-    if arr.shape != (m,) or np.any(arr < 0) or not np.isclose(arr.sum(), 1.0, atol=1e-6):
-        raise ValueError(f"{where}: a mixture needs {m} non-negative weights summing to 1, got {p}")
-    return arr / arr.sum()
+class RunPort(Protocol):
+    """What a policy sees of the run it steers."""
+
+    step: int
+    """Optimizer steps taken so far."""
+    p: np.ndarray
+    """The current mixture."""
+    groups: tuple[str, ...]
+    seed: int
+    total_steps: int
+    """The schedule's length (the run's budget; a policy's own training steps count toward it)."""
+    eval_every: int
+    lr: float
+    """The learning rate of the current step."""
+    grad_clip: float
+    device: torch.device
+    autocast: AbstractContextManager
+    model_config: ModelConfig
+    val_chunks: Sequence[np.ndarray]
+    """Each group's fixed validation subset, (n, T + 1) token chunks."""
+
+    def val_history(self) -> np.ndarray:
+        """The scheduled validation losses so far, (evaluations, m), in step order."""
+
+    def train(self, q: np.ndarray, steps: int, exact: bool = False) -> None:
+        """Train ``steps`` steps on mixture ``q`` (``exact``: batches realise q exactly)."""
+
+    def evaluate(self, split: str = "val") -> np.ndarray:
+        """Per-group mean loss on the validation subset ('val') or the whole test split ('test')."""
+
+    # the gradient hook: a policy's ``backward`` leaves the step's gradient with these
+    def forward_losses(self, batch: torch.Tensor) -> torch.Tensor:
+        """Per-token losses (B, T) of a (B, T + 1) token batch, under the run's autocast."""
+
+    def backward_mean(self, batch: torch.Tensor, groups: np.ndarray) -> float:
+        """The default objective: backward of the mean token loss; returns it."""
+
+    def trainable_parameters(self) -> list[torch.nn.Parameter]:
+        """The parameters the optimizer steps, in a fixed order."""
+
+    def set_gradient(self, flat: torch.Tensor) -> None:
+        """Make ``flat`` (all trainable parameters, concatenated) the step's gradient."""
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    """Files the workflow hands a policy (command-line inputs of the training job, not parameters)."""
+
+    fit: str | None = None
+    """The fit file of an offline step (proportions, a skills graph)."""
+    reference: str | None = None
+    """DoReMi's proxy: the reference model's state.pt."""
+
+    def need(self, name: str, method: str) -> str:
+        path = getattr(self, name)
+        if path is None:
+            raise ValueError(f"method '{method}' needs its {name} file (train.run --{name})")
+        return path
+
+
+NO_INPUTS = RunInputs()
 
 
 class MixturePolicy:
-    """Base policy: a fixed mixture. Subclasses override the hooks they need.
+    """Base policy: a fixed mixture. Subclasses override the hooks they need."""
 
-    ``fit_name``: the offline step whose output ``fits/<fit_name>/seed<n>.json`` this policy reads; the
-    workflow makes that file an input of the run and passes its path as ``params["fit_path"]``."""
-
-    fit_name: ClassVar[str | None] = None
-
-    def __init__(self, groups: tuple[str, ...], params: dict[str, Any]) -> None:
+    def __init__(self, groups: tuple[str, ...], cfg: MethodConfig, inputs: RunInputs = NO_INPUTS) -> None:
         self.groups = groups
         self.m = len(groups)
-        self.params = params
+        self.cfg = cfg
+        self.inputs = inputs
 
-    def start(self, trainer: Trainer) -> np.ndarray:
+    def start(self, run: RunPort) -> np.ndarray:
         """The mixture for the first step."""
         raise NotImplementedError
 
-    def before_step(self, trainer: Trainer) -> np.ndarray | None:
+    def before_step(self, run: RunPort) -> np.ndarray | None:
         """Called before every training step; return a new mixture or None to keep the current one.
 
-        A policy may itself call ``trainer.train_step`` / ``trainer.evaluate`` here (Aioli's LearnParams);
-        those steps count toward the run's budget."""
+        A policy may itself call ``run.train`` / ``run.evaluate`` here (Aioli's LearnParams); those steps
+        count toward the run's budget."""
         return None
 
-    def backward(self, trainer: Trainer, batch: torch.Tensor, groups: np.ndarray) -> float:
+    def backward(self, run: RunPort, batch: torch.Tensor, groups: np.ndarray) -> float:
         """Leave this step's gradient in the model and return the loss to log.
 
         ``batch`` is (B, T + 1) tokens, ``groups`` each sequence's group index. The default is the mean token
         loss; proxy objectives (DoReMi's weighted excess loss, DoGE's aligned gradients) override it. The
         trainer clips and steps the optimizer afterwards."""
-        return trainer.backward_mean(batch, groups)
+        return run.backward_mean(batch, groups)
 
-    def after_eval(self, trainer: Trainer, val_losses: np.ndarray) -> np.ndarray | None:
+    def after_eval(self, run: RunPort, val_losses: np.ndarray) -> np.ndarray | None:
         """Called after each scheduled validation; return a new mixture or None."""
         return None
 

@@ -14,21 +14,14 @@ code does instead: with replacement from the pooled validation split (groups wei
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
 
+from pipeline_lib.config.methods import DogeConfig
 from pipeline_lib.lmo import eg_from_scores
+from pipeline_lib.methods.base import NO_INPUTS, RunInputs, RunPort
 from pipeline_lib.methods.fitted import FittedStatic
 from pipeline_lib.methods.proxy import ProxyPolicy
-
-DEFAULTS = {"mu": 0.01, "val_batch_size": 2, "score_max": 5.0, "reference_val_sampling": False}
-
-
-def doge_A(val_grads: np.ndarray, train_grads: np.ndarray) -> np.ndarray:
-    """DoGE's LMO matrix from per-group validation (m, P) and training (m, P) gradients: A_ij = <v_i, g_j>."""
-    return np.asarray(val_grads) @ np.asarray(train_grads).T
 
 
 def doge_scores(
@@ -62,12 +55,12 @@ def _flat_grad(loss: torch.Tensor, params: list[torch.nn.Parameter], clip: float
 
 
 def per_group_grads(
-    trainer, batch: torch.Tensor, groups: np.ndarray, clip: float = 0.0
+    run: RunPort, batch: torch.Tensor, groups: np.ndarray, clip: float = 0.0
 ) -> tuple[torch.Tensor, np.ndarray, float]:
     """(m, P) clipped gradients of each group's mean token loss (zero rows for absent groups), presence and
     the batch's mean loss. One forward and backward per present group, on that group's rows only."""
-    params = [p for p in trainer.model.parameters() if p.requires_grad]
-    m = len(trainer.groups)
+    params = run.trainable_parameters()
+    m = len(run.groups)
     out = torch.zeros(m, sum(p.numel() for p in params), device=batch.device)
     present = np.zeros(m, dtype=bool)
     total = 0.0
@@ -75,7 +68,7 @@ def per_group_grads(
         rows = np.flatnonzero(groups == j)
         if rows.size == 0:
             continue
-        loss = trainer.forward_losses(batch[torch.as_tensor(rows, device=batch.device)]).mean()
+        loss = run.forward_losses(batch[torch.as_tensor(rows, device=batch.device)]).mean()
         out[j] = _flat_grad(loss, params, clip)
         present[j] = True
         total += loss.item() * rows.size
@@ -85,59 +78,51 @@ def per_group_grads(
 class DogeProxy(ProxyPolicy):
     """The proxy run: per-group gradients, alignment with the validation gradient, weighted model gradient."""
 
-    def __init__(self, groups: tuple[str, ...], params: dict[str, Any]) -> None:
-        super().__init__(groups, params)
-        self.cfg = {**DEFAULTS, **{k: v for k, v in params.items() if k in DEFAULTS}}
-        if int(self.cfg["val_batch_size"]) < 1:
-            raise ValueError("methods.doge.val_batch_size must be >= 1")
+    cfg: DogeConfig
+
+    def __init__(self, groups: tuple[str, ...], cfg: DogeConfig, inputs: RunInputs = NO_INPUTS) -> None:
+        super().__init__(groups, cfg, inputs)
         self.rng: np.random.Generator | None = None
 
-    def start(self, trainer) -> np.ndarray:
-        self.rng = np.random.default_rng([trainer.spec.seed, 7])  # its own stream: batches stay the same
-        return super().start(trainer)
+    def start(self, run: RunPort) -> np.ndarray:
+        self.rng = np.random.default_rng([run.seed, 7])  # its own stream: batches stay the same
+        return super().start(run)
 
-    def val_batch(self, trainer) -> tuple[np.ndarray, np.ndarray]:
+    def val_batch(self, run: RunPort) -> tuple[np.ndarray, np.ndarray]:
         """(B_val, T + 1) validation chunks and their groups."""
-        n = int(self.cfg["val_batch_size"])
-        if self.cfg["reference_val_sampling"]:
-            sizes = np.array([len(c) for c in trainer.val_chunks])
+        n, chunks = self.cfg.val_batch_size, run.val_chunks
+        if self.cfg.reference_val_sampling:
+            sizes = np.array([len(c) for c in chunks])
             picks = self.rng.integers(0, sizes.sum(), n)
             groups = np.searchsorted(np.cumsum(sizes), picks, side="right")
             starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-            rows = [trainer.val_chunks[g][i - starts[g]] for g, i in zip(groups, picks, strict=True)]
+            rows = [chunks[g][i - starts[g]] for g, i in zip(groups, picks, strict=True)]
         else:
             per = max(1, n // self.m)
             groups = np.repeat(np.arange(self.m), per)
-            rows = [trainer.val_chunks[g][self.rng.integers(len(trainer.val_chunks[g]))] for g in groups]
+            rows = [chunks[g][self.rng.integers(len(chunks[g]))] for g in groups]
         return np.stack(rows), groups
 
-    def val_grad(self, trainer, clip: float) -> torch.Tensor:
-        chunks, groups = self.val_batch(trainer)
-        batch = torch.from_numpy(chunks).to(trainer.device)
-        losses = trainer.forward_losses(batch)
-        if self.cfg["reference_val_sampling"]:
+    def val_grad(self, run: RunPort, clip: float) -> torch.Tensor:
+        chunks, groups = self.val_batch(run)
+        batch = torch.from_numpy(chunks).to(run.device)
+        losses = run.forward_losses(batch)
+        if self.cfg.reference_val_sampling:
             loss = losses.mean()
         else:  # the mean over groups of each group's validation loss
             idx = torch.as_tensor(groups, device=batch.device)
             loss = torch.stack([losses[idx == j].mean() for j in range(self.m)]).mean()
-        params = [p for p in trainer.model.parameters() if p.requires_grad]
-        return _flat_grad(loss, params, clip)
+        return _flat_grad(loss, run.trainable_parameters(), clip)
 
-    def backward(self, trainer, batch: torch.Tensor, groups: np.ndarray) -> float:
-        clip = trainer.cfg.grad_clip
-        grads, _, mean_loss = per_group_grads(trainer, batch, groups, clip)
-        g_val = self.val_grad(trainer, clip)
-        lr = trainer.optimizer.param_groups[0]["lr"]
+    def backward(self, run: RunPort, batch: torch.Tensor, groups: np.ndarray) -> float:
+        clip = run.grad_clip
+        grads, _, mean_loss = per_group_grads(run, batch, groups, clip)
+        g_val = self.val_grad(run, clip)
         dots, norms = (grads @ g_val).cpu().numpy(), grads.norm(dim=1).cpu().numpy()
-        scores = scores_from_products(dots, norms, lr, self.cfg["score_max"])
-        self.w = doge_update(self.w, scores, self.cfg["mu"])
-        self.record(trainer.step, scores)
-        combined = torch.as_tensor(self.w, dtype=grads.dtype, device=grads.device) @ grads  # (P,)
-        offset = 0
-        for p in trainer.model.parameters():
-            if p.requires_grad:
-                p.grad = combined[offset : offset + p.numel()].view_as(p).to(p.dtype)
-                offset += p.numel()
+        scores = scores_from_products(dots, norms, run.lr, self.cfg.score_max)
+        self.w = doge_update(self.w, scores, self.cfg.mu)
+        self.record(run.step, scores)
+        run.set_gradient(torch.as_tensor(self.w, dtype=grads.dtype, device=grads.device) @ grads)  # (P,)
         return mean_loss
 
 

@@ -13,23 +13,16 @@ optimizer steps on an empty gradient), the losses are halved, and each group's b
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any
-
 import numpy as np
 import torch
 
+from pipeline_lib.config.methods import DoremiConfig
 from pipeline_lib.lmo import eg_from_scores
+from pipeline_lib.lmo.dynamic import doremi_A
+from pipeline_lib.methods.base import NO_INPUTS, RunInputs, RunPort
 from pipeline_lib.methods.fitted import FittedStatic
 from pipeline_lib.methods.proxy import ProxyPolicy
 from pipeline_lib.model import GPT, ModelConfig
-
-DEFAULTS = {"mu": 0.01, "smoothing": 1e-3, "reference_microbatch": False}
-
-
-def doremi_A(excess: np.ndarray) -> np.ndarray:
-    """DoReMi's LMO matrix: diagonal, the clipped excess loss of each group."""
-    return np.diag(np.maximum(np.asarray(excess, dtype=float), 0.0))
 
 
 def doremi_update(
@@ -57,45 +50,34 @@ def group_means(losses: torch.Tensor, groups: np.ndarray, m: int) -> tuple[list,
 class DoremiProxy(ProxyPolicy):
     """The proxy run: weighted excess-loss objective against a frozen reference model."""
 
-    def __init__(self, groups: tuple[str, ...], params: dict[str, Any]) -> None:
-        super().__init__(groups, params)
-        self.cfg = {**DEFAULTS, **{k: v for k, v in params.items() if k in DEFAULTS}}
-        if "reference_path" not in params:
-            raise ValueError("doremi_proxy needs the reference model (method_params.reference_path)")
+    cfg: DoremiConfig
+
+    def __init__(self, groups: tuple[str, ...], cfg: DoremiConfig, inputs: RunInputs = NO_INPUTS) -> None:
+        super().__init__(groups, cfg, inputs)
+        self.reference_path = inputs.need("reference", "doremi_proxy")
         self.scores = np.zeros(self.m)
         self.reference: GPT | None = None
 
-    @classmethod
-    def proxy_train(cls, train: Any, params: dict[str, Any]) -> Any:
-        if not params.get("reference_microbatch", False):
-            return train
-        if train.batch_size % 2:
-            raise ValueError(
-                f"methods.doremi.reference_microbatch halves the batch: train.batch_size "
-                f"({train.batch_size}) must be even, or set reference_microbatch: false"
-            )
-        return dataclasses.replace(train, steps=2 * train.steps, batch_size=train.batch_size // 2)
-
-    def start(self, trainer) -> np.ndarray:
-        state = torch.load(self.params["reference_path"], map_location=trainer.device, weights_only=False)
+    def start(self, run: RunPort) -> np.ndarray:
+        state = torch.load(self.reference_path, map_location=run.device, weights_only=False)
         cfg = ModelConfig(**state["model_config"])
-        if cfg != trainer.model_cfg:
+        if cfg != run.model_config:
             raise ValueError(
-                f"{self.params['reference_path']}: the reference model's shape {cfg} differs from the "
-                f"proxy's {trainer.model_cfg}; rerun the stratified run of this setting"
+                f"{self.reference_path}: the reference model's shape {cfg} differs from the "
+                f"proxy's {run.model_config}; rerun the stratified run of this setting"
             )
-        self.reference = GPT(cfg).to(trainer.device)
+        self.reference = GPT(cfg).to(run.device)
         self.reference.load_state_dict(state["model"])
         self.reference.eval().requires_grad_(False)
-        return super().start(trainer)
+        return super().start(run)
 
-    def backward(self, trainer, batch: torch.Tensor, groups: np.ndarray) -> float:
-        quirk = bool(self.cfg["reference_microbatch"])
-        if quirk and trainer.step % 2 == 0:  # the reference code overwrites this micro-batch's losses
+    def backward(self, run: RunPort, batch: torch.Tensor, groups: np.ndarray) -> float:
+        quirk = self.cfg.reference_microbatch
+        if quirk and run.step % 2 == 0:  # the reference code overwrites this micro-batch's losses
             with torch.no_grad():
-                return trainer.forward_losses(batch).mean().item()
-        losses = trainer.forward_losses(batch)  # (B, T)
-        with torch.no_grad(), trainer.autocast:
+                return run.forward_losses(batch).mean().item()
+        losses = run.forward_losses(batch)  # (B, T)
+        with torch.no_grad(), run.autocast:
             _, ref_losses = self.reference(batch[:, :-1], batch[:, 1:])
         proxy, present = group_means(losses, groups, self.m)
         ref, _ = group_means(ref_losses, groups, self.m)
@@ -104,15 +86,15 @@ class DoremiProxy(ProxyPolicy):
             [scale * (p.item() - r.item()) if p is not None else 0.0 for p, r in zip(proxy, ref, strict=True)]
         )
         self.w, self.scores = doremi_update(
-            self.w, excess, present, self.scores, self.cfg["mu"], self.cfg["smoothing"]
+            self.w, excess, present, self.scores, self.cfg.mu, self.cfg.smoothing
         )
-        self.record(trainer.step, self.scores)
+        self.record(run.step, self.scores)
         terms = [float(self.w[j]) * scale * proxy[j] for j in range(self.m) if present[j]]
         if quirk:  # one backward per group, clipping the accumulated gradient after each
             for term in terms:
                 term.backward(retain_graph=True)
-                if trainer.cfg.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(trainer.model.parameters(), trainer.cfg.grad_clip)
+                if run.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(run.trainable_parameters(), run.grad_clip)
         else:
             torch.stack(terms).sum().backward()
         return losses.mean().item()

@@ -2,28 +2,30 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 from pipeline_lib.io import read_json
-from pipeline_lib.methods.base import MixturePolicy, check_mixture
+from pipeline_lib.lmo.simplex import check_mixture
+from pipeline_lib.methods.base import NO_INPUTS, MixturePolicy, RunInputs, RunPort
 
 
 class FittedStatic(MixturePolicy):
-    """Trains on the proportions an offline step wrote to ``fits/<fit_name>/seed<n>.json``.
+    """Trains on the proportions an offline step wrote to ``fits/<fit_name>/seed<n>.json`` (``--fit``).
 
     The fit file carries ``groups``, ``proportions`` and ``extra_runs`` (what was spent to learn them)."""
 
-    def __init__(self, groups: tuple[str, ...], params: dict) -> None:
-        super().__init__(groups, params)
-        if "fit_path" not in params:
-            raise ValueError(f"method '{self.fit_name}' needs its fit file (method_params.fit_path)")
-        self.fit = read_json(params["fit_path"])
-        if tuple(self.fit["groups"]) != groups:
-            raise ValueError(
-                f"{params['fit_path']}: fit groups {self.fit['groups']} differ from {list(groups)}"
-            )
+    fit_name: ClassVar[str]
 
-    def start(self, trainer) -> np.ndarray:
+    def __init__(self, groups: tuple[str, ...], cfg, inputs: RunInputs = NO_INPUTS) -> None:
+        super().__init__(groups, cfg, inputs)
+        self.fit_path = inputs.need("fit", self.fit_name)
+        self.fit = read_json(self.fit_path)
+        if tuple(self.fit["groups"]) != groups:
+            raise ValueError(f"{self.fit_path}: fit groups {self.fit['groups']} differ from {list(groups)}")
+
+    def start(self, run: RunPort) -> np.ndarray:
         return check_mixture(self.fit["proportions"], self.m, f"{self.fit_name} fit proportions")
 
     @property
@@ -31,4 +33,4 @@ class FittedStatic(MixturePolicy):
         return dict(self.fit["extra_runs"])
 
     def summary(self) -> dict:
-        return {"fit_path": self.params["fit_path"], "learned_proportions": self.fit["proportions"]}
+        return {"fit_path": self.fit_path, "learned_proportions": self.fit["proportions"]}

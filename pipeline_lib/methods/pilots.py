@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline_lib.io import read_json
+from pipeline_lib.io import read_json, trained_tokens
 
 
 @dataclass(frozen=True)
@@ -37,5 +37,5 @@ def load_pilots(paths: Sequence[str]) -> PilotSet:
             raise ValueError(f"{path}: groups {rec['groups']} differ from {list(groups)}")
     P = np.array([[rec["final_mixture"][g] for g in groups] for rec in records])
     L = np.array([[rec["val_loss"][g] for g in groups] for rec in records])
-    tokens = sum(int(rec.get("tokens_trained", rec["tokens"])) for rec in records)
+    tokens = sum(trained_tokens(rec) for rec in records)
     return PilotSet(groups, P, L, tokens, tuple(map(str, paths)), tuple(records))

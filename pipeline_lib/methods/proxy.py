@@ -11,19 +11,15 @@ the method's proportions are w averaged over all updates. The fit step turns the
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from pipeline_lib.io import read_json, write_json
+from pipeline_lib.io import read_json, trained_tokens, write_json
 from pipeline_lib.logs import setup_logging
-from pipeline_lib.methods.base import MixturePolicy
-
-if TYPE_CHECKING:
-    from pipeline_lib.config import Project, RunSpec
+from pipeline_lib.methods.base import NO_INPUTS, MixturePolicy, RunInputs, RunPort
 
 log = logging.getLogger(__name__)
 
@@ -34,19 +30,14 @@ class ProxyPolicy(MixturePolicy):
     Subclasses compute ``w`` in ``backward`` and call :meth:`record`; the summary carries the time average
     (the method's proportions) and the trace of every update."""
 
-    def __init__(self, groups: tuple[str, ...], params: dict[str, Any]) -> None:
-        super().__init__(groups, params)
+    def __init__(self, groups: tuple[str, ...], cfg: Any, inputs: RunInputs = NO_INPUTS) -> None:
+        super().__init__(groups, cfg, inputs)
         self.w = np.full(self.m, 1.0 / self.m)
         self.w_sum = np.zeros(self.m)
         self.updates = 0
         self.trace: list[dict[str, Any]] = []
 
-    @classmethod
-    def proxy_train(cls, train: Any, params: dict[str, Any]) -> Any:
-        """The proxy's TrainConfig given the final run's (default: the same schedule)."""
-        return train
-
-    def start(self, trainer) -> np.ndarray:
+    def start(self, run: RunPort) -> np.ndarray:
         return np.full(self.m, 1.0 / self.m)  # the proxy samples uniformly; w reweights its objective
 
     def record(self, step: int, scores: np.ndarray) -> None:
@@ -68,31 +59,6 @@ class ProxyPolicy(MixturePolicy):
         }
 
 
-def learning_runs(method: str) -> tuple[str, ...]:
-    """The runs a proxy method trains before its final run: DoReMi a reference and a proxy, DoGE a proxy."""
-    return ("reference", "proxy") if method == "doremi" else ("proxy",)
-
-
-def reference_spec(project: Project, setting: str, seed: int) -> RunSpec:
-    """DoReMi's reference in a restricted setting: a stratified run with its share of the learning budget
-    (unrestricted, the stratified final run is the reference)."""
-    spec = project.run_spec(setting, "stratified", seed)
-    return dataclasses.replace(spec, train=project.learning_train(setting, len(learning_runs("doremi"))))
-
-
-def proxy_spec(project: Project, setting: str, method: str, seed: int) -> RunSpec:
-    """The proxy run of ``method`` (doremi, doge): the final run's spec, ``methods.<method>`` parameters and
-    the ``<method>_proxy`` policy (whose ``proxy_train`` may change the schedule). Restricted, the proxy
-    shares the learning budget with DoReMi's reference run."""
-    from pipeline_lib.methods import POLICIES
-
-    spec = project.run_spec(setting, method, seed)
-    policy = POLICIES[f"{method}_proxy"]
-    n_runs = len(learning_runs(method))
-    train = policy.proxy_train(project.learning_train(setting, n_runs), spec.method_params)
-    return dataclasses.replace(spec, method=f"{method}_proxy", train=train)
-
-
 def proxy_fit(method: str, proxy: dict, reference: dict | None = None) -> dict:
     """The fit record of a proxy run: time-averaged weights, their trace and the runs spent on them."""
     summary = proxy["method_summary"]
@@ -109,7 +75,7 @@ def proxy_fit(method: str, proxy: dict, reference: dict | None = None) -> dict:
         "hyper_parameters": proxy["spec"]["method_params"],
         "extra_runs": {
             "runs": len(runs),
-            "tokens": sum(int(r.get("tokens_trained", r["tokens"])) for r in runs),
+            "tokens": sum(trained_tokens(r) for r in runs),
         },
     }
 

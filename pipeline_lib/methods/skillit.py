@@ -12,30 +12,22 @@ validation loss vectors, each time starting again from uniform (the paper's and 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from pipeline_lib.io import read_json, write_json
-from pipeline_lib.lmo import eg_from_scores, one_hot_mixtures
+from pipeline_lib.config.methods import SkillItConfig
+from pipeline_lib.io import read_json, trained_tokens, write_json
+from pipeline_lib.lmo import eg_from_scores
+from pipeline_lib.lmo.dynamic import skillit_A
 from pipeline_lib.logs import setup_logging
-from pipeline_lib.methods.base import MixturePolicy
-
-if TYPE_CHECKING:
-    from pipeline_lib.config import Project, RunSpec
+from pipeline_lib.methods.base import NO_INPUTS, MixturePolicy, RunInputs, RunPort
 
 log = logging.getLogger(__name__)
-DEFAULTS = {"eta": 0.2, "window": 3, "update_steps": None, "cumulative": False}
-
-
-def skillit_A(G: np.ndarray, losses: np.ndarray) -> np.ndarray:
-    """Skill-It's LMO matrix: A_ij = L_i G_ji (group i's loss times how much training on j lowers it)."""
-    return np.asarray(losses, dtype=float)[:, None] * np.asarray(G, dtype=float).T
 
 
 def skillit_mixture(
@@ -54,16 +46,6 @@ def skills_graph(curves: Sequence[pd.DataFrame], groups: Sequence[str]) -> np.nd
         first, last = table.iloc[0][list(groups)].to_numpy(), table.iloc[-1][list(groups)].to_numpy()
         G[i] = (first - last) / first
     return G
-
-
-def onehot_spec(project: Project, setting: str, seed: int, group: str) -> RunSpec:
-    """The graph run trained only on ``group``: a static pilot, ``pilots.steps_fraction`` of the final run
-    (restricted: one of m runs sharing the learning budget)."""
-    groups = project.settings[setting].groups
-    base = project.run_spec(setting, "static", seed)
-    p = one_hot_mixtures(len(groups))[groups.index(group)]
-    train = project.learning_train(setting, len(groups), project.pilots.steps_fraction)
-    return dataclasses.replace(base, method_params={"proportions": p.tolist()}, train=train)
 
 
 def fit_graph(run_paths: Sequence[str]) -> dict:
@@ -87,47 +69,42 @@ def fit_graph(run_paths: Sequence[str]) -> dict:
         "runs": [path for path, _ in ordered],
         "extra_runs": {
             "runs": len(ordered),
-            "tokens": sum(int(rec.get("tokens_trained", rec["tokens"])) for _, rec in ordered),
+            "tokens": sum(trained_tokens(rec) for _, rec in ordered),
         },
     }
 
 
 class SkillIt(MixturePolicy):
-    """The online run: reads the graph from ``fits/skillit/seed<n>.json`` and re-mixes every update_steps."""
+    """The online run: reads the graph (``--fit``: ``fits/skillit/seed<n>.json``), re-mixes every
+    ``update_steps``."""
 
-    fit_name = "skillit"
+    cfg: SkillItConfig
 
-    def __init__(self, groups: tuple[str, ...], params: dict[str, Any]) -> None:
-        super().__init__(groups, params)
-        self.cfg = {**DEFAULTS, **{k: v for k, v in params.items() if k in DEFAULTS}}
-        if "fit_path" not in params:
-            raise ValueError("skillit needs its skills graph (method_params.fit_path)")
-        self.fit = read_json(params["fit_path"])
+    def __init__(self, groups: tuple[str, ...], cfg: SkillItConfig, inputs: RunInputs = NO_INPUTS) -> None:
+        super().__init__(groups, cfg, inputs)
+        self.fit_path = inputs.need("fit", "skillit")
+        self.fit = read_json(self.fit_path)
         if tuple(self.fit["groups"]) != groups:
-            raise ValueError(f"{params['fit_path']}: graph groups {self.fit['groups']} differ from {groups}")
+            raise ValueError(f"{self.fit_path}: graph groups {self.fit['groups']} differ from {groups}")
         self.G = np.asarray(self.fit["graph"], dtype=float)
         self.trace: list[dict[str, Any]] = []
 
-    def start(self, trainer) -> np.ndarray:
-        every, update = trainer.cfg.eval_every, self.cfg["update_steps"]
-        if update is None or int(update) < 1 or int(update) % every:
-            raise ValueError(
-                f"methods.skillit.update_steps ({update}) must be a positive multiple of train.eval_every "
-                f"({every}); the paper updates every 2 evaluations (500 steps with evals every 250)"
-            )
-        p = skillit_mixture(self.G, np.ones(self.m), self.cfg["eta"])
-        self.trace.append({"step": trainer.step, "mixture": p.tolist(), "loss_sum": [1.0] * self.m})
+    def start(self, run: RunPort) -> np.ndarray:
+        problems = self.cfg.schedule_problems(run.eval_every)
+        if problems:
+            raise ValueError("methods.skillit." + "; ".join(problems))
+        p = skillit_mixture(self.G, np.ones(self.m), self.cfg.eta)
+        self.trace.append({"step": run.step, "mixture": p.tolist(), "loss_sum": [1.0] * self.m})
         return p
 
-    def after_eval(self, trainer, val_losses: np.ndarray) -> np.ndarray | None:
-        if trainer.step % int(self.cfg["update_steps"]) or trainer.step >= trainer.cfg.steps:
+    def after_eval(self, run: RunPort, val_losses: np.ndarray) -> np.ndarray | None:
+        if run.step % self.cfg.update_steps or run.step >= run.total_steps:
             return None
-        curve = pd.DataFrame(trainer.history.curve)  # every evaluation so far, the one at step 0 included
-        table = curve.pivot(index="step", columns="group", values="val_loss").sort_index()
-        loss_sum = table[list(self.groups)].to_numpy()[-int(self.cfg["window"]) :].sum(axis=0)
-        prev = trainer.p if self.cfg["cumulative"] else None
-        p = skillit_mixture(self.G, loss_sum, self.cfg["eta"], prev)
-        self.trace.append({"step": trainer.step, "mixture": p.tolist(), "loss_sum": loss_sum.tolist()})
+        # every scheduled evaluation so far, the one at step 0 included
+        loss_sum = run.val_history()[-self.cfg.window :].sum(axis=0)
+        prev = run.p if self.cfg.cumulative else None
+        p = skillit_mixture(self.G, loss_sum, self.cfg.eta, prev)
+        self.trace.append({"step": run.step, "mixture": p.tolist(), "loss_sum": loss_sum.tolist()})
         return p
 
     @property
@@ -135,7 +112,7 @@ class SkillIt(MixturePolicy):
         return dict(self.fit["extra_runs"])
 
     def summary(self) -> dict[str, Any]:
-        return {"fit_path": self.params["fit_path"], "graph": self.fit["graph"], "trace": self.trace}
+        return {"fit_path": self.fit_path, "graph": self.fit["graph"], "trace": self.trace}
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -26,9 +26,9 @@ from scipy.stats import spearmanr
 
 from pipeline_lib.io import read_json, write_json
 from pipeline_lib.lmo import LinearDynamicLaw
+from pipeline_lib.lmo.dynamic import skillit_A
 from pipeline_lib.logs import setup_logging
 from pipeline_lib.methods.pilots import load_pilots
-from pipeline_lib.methods.skillit import skillit_A
 from pipeline_lib.report.tables import write_formats
 
 log = logging.getLogger(__name__)

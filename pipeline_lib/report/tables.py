@@ -8,7 +8,8 @@ stratified, and the extra runs and tokens spent (pilots and proxies included). A
 exp(mean test loss) (``table2_exp_loss``) and the paper's Table 2 beside ours (``table2_paper``).
 ``table3``: X against Aioli + X in each restricted setting, with the improvement.
 
-Each table is written as CSV (numbers, long form), Markdown and LaTeX (booktabs).
+Table 2 and Table 3 are written as CSV (numbers, long form), Markdown and LaTeX (booktabs); a setting's
+table as CSV and Markdown.
 
     python -m pipeline_lib.report.tables setting --runs r1/run.json ... --out results/as/tables/perplexity
     python -m pipeline_lib.report.tables table2 --runs ... --paper as=as abse=abse --out-dir results/report
@@ -26,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline_lib.config import AIOLI_PLUS, RESTRICTED_SUFFIX
+from pipeline_lib.config import AIOLI_PLUS, RESTRICTED
 from pipeline_lib.io import atomic_open, read_json, write_csv
 from pipeline_lib.logs import setup_logging
 from pipeline_lib.report.latex import to_latex
@@ -176,7 +177,7 @@ def table3(summary: pd.DataFrame) -> pd.DataFrame:
         p = plus.iloc[0]
         rows.append(
             {
-                "setting": str(r["setting"]).removesuffix(RESTRICTED_SUFFIX),
+                "setting": str(r["setting"]).removesuffix(f"/{RESTRICTED}"),
                 "X": r["method"],
                 "X_ppl": r["mean"],
                 "X_std": r["std"],

@@ -1,12 +1,13 @@
-"""Training step: one run of one method on one setting and seed.
+"""Training step: one run of one method on one setting and seed (a final run or a learning run).
 
-Run by the ``train`` rule::
+Run by the ``train`` rule, which the planner (``pipeline_lib/plan.py``) feeds every training job::
 
     python -m pipeline_lib.train.run --spec '<RunSpec json>' --data-dir results/data \\
-        --out-dir results/<setting>/runs/<method>/seed<n>
+        --out-dir results/<setting>/runs/<method>/seed<n> [--fit F] [--reference R] [--init-state S] ...
 
 Writes ``curve.csv`` (per-group validation loss over steps), ``mixture.csv`` (p over steps), optionally
-``model.pt``, and last ``run.json`` (spec, config hash, per-group test loss and perplexity, compute).
+``state.pt`` (model, optimizer, sampler), and last ``run.json`` (spec, config hash, per-group test loss and
+perplexity, compute): a run.json means the job finished.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from pipeline_lib.config import RunSpec
 from pipeline_lib.data.tokens import GroupTokens
 from pipeline_lib.io import atomic_path, stable_hash, write_csv, write_json
 from pipeline_lib.logs import setup_logging
-from pipeline_lib.methods import POLICIES
+from pipeline_lib.methods import NO_INPUTS, RunInputs, make_policy
 from pipeline_lib.train import gpu_slot
 from pipeline_lib.train.allocator import keep_freed_memory
 from pipeline_lib.train.trainer import Trainer
@@ -55,16 +56,16 @@ def train_run(
     init_state: str | Path | None = None,
     until: int | None = None,
     save_state: bool = False,
+    inputs: RunInputs = NO_INPUTS,
 ) -> dict:
-    """Train one run; optionally resume from a saved state, stop at a break step, save the state."""
-    if spec.method not in POLICIES:
-        raise ValueError(f"unknown method '{spec.method}'; available: {sorted(POLICIES)}")
+    """Train one run; optionally resume from a saved state, stop at a break step, save the state.
+    ``inputs``: the files the method reads (its fit, DoReMi's reference model)."""
+    policy = make_policy(spec.method, spec.groups, spec.method_params, inputs)
     data = [GroupTokens.load(Path(data_dir) / g) for g in spec.groups]
     trainer = Trainer(spec, data)
     if init_state is not None:
         trainer.load_state_dict(torch.load(init_state, map_location=trainer.device, weights_only=False))
     start_step, start_tokens = trainer.step, trainer.tokens
-    policy = POLICIES[spec.method](spec.groups, spec.method_params)
     log.info(
         "%s/%s seed %d: %d groups, %.2fM params, %d steps x %d tokens on %s",
         spec.setting,
@@ -88,7 +89,9 @@ def train_run(
             torch.save(trainer.state_dict(), tmp)
     final_val = trainer.history.curve[-len(spec.groups) :]
     data_hashes = {g.name: {s: g.meta["splits"][s]["sha256"] for s in ("train", "val", "test")} for g in data}
-    trained = dataclasses.replace(spec, model=trainer.model_cfg)  # the spec as trained: the tokenizer's vocab
+    trained = dataclasses.replace(
+        spec, model=trainer.model_config
+    )  # the spec as trained: the tokenizer's vocab
     record = {
         "setting": spec.setting,
         "method": spec.method,
@@ -108,7 +111,7 @@ def train_run(
         "compute": {
             "device": str(trainer.device),
             "n_params": trainer.model.n_params(),
-            "flops": trainer.model_cfg.flops_per_token() * (trainer.tokens - start_tokens),
+            "flops": trainer.model_config.flops_per_token() * (trainer.tokens - start_tokens),
             "wall_time_s": wall,
             "train_time_s": trainer.timers["train"],
             "eval_time_s": trainer.timers["eval"],
@@ -144,6 +147,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--init-state", default=None, help="resume from this state.pt (a break run's)")
     ap.add_argument("--until", type=int, default=None, help="stop at this step (a break) instead of the end")
     ap.add_argument("--save-state", action="store_true", help="write state.pt (model, optimizer, sampler)")
+    ap.add_argument("--fit", default=None, help="the fit file the method reads (offline methods, Skill-It)")
+    ap.add_argument("--reference", default=None, help="DoReMi's proxy: the reference model's state.pt")
     ap.add_argument(
         "--gpu-slots",
         type=int,
@@ -157,7 +162,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         torch.set_num_threads(args.threads)
     spec = RunSpec.from_dict(json.loads(args.spec))
     with gpu_slot.pinned_gpu(args.gpu_slots):  # before anything initialises CUDA
-        train_run(spec, args.data_dir, args.out_dir, args.init_state, args.until, args.save_state)
+        inputs = RunInputs(fit=args.fit, reference=args.reference)
+        train_run(spec, args.data_dir, args.out_dir, args.init_state, args.until, args.save_state, inputs)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """The trainer every run uses: mixture-sampled batches, AdamW, warm-up + cosine, per-group evaluation.
 
-The data-mixing method is a :class:`~pipeline_lib.methods.base.MixturePolicy`; the trainer never
-knows which method it runs.
+The data-mixing method is a :class:`~pipeline_lib.methods.base.MixturePolicy`; the trainer never knows
+which method it runs, and the policy sees only the :class:`~pipeline_lib.methods.base.RunPort` the trainer
+implements.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from tqdm import tqdm
 from pipeline_lib.config import RunSpec
 from pipeline_lib.data.sampler import MixtureSampler, eval_chunks
 from pipeline_lib.data.tokens import GroupTokens
-from pipeline_lib.methods.base import MixturePolicy, check_mixture
+from pipeline_lib.lmo.simplex import check_mixture
+from pipeline_lib.methods.base import MixturePolicy
 from pipeline_lib.model import GPT
 from pipeline_lib.train.evaluate import group_losses
 from pipeline_lib.train.schedule import lr_at
@@ -49,11 +51,11 @@ class History:
 
     curve: list[dict] = field(default_factory=list)
     mixture: list[dict] = field(default_factory=list)
-    train_loss: list[float] = field(default_factory=list)
+    val: list[np.ndarray] = field(default_factory=list)  # the curve's losses, one (m,) row per evaluation
 
 
 class Trainer:
-    """Owns the model, optimiser, sampler and evaluation sets of one run."""
+    """Owns the model, optimiser, sampler and evaluation sets of one run; a policy's :class:`RunPort`."""
 
     def __init__(
         self, spec: RunSpec, data: Sequence[GroupTokens], device: torch.device | None = None
@@ -67,7 +69,7 @@ class Trainer:
         vocab = max(int(g.meta["vocab_size"]) for g in data)
         model_cfg = replace(spec.model, vocab_size=vocab)  # the tokenizer decides the vocabulary
         self.model = GPT(model_cfg).to(self.device)
-        self.model_cfg = model_cfg
+        self.model_config = model_cfg
         self._forward = torch.compile(self.model) if self.cfg.compile else self.model
         self.optimizer = torch.optim.AdamW(
             self.model.param_groups(self.cfg.weight_decay),
@@ -95,7 +97,43 @@ class Trainer:
         self.history = History()
         self.timers = {"train": 0.0, "eval": 0.0}
 
-    # -- primitives a policy may call -------------------------------------------------------------
+    # -- the policy's port (RunPort) ------------------------------------------------------------------
+    @property
+    def seed(self) -> int:
+        return self.spec.seed
+
+    @property
+    def total_steps(self) -> int:
+        return self.cfg.steps
+
+    @property
+    def eval_every(self) -> int:
+        return self.cfg.eval_every
+
+    @property
+    def grad_clip(self) -> float:
+        return self.cfg.grad_clip
+
+    @property
+    def lr(self) -> float:
+        return self.optimizer.param_groups[0]["lr"]
+
+    def val_history(self) -> np.ndarray:
+        return np.stack(self.history.val)
+
+    def train(self, q: np.ndarray, steps: int, exact: bool = False) -> None:
+        for _ in range(steps):
+            self.train_step(q, exact=exact)
+
+    def trainable_parameters(self) -> list[torch.nn.Parameter]:
+        return [p for p in self.model.parameters() if p.requires_grad]
+
+    def set_gradient(self, flat: torch.Tensor) -> None:
+        offset = 0
+        for p in self.trainable_parameters():
+            p.grad = flat[offset : offset + p.numel()].view_as(p).to(p.dtype)
+            offset += p.numel()
+
     def set_mixture(self, p: np.ndarray) -> None:
         self.p = check_mixture(p, len(self.groups), "policy mixture")
         row = {"step": self.step}
@@ -138,7 +176,6 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
         self.tokens += batch.shape[0] * (batch.shape[1] - 1)
-        self.history.train_loss.append(value)
         self.timers["train"] += time.perf_counter() - t0
         return value
 
@@ -148,12 +185,13 @@ class Trainer:
         if split == "val":
             chunks = self.val_chunks
         else:
-            chunks = [eval_chunks(tokens, self.model_cfg.context) for tokens in self.test_tokens]
+            chunks = [eval_chunks(tokens, self.model_config.context) for tokens in self.test_tokens]
         losses = group_losses(self.model, chunks, self.cfg.eval_batch_size, self.device, self.autocast)
         self.timers["eval"] += time.perf_counter() - t0
         return losses
 
     def record_val(self, losses: np.ndarray) -> None:
+        self.history.val.append(np.asarray(losses, dtype=float))
         for group, value in zip(self.groups, losses, strict=True):
             self.history.curve.append(
                 {"step": self.step, "tokens": self.tokens, "group": group, "val_loss": float(value)}
@@ -210,7 +248,7 @@ class Trainer:
             "tokens": self.tokens,
             "p": self.p.tolist(),
             "sampler": self.sampler.state(),
-            "model_config": asdict(self.model_cfg),
+            "model_config": asdict(self.model_config),
         }
 
     def load_state_dict(self, state: dict) -> None:

@@ -2,28 +2,37 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 
+from pipeline_lib.config import ConfigError, build_method_config
+from pipeline_lib.config.methods import AioliConfig
 from pipeline_lib.lmo import smoothed_one_hot
-from pipeline_lib.methods import METHODS
-from pipeline_lib.methods.aioli import AioliConfig, learn_params, lp_order, normalize_A, solve_A
+from pipeline_lib.lmo.dynamic import aioli_A, normalize_A
+from pipeline_lib.methods import NO_INPUTS, RunInputs, make_policy
+from pipeline_lib.methods.aioli import learn_params, lp_order
+
+
+def solve_A(beta: np.ndarray, cfg: AioliConfig) -> np.ndarray:
+    return aioli_A(beta, cfg.one_hot_factor, cfg.diagonal)
+
 
 A_TRUE = np.array([[0.020, 0.004, 0.001], [0.006, 0.015, 0.002], [0.001, 0.003, 0.030]])
 
 
 class LinearEnv:
-    """Losses follow L <- L - A q (+ noise) per step; a stand-in for the trainer."""
+    """Losses follow L <- L - A q (+ noise) per step; a stand-in for the trainer's RunPort."""
 
     def __init__(self, A: np.ndarray, noise: float = 0.0, seed: int = 0, steps: int = 1000) -> None:
         self.A, self.noise, self.rng = A, noise, np.random.default_rng(seed)
         self.L = np.full(A.shape[0], 5.0)
         self.step, self.p = 0, np.full(A.shape[0], 1 / A.shape[0])
-        self.cfg = SimpleNamespace(steps=steps)
-        self.spec = SimpleNamespace(seed=0)
+        self.total_steps, self.seed = steps, 0
         self.calls: list[tuple[tuple[float, ...], bool]] = []
+
+    def train(self, q: np.ndarray, steps: int, exact: bool = False) -> None:
+        for _ in range(steps):
+            self.train_step(q, exact)
 
     def train_step(self, q: np.ndarray | None = None, exact: bool = False) -> float:
         q = self.p if q is None else q
@@ -80,20 +89,24 @@ def test_lp_order_is_k_permutations():
         assert sorted(order[4 * r : 4 * r + 4]) == [0, 1, 2, 3]
 
 
-def _policy(method="aioli", **params):
+def _policy(method="aioli", inputs=NO_INPUTS, **params):
     base = dict(lp_rounds=2, lp_steps=3, update_steps=50, eta=1.0, one_hot_factor=0.625)
-    return METHODS[method](("a", "b", "c"), {**base, **params})
+    if method.startswith("aioli+"):
+        prior = method.removeprefix("aioli+")
+        params = {"aioli": {**base, **params}, "prior_method": prior, "prior": {}}
+        return make_policy(method, ("a", "b", "c"), params, inputs)
+    return make_policy(method, ("a", "b", "c"), {**base, **params})
 
 
 def test_policy_moves_p_towards_the_largest_column_sum_and_accounts_steps():
     env = LinearEnv(A_TRUE, steps=200)
     policy = _policy()
     env.p = policy.start(env)
-    while env.step < env.cfg.steps:  # the trainer's loop, reduced to what Aioli sees
+    while env.step < env.total_steps:  # the trainer's loop, reduced to what Aioli sees
         new = policy.before_step(env)
         if new is not None:
             env.p = new
-        if env.step < env.cfg.steps:
+        if env.step < env.total_steps:
             env.train_step()
     lp_per_round = 2 * 3 * 3
     assert len(policy.rounds) == 4 and [r["step"] for r in policy.rounds] == [0, 50, 100, 150]
@@ -139,10 +152,27 @@ def test_static_ablation_runs_one_round_and_prior_resets_to_uniform():
 def test_bad_parameters_are_named():
     with pytest.raises(ValueError, match="one_hot_factor"):
         AioliConfig(one_hot_factor=1.5)
-    with pytest.raises(ValueError, match="unknown parameter"):
-        AioliConfig.from_params({"lp_round": 2})
+    with pytest.raises(ConfigError, match=r"methods\.aioli: unknown parameter\(s\) \['lp_round'\]"):
+        build_method_config("aioli", {"lp_round": 2}, "methods.aioli")
+    with pytest.raises(ConfigError, match=r"methods\.aioli: eta must be float, got '0\.2'"):
+        build_method_config("aioli", {"eta": "0.2"}, "methods.aioli")
     with pytest.raises(ValueError, match=r"one_hot_factor = 0\.5 is not above 1/m"):
-        METHODS["aioli"](("a", "b"), {"one_hot_factor": 0.5})
+        make_policy("aioli", ("a", "b"), {"one_hot_factor": 0.5})
+
+
+def test_ablations_are_overrides_of_the_user_settings():
+    static = build_method_config("aioli_static", {"update_steps": 40, "eta": 0.3}, "methods.aioli_static")
+    diagonal = build_method_config("aioli_diagonal", {"eta": 0.3}, "methods.aioli_diagonal")
+    assert static.update_steps is None and static.eta == 0.3 and not static.diagonal
+    assert diagonal.diagonal and diagonal.update_steps == 250
+
+
+def test_round_guard_rejects_learnparams_as_long_as_a_round():
+    cfg = AioliConfig(lp_rounds=3, lp_steps=3, update_steps=18)  # 3 x 3 x m=2 = 18 LearnParams steps
+    from pipeline_lib.config import TrainConfig
+
+    assert any("not fewer than a round (18 steps)" in p for p in cfg.setting_problems(2, TrainConfig()))
+    assert not AioliConfig(lp_rounds=3, lp_steps=3, update_steps=19).setting_problems(2, TrainConfig())
 
 
 def test_aioli_plus_x_runs_x_for_the_prefix_then_aioli_from_uniform(tmp_path):
@@ -151,9 +181,7 @@ def test_aioli_plus_x_runs_x_for_the_prefix_then_aioli_from_uniform(tmp_path):
 
     fit = {"groups": ["a", "b", "c"], "proportions": [0.6, 0.3, 0.1], "extra_runs": {"runs": 9, "tokens": 90}}
     (tmp_path / "dml.json").write_text(json.dumps(fit))
-    policy = _policy(
-        "aioli+dml", prior_method="dml", prior_params={}, prior_steps=20, fit_path=str(tmp_path / "dml.json")
-    )
+    policy = _policy("aioli+dml", inputs=RunInputs(fit=str(tmp_path / "dml.json")), prior_steps=20)
     env = LinearEnv(A_TRUE, steps=120)
     np.testing.assert_allclose(policy.start(env), [0.6, 0.3, 0.1])
     env.step = 19
@@ -165,5 +193,5 @@ def test_aioli_plus_x_runs_x_for_the_prefix_then_aioli_from_uniform(tmp_path):
     np.testing.assert_allclose(p, expected / expected.sum(), rtol=1e-6)
     assert policy.extra_runs == {"runs": 9, "tokens": 90}  # X's learning runs are Aioli + X's cost
     assert policy.summary()["prior"]["steps"] == 20
-    with pytest.raises(ValueError, match="not a baseline"):
-        _policy("aioli+dml", prior_method="aioli", prior_params={})
+    with pytest.raises(ConfigError, match="not a baseline"):
+        make_policy("aioli+aioli", ("a", "b", "c"), {"aioli": {}, "prior_method": "aioli"})

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import copy
+import re
+from pathlib import Path
 
 import pytest
 
 from pipeline_lib.config import ConfigError, load_project
 from pipeline_lib.data.sources import DataError, make_source
-from pipeline_lib.methods import METHODS
+from pipeline_lib.plan import Planner
 
 BASE = {
     "data": {"source": {"path": "unused"}},
@@ -19,14 +21,14 @@ def _load(mutate=None):
     cfg = copy.deepcopy(BASE)
     if mutate:
         mutate(cfg)
-    return load_project(cfg, known_methods=set(METHODS))
+    return load_project(cfg)
 
 
 def test_valid_config_builds_run_specs():
     project = _load()
-    spec = project.run_spec("pair", "static", 3)
+    spec = Planner(project).run_spec("pair", "static", 3)
     assert spec.groups == ("alpha", "beta") and spec.seed == 3
-    assert spec.method_params["proportions"] == [0.3, 0.7]
+    assert spec.method_params["proportions"] == (0.3, 0.7)
     assert project.tokenizer_groups == ["alpha", "beta"]
 
 
@@ -85,26 +87,34 @@ def test_restricted_view_shortens_learning_runs_and_builds_aioli_plus_x():
         lambda c: (
             c.update(train={"steps": 100, "warmup_steps": 10}),
             c.update(restricted={"settings": ["pair"], "learn_fraction": 0.5, "prior_fraction": 0.05}),
-            c.update(methods={"aioli": {"eta": 0.3}, "dml": {}}),
+            c.update(methods={"aioli": {"eta": 0.3}, "dml": {}, "skillit": {"update_steps": 50}}),
+            c["run"].update(methods=["stratified", "dml"], law_fidelity=True),
         )
     )
     assert project.restricted_settings == ("pair/restricted",)
     view = project.settings["pair/restricted"]
-    assert view.restricted and view.base == "pair" and view.groups == ("alpha", "beta")
+    assert view.restricted and view.name == "pair" and view.groups == ("alpha", "beta")
+    plan = Planner(project)
+    jobs = plan.train_jobs
     # the 9 grid pilots share half a final run: 50 / 9 -> 6 steps, warm-up shortened in proportion
-    pilot = project.pilot_spec("pair/restricted", 0, 0)
+    pilot = jobs["pair/restricted/pilots/grid/seed0/mix0"].spec
     assert pilot.train.steps == 6 and pilot.train.warmup_steps == 1
-    assert project.pilot_spec("pair", 0, 0).train.steps == 100  # unrestricted: full-length pilots
-    assert project.learning_train("pair/restricted", 2).steps == 25
+    assert jobs["pair/pilots/grid/seed0/mix0"].spec.train.steps == 100  # unrestricted: full-length pilots
+    assert plan.learning_train("pair/restricted", 2).steps == 25
     # only runs whose perplexity a table reports evaluate the test split: grid search's full-length pilots
-    assert project.pilot_spec("pair", 0, 0).train.test_eval
-    assert project.run_spec("pair", "dml", 0).train.test_eval
-    assert not pilot.train.test_eval and not project.learning_train("pair", 1).test_eval
-    assert not project.dynamic_child_spec("pair", 0, 0).train.test_eval
+    assert jobs["pair/pilots/grid/seed0/mix0"].spec.train.test_eval
+    assert jobs["pair/runs/dml/seed0"].spec.train.test_eval
+    assert not pilot.train.test_eval and not plan.learning_train("pair", 1).test_eval
+    child = jobs["pair/pilots/dynamic/seed0/child0"]
+    assert not child.spec.train.test_eval and child.init_from == "pair/pilots/dynamic/seed0/parent"
+    assert child.args("R") == "--init-state R/pair/pilots/dynamic/seed0/parent/state.pt --until 60"
+    assert jobs["pair/restricted/pilots/doremi/seed0"].reference == "pair/restricted/pilots/reference/seed0"
+    assert jobs["pair/restricted/runs/aioli+dml/seed0"].fit == "pair/restricted/fits/dml/seed0.json"
     assert project.methods_of("pair/restricted")[-1] == "aioli+doge"
-    spec = project.run_spec("pair/restricted", "aioli+dml", 0)
-    assert spec.train.steps == 100 and spec.method_params["prior_steps"] == 5
-    assert spec.method_params["prior_method"] == "dml" and spec.method_params["eta"] == 0.3
+    spec = plan.run_spec("pair/restricted", "aioli+dml", 0)
+    assert spec.setting == "pair/restricted" and spec.train.steps == 100
+    assert spec.method_params["aioli"]["prior_steps"] == 5
+    assert spec.method_params["prior_method"] == "dml" and spec.method_params["aioli"]["eta"] == 0.3
 
 
 @pytest.mark.parametrize(
@@ -118,3 +128,80 @@ def test_restricted_view_shortens_learning_runs_and_builds_aioli_plus_x():
 def test_bad_restricted_config(restricted, message):
     with pytest.raises(ConfigError, match=message):
         _load(lambda c: c.update(restricted=restricted))
+
+
+@pytest.mark.parametrize(
+    "mutate,message",
+    [
+        (
+            lambda c: c["methods"].update(aioli={"etaa": 1}),
+            r"methods\.aioli: unknown parameter\(s\) \['etaa'\]",
+        ),
+        (
+            lambda c: c["settings"]["pair"].update(methods={"aiolii": {"eta": 1}}),
+            r"settings\.pair\.methods: unknown method\(s\) \['aiolii'\]",
+        ),
+        (
+            lambda c: c["methods"].update(aioli={"eta": "fast"}),
+            r"methods\.aioli: eta must be float, got 'fast'",
+        ),
+        (lambda c: c["methods"].update(alchemy={}), "methods: unknown method 'alchemy'"),
+        # cross-field: Skill-It re-mixes after an evaluation; LearnParams must leave a round room to train
+        (
+            lambda c: c["methods"].update(skillit={"update_steps": 30}),
+            r"methods\.skillit: update_steps \(30\) must be a positive multiple of train\.eval_every \(20\)",
+        ),
+        (
+            lambda c: c["settings"]["pair"].update(methods={"aioli": {"lp_rounds": 3, "lp_steps": 5}}),
+            r"settings\.pair\.methods\.aioli: LearnParams takes .* = 30 steps, not fewer than a round \(30",
+        ),
+        (
+            lambda c: c["methods"].update(aioli={"one_hot_factor": 0.5}),
+            r"methods\.aioli: one_hot_factor = 0\.5 is not above 1/m",
+        ),
+        (
+            lambda c: (
+                c.update(train={"batch_size": 5}),
+                c["methods"].update(doremi={"reference_microbatch": True}),
+            ),
+            r"methods\.doremi: reference_microbatch halves the batch",
+        ),
+    ],
+)
+def test_method_settings_are_typed_and_checked_against_the_setting(mutate, message):
+    def base(c):
+        c.update(train={"steps": 120, "eval_every": 20, "warmup_steps": 10})
+        c["run"]["methods"] = ["stratified", "aioli", "skillit", "doremi"]
+        c["methods"] = {"aioli": {"update_steps": 30}, "skillit": {"update_steps": 40}}
+        mutate(c)
+
+    with pytest.raises(ConfigError, match=message):
+        _load(base)
+
+
+def test_registry_names_every_method_the_readme_lists():
+    from pipeline_lib.config import METHODS
+    from pipeline_lib.methods import policy_class
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = readme.split("| method (`run.methods`)", 1)[1].split("\n\n", 1)[0]
+    first_cells = [line.split("|")[1] for line in table.splitlines()[2:]]
+    listed = {name for cell in first_cells for name in re.findall(r"`(\w+)`", cell)}
+    assert {"stratified", "aioli_static", "aioli_diagonal", "doge"} <= listed
+    assert listed and listed <= set(METHODS), sorted(listed - set(METHODS))
+    for name in [*METHODS, "doremi_proxy", "doge_proxy", "aioli+dml"]:
+        assert callable(policy_class(name).start)
+
+
+def test_loading_the_config_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, yaml; from pipeline_lib.config import load_project; "
+    code += "from pipeline_lib.plan import Planner; "
+    code += (
+        "Planner(load_project(yaml.safe_load(open('config.yaml')))).train_jobs; print('torch' in sys.modules)"
+    )
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

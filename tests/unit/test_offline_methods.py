@@ -7,9 +7,10 @@ import json
 import numpy as np
 import pytest
 
+from pipeline_lib.config.methods import method_entry
 from pipeline_lib.io import write_json
 from pipeline_lib.lmo import LogLinearStaticLaw, grid_mixtures, minimize_static_law
-from pipeline_lib.methods import METHODS, fit_name
+from pipeline_lib.methods import RunInputs, make_policy
 from pipeline_lib.methods.dml import fit_dml
 from pipeline_lib.methods.grid_search import copy_selected, fit_grid_search, select
 from pipeline_lib.methods.pilots import load_pilots
@@ -92,12 +93,12 @@ def test_dml_policy_reads_its_fit(tmp_path, planted_pilots):
     fit = fit_dml(load_pilots(paths))
     fit_path = tmp_path / "dml.json"
     fit_path.write_text(json.dumps(fit))
-    assert fit_name("dml") == "dml" and fit_name("stratified") is None
-    policy = METHODS["dml"](tuple(GROUPS), {"fit_path": str(fit_path)})
+    assert method_entry("dml").fit == "dml" and method_entry("stratified").fit is None
+    policy = make_policy("dml", tuple(GROUPS), {}, RunInputs(fit=str(fit_path)))
     np.testing.assert_allclose(policy.start(None), fit["proportions"])
     assert policy.extra_runs["runs"] == 10
     with pytest.raises(ValueError, match="differ"):
-        METHODS["dml"](("a", "b"), {"fit_path": str(fit_path)})
+        make_policy("dml", ("a", "b"), {}, RunInputs(fit=str(fit_path)))
 
 
 def test_dynamic_fidelity_recovers_a_planted_linear_law(tmp_path):

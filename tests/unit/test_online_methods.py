@@ -10,17 +10,13 @@ import pandas as pd
 import pytest
 import torch
 
-from pipeline_lib.methods import METHODS, POLICIES, fit_name
-from pipeline_lib.methods.doge import (
-    DogeProxy,
-    doge_A,
-    doge_scores,
-    doge_update,
-    per_group_grads,
-)
-from pipeline_lib.methods.doremi import DoremiProxy, doremi_A, doremi_update
+from pipeline_lib.config.methods import METHODS, PROXIES, DoremiConfig, method_entry
+from pipeline_lib.lmo.dynamic import doge_A, doremi_A, skillit_A
+from pipeline_lib.methods import RunInputs, make_policy
+from pipeline_lib.methods.doge import doge_scores, doge_update, per_group_grads
+from pipeline_lib.methods.doremi import doremi_update
 from pipeline_lib.methods.proxy import proxy_fit
-from pipeline_lib.methods.skillit import SkillIt, skillit_A, skillit_mixture, skills_graph
+from pipeline_lib.methods.skillit import skillit_mixture, skills_graph
 from pipeline_lib.train.trainer import Trainer
 from tests.unit.test_trainer import _groups, _spec
 
@@ -72,9 +68,9 @@ def test_skillit_run_updates_every_update_steps(tmp_path):
             }
         )
     )
-    params = {"fit_path": str(fit), "eta": 0.2, "window": 3, "update_steps": 8}
+    params = {"eta": 0.2, "window": 3, "update_steps": 8}
     trainer = Trainer(_spec("skillit", steps=16, **params), _groups())
-    policy = SkillIt(GROUPS, params)
+    policy = make_policy("skillit", GROUPS, params, RunInputs(fit=str(fit)))
     trainer.run(policy)
     assert [t["step"] for t in policy.trace] == [0, 8]  # no update at the last step
     table = pd.DataFrame(trainer.history.curve).pivot(index="step", columns="group", values="val_loss")
@@ -88,10 +84,10 @@ def test_skillit_run_updates_every_update_steps(tmp_path):
 def test_skillit_update_steps_must_be_a_multiple_of_eval_every(tmp_path):
     fit = tmp_path / "graph.json"
     fit.write_text(json.dumps({"groups": list(GROUPS), "graph": [[1, 0], [0, 1]], "extra_runs": {}}))
-    params = {"fit_path": str(fit), "update_steps": 6}
+    params = {"update_steps": 6}
     trainer = Trainer(_spec("skillit", steps=12, **params), _groups())
     with pytest.raises(ValueError, match=r"methods\.skillit\.update_steps"):
-        trainer.run(SkillIt(GROUPS, params))
+        trainer.run(make_policy("skillit", GROUPS, params, RunInputs(fit=str(fit))))
 
 
 # -- DoReMi ---------------------------------------------------------------------------------------------
@@ -116,9 +112,9 @@ def _reference_state(tmp_path, spec):
 
 def test_doremi_proxy_equal_to_its_reference_keeps_uniform_weights(tmp_path):
     spec = _spec("doremi_proxy")
-    params = {"reference_path": _reference_state(tmp_path, spec), "mu": 1.0}
+    reference = RunInputs(reference=_reference_state(tmp_path, spec))
     trainer = Trainer(spec, _groups())
-    policy = DoremiProxy(GROUPS, params)
+    policy = make_policy("doremi_proxy", GROUPS, {"mu": 1.0}, reference)
     trainer.set_mixture(policy.start(trainer))
     for _ in range(5):
         batch, groups = trainer.sampler.sample(trainer.p, 4)
@@ -135,9 +131,9 @@ def test_doremi_proxy_run_moves_weights_and_fits(tmp_path):
     for _ in range(4):
         reference_trainer.train_step()
     torch.save(reference_trainer.state_dict(), ref_path)
-    params = {"reference_path": ref_path, "mu": 1.0}
+    params = {"mu": 1.0}
     trainer = Trainer(spec, _groups())
-    policy = DoremiProxy(GROUPS, params)
+    policy = make_policy("doremi_proxy", GROUPS, params, RunInputs(reference=ref_path))
     trainer.run(policy)
     summary = policy.summary()
     assert summary["updates"] == 8 and len(summary["trace"]) == 8
@@ -157,12 +153,12 @@ def test_doremi_proxy_run_moves_weights_and_fits(tmp_path):
 
 def test_doremi_reference_microbatch_doubles_steps_and_discards_half(tmp_path):
     spec = _spec("doremi_proxy", steps=6)
-    train = DoremiProxy.proxy_train(spec.train, {"reference_microbatch": True})
+    train = DoremiConfig(reference_microbatch=True).proxy_train(spec.train)
     assert (train.steps, train.batch_size) == (12, 2)
-    assert DoremiProxy.proxy_train(spec.train, {}) is spec.train
-    params = {"reference_path": _reference_state(tmp_path, spec), "reference_microbatch": True}
+    assert DoremiConfig().proxy_train(spec.train) is spec.train
+    reference = RunInputs(reference=_reference_state(tmp_path, spec))
     trainer = Trainer(spec, _groups())
-    policy = DoremiProxy(GROUPS, params)
+    policy = make_policy("doremi_proxy", GROUPS, {"reference_microbatch": True}, reference)
     trainer.run(policy)
     assert policy.updates == 3 and [t["step"] for t in policy.trace] == [1, 3, 5]
 
@@ -196,7 +192,7 @@ def test_doge_per_group_grads_equal_separate_per_group_gradients():
 
 def test_doge_backward_leaves_the_weighted_gradient():
     trainer = Trainer(_spec("doge_proxy"), _groups())
-    policy = DogeProxy(GROUPS, {"val_batch_size": 2})
+    policy = make_policy("doge_proxy", GROUPS, {"val_batch_size": 2})
     trainer.set_mixture(policy.start(trainer))
     batch, groups = trainer.sampler.sample(trainer.p, 4, exact=True)
     batch_t = torch.from_numpy(batch)
@@ -209,13 +205,13 @@ def test_doge_backward_leaves_the_weighted_gradient():
 
 def test_doge_reference_val_sampling_draws_from_the_pooled_split():
     trainer = Trainer(_spec("doge_proxy"), _groups())
-    policy = DogeProxy(GROUPS, {"val_batch_size": 5, "reference_val_sampling": True})
+    policy = make_policy("doge_proxy", GROUPS, {"val_batch_size": 5, "reference_val_sampling": True})
     policy.start(trainer)
     chunks, groups = policy.val_batch(trainer)
     assert chunks.shape[0] == 5
     for row, g in zip(chunks, groups, strict=True):
         assert any(np.array_equal(row, c) for c in trainer.val_chunks[g])
-    balanced = DogeProxy(GROUPS, {"val_batch_size": 4})
+    balanced = make_policy("doge_proxy", GROUPS, {"val_batch_size": 4})
     balanced.start(trainer)
     assert sorted(balanced.val_batch(trainer)[1].tolist()) == [0, 0, 1, 1]
 
@@ -223,7 +219,6 @@ def test_doge_reference_val_sampling_draws_from_the_pooled_split():
 # -- registry -------------------------------------------------------------------------------------------
 def test_registry_separates_methods_from_proxies():
     assert {"skillit", "doremi", "doge"} <= set(METHODS)
-    assert {"doremi_proxy", "doge_proxy"} <= set(POLICIES) and not {"doremi_proxy", "doge_proxy"} & set(
-        METHODS
-    )
-    assert [fit_name(m) for m in ("skillit", "doremi", "doge")] == ["skillit", "doremi", "doge"]
+    assert {"doremi_proxy", "doge_proxy"} == set(PROXIES) and not set(PROXIES) & set(METHODS)
+    assert [method_entry(m).fit for m in ("skillit", "doremi", "doge")] == ["skillit", "doremi", "doge"]
+    assert method_entry("aioli+doge").fit == "doge" and method_entry("aioli").fit is None

@@ -6,7 +6,7 @@ import torch
 
 from pipeline_lib.config import RunSpec, TrainConfig
 from pipeline_lib.data.tokens import GroupTokens
-from pipeline_lib.methods import METHODS
+from pipeline_lib.methods import make_policy
 from pipeline_lib.methods.base import MixturePolicy
 from pipeline_lib.model import ModelConfig
 from pipeline_lib.train.trainer import Trainer
@@ -32,7 +32,7 @@ def _spec(method: str = "stratified", steps: int = 12, **params) -> RunSpec:
 
 def test_run_records_curves_mixture_and_learns():
     trainer = Trainer(_spec(steps=40), _groups())
-    test = trainer.run(METHODS["stratified"](("g0", "g1"), {}))
+    test = trainer.run(make_policy("stratified", ("g0", "g1")))
     assert trainer.step == 40 and trainer.tokens == 40 * 4 * 16
     steps = sorted({r["step"] for r in trainer.history.curve})
     assert steps == [0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40]
@@ -47,7 +47,7 @@ def test_learning_runs_skip_the_test_pass_but_keep_their_curves():
     spec = _spec()
     spec = dataclasses.replace(spec, train=dataclasses.replace(spec.train, test_eval=False))
     trainer = Trainer(spec, _groups())
-    assert trainer.run(METHODS["stratified"](("g0", "g1"), {})) is None
+    assert trainer.run(make_policy("stratified", ("g0", "g1"))) is None
     assert trainer.step == 12 and max(r["step"] for r in trainer.history.curve) == 12
 
 
@@ -68,8 +68,8 @@ def test_allocator_tuning_applies_on_glibc():
 
 
 def test_same_seed_same_numbers():
-    a = Trainer(_spec(), _groups()).run(METHODS["static"](("g0", "g1"), {"proportions": [0.3, 0.7]}))
-    b = Trainer(_spec(), _groups()).run(METHODS["static"](("g0", "g1"), {"proportions": [0.3, 0.7]}))
+    a = Trainer(_spec(), _groups()).run(make_policy("static", ("g0", "g1"), {"proportions": [0.3, 0.7]}))
+    b = Trainer(_spec(), _groups()).run(make_policy("static", ("g0", "g1"), {"proportions": [0.3, 0.7]}))
     np.testing.assert_array_equal(a, b)
 
 
@@ -101,10 +101,10 @@ class _SwitchAtEval(MixturePolicy):
 
 def test_policy_hooks_change_the_mixture_and_are_traced():
     trainer = Trainer(_spec(steps=8), _groups())
-    trainer.run(_SwitchAtEval(("g0", "g1"), {}))
+    trainer.run(_SwitchAtEval(("g0", "g1"), None))
     assert trainer.history.mixture == [{"step": 0, "g0": 1.0, "g1": 0.0}, {"step": 4, "g0": 0.0, "g1": 1.0}]
 
 
 def test_static_policy_rejects_bad_proportions():
     with pytest.raises(ValueError, match="non-negative weights summing to 1"):
-        METHODS["static"](("g0", "g1"), {"proportions": [0.5, 0.6]}).start(None)
+        make_policy("static", ("g0", "g1"), {"proportions": [0.5, 0.6]}).start(None)

@@ -70,3 +70,14 @@ def job_counts(output: str) -> dict[str, int]:
             break
         counts[match.group(1)] = int(match.group(2))
     return counts
+
+
+def train_jobs(output: str) -> dict[str, int]:
+    """The training jobs of a dry run by kind: ``runs`` (final runs) or ``pilots/<kind>``."""
+    counts: dict[str, int] = {}
+    for job in re.findall(r"wildcards: job=(\S+)", output):
+        parts = job.split("/")
+        at = parts.index("runs") if "runs" in parts else parts.index("pilots")
+        kind = "runs" if parts[at] == "runs" else f"pilots/{parts[at + 1]}"
+        counts[kind] = counts.get(kind, 0) + 1
+    return counts

@@ -4,32 +4,33 @@ from __future__ import annotations
 
 import pytest
 
-from tests.workflow.helpers import REPO, job_counts, snakemake, write_config
+from tests.workflow.helpers import REPO, job_counts, snakemake, train_jobs, write_config
 
 
 def test_default_config_dag(tmp_path):
     cfg = write_config("config.yaml", tmp_path)
     out = snakemake(tmp_path, cfg, "-n").stdout
     # 2 settings (as: m = 2, abse: m = 3) x 1 seed; groups arxiv, stackexchange, book.
-    # Unrestricted: dml, aioli (x3 variants), skillit, doremi, doge trained; stratified saves its state as
-    # DoReMi's reference (train_reference); grid search selects its best pilot; pilots: 9 grid runs each
-    # (m = 2 grid; m = 3 cover of 9); dynamic sweep: 1 parent + 9 children each; Skill-It: m one-hot runs;
-    # DoReMi, DoGE: one proxy each.
-    # Restricted view of `as` (grid search, DML, DoGE): 3 X + 3 Aioli + X trained; shortened learning runs:
-    # 9 pilots and a DoGE proxy.
+    # Unrestricted: stratified (saving its state as DoReMi's reference), dml, aioli (x3 variants), skillit,
+    # doremi, doge trained; grid search selects its best pilot; pilots: 9 grid runs each (m = 2 grid;
+    # m = 3 cover of 9); dynamic sweep: 1 parent + 9 children each; Skill-It: m one-hot runs; DoReMi, DoGE:
+    # one proxy each. Restricted view of `as` (grid search, DML, DoGE): 3 X + 3 Aioli + X trained;
+    # shortened learning runs: 9 pilots and a DoGE proxy. All 79 training jobs are one rule.
+    assert train_jobs(out) == {
+        "runs": 2 * 8 + 6,
+        "pilots/grid": 3 * 9,
+        "pilots/dynamic": 2 * (1 + 9),
+        "pilots/onehot": 2 + 3,
+        "pilots/doremi": 2,
+        "pilots/doge": 2 + 1,
+    }
     assert job_counts(out) == {
         "all": 1,
         "pack": 3,
         "tokenizer": 1,
-        "train": 2 * 7 + 6,
-        "train_reference": 2,
-        "onehot_pilot": 2 + 3,
+        "train": 79,
         "fit_skillit": 2,
-        "proxy": 2 * 2 + 1,
         "fit_proxy": 2 * 2 + 1,
-        "pilot": 3 * 9,
-        "dynamic_parent": 2,
-        "dynamic_child": 2 * 9,
         "fit_dml": 3,
         "fit_grid_search": 3,
         "select_grid_search": 2,
@@ -51,11 +52,13 @@ def test_sample_full_overlay_dag(tmp_path):
     base = write_config("config.yaml", tmp_path)
     out = snakemake(tmp_path, [base, REPO / "config/sample-full.yaml"], "-n").stdout
     counts = job_counts(out)  # 6 settings x 3 seeds, all 7 groups; all7 pilots: a 10-point cover
-    assert counts["pack"] == 7 and counts["setting_table"] == 2 * 6
-    assert counts["train"] == 6 * 3 * 8 + 6 * 3 * 10  # unrestricted (no GS rerun) + restricted
-    assert counts["train_reference"] == 6 * 3 and counts["reference_pilot"] == 6 * 3
-    assert counts["onehot_pilot"] == 2 * 3 * (2 + 2 + 2 + 3 + 3 + 7)
-    assert counts["pilot"] == 2 * 3 * (5 * 9 + 10) and counts["law_fidelity"] == 6 * 3
+    assert counts["pack"] == 7 and counts["setting_table"] == 2 * 6 and counts["law_fidelity"] == 6 * 3
+    jobs = train_jobs(out)
+    assert jobs["runs"] == 6 * 3 * 9 + 6 * 3 * 10  # unrestricted (no GS rerun) + restricted
+    assert jobs["pilots/reference"] == 6 * 3  # DoReMi's restricted reference
+    assert jobs["pilots/onehot"] == 2 * 3 * (2 + 2 + 2 + 3 + 3 + 7)
+    assert jobs["pilots/grid"] == 2 * 3 * (5 * 9 + 10)
+    assert counts["train"] == sum(jobs.values())
 
 
 @pytest.mark.parametrize(
@@ -76,6 +79,19 @@ def test_sample_full_overlay_dag(tmp_path):
             "group 'klingon': corpus file",
         ),
         ({"run.methods": ["stratified", "alchemy"]}, "unknown method 'alchemy'"),
+        ({"methods.aioli": {"etaa": 1}}, "methods.aioli: unknown parameter(s) ['etaa']"),
+        (
+            {"settings.abse.methods": {"aiolii": {"eta": 1}}},
+            "settings.abse.methods: unknown method(s) ['aiolii']",
+        ),
+        (
+            {"methods.skillit": {"update_steps": 30}},
+            "methods.skillit: update_steps (30) must be a positive multiple",
+        ),
+        (
+            {"settings.abse.methods": {"aioli": {"lp_rounds": 4, "lp_steps": 4}}},
+            "settings.abse.methods.aioli: LearnParams takes lp_rounds x lp_steps x m = 48 steps, not fewer",
+        ),
         ({"train.steps": 0}, "train"),
     ],
 )

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pipeline_lib.data.tokenizer import train_bpe
-from tests.workflow.helpers import REPO, job_counts, snakemake, write_config
+from tests.workflow.helpers import REPO, job_counts, snakemake, train_jobs, write_config
 
 PAPER = REPO / "config" / "paper"
 # setting overlay -> (packed groups, seeds)
@@ -25,12 +25,11 @@ def test_paper_config_dag(tmp_path, name):
     base = write_config("config/paper/base.yaml", tmp_path, resolve_source=False)
     out = snakemake(tmp_path, [base, PAPER / f"{name}.yaml"], "-n", "--printshellcmds").stdout
     m, seeds = PAPER_JOBS[name]
-    counts = job_counts(out)
-    # unrestricted: 7 trained methods (grid search selects a pilot; stratified is train_reference);
-    # restricted: 5 X + 5 Aioli + X
-    assert counts["pack"] == m and counts["train"] == seeds * (7 + 10) and counts["train_reference"] == seeds
-    assert counts["pilot"] == 2 * seeds * PILOTS[m] and counts["onehot_pilot"] == 2 * seeds * m
-    assert counts["dynamic_child"] == seeds * PILOTS[m] and counts["table2"] == counts["table3"] == 1
+    counts, jobs = job_counts(out), train_jobs(out)
+    # unrestricted: 8 trained methods (grid search selects a pilot); restricted: 5 X + 5 Aioli + X
+    assert counts["pack"] == m and jobs["runs"] == seeds * (8 + 10) and counts["train"] == sum(jobs.values())
+    assert jobs["pilots/grid"] == 2 * seeds * PILOTS[m] and jobs["pilots/onehot"] == 2 * seeds * m
+    assert jobs["pilots/dynamic"] == seeds * (PILOTS[m] + 1) and counts["table2"] == counts["table3"] == 1
     # the train budget: steps x batch 8 x context 2048 x margin (1.1; 0.2 for the 40000-step full runs)
     budget = round(40000 * 8 * 2048 * 0.2) if name == "full" else round(5000 * 8 * 2048 * 1.1)
     assert out.count(f"--train-token-budget {budget} ") == m
@@ -80,10 +79,9 @@ def test_slurm_profile_dry_run(tmp_path, monkeypatch):
         "10",
     ).stdout
     counts = job_counts(out)
-    gpu_rules = ("train", "train_reference", "pilot", "onehot_pilot", "proxy", "reference_pilot")
-    gpu_rules += ("dynamic_parent", "dynamic_child")
     train = [line for line in out.splitlines() if "gpu=1" in line and "resources:" in line]
-    assert len(train) == sum(counts[r] for r in gpu_rules) and counts["train"] == 5 * 17
+    assert len(train) == counts["train"] == sum(train_jobs(out).values())  # one rule, every training job
+    assert train_jobs(out)["runs"] == 5 * 18
     assert all("slurm_partition=gpu" in r and "mem_mb=32000" in r and "runtime=240" in r for r in train)
     assert all("cpus_per_gpu=8" in r for r in train)
     assert "slurm_partition=cpu" in out  # data and report jobs

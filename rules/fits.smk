@@ -1,19 +1,20 @@
-# Mixing laws fitted on pilots: grid search's pick, the DML fit, and the laws' fidelity.
+# What the offline steps fit on learning runs, per view ({setting}{view}) and seed: grid search's pick, the
+# DML law, Skill-It's graph, the DoReMi/DoGE proxies' averaged weights, and the laws' fidelity.
 
 
 rule fit_grid_search:
     input:
-        lambda wc: pilot_runs(wc.setting, wc.seed),
+        get_pilot_runs,
     output:
-        f"{RESULTS}/{{setting}}/fits/grid_search/seed{{seed}}.json",
+        f"{RESULTS}/{{setting}}{{view}}/fits/grid_search/seed{{seed}}.json",
     log:
-        f"{RESULTS}/logs/{{setting}}/fits/grid_search/seed{{seed}}.log",
+        f"{RESULTS}/logs/{{setting}}{{view}}/fits/grid_search/seed{{seed}}.log",
     shell:
         f"{PY} -m pipeline_lib.methods.grid_search fit --pilots {{input}} --out {{output}} > {{log}} 2>&1"
 
 
-# Unrestricted, the pilots are full-length: the best one is grid search's run (no rerun). Restricted
-# settings train the picked mixture instead (rule train).
+# Unrestricted with full-length pilots, the best pilot is grid search's run (no rerun); otherwise the planner
+# trains the picked mixture (rule train).
 rule select_grid_search:
     input:
         f"{RESULTS}/{{setting}}/fits/grid_search/seed{{seed}}.json",
@@ -22,29 +23,59 @@ rule select_grid_search:
         curve=f"{RESULTS}/{{setting}}/runs/grid_search/seed{{seed}}/curve.csv",
         mixture=f"{RESULTS}/{{setting}}/runs/grid_search/seed{{seed}}/mixture.csv",
     wildcard_constraints:
-        setting=SELECT_GS_SETTINGS,
+        setting=_alternatives(s for s in PROJECT.run_settings if PLAN.pilots_are_runs(s)),
     params:
-        out_dir=lambda wc: run_dir(wc.setting, "grid_search", wc.seed),
+        out_dir=lambda wc: f"{RESULTS}/{PLAN.run_dir(wc.setting, 'grid_search', wc.seed)}",
     log:
-        f"{RESULTS}/logs/{{setting}}/grid_search/seed{{seed}}.log",
+        f"{RESULTS}/logs/{{setting}}/runs/grid_search/seed{{seed}}.log",
     shell:
         f"{PY} -m pipeline_lib.methods.grid_search select --fit {{input}} --out-dir {{params.out_dir}} "
         "> {log} 2>&1"
 
 
-ruleorder: select_grid_search > train
-
-
 rule fit_dml:
     input:
-        lambda wc: pilot_runs(wc.setting, wc.seed),
+        get_pilot_runs,
     output:
-        f"{RESULTS}/{{setting}}/fits/dml/seed{{seed}}.json",
+        f"{RESULTS}/{{setting}}{{view}}/fits/dml/seed{{seed}}.json",
     log:
-        f"{RESULTS}/logs/{{setting}}/fits/dml/seed{{seed}}.log",
+        f"{RESULTS}/logs/{{setting}}{{view}}/fits/dml/seed{{seed}}.log",
     shell:
         f"{PY} -m pipeline_lib.methods.dml --pilots {{input}} --seed {{wildcards.seed}} --out {{output}} "
         "> {log} 2>&1"
+
+
+rule fit_skillit:
+    input:
+        lambda wc: results(PLAN.onehot_runs(view_of(wc), wc.seed)),
+    output:
+        f"{RESULTS}/{{setting}}{{view}}/fits/skillit/seed{{seed}}.json",
+    log:
+        f"{RESULTS}/logs/{{setting}}{{view}}/fits/skillit/seed{{seed}}.log",
+    shell:
+        f"{PY} -m pipeline_lib.methods.skillit --runs {{input}} --out {{output}} > {{log}} 2>&1"
+
+
+def get_proxy_reference(wildcards):
+    """DoReMi's reference run (counted in its extra runs); DoGE has none."""
+    if wildcards.proxy != "doremi":
+        return []
+    return [f"{RESULTS}/{PLAN.reference_dir(view_of(wildcards), wildcards.seed)}/run.json"]
+
+
+rule fit_proxy:
+    input:
+        proxy=lambda wc: f"{RESULTS}/{PLAN.pilot_dir(view_of(wc), wc.proxy, wc.seed)}/run.json",
+        reference=get_proxy_reference,
+    output:
+        f"{RESULTS}/{{setting}}{{view}}/fits/{{proxy}}/seed{{seed}}.json",
+    params:
+        reference=lambda wc, input: f"--reference {input.reference}" if input.reference else "",
+    log:
+        f"{RESULTS}/logs/{{setting}}{{view}}/fits/{{proxy}}/seed{{seed}}.log",
+    shell:
+        f"{PY} -m pipeline_lib.methods.proxy --method {{wildcards.proxy}} --proxy {{input.proxy}} "
+        "{params.reference} --out {output} > {log} 2>&1"
 
 
 # Online methods whose own A^t is compared with the fitted dynamic law (parameter similarity): Aioli's and
@@ -53,13 +84,17 @@ SIMILARITY_RUNS = [m for m in ("aioli", "skillit") if m in PROJECT.run_methods]
 SIMILARITY_PROXIES = [m for m in ("doremi", "doge") if m in PROJECT.run_methods]
 
 
+def get_similarity_inputs(wildcards):
+    runs = [f"{RESULTS}/{PLAN.run_dir(wildcards.setting, m, wildcards.seed)}/run.json" for m in SIMILARITY_RUNS]
+    return runs + [fit_file(wildcards.setting, m, wildcards.seed) for m in SIMILARITY_PROXIES]
+
+
 rule law_fidelity:
     input:
         static=f"{RESULTS}/{{setting}}/fits/dml/seed{{seed}}.json",
-        parent=rules.dynamic_parent.output.run,
-        children=lambda wc: dynamic_children(wc.setting, wc.seed),
-        online=lambda wc: [f"{run_dir(wc.setting, m, wc.seed)}/run.json" for m in SIMILARITY_RUNS]
-        + [fit_file(wc.setting, m, wc.seed) for m in SIMILARITY_PROXIES],
+        parent=lambda wc: f"{RESULTS}/{PLAN.pilot_dir(wc.setting, 'dynamic', wc.seed, 'parent')}/run.json",
+        children=lambda wc: results(PLAN.dynamic_children(wc.setting, wc.seed)),
+        online=get_similarity_inputs,
     output:
         f"{RESULTS}/{{setting}}/fits/fidelity/seed{{seed}}.json",
     log:

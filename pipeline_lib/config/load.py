@@ -1,0 +1,253 @@
+"""Loading and validation: the schema-validated YAML dict -> a :class:`Project`.
+
+Each ``_load_*`` function builds one part and returns the problems it found; :func:`load_project` raises one
+:class:`ConfigError` listing them all, each naming the field's path, so ``snakemake -n`` stops before any job.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from pipeline_lib.config.methods import METHODS, MethodConfig, build_method_config
+from pipeline_lib.config.types import (
+    AIOLI_PLUS,
+    RESTRICTED,
+    ConfigError,
+    DataConfig,
+    PilotConfig,
+    Project,
+    RestrictedConfig,
+    Setting,
+    TrainConfig,
+    build_dataclass,
+    deep_merge,
+)
+from pipeline_lib.model.config import ModelConfig
+
+Problems = list[str]
+PROXY_METHODS = ("doremi", "doge")  # their proxy runs use the method's own config
+OFFLINE = {"dml", "grid_search"}  # methods fitted on the pilot sweep
+
+
+def load_project(config: dict[str, Any]) -> Project:
+    """Turn the schema-validated config dict into a :class:`Project`; one error lists every problem."""
+    problems: Problems = []
+
+    def collect(result: tuple[Any, Problems]) -> Any:
+        problems.extend(result[1])
+        return result[0]
+
+    data = collect(_load_data(config.get("data") or {}))
+    settings = collect(_load_settings(config))
+    run = config.get("run") or {}
+    run_settings, run_methods, seeds = collect(_load_run(run, settings))
+    restricted = collect(_load_restricted(config.get("restricted"), settings))
+    pilots = collect(_load_part(PilotConfig, config.get("pilots"), "pilots"))
+    problems += _check_groups(data, settings)
+    views = {name: settings[name] for name in settings}
+    for name in restricted.settings if restricted.methods else ():
+        if name in settings:
+            view = dataclasses.replace(
+                settings[name], view=RESTRICTED, learn_fraction=restricted.learn_fraction
+            )
+            views[view.key] = view
+    project = Project(
+        data, views, run_settings, run_methods, seeds, pilots, bool(run.get("law_fidelity")), restricted
+    )
+    project = collect(_load_method_configs(config, project))
+    problems += _check_pilot_counts(project)
+    if problems:
+        raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
+    return project
+
+
+def _load_part(cls: type, raw: Mapping[str, Any] | None, where: str) -> tuple[Any, Problems]:
+    try:
+        return build_dataclass(cls, raw, where), []
+    except (ConfigError, TypeError, ValueError) as err:
+        return cls(), [f"{where}: {err}" if not str(err).startswith(where) else str(err)]
+
+
+def _load_data(raw: Mapping[str, Any]) -> tuple[DataConfig | None, Problems]:
+    try:
+        data = DataConfig.from_dict(raw)
+    except (ConfigError, TypeError, ValueError) as err:
+        return None, [str(err)]
+    problems = []
+    if data.tokenizer.kind not in ("bpe", "file", "hub"):
+        problems.append(f"data.tokenizer.kind must be bpe, file or hub, got '{data.tokenizer.kind}'")
+    if data.split.val_fraction <= 0 or data.split.test_fraction <= 0:
+        problems.append("data.split: val_fraction and test_fraction must be > 0")
+    if data.split.val_fraction + data.split.test_fraction >= 1:
+        problems.append("data.split: val_fraction + test_fraction must be < 1")
+    return data, problems
+
+
+def _load_settings(config: Mapping[str, Any]) -> tuple[dict[str, Setting], Problems]:
+    """Every defined setting with its model and schedule (method configs come later, per view)."""
+    settings, problems = {}, []
+    for name, raw in (config.get("settings") or {}).items():
+        where = f"settings.{name}"
+        groups = tuple(raw.get("groups") or ())
+        if len(groups) < 2 or len(set(groups)) != len(groups):
+            problems.append(f"{where}.groups: give at least two distinct groups, got {list(groups)}")
+        static = raw.get("static")
+        if static is not None:
+            problems += _check_proportions(f"{where}.static", groups, static)
+        unknown = sorted(set(raw.get("methods") or {}) - set(METHODS))
+        if unknown:
+            problems.append(f"{where}.methods: unknown method(s) {unknown}; available: {sorted(METHODS)}")
+        try:
+            model = ModelConfig.from_dict(deep_merge(config.get("model", {}), raw.get("model")))
+            train = build_dataclass(
+                TrainConfig, deep_merge(config.get("train", {}), raw.get("train")), f"{where}.train"
+            )
+        except (ConfigError, TypeError, ValueError) as err:
+            problems.append(f"{where}: {err}")
+            continue
+        settings[name] = Setting(name, groups, raw.get("paper"), static, model, train)
+    return settings, problems
+
+
+def _check_proportions(where: str, groups: tuple[str, ...], props: dict[str, float]) -> Problems:
+    problems = []
+    if set(props) != set(groups):
+        problems.append(
+            f"{where}: proportions must name exactly the setting's groups {list(groups)}, got {sorted(props)}"
+        )
+    if any(v < 0 for v in props.values()):
+        problems.append(f"{where}: proportions must be non-negative, got {props}")
+    total = sum(props.values())
+    if not math.isclose(total, 1.0, abs_tol=1e-6):
+        problems.append(f"{where}: proportions must sum to 1, they sum to {total:.6g}")
+    return problems
+
+
+def _load_run(run: Mapping[str, Any], settings: dict[str, Setting]) -> tuple[tuple, Problems]:
+    """(run settings, run methods, seeds) of the ``run`` block."""
+    run_settings = tuple(run.get("settings") or settings)
+    run_methods = tuple(run.get("methods") or ())
+    seeds = tuple(run.get("seeds") or (0,))
+    problems = [
+        f"run.settings: unknown setting '{name}'; defined: {sorted(settings)}"
+        for name in run_settings
+        if name not in settings
+    ]
+    problems += [
+        f"run.methods: unknown method '{m}'; available: {sorted(METHODS)}"
+        for m in run_methods
+        if m not in METHODS
+    ]
+    if "static" in run_methods:
+        missing = [s for s in run_settings if s in settings and settings[s].static is None]
+        if missing:
+            problems.append(
+                f"run.methods includes 'static' but settings {missing} have no 'static' proportions; "
+                "add settings.<name>.static: {group: weight, ...}"
+            )
+    return (run_settings, run_methods, seeds), problems
+
+
+def _load_restricted(raw: Mapping[str, Any] | None, settings: dict[str, Setting]) -> tuple[Any, Problems]:
+    restricted, problems = _load_part(RestrictedConfig, raw, "restricted")
+    problems += [
+        f"restricted.settings: unknown setting '{name}'; defined: {sorted(settings)}"
+        for name in restricted.settings
+        if name not in settings
+    ]
+    unknown = sorted(set(restricted.methods) - set(RestrictedConfig.methods))
+    if unknown:
+        problems.append(
+            f"restricted.methods: {unknown} learn no proportions; "
+            f"choose from {list(RestrictedConfig.methods)}"
+        )
+    return restricted, problems
+
+
+def _check_groups(data: DataConfig | None, settings: dict[str, Setting]) -> Problems:
+    if data is None or not data.tokenizer.groups:
+        return []
+    return [
+        f"settings.{name} uses groups {sorted(set(s.groups) - set(data.tokenizer.groups))} not in "
+        "data.tokenizer.groups"
+        for name, s in settings.items()
+        if set(s.groups) - set(data.tokenizer.groups)
+    ]
+
+
+def _raw_method(config: Mapping[str, Any], setting: str, method: str) -> tuple[dict[str, Any], str]:
+    """``methods.<m>`` (after the method it ``extends``), then ``settings.<s>.methods.<m>``, and the path of
+    the block that set them last (for error messages)."""
+    own = ((config.get("settings") or {}).get(setting, {}).get("methods") or {}).get(method)
+    raw = {**((config.get("methods") or {}).get(method) or {}), **(own or {})}
+    base = raw.pop("extends", None)
+    where = f"settings.{setting}.methods.{method}" if own is not None else f"methods.{method}"
+    if base:
+        if base not in METHODS:
+            raise ConfigError(f"{where}.extends: unknown method '{base}'; available: {sorted(METHODS)}")
+        raw = {**_raw_method(config, setting, base)[0], **raw}
+    return raw, where
+
+
+def _method_config(config: Mapping[str, Any], s: Setting, method: str, prior_fraction: float) -> MethodConfig:
+    """One method's typed config in view ``s`` (``aioli+<X>``: Aioli's with X's as its prior)."""
+    if method.startswith(AIOLI_PLUS):
+        prior = method.removeprefix(AIOLI_PLUS)
+        raw, where = _raw_method(config, s.name, "aioli")
+        aioli = build_method_config(
+            "aioli", {**raw, "prior_steps": round(s.train.steps * prior_fraction)}, where
+        )
+        x = _method_config(config, s, prior, prior_fraction)
+        return build_method_config(
+            method, {"aioli": aioli, "prior_method": prior, "prior": x.to_dict()}, method
+        )
+    raw, where = _raw_method(config, s.name, method)
+    if method == "static":
+        raw["proportions"] = [s.static.get(g, 0.0) for g in s.groups] if s.static else None  # checked above
+    return build_method_config(method, raw, where)
+
+
+def _load_method_configs(config: Mapping[str, Any], project: Project) -> tuple[Project, Problems]:
+    """Every method block's fields, then each run view's methods against its groups and schedule."""
+    problems = [
+        f"methods: unknown method '{name}'; available: {sorted(METHODS)}"
+        for name in config.get("methods") or {}
+        if name not in METHODS
+    ]
+    views = dict(project.settings)
+    run_views = [*project.run_settings, *project.restricted_settings]
+    for key in dict.fromkeys(k for k in run_views if k in views):
+        s = views[key]
+        configs: dict[str, MethodConfig] = {}
+        for method in project.methods_of(key):
+            try:
+                cfg = _method_config(config, s, method, project.restricted.prior_fraction)
+            except ConfigError as err:
+                problems.append(str(err))
+                continue
+            configs[method] = cfg
+            where = _raw_method(config, s.name, method.split("+")[0])[1]
+            problems += [
+                f"{where}: {p} (setting '{key}')" for p in cfg.setting_problems(len(s.groups), s.train)
+            ]
+        views[key] = dataclasses.replace(s, methods=configs)
+    return dataclasses.replace(project, settings=views), list(dict.fromkeys(problems))
+
+
+def _check_pilot_counts(project: Project) -> Problems:
+    """Fitting a mixing law on m >= 3 groups needs at least m + 1 pilot runs."""
+    keys = list(project.run_settings) if OFFLINE & set(project.run_methods) or project.law_fidelity else []
+    if OFFLINE & set(project.restricted.methods):
+        keys += list(project.restricted.settings)
+    problems = []
+    for key in dict.fromkeys(keys):
+        m = len(project.settings[key].groups) if key in project.settings else 0
+        if m >= 3 and project.pilots.size(m) < m + 1:
+            problems.append(
+                f"pilots.n_mixtures = {project.pilots.size(m)} is too few for setting '{key}' ({m} groups): "
+                f"fitting a mixing law needs at least m + 1 = {m + 1} pilot runs"
+            )
+    return problems

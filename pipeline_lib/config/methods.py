@@ -1,0 +1,307 @@
+"""Typed method settings and the method registry (torch-free: the Snakefile loads it).
+
+Every method has one frozen config class; ``METHODS`` maps a config key (also the run directory's name) to
+its :class:`MethodEntry`: the policy that trains its final run (imported only in the training job), the
+config class, the overrides that make a variant (the Aioli ablations), and the fit file its final run reads.
+``load_project`` builds every method's config per setting, so an unknown parameter, a wrong type or a
+cross-field conflict stops the dry run with the field's path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pipeline_lib.config.types import AIOLI_PLUS, ConfigError, TrainConfig
+
+
+class MethodConfig:
+    """Base of the method configs: field checks in :meth:`problems`, checks against a setting in
+    :meth:`setting_problems`; both return messages naming the field, without its path."""
+
+    def problems(self) -> list[str]:
+        return []
+
+    def setting_problems(self, m: int, train: TrainConfig) -> list[str]:
+        """Conflicts with the setting that runs it: ``m`` groups, its final run's ``train`` schedule."""
+        return []
+
+    def proxy_train(self, train: TrainConfig) -> TrainConfig:
+        """The schedule of this method's proxy run given its learning-run schedule (default: the same)."""
+        return train
+
+    def __post_init__(self) -> None:
+        problems = self.problems()
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class NoParams(MethodConfig):
+    """Stratified, grid search and DML take no parameters."""
+
+
+@dataclass(frozen=True)
+class StaticConfig(MethodConfig):
+    """A fixed mixture: ``settings.<s>.static`` for the ``static`` method, a grid point for a pilot."""
+
+    proportions: tuple[float, ...] | None = None
+    """The mixture, in the setting's group order (None: the setting has no ``static`` proportions)."""
+
+
+@dataclass(frozen=True)
+class AioliConfig(MethodConfig):
+    """Aioli (``methods.aioli``); the paper's symbols in the field docs."""
+
+    lp_rounds: int = 4
+    """k: random orders of the groups per LearnParams."""
+    lp_steps: int = 4
+    """s: training steps on each smoothed one-hot mixture."""
+    update_steps: int | None = 250
+    """U: round length in steps, LearnParams included; None: one round for the whole run (aioli_static)."""
+    eta: float = 0.2
+    """Exponentiated-gradient step size."""
+    one_hot_factor: float = 0.625
+    """epsilon_1: weight of the hot group in the LearnParams mixtures; must exceed 1/m."""
+    ema: float | None = None
+    """gamma: A-bar = (1 - gamma) A + gamma A-bar_prev from uniform; None: cumulative EG on A."""
+    normalize: bool = True
+    """Shift A to be non-negative, then scale its entries to sum to 1."""
+    diagonal: bool = False
+    """Aioli-diagonal: keep only A_ii = beta_ii / epsilon_1."""
+    prior_steps: int = 0
+    """Train this many steps on a prior first (``prior``, or X's policy for Aioli + X), then from uniform."""
+    prior: tuple[float, ...] | None = None
+    """The prior mixture of the first ``prior_steps`` steps (plain Aioli)."""
+
+    def problems(self) -> list[str]:
+        out = [f"{n} must be >= 1" for n in ("lp_rounds", "lp_steps") if getattr(self, n) < 1]
+        if self.update_steps is not None and self.update_steps < 1:
+            out.append("update_steps must be >= 1 or null")
+        if not 0 < self.one_hot_factor <= 1:
+            out.append("one_hot_factor must be in (0, 1]")
+        if self.ema is not None and not 0 <= self.ema < 1:
+            out.append("ema must be in [0, 1) or null")
+        if self.prior_steps < 0:
+            out.append("prior_steps must be >= 0")
+        return out
+
+    def lp_steps_per_round(self, m: int) -> int:
+        return self.lp_rounds * self.lp_steps * m
+
+    def group_problems(self, m: int) -> list[str]:
+        """Conflicts with the number of groups alone (checked again when the policy is built)."""
+        if self.one_hot_factor <= 1.0 / m + 1e-9:
+            return [
+                f"one_hot_factor = {self.one_hot_factor} is not above 1/m = {1 / m:.3f} for {m} groups: "
+                "LearnParams mixtures would not single out a group, so A cannot be estimated"
+            ]
+        return []
+
+    def setting_problems(self, m: int, train: TrainConfig) -> list[str]:
+        out = self.group_problems(m)
+        round_len = self.update_steps or train.steps - self.prior_steps
+        if self.lp_steps_per_round(m) >= round_len:
+            out.append(
+                f"LearnParams takes lp_rounds x lp_steps x m = {self.lp_steps_per_round(m)} steps, not fewer "
+                f"than a round ({round_len} steps): no step would train on the learned mixture"
+            )
+        return out
+
+
+@dataclass(frozen=True)
+class SkillItConfig(MethodConfig):
+    """Skill-It (``methods.skillit``)."""
+
+    eta: float = 0.2
+    """EG step size (paper 0.2)."""
+    window: int = 3
+    """Validation loss vectors summed per update (paper 3)."""
+    update_steps: int | None = None
+    """Re-mix every N steps; a positive multiple of ``train.eval_every`` (paper 500 of 5000)."""
+    cumulative: bool = False
+    """False (paper and reference): each update starts from uniform; true: multiply onto the previous p."""
+
+    def problems(self) -> list[str]:
+        out = [] if self.eta > 0 else ["eta must be > 0"]
+        return out + ([] if self.window >= 1 else ["window must be >= 1"])
+
+    def setting_problems(self, m: int, train: TrainConfig) -> list[str]:
+        return self.schedule_problems(train.eval_every)
+
+    def schedule_problems(self, eval_every: int) -> list[str]:
+        """Skill-It re-mixes after an evaluation: ``update_steps`` must be a multiple of ``eval_every``."""
+        update = self.update_steps
+        if update is None or update < 1 or update % eval_every:
+            return [
+                f"update_steps ({update}) must be a positive multiple of train.eval_every "
+                f"({eval_every}); the paper updates every 2 evaluations (500 steps with evals every 250)"
+            ]
+        return []
+
+
+@dataclass(frozen=True)
+class DoremiConfig(MethodConfig):
+    """DoReMi (``methods.doremi``): the proxy's settings; the final run trains on its averaged weights."""
+
+    mu: float = 0.01
+    """Log-weight step size (paper 0.01)."""
+    smoothing: float = 1e-3
+    """Mix of uniform into the weights (paper 1e-3)."""
+    reference_microbatch: bool = False
+    """True: the reference code's proxy (2x steps at half batch, first micro-batch of each pair discarded)."""
+
+    def problems(self) -> list[str]:
+        out = [] if self.mu > 0 else ["mu must be > 0"]
+        return out + ([] if 0 <= self.smoothing <= 1 else ["smoothing must be in [0, 1]"])
+
+    def setting_problems(self, m: int, train: TrainConfig) -> list[str]:
+        if self.reference_microbatch and train.batch_size % 2:
+            return [
+                f"reference_microbatch halves the batch: train.batch_size ({train.batch_size}) must be even, "
+                "or set reference_microbatch: false"
+            ]
+        return []
+
+    def proxy_train(self, train: TrainConfig) -> TrainConfig:
+        if not self.reference_microbatch:
+            return train
+        return dataclasses.replace(train, steps=2 * train.steps, batch_size=train.batch_size // 2)
+
+
+@dataclass(frozen=True)
+class DogeConfig(MethodConfig):
+    """DoGE (``methods.doge``): the proxy's settings; the final run trains on its averaged weights."""
+
+    mu: float = 0.01
+    """log w += score / mu (paper 0.01 for m = 2, 3; 0.1 for m = 7)."""
+    val_batch_size: int = 2
+    """Validation sequences per step (paper 2 or 4)."""
+    score_max: float = 5.0
+    """Scores are clipped to [0, score_max * lr] (paper 5)."""
+    reference_val_sampling: bool = False
+    """True: the reference code's validation batch, drawn with replacement from the pooled split."""
+
+    def problems(self) -> list[str]:
+        out = [] if self.mu > 0 else ["mu must be > 0"]
+        out += [] if self.val_batch_size >= 1 else ["val_batch_size must be >= 1"]
+        return out + ([] if self.score_max > 0 else ["score_max must be > 0"])
+
+
+@dataclass(frozen=True)
+class AioliPlusConfig(MethodConfig):
+    """Aioli + X (restricted setting): X's policy for ``aioli.prior_steps`` steps, then Aioli."""
+
+    aioli: AioliConfig
+    """Aioli's settings, ``prior_steps`` set from ``restricted.prior_fraction``."""
+    prior_method: str
+    """X, the baseline whose policy trains the prefix."""
+    prior: dict[str, Any] = field(default_factory=dict)
+    """X's settings, as :meth:`MethodConfig.to_dict` wrote them."""
+
+    def setting_problems(self, m: int, train: TrainConfig) -> list[str]:
+        return self.aioli.setting_problems(m, train)
+
+    def problems(self) -> list[str]:
+        if self.prior_method not in METHODS or self.prior_method.startswith("aioli"):
+            return [f"aioli+{self.prior_method}: '{self.prior_method}' is not a baseline method"]
+        return []
+
+
+@dataclass(frozen=True)
+class MethodEntry:
+    """How a method runs: its policy ("module:Class", imported in the job), config class and variant."""
+
+    policy: str
+    config: type[MethodConfig]
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    """Fields a variant fixes on top of the user's settings (the Aioli ablations)."""
+    fit: str | None = None
+    """The offline step whose ``fits/<fit>/seed<n>.json`` the final run reads."""
+    learns: ClassVar[tuple[str, ...]] = ("grid_search", "dml", "skillit", "doremi", "doge")
+
+
+_M = "pipeline_lib.methods."
+METHODS: dict[str, MethodEntry] = {
+    "stratified": MethodEntry(_M + "static:Stratified", NoParams),
+    "static": MethodEntry(_M + "static:Static", StaticConfig),
+    "grid_search": MethodEntry(_M + "grid_search:GridSearch", NoParams, fit="grid_search"),
+    "dml": MethodEntry(_M + "dml:Dml", NoParams, fit="dml"),
+    "aioli": MethodEntry(_M + "aioli:Aioli", AioliConfig),
+    "aioli_static": MethodEntry(_M + "aioli:Aioli", AioliConfig, {"update_steps": None}),
+    "aioli_diagonal": MethodEntry(_M + "aioli:Aioli", AioliConfig, {"diagonal": True}),
+    "skillit": MethodEntry(_M + "skillit:SkillIt", SkillItConfig, fit="skillit"),
+    "doremi": MethodEntry(_M + "doremi:Doremi", DoremiConfig, fit="doremi"),
+    "doge": MethodEntry(_M + "doge:Doge", DogeConfig, fit="doge"),
+}
+# The proxy runs of DoReMi and DoGE: pilots (results/<setting>/pilots/<method>/), not methods of their own.
+PROXIES: dict[str, MethodEntry] = {
+    "doremi_proxy": MethodEntry(_M + "doremi:DoremiProxy", DoremiConfig),
+    "doge_proxy": MethodEntry(_M + "doge:DogeProxy", DogeConfig),
+}
+
+
+def method_entry(name: str) -> MethodEntry:
+    """The entry of a method, a proxy or ``aioli+<X>`` (whose fit is X's)."""
+    if name.startswith(AIOLI_PLUS):
+        prior = method_entry(name.removeprefix(AIOLI_PLUS))
+        return MethodEntry(_M + "aioli:AioliPlus", AioliPlusConfig, fit=prior.fit)
+    entry = METHODS.get(name) or PROXIES.get(name)
+    if entry is None:
+        raise ConfigError(f"unknown method '{name}'; available: {sorted(METHODS)}")
+    return entry
+
+
+def build_method_config(name: str, params: Mapping[str, Any], where: str) -> MethodConfig:
+    """``name``'s config from user settings (``extends`` already resolved) and the variant's overrides;
+    a :class:`ConfigError` names ``where`` (the config path) and the field."""
+    entry = method_entry(name)
+    values = {**params, **entry.overrides}
+    known = {f.name for f in dataclasses.fields(entry.config)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown parameter(s) {unknown}; known: {sorted(known)}")
+    for key in ("prior", "proportions"):
+        if isinstance(values.get(key), list):
+            values[key] = tuple(values[key])
+    if isinstance(values.get("aioli"), Mapping):
+        values["aioli"] = build_method_config("aioli", values["aioli"], f"{where}.aioli")
+    hints = typing.get_type_hints(entry.config)
+    wrong = [
+        f"{k} must be {_type_name(hints[k])}, got {v!r}" for k, v in values.items() if not _fits(v, hints[k])
+    ]
+    if wrong:
+        raise ConfigError(f"{where}: " + "; ".join(wrong))
+    try:
+        return entry.config(**values)
+    except ConfigError as err:
+        raise ConfigError(f"{where}: {err}") from None
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether a YAML value has the annotated type (int is a float; bool is neither)."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, h) for h in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is Any:
+        return True
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if origin is tuple:
+        return isinstance(value, tuple) and all(_fits(v, typing.get_args(hint)[0]) for v in value)
+    return isinstance(value, origin or hint)
+
+
+def _type_name(hint: Any) -> str:
+    return hint.__name__ if isinstance(hint, type) else str(hint).replace("NoneType", "None")

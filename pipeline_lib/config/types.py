@@ -1,0 +1,364 @@
+"""The configuration's types: frozen dataclasses, one docstring per field, no torch.
+
+:mod:`pipeline_lib.config.load` builds them from the schema-validated YAML; :mod:`pipeline_lib.plan` turns
+a :class:`Project` into jobs. Training steps receive a :class:`RunSpec` (plain JSON) and never see the YAML.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pipeline_lib.model.config import ModelConfig
+
+if TYPE_CHECKING:
+    from pipeline_lib.config.methods import MethodConfig
+
+SPLITS = ("train", "val", "test")
+
+
+class ConfigError(ValueError):
+    """A configuration problem; the message names the field and the fix."""
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any] | None) -> dict[str, Any]:
+    """Return ``base`` updated recursively with ``override`` (neither is modified)."""
+    out = copy.deepcopy(base)
+    for key, value in (override or {}).items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def build_dataclass(cls: type, spec: dict[str, Any] | None, where: str) -> Any:
+    spec = dict(spec or {})
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(spec) - known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown field(s) {unknown}; known: {sorted(known)}")
+    return cls(**spec)
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """Where documents come from. ``jsonl``: a local directory; ``slimpajama``: a `datasets` source."""
+
+    kind: str = "jsonl"
+    """``jsonl`` (local files) or ``slimpajama`` (the hub dataset or a local copy)."""
+    path: str = "data/sample"
+    """jsonl: a directory; slimpajama: the hub id or a local copy."""
+    file_pattern: str = "{group}.jsonl.gz"
+    """jsonl: a group's file name in ``path``."""
+    group_field: str = "domain"
+    """The record field naming a document's group."""
+    id_field: str | None = "source"
+    """The record field with a stable document id (the split hashes it); None: the text."""
+    max_docs_per_group: int | None = None
+    """Cap on documents read per group; None: all."""
+    group_names: dict[str, str] = field(default_factory=dict)
+    """slimpajama: our group name -> the dataset's."""
+    train_token_margin: float | None = None
+    """The pack step takes train tokens up to (largest run using the group) x this; None: all."""
+    cache_dir: str | None = None
+    """slimpajama: the ``datasets`` cache (None: HF_HOME's)."""
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    """Document-level split by a hash of a stable id: fractions of documents for val and test."""
+
+    val_fraction: float = 0.05
+    """Fraction of each group's documents in the validation split."""
+    test_fraction: float = 0.05
+    """Fraction of each group's documents in the test split."""
+    salt: str = "mixpipe"
+    """Salt of the id hash: another salt, another split."""
+
+
+@dataclass(frozen=True)
+class TokenizerConfig:
+    """``bpe``: train a byte-level BPE on the train split; ``file``: a tokenizer.json; ``hub``: by name."""
+
+    kind: str = "bpe"
+    """``bpe``, ``file`` or ``hub``."""
+    vocab_size: int = 4096
+    """bpe: the vocabulary to train."""
+    path: str | None = None
+    """file: the tokenizer.json."""
+    name: str | None = None
+    """hub: the tokenizer's hub name."""
+    eot_token: str = "<|endoftext|>"
+    """The token between documents."""
+    append_eot: bool = True
+    """Append ``eot_token`` to every document."""
+    training_chars_per_group: int | None = None
+    """bpe: characters of each group's train split to train on; None: all."""
+    groups: tuple[str, ...] | None = None
+    """Groups to train on and pack; None: every group of every setting."""
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    source: SourceConfig
+    split: SplitConfig
+    tokenizer: TokenizerConfig
+
+    @classmethod
+    def from_dict(cls, spec: dict[str, Any]) -> DataConfig:
+        return cls(
+            source=build_dataclass(SourceConfig, spec.get("source"), "data.source"),
+            split=build_dataclass(SplitConfig, spec.get("split"), "data.split"),
+            tokenizer=build_dataclass(TokenizerConfig, spec.get("tokenizer"), "data.tokenizer"),
+        )
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run's optimisation and evaluation settings (paper defaults where it has them)."""
+
+    steps: int = 200
+    """Optimizer steps of a final run."""
+    batch_size: int = 8
+    """Sequences per step."""
+    lr: float = 5e-4
+    """Peak learning rate (after warm-up)."""
+    init_lr: float = 1e-7
+    """Learning rate at step 0."""
+    min_lr: float = 1e-4
+    """Learning rate at the end of the cosine decay."""
+    warmup_steps: int = 20
+    """Linear warm-up from ``init_lr`` to ``lr``."""
+    weight_decay: float = 0.01
+    """AdamW decoupled weight decay (matrices only)."""
+    beta1: float = 0.9
+    """AdamW beta1."""
+    beta2: float = 0.999
+    """AdamW beta2."""
+    eps: float = 1e-8
+    """AdamW epsilon."""
+    grad_clip: float = 1.0
+    """Global gradient-norm clip; 0: off."""
+    eval_every: int = 50
+    """Validation every N steps (and at the start and the end)."""
+    val_sequences: int = 32
+    """Sequences of each group's validation split in the fixed validation subset."""
+    eval_batch_size: int = 32
+    """Sequences per evaluation forward."""
+    device: str = "auto"
+    """``auto``, ``cpu``, ``cuda`` or ``cuda:N``."""
+    precision: str = "auto"
+    """``auto`` (bf16 autocast on CUDA, fp32 on CPU), ``fp32`` or ``bf16``."""
+    compile: bool = False
+    """torch.compile the model."""
+    save_checkpoint: bool = False
+    """Write state.pt (model, optimizer, sampler) at the end of every run."""
+    test_eval: bool = True
+    """Evaluate the test split at the end (learning runs no table reports skip it)."""
+
+    def __post_init__(self) -> None:
+        problems = []
+        for name in ("steps", "batch_size", "eval_every", "val_sequences", "eval_batch_size"):
+            if getattr(self, name) < 1:
+                problems.append(f"train.{name} must be >= 1")
+        if self.warmup_steps < 0 or self.warmup_steps > self.steps:
+            problems.append(f"train.warmup_steps must be in [0, train.steps={self.steps}]")
+        if not 0 <= self.min_lr <= self.lr:
+            problems.append("train.min_lr must be in [0, train.lr]")
+        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+            problems.append(f"train.device must be auto, cpu or cuda[:N], got '{self.device}'")
+        if self.precision not in ("auto", "fp32", "bf16"):
+            problems.append(f"train.precision must be auto, fp32 or bf16, got '{self.precision}'")
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+
+RESTRICTED = "restricted"  # the view name of a restricted setting: results/<setting>/restricted/
+AIOLI_PLUS = "aioli+"  # "aioli+<X>": X's policy for a prefix, then Aioli (the restricted setting)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A named list of groups with its own model/train overrides (one column of the paper's tables), as one
+    view runs it: the plain setting, or its restricted view (``view = "restricted"``)."""
+
+    name: str
+    """The setting's name in ``settings`` (no view)."""
+    groups: tuple[str, ...]
+    """The data groups mixed, in the order of every mixture vector."""
+    paper: str | None
+    """The paper's column this setting stands for (Table 2), if any."""
+    static: dict[str, float] | None
+    """The ``static`` method's proportions, if given."""
+    model: ModelConfig
+    """The model of every run (``model``, then ``settings.<s>.model``)."""
+    train: TrainConfig
+    """The final runs' schedule (``train``, then ``settings.<s>.train``)."""
+    methods: dict[str, MethodConfig] = field(default_factory=dict)
+    """Each method's typed settings here (``methods.<m>``, then ``settings.<s>.methods.<m>``)."""
+    view: str | None = None
+    """None, or ``restricted``: the baselines learn on runs that together last ``learn_fraction``."""
+    learn_fraction: float | None = None
+    """Restricted view: the learning runs' share of a final run."""
+
+    @property
+    def restricted(self) -> bool:
+        return self.view == RESTRICTED
+
+    @property
+    def key(self) -> str:
+        """The view's key and results path: ``<name>`` or ``<name>/restricted``."""
+        return view_key(self.name, self.view)
+
+
+def view_key(name: str, view: str | None) -> str:
+    """A view's key and results path: ``<name>``, or ``<name>/<view>``."""
+    return f"{name}/{view}" if view else name
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything one training run needs; serialised to JSON on the rule's command line."""
+
+    setting: str
+    """The view's key (``as``, ``as/restricted``): the label tables group by."""
+    groups: tuple[str, ...]
+    """The groups, in mixture order."""
+    method: str
+    """The policy: a method of the registry, a proxy (``doremi_proxy``) or ``aioli+<X>``."""
+    method_params: dict[str, Any]
+    """The method's typed config as a dict (:meth:`MethodConfig.to_dict`)."""
+    seed: int
+    """Seeds the model's initialisation and the batch sampler."""
+    model: ModelConfig
+    """The model's shape."""
+    train: TrainConfig
+    """This run's schedule (learning runs: a shortened one)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["groups"] = list(self.groups)
+        return out
+
+    @classmethod
+    def from_dict(cls, spec: dict[str, Any]) -> RunSpec:
+        return cls(
+            setting=spec["setting"],
+            groups=tuple(spec["groups"]),
+            method=spec["method"],
+            method_params=dict(spec.get("method_params") or {}),
+            seed=int(spec["seed"]),
+            model=ModelConfig(**spec["model"]),
+            train=TrainConfig(**spec["train"]),
+        )
+
+    @property
+    def tokens_per_step(self) -> int:
+        return self.train.batch_size * self.model.context
+
+
+@dataclass(frozen=True)
+class PilotConfig:
+    """Pilot sweeps: static runs at grid mixtures (grid search, DML, the static law's fidelity), and the
+    dynamic-law sweep (a parent run stopped at a break step, short children under each grid mixture)."""
+
+    n_mixtures: int | None = None
+    steps_fraction: float = 1.0
+    break_fraction: float = 0.5
+    child_steps: int = 10
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.n_mixtures is not None and self.n_mixtures < 2:
+            problems.append("pilots.n_mixtures must be >= 2")
+        if not 0 < self.steps_fraction <= 1:
+            problems.append("pilots.steps_fraction must be in (0, 1]")
+        if not 0 < self.break_fraction < 1:
+            problems.append("pilots.break_fraction must be in (0, 1)")
+        if self.child_steps < 1:
+            problems.append("pilots.child_steps must be >= 1")
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+    def size(self, m: int) -> int:
+        """Number of pilot mixtures: the 9-point grid for two groups; the paper's cover sizes otherwise."""
+        if m == 2:
+            return 9
+        return self.n_mixtures if self.n_mixtures is not None else (9 if m == 3 else 10)
+
+
+@dataclass(frozen=True)
+class RestrictedConfig:
+    """The restricted setting (Aioli + X): each baseline X learns its proportions on shortened runs, then
+    both X (its proportions for the whole run) and Aioli + X (X for a prefix, then Aioli) are trained."""
+
+    settings: tuple[str, ...] = ()
+    """The settings that get a restricted view (``results/<setting>/restricted/``)."""
+    methods: tuple[str, ...] = ("grid_search", "dml", "skillit", "doremi", "doge")
+    """The baselines X; each is run alone and as Aioli + X."""
+    learn_fraction: float = 0.5
+    """X's learning runs together last this fraction of a final run."""
+    prior_fraction: float = 0.05
+    """Aioli + X: X's policy for this fraction of the run (the reference scripts' 250 of 5000 steps)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "settings", tuple(self.settings))
+        object.__setattr__(self, "methods", tuple(self.methods))
+        problems = []
+        if not 0 < self.learn_fraction <= 1:
+            problems.append("restricted.learn_fraction must be in (0, 1]")
+        if not 0 <= self.prior_fraction < 1:
+            problems.append("restricted.prior_fraction must be in [0, 1)")
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+    @property
+    def run_methods(self) -> tuple[str, ...]:
+        """The final runs of a restricted setting: every X, then every Aioli + X."""
+        return self.methods + tuple(AIOLI_PLUS + x for x in self.methods)
+
+
+@dataclass(frozen=True)
+class Project:
+    """The validated configuration of a whole workflow."""
+
+    data: DataConfig
+    """Where documents come from, how they are split and tokenised."""
+    settings: dict[str, Setting]
+    """Every view by key: each defined setting, and ``<name>/restricted`` for the restricted ones."""
+    run_settings: tuple[str, ...]
+    """The settings whose final runs make Table 2."""
+    run_methods: tuple[str, ...]
+    """The methods trained in every run setting."""
+    seeds: tuple[int, ...]
+    """Every final run (and its learning runs) once per seed."""
+    pilots: PilotConfig = field(default_factory=PilotConfig)
+    """The pilot sweeps of the offline methods and of the laws' fidelity."""
+    law_fidelity: bool = False
+    """Fit the static and dynamic laws and score the online methods' A^t (the fidelity tables)."""
+    restricted: RestrictedConfig = field(default_factory=RestrictedConfig)
+    """The restricted setting (Table 3)."""
+
+    @property
+    def restricted_settings(self) -> tuple[str, ...]:
+        """The restricted views to run ("<setting>/restricted"), in ``restricted.settings`` order."""
+        names = self.restricted.settings if self.restricted.methods else ()
+        return tuple(view_key(name, RESTRICTED) for name in names)
+
+    def methods_of(self, setting: str) -> tuple[str, ...]:
+        """The final runs of a view: ``run.methods``, or X and Aioli + X for a restricted view."""
+        return self.restricted.run_methods if self.settings[setting].restricted else self.run_methods
+
+    @property
+    def tokenizer_groups(self) -> list[str]:
+        """Groups the tokenizer is trained on and the data stage packs: ``data.tokenizer.groups``, or every
+        group of every defined setting (so choosing other ``run.settings`` never retrains it)."""
+        if self.data.tokenizer.groups:
+            return list(self.data.tokenizer.groups)
+        seen: dict[str, None] = {}
+        for setting in self.settings.values():
+            seen.update(dict.fromkeys(setting.groups))
+        return list(seen)

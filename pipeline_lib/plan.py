@@ -1,0 +1,251 @@
+"""The run planner: a :class:`Project` -> every training job, its spec, inputs and flags, and the paths the
+workflow's other steps read and write. Torch-free; ``rules/common.smk`` only wires it into Snakemake.
+
+Results live under one directory per view (``<setting>`` or ``<setting>/restricted``)::
+
+    runs/<method>/seed<n>/                 final runs (run.json, curve.csv, mixture.csv[, state.pt])
+    pilots/grid/seed<n>/mix<k>/            static pilots at grid mixtures (grid search, DML, fidelity)
+    pilots/dynamic/seed<n>/{parent,child<k>}/   the dynamic-law sweep (a parent, children resumed from it)
+    pilots/onehot/seed<n>/<group>/         Skill-It's graph runs
+    pilots/{doremi,doge}/seed<n>/          the proxies
+    pilots/reference/seed<n>/              DoReMi's reference in a restricted view
+    fits/<name>/seed<n>.json               what an offline step fitted
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from pipeline_lib.config import Project, RunSpec, Setting, TrainConfig, method_entry
+from pipeline_lib.config.methods import StaticConfig
+from pipeline_lib.lmo.grids import grid_mixtures, one_hot_mixtures
+
+OFFLINE = ("grid_search", "dml")  # fitted on the grid pilots
+PROXY_METHODS = ("doremi", "doge")
+
+
+@dataclass(frozen=True)
+class TrainJob:
+    """One training job: where it writes, what it trains, what it reads."""
+
+    path: str
+    """Its directory under the results directory (the ``{job}`` wildcard)."""
+    spec: RunSpec
+    """What it trains."""
+    fit: str | None = None
+    """The fit file its policy reads (relative to the results directory)."""
+    reference: str | None = None
+    """DoReMi's proxy: the reference run's directory (its run.json is an input, its state.pt is read)."""
+    init_from: str | None = None
+    """A dynamic child: the parent's directory (run.json an input, state.pt the starting state)."""
+    until: int | None = None
+    """Stop at this step (the dynamic parent's break) instead of the schedule's end."""
+    save_state: bool = False
+    """Write state.pt before run.json (a reference model or a dynamic parent)."""
+
+    def inputs(self) -> dict[str, str]:
+        """Named inputs besides the packed data, relative to the results directory."""
+        named = {"fit": self.fit, "reference": self.reference, "init_from": self.init_from}
+        return {k: v if k == "fit" else f"{v}/run.json" for k, v in named.items() if v}
+
+    def args(self, results: str) -> str:
+        """Command-line flags of ``pipeline_lib.train.run`` beyond spec and directories."""
+        out = [f"--fit {results}/{self.fit}"] if self.fit else []
+        out += [f"--reference {results}/{self.reference}/state.pt"] if self.reference else []
+        out += [f"--init-state {results}/{self.init_from}/state.pt"] if self.init_from else []
+        out += [f"--until {self.until}"] if self.until is not None else []
+        return " ".join(out + (["--save-state"] if self.save_state else []))
+
+
+@dataclass
+class Planner:
+    """Specs, paths and the training jobs of a project (paths relative to the results directory)."""
+
+    project: Project
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    # -- paths --------------------------------------------------------------------------------------------
+    @staticmethod
+    def run_dir(view: str, method: str, seed: int | str) -> str:
+        return f"{view}/runs/{method}/seed{seed}"
+
+    @staticmethod
+    def fit_file(view: str, name: str, seed: int | str) -> str:
+        return f"{view}/fits/{name}/seed{seed}.json"
+
+    @staticmethod
+    def pilot_dir(view: str, kind: str, seed: int | str, name: str = "") -> str:
+        return f"{view}/pilots/{kind}/seed{seed}" + (f"/{name}" if name else "")
+
+    def reference_dir(self, view: str, seed: int | str) -> str:
+        """DoReMi's reference: the stratified final run, or (restricted) a shortened stratified pilot."""
+        if self.project.settings[view].restricted:
+            return self.pilot_dir(view, "reference", seed)
+        return self.run_dir(view, "stratified", seed)
+
+    def pilot_runs(self, view: str, seed: int | str) -> list[str]:
+        n = len(self.pilot_mixtures(view, int(seed)))
+        return [f"{self.pilot_dir(view, 'grid', seed, f'mix{k}')}/run.json" for k in range(n)]
+
+    def dynamic_children(self, view: str, seed: int | str) -> list[str]:
+        n = len(self.pilot_mixtures(view, int(seed)))
+        return [f"{self.pilot_dir(view, 'dynamic', seed, f'child{k}')}/run.json" for k in range(n)]
+
+    def onehot_runs(self, view: str, seed: int | str) -> list[str]:
+        groups = self.project.settings[view].groups
+        return [f"{self.pilot_dir(view, 'onehot', seed, g)}/run.json" for g in groups]
+
+    def final_runs(self, view: str) -> list[str]:
+        p = self.project
+        return [f"{self.run_dir(view, m, s)}/run.json" for m in p.methods_of(view) for s in p.seeds]
+
+    # -- schedules and specs ------------------------------------------------------------------------------
+    def learning_train(
+        self, view: str, n_runs: int, unrestricted_fraction: float = 1.0, test_eval: bool = False
+    ) -> TrainConfig:
+        """The schedule of one of a method's ``n_runs`` learning runs (pilots, one-hot runs, proxies): a
+        fraction of the final run (``unrestricted_fraction``; restricted: ``learn_fraction / n_runs``), with
+        the warm-up shortened in proportion; no test pass unless ``test_eval`` (a run a table reports)."""
+        s = self.project.settings[view]
+        fraction = s.learn_fraction / n_runs if s.restricted else unrestricted_fraction
+        steps = max(1, round(s.train.steps * fraction))
+        warmup = min(steps, round(s.train.warmup_steps * steps / s.train.steps))
+        return dataclasses.replace(s.train, steps=steps, warmup_steps=warmup, test_eval=test_eval)
+
+    def pilots_are_runs(self, view: str) -> bool:
+        """Whether grid search's best pilot is its final run: unrestricted, with full-length pilots."""
+        return not self.project.settings[view].restricted and self.project.pilots.steps_fraction == 1.0
+
+    def pilot_mixtures(self, view: str, seed: int) -> list[list[float]]:
+        """The view's pilot grid for a seed (m = 2: p_1 in 0.1..0.9; m >= 3: a seeded Dirichlet cover)."""
+        key = ("mixtures", view, seed)
+        if key not in self._cache:
+            m = len(self.project.settings[view].groups)
+            n = None if m == 2 else self.project.pilots.size(m)
+            self._cache[key] = [[float(v) for v in row] for row in grid_mixtures(m, n, seed)]
+        return self._cache[key]
+
+    def dynamic_steps(self, view: str) -> tuple[int, int]:
+        """(break step of the parent, stop step of each child) on the final run's schedule."""
+        steps = self.project.settings[view].train.steps
+        brk = max(1, round(steps * self.project.pilots.break_fraction))
+        return brk, min(steps, brk + self.project.pilots.child_steps)
+
+    def run_spec(self, view: str, method: str, seed: int) -> RunSpec:
+        """A final run: the view's schedule and the method's typed config."""
+        s = self.project.settings[view]
+        cfg = s.methods.get(method)
+        params = cfg.to_dict() if cfg is not None else {}
+        return RunSpec(s.key, s.groups, method, params, int(seed), s.model, s.train)
+
+    def static_spec(self, s: Setting, seed: int, p: list[float], train: TrainConfig) -> RunSpec:
+        """A learning run at a fixed mixture ``p`` (pilots, one-hot runs, dynamic children)."""
+        params = StaticConfig(tuple(p)).to_dict()
+        return RunSpec(s.key, s.groups, "static", params, int(seed), s.model, train)
+
+    def proxy_spec(self, view: str, method: str, seed: int) -> RunSpec:
+        """The proxy run of ``method`` (doremi, doge), whose config may change the schedule. Restricted, the
+        proxy shares the learning budget with DoReMi's reference run."""
+        cfg = self.project.settings[view].methods[method]
+        train = cfg.proxy_train(self.learning_train(view, 2 if method == "doremi" else 1))
+        spec = self.run_spec(view, method, seed)
+        return dataclasses.replace(spec, method=f"{method}_proxy", train=train)
+
+    # -- the training jobs --------------------------------------------------------------------------------
+    @cached_property
+    def train_jobs(self) -> dict[str, TrainJob]:
+        """Every training job of the project's run views and seeds, by path."""
+        jobs: list[TrainJob] = []
+        p = self.project
+        for view in dict.fromkeys([*p.run_settings, *p.restricted_settings]):
+            for seed in p.seeds:
+                jobs += self._final_jobs(view, seed) + self._pilot_jobs(view, seed)
+                jobs += self._online_jobs(view, seed)
+        return {job.path: job for job in jobs}
+
+    def _final_jobs(self, view: str, seed: int) -> list[TrainJob]:
+        s, jobs = self.project.settings[view], []
+        for method in self.project.methods_of(view):
+            if method == "grid_search" and self.pilots_are_runs(view):
+                continue  # its best full-length pilot is its run (rule select_grid_search)
+            fit = method_entry(method).fit
+            save = method == "stratified" and not s.restricted and "doremi" in self.project.run_methods
+            jobs.append(
+                TrainJob(
+                    self.run_dir(view, method, seed),
+                    self.run_spec(view, method, seed),
+                    fit=self.fit_file(view, fit, seed) if fit else None,
+                    save_state=save,
+                )
+            )
+        return jobs
+
+    def _pilot_jobs(self, view: str, seed: int) -> list[TrainJob]:
+        """The grid pilots (offline methods, fidelity) and the dynamic-law sweep (fidelity)."""
+        p, s = self.project, self.project.settings[view]
+        mixtures = self.pilot_mixtures(view, seed)
+        fidelity = p.law_fidelity and not s.restricted
+        jobs = []
+        if fidelity or set(OFFLINE) & set(p.methods_of(view)):
+            train = self.learning_train(
+                view, len(mixtures), p.pilots.steps_fraction, self.pilots_are_runs(view)
+            )
+            jobs += [
+                TrainJob(self.pilot_dir(view, "grid", seed, f"mix{k}"), self.static_spec(s, seed, q, train))
+                for k, q in enumerate(mixtures)
+            ]
+        if fidelity:
+            brk, stop = self.dynamic_steps(view)
+            parent = self.pilot_dir(view, "dynamic", seed, "parent")
+            stratified = dataclasses.replace(self.run_spec(view, "stratified", seed), method_params={})
+            jobs.append(TrainJob(parent, stratified, until=brk, save_state=True))
+            child_train = dataclasses.replace(s.train, test_eval=False)
+            jobs += [
+                TrainJob(
+                    self.pilot_dir(view, "dynamic", seed, f"child{k}"),
+                    self.static_spec(s, seed, q, child_train),
+                    init_from=parent,
+                    until=stop,
+                )
+                for k, q in enumerate(mixtures)
+            ]
+        return jobs
+
+    def _online_jobs(self, view: str, seed: int) -> list[TrainJob]:
+        """Skill-It's one-hot runs, the DoReMi/DoGE proxies and DoReMi's restricted reference."""
+        s, methods, jobs = self.project.settings[view], self.project.methods_of(view), []
+        if "skillit" in methods:
+            train = self.learning_train(view, len(s.groups), self.project.pilots.steps_fraction)
+            jobs += [
+                TrainJob(
+                    self.pilot_dir(view, "onehot", seed, g), self.static_spec(s, seed, q.tolist(), train)
+                )
+                for g, q in zip(s.groups, one_hot_mixtures(len(s.groups)), strict=True)
+            ]
+        for method in (m for m in PROXY_METHODS if m in methods):
+            reference = self.reference_dir(view, seed) if method == "doremi" else None
+            jobs.append(
+                TrainJob(
+                    self.pilot_dir(view, method, seed),
+                    self.proxy_spec(view, method, seed),
+                    reference=reference,
+                )
+            )
+        if "doremi" in methods and s.restricted:
+            spec = dataclasses.replace(
+                self.run_spec(view, "stratified", seed), method_params={}, train=self.learning_train(view, 2)
+            )
+            jobs.append(TrainJob(self.reference_dir(view, seed), spec, save_state=True))
+        return jobs
+
+    def train_token_budget(self, group: str, margin: float | None) -> int | None:
+        """Train tokens the pack step takes for ``group``: the longest run of any setting using it (steps x
+        batch x context) times ``margin``; None (take everything) when no margin is set."""
+        runs = [
+            s.train.steps * s.train.batch_size * s.model.context
+            for s in self.project.settings.values()
+            if group in s.groups
+        ]
+        return round(max(runs) * margin) if margin is not None and runs else None
