@@ -39,10 +39,11 @@ def _alternatives(values):
     return "|".join(re.escape(v) for v in values) or "(?!)"
 
 
-# A view is a setting ({setting}) plus "" or "/restricted" ({view}); {job} is one training job's directory.
+# A view is a setting ({setting}) and its restricted part ({view}: empty, or a slash and "restricted");
+# {job} is one training job's directory.
 wildcard_constraints:
     setting=_alternatives(s.name for s in PROJECT.settings.values() if not s.view),
-    view=f"|{re.escape('/' + RESTRICTED)}",
+    view=rf"|\/{re.escape(RESTRICTED)}",
     group=_alternatives(PROJECT.tokenizer_groups),
     proxy=_alternatives(("doremi", "doge")),
     seed=r"\d+",

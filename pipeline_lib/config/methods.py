@@ -16,31 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from pipeline_lib.config.types import AIOLI_PLUS, ConfigError, TrainConfig
-
-
-class MethodConfig:
-    """Base of the method configs: field checks in :meth:`problems`, checks against a setting in
-    :meth:`setting_problems`; both return messages naming the field, without its path."""
-
-    def problems(self) -> list[str]:
-        return []
-
-    def setting_problems(self, m: int, train: TrainConfig) -> list[str]:
-        """Conflicts with the setting that runs it: ``m`` groups, its final run's ``train`` schedule."""
-        return []
-
-    def proxy_train(self, train: TrainConfig) -> TrainConfig:
-        """The schedule of this method's proxy run given its learning-run schedule (default: the same)."""
-        return train
-
-    def __post_init__(self) -> None:
-        problems = self.problems()
-        if problems:
-            raise ConfigError("; ".join(problems))
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+from pipeline_lib.config.types import AIOLI_PLUS, ConfigError, MethodConfig, TrainConfig
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,9 @@ from __future__ import annotations
 import copy
 import dataclasses
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pipeline_lib.model.config import ModelConfig
-
-if TYPE_CHECKING:
-    from pipeline_lib.config.methods import MethodConfig
 
 SPLITS = ("train", "val", "test")
 
@@ -158,12 +155,20 @@ class TrainConfig:
     """Write state.pt (model, optimizer, sampler) at the end of every run."""
     test_eval: bool = True
     """Evaluate the test split at the end (learning runs no table reports skip it)."""
+    checkpoint_every: int | None = None
+    """Write a resumable checkpoint every N steps (a killed job continues from it); None: never."""
+    max_loss: float | None = 100.0
+    """Stop a run whose training loss exceeds this (nats per token); a non-finite loss always stops it."""
 
     def __post_init__(self) -> None:
         problems = []
         for name in ("steps", "batch_size", "eval_every", "val_sequences", "eval_batch_size"):
             if getattr(self, name) < 1:
                 problems.append(f"train.{name} must be >= 1")
+        if self.checkpoint_every is not None and self.checkpoint_every < 1:
+            problems.append("train.checkpoint_every must be >= 1 or null")
+        if self.max_loss is not None and self.max_loss <= 0:
+            problems.append("train.max_loss must be > 0 or null")
         if self.warmup_steps < 0 or self.warmup_steps > self.steps:
             problems.append(f"train.warmup_steps must be in [0, train.steps={self.steps}]")
         if not 0 <= self.min_lr <= self.lr:
@@ -174,6 +179,30 @@ class TrainConfig:
             problems.append(f"train.precision must be auto, fp32 or bf16, got '{self.precision}'")
         if problems:
             raise ConfigError("; ".join(problems))
+
+
+class MethodConfig:
+    """Base of the method configs: field checks in :meth:`problems`, checks against a setting in
+    :meth:`setting_problems`; both return messages naming the field, without its path."""
+
+    def problems(self) -> list[str]:
+        return []
+
+    def setting_problems(self, m: int, train: TrainConfig) -> list[str]:
+        """Conflicts with the setting that runs it: ``m`` groups, its final run's ``train`` schedule."""
+        return []
+
+    def proxy_train(self, train: TrainConfig) -> TrainConfig:
+        """The schedule of this method's proxy run given its learning-run schedule (default: the same)."""
+        return train
+
+    def __post_init__(self) -> None:
+        problems = self.problems()
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
 
 
 RESTRICTED = "restricted"  # the view name of a restricted setting: results/<setting>/restricted/

@@ -59,6 +59,7 @@ class Aioli(MixturePolicy):
     are config overrides: ``update_steps: null`` (one round) and ``diagonal: true``."""
 
     cfg: AioliConfig
+    state_fields = ("rounds", "_A_bar", "_next_round", "_round_len", "_rng", "lp_steps_done")
 
     def __init__(self, groups: tuple[str, ...], cfg: AioliConfig, inputs: RunInputs = NO_INPUTS) -> None:
         super().__init__(groups, cfg, inputs)
@@ -150,6 +151,15 @@ class Aioli(MixturePolicy):
     @property
     def extra_runs(self) -> dict[str, float]:
         return self.prefix.extra_runs if self.prefix is not None else super().extra_runs
+
+    def state_dict(self) -> dict[str, Any]:
+        prefix = self.prefix.state_dict() if self.prefix is not None else None
+        return {**super().state_dict(), "prefix": prefix}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        if self.prefix is not None:
+            self.prefix.load_state_dict(state["prefix"])
 
 
 class AioliPlus(Aioli):

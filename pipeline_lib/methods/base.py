@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -86,7 +86,12 @@ NO_INPUTS = RunInputs()
 
 
 class MixturePolicy:
-    """Base policy: a fixed mixture. Subclasses override the hooks they need."""
+    """Base policy: a fixed mixture. Subclasses override the hooks they need.
+
+    ``state_fields``: the attributes that change while the run trains; a mid-run checkpoint saves them and a
+    resumed run restores them after :meth:`start`."""
+
+    state_fields: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, groups: tuple[str, ...], cfg: MethodConfig, inputs: RunInputs = NO_INPUTS) -> None:
         self.groups = groups
@@ -120,6 +125,13 @@ class MixturePolicy:
     def summary(self) -> dict[str, Any]:
         """Method-specific facts for run.json (learned parameters, traces)."""
         return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.state_fields}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for name in self.state_fields:
+            setattr(self, name, state[name])
 
     @property
     def extra_runs(self) -> dict[str, float]:

@@ -79,6 +79,7 @@ class DogeProxy(ProxyPolicy):
     """The proxy run: per-group gradients, alignment with the validation gradient, weighted model gradient."""
 
     cfg: DogeConfig
+    state_fields = (*ProxyPolicy.state_fields, "rng")
 
     def __init__(self, groups: tuple[str, ...], cfg: DogeConfig, inputs: RunInputs = NO_INPUTS) -> None:
         super().__init__(groups, cfg, inputs)

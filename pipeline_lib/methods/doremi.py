@@ -51,6 +51,7 @@ class DoremiProxy(ProxyPolicy):
     """The proxy run: weighted excess-loss objective against a frozen reference model."""
 
     cfg: DoremiConfig
+    state_fields = (*ProxyPolicy.state_fields, "scores")
 
     def __init__(self, groups: tuple[str, ...], cfg: DoremiConfig, inputs: RunInputs = NO_INPUTS) -> None:
         super().__init__(groups, cfg, inputs)

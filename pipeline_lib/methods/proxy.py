@@ -30,6 +30,8 @@ class ProxyPolicy(MixturePolicy):
     Subclasses compute ``w`` in ``backward`` and call :meth:`record`; the summary carries the time average
     (the method's proportions) and the trace of every update."""
 
+    state_fields = ("w", "w_sum", "updates", "trace")
+
     def __init__(self, groups: tuple[str, ...], cfg: Any, inputs: RunInputs = NO_INPUTS) -> None:
         super().__init__(groups, cfg, inputs)
         self.w = np.full(self.m, 1.0 / self.m)

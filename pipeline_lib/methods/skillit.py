@@ -79,6 +79,7 @@ class SkillIt(MixturePolicy):
     ``update_steps``."""
 
     cfg: SkillItConfig
+    state_fields = ("trace",)
 
     def __init__(self, groups: tuple[str, ...], cfg: SkillItConfig, inputs: RunInputs = NO_INPUTS) -> None:
         super().__init__(groups, cfg, inputs)

@@ -18,6 +18,7 @@ import json
 import logging
 import math
 import os
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,22 +31,90 @@ from pipeline_lib.config import RunSpec
 from pipeline_lib.data.tokens import GroupTokens
 from pipeline_lib.io import atomic_path, stable_hash, write_csv, write_json
 from pipeline_lib.logs import setup_logging
-from pipeline_lib.methods import NO_INPUTS, RunInputs, make_policy
+from pipeline_lib.methods import NO_INPUTS, MixturePolicy, RunInputs, make_policy
 from pipeline_lib.train import gpu_slot
 from pipeline_lib.train.allocator import keep_freed_memory
-from pipeline_lib.train.trainer import Trainer
+from pipeline_lib.train.checkpoint import NAME as CHECKPOINT
+from pipeline_lib.train.checkpoint import Checkpointer
+from pipeline_lib.train.trainer import DivergenceError, Trainer
 
 log = logging.getLogger(__name__)
 
 
+def _finite(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
+
+
+def _exp(value: float) -> float | None:
+    try:
+        return _finite(math.exp(value))
+    except OverflowError:
+        return None
+
+
 def perplexity_summary(groups: Sequence[str], test_losses: np.ndarray) -> dict:
-    """Per-group test loss/perplexity, their average perplexity and exp(mean loss)."""
-    ppl = np.exp(test_losses)
+    """Per-group test loss/perplexity, their average perplexity and exp(mean loss). A value that is not
+    finite (a perplexity that overflows) is null, and ``overflow`` says which."""
+    with np.errstate(over="ignore"):
+        ppl = np.exp(test_losses)
+    out = {
+        "test_loss": {g: _finite(v) for g, v in zip(groups, test_losses, strict=True)},
+        "test_ppl": {g: _finite(v) for g, v in zip(groups, ppl, strict=True)},
+        "avg_test_ppl": _finite(ppl.mean()),
+        "exp_mean_test_loss": _exp(test_losses.mean()),
+    }
+    bad = [g for g, v in out["test_ppl"].items() if v is None]
+    if bad:
+        out["overflow"] = f"the test perplexity of {bad} is not finite (test losses {out['test_loss']})"
+        log.error(out["overflow"])
+    return out
+
+
+def run_record(
+    spec: RunSpec,
+    trainer: Trainer,
+    data: Sequence[GroupTokens],
+    policy: MixturePolicy,
+    start: tuple[int, int],
+    test_losses: np.ndarray | None,
+    wall: float,
+    init_state: str | Path | None = None,
+) -> dict:
+    """run.json: the spec as trained (the tokenizer's vocabulary) and its hash, the data's hashes, where the
+    job started (``start``: step, tokens), the outcome, compute, and what the policy reports."""
+    start_step, start_tokens = start
+    final_val = trainer.history.curve[-len(spec.groups) :]
+    data_hashes = {g.name: {s: g.meta["splits"][s]["sha256"] for s in ("train", "val", "test")} for g in data}
+    trained = dataclasses.replace(spec, model=trainer.model_config)
+    tokens = trainer.tokens - start_tokens
     return {
-        "test_loss": {g: float(v) for g, v in zip(groups, test_losses, strict=True)},
-        "test_ppl": {g: float(v) for g, v in zip(groups, ppl, strict=True)},
-        "avg_test_ppl": float(ppl.mean()),
-        "exp_mean_test_loss": float(math.exp(test_losses.mean())),
+        "setting": spec.setting,
+        "method": spec.method,
+        "seed": spec.seed,
+        "groups": list(spec.groups),
+        "spec": trained.to_dict(),
+        "config_hash": stable_hash({"spec": trained.to_dict(), "data": data_hashes}),
+        "data_sha256": data_hashes,
+        "start_step": start_step,
+        "init_state": str(init_state) if init_state is not None else None,
+        "steps": trainer.step,
+        "tokens": trainer.tokens,  # on the model's whole schedule, a resumed parent's included
+        "tokens_trained": tokens,  # by this job
+        "final_mixture": {g: float(v) for g, v in zip(spec.groups, trainer.p, strict=True)},
+        "val_loss": {row["group"]: row["val_loss"] for row in final_val},
+        **(perplexity_summary(spec.groups, test_losses) if test_losses is not None else {}),
+        "compute": {
+            "device": str(trainer.device),
+            "n_params": trainer.model.n_params(),
+            "flops": trainer.model_config.flops_per_token() * tokens,
+            "wall_time_s": wall,
+            "train_time_s": trainer.timers["train"],
+            "eval_time_s": trainer.timers["eval"],
+            "tokens_per_s": tokens / max(trainer.timers["train"], 1e-9),
+            "torch_threads": torch.get_num_threads(),
+        },
+        "extra_runs": policy.extra_runs,
+        "method_summary": policy.summary(),
     }
 
 
@@ -62,7 +131,9 @@ def train_run(
     ``inputs``: the files the method reads (its fit, DoReMi's reference model)."""
     policy = make_policy(spec.method, spec.groups, spec.method_params, inputs)
     data = [GroupTokens.load(Path(data_dir) / g) for g in spec.groups]
-    trainer = Trainer(spec, data)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    trainer = Trainer(spec, data, progress=out / "progress.jsonl")
     if init_state is not None:
         trainer.load_state_dict(torch.load(init_state, map_location=trainer.device, weights_only=False))
     start_step, start_tokens = trainer.step, trainer.tokens
@@ -77,53 +148,27 @@ def train_run(
         spec.tokens_per_step,
         trainer.device,
     )
+    checkpointer = None
+    if spec.train.checkpoint_every:
+        key = stable_hash({"spec": spec.to_dict(), "init_state": str(init_state), "until": until})
+        checkpointer = Checkpointer(out / CHECKPOINT, spec.train.checkpoint_every, key)
     start = time.perf_counter()
-    test_losses = trainer.run(policy, until=until)
+    test_losses = trainer.run(policy, until=until, checkpointer=checkpointer)
     wall = time.perf_counter() - start
 
-    out = Path(out_dir)
     write_csv(out / "curve.csv", pd.DataFrame(trainer.history.curve))
     write_csv(out / "mixture.csv", pd.DataFrame(trainer.history.mixture))
     if save_state or spec.train.save_checkpoint:
         with atomic_path(out / "state.pt") as tmp:
             torch.save(trainer.state_dict(), tmp)
-    final_val = trainer.history.curve[-len(spec.groups) :]
-    data_hashes = {g.name: {s: g.meta["splits"][s]["sha256"] for s in ("train", "val", "test")} for g in data}
-    trained = dataclasses.replace(
-        spec, model=trainer.model_config
-    )  # the spec as trained: the tokenizer's vocab
-    record = {
-        "setting": spec.setting,
-        "method": spec.method,
-        "seed": spec.seed,
-        "groups": list(spec.groups),
-        "spec": trained.to_dict(),
-        "config_hash": stable_hash({"spec": trained.to_dict(), "data": data_hashes}),
-        "data_sha256": data_hashes,
-        "start_step": start_step,
-        "init_state": str(init_state) if init_state is not None else None,
-        "steps": trainer.step,
-        "tokens": trainer.tokens,  # on the model's whole schedule, a resumed parent's included
-        "tokens_trained": trainer.tokens - start_tokens,  # by this job
-        "final_mixture": {g: float(v) for g, v in zip(spec.groups, trainer.p, strict=True)},
-        "val_loss": {row["group"]: row["val_loss"] for row in final_val},
-        **(perplexity_summary(spec.groups, test_losses) if test_losses is not None else {}),
-        "compute": {
-            "device": str(trainer.device),
-            "n_params": trainer.model.n_params(),
-            "flops": trainer.model_config.flops_per_token() * (trainer.tokens - start_tokens),
-            "wall_time_s": wall,
-            "train_time_s": trainer.timers["train"],
-            "eval_time_s": trainer.timers["eval"],
-            "tokens_per_s": (trainer.tokens - start_tokens) / max(trainer.timers["train"], 1e-9),
-            "torch_threads": torch.get_num_threads(),
-        },
-        "extra_runs": policy.extra_runs,
-        "method_summary": policy.summary(),
-    }
+    origin = (start_step, start_tokens)
+    record = run_record(spec, trainer, data, policy, origin, test_losses, wall, init_state)
     write_json(out / "run.json", record)
+    if checkpointer is not None:
+        checkpointer.remove()
     if test_losses is not None:
-        outcome = f"avg test ppl {record['avg_test_ppl']:.3f}"
+        ppl = record["avg_test_ppl"]
+        outcome = f"avg test ppl {ppl:.3f}" if ppl is not None else "test perplexity not finite"
     else:
         outcome = "done (learning run, no test pass)" if trainer.step == spec.train.steps else "stopped"
     log.info(
@@ -163,7 +208,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     spec = RunSpec.from_dict(json.loads(args.spec))
     with gpu_slot.pinned_gpu(args.gpu_slots):  # before anything initialises CUDA
         inputs = RunInputs(fit=args.fit, reference=args.reference)
-        train_run(spec, args.data_dir, args.out_dir, args.init_state, args.until, args.save_state, inputs)
+        try:
+            train_run(spec, args.data_dir, args.out_dir, args.init_state, args.until, args.save_state, inputs)
+        except DivergenceError as err:
+            log.error("%s", err)
+            sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -8,10 +8,13 @@ implements.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -23,6 +26,7 @@ from pipeline_lib.data.tokens import GroupTokens
 from pipeline_lib.lmo.simplex import check_mixture
 from pipeline_lib.methods.base import MixturePolicy
 from pipeline_lib.model import GPT
+from pipeline_lib.train.checkpoint import Checkpointer
 from pipeline_lib.train.evaluate import group_losses
 from pipeline_lib.train.schedule import lr_at
 
@@ -45,6 +49,10 @@ def autocast_for(device: torch.device, precision: str) -> contextlib.AbstractCon
     return contextlib.nullcontext()
 
 
+class DivergenceError(RuntimeError):
+    """Training diverged: a non-finite loss, or one above ``train.max_loss``."""
+
+
 @dataclass
 class History:
     """What a run records over time: validation curves and the mixture it trained on."""
@@ -58,7 +66,11 @@ class Trainer:
     """Owns the model, optimiser, sampler and evaluation sets of one run; a policy's :class:`RunPort`."""
 
     def __init__(
-        self, spec: RunSpec, data: Sequence[GroupTokens], device: torch.device | None = None
+        self,
+        spec: RunSpec,
+        data: Sequence[GroupTokens],
+        device: torch.device | None = None,
+        progress: Path | None = None,
     ) -> None:
         self.spec, self.cfg = spec, spec.train
         self.groups = tuple(g.name for g in data)
@@ -96,6 +108,7 @@ class Trainer:
         self.p = np.full(len(self.groups), 1.0 / len(self.groups))
         self.history = History()
         self.timers = {"train": 0.0, "eval": 0.0}
+        self.progress = progress  # validation losses appended as JSON lines while training (tail -f)
 
     # -- the policy's port (RunPort) ------------------------------------------------------------------
     @property
@@ -170,6 +183,7 @@ class Trainer:
             value = self.policy.backward(self, batch_t, groups)
         else:
             value = self.backward_mean(batch_t, groups)
+        self._check_loss(value, lr)
         if self.cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
         self.optimizer.step()
@@ -178,6 +192,17 @@ class Trainer:
         self.tokens += batch.shape[0] * (batch.shape[1] - 1)
         self.timers["train"] += time.perf_counter() - t0
         return value
+
+    def _check_loss(self, value: float, lr: float) -> None:
+        bound = self.cfg.max_loss
+        if math.isfinite(value) and (bound is None or value <= bound):
+            return
+        why = "is not finite" if not math.isfinite(value) else f"exceeds train.max_loss = {bound:g}"
+        raise DivergenceError(
+            f"{self.spec.setting}/{self.spec.method} seed {self.spec.seed}: the training loss {value:.6g} at "
+            f"step {self.step} (lr {lr:.3g}) {why}; the run diverged. Lower train.lr, lengthen "
+            "train.warmup_steps or tighten train.grad_clip, then rerun"
+        )
 
     def evaluate(self, split: str = "val") -> np.ndarray:
         """Per-group mean loss on the fixed validation subset ('val') or the whole test split ('test')."""
@@ -196,30 +221,42 @@ class Trainer:
             self.history.curve.append(
                 {"step": self.step, "tokens": self.tokens, "group": group, "val_loss": float(value)}
             )
+        values = {g: round(float(v), 4) for g, v in zip(self.groups, losses, strict=True)}
+        log.info("step %d/%d val loss %s", self.step, self.cfg.steps, values)
+        if self.progress is not None:
+            with open(self.progress, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps({"step": self.step, "tokens": self.tokens, "val_loss": values}) + "\n")
 
     # -- the loop -----------------------------------------------------------------------------------
-    def run(self, policy: MixturePolicy, until: int | None = None) -> np.ndarray | None:
+    def run(
+        self, policy: MixturePolicy, until: int | None = None, checkpointer: Checkpointer | None = None
+    ) -> np.ndarray | None:
         """Train under ``policy`` from the current step to ``until`` (default: the schedule's end).
 
-        Validation runs at the start, every ``eval_every`` steps and at the stop. Returns the per-group test
-        losses when the schedule is complete, None when the run stops early (a break step) or is a learning
-        run with ``test_eval`` off."""
+        Validation runs at the start, every ``eval_every`` steps and at the stop. With a ``checkpointer`` the
+        run continues from its checkpoint, if one is there, and writes one whenever it is due. Returns the
+        per-group test losses when the schedule is complete, None when the run stops early (a break step) or
+        is a learning run with ``test_eval`` off."""
         total, every = until if until is not None else self.cfg.steps, self.cfg.eval_every
         if not self.step <= total <= self.cfg.steps:
             raise ValueError(
                 f"cannot train from step {self.step} to {total} on a {self.cfg.steps}-step schedule"
             )
         self.policy = policy
-        self.set_mixture(policy.start(self))
-        self.record_val(self.evaluate("val"))
-        next_eval = (self.step // every + 1) * every
-        bar = tqdm(
-            total=total,
-            initial=self.step,
-            desc=f"{self.spec.setting}/{self.spec.method}",
-            unit="step",
-            mininterval=10,
-        )
+        saved = checkpointer.load(self.device) if checkpointer is not None else None
+        if saved is None:
+            if self.progress is not None:
+                self.progress.write_text("")
+            self.set_mixture(policy.start(self))
+            self.record_val(self.evaluate("val"))
+            next_eval = (self.step // every + 1) * every
+        else:
+            policy.start(self)  # what the policy loads (a reference model); its state is the checkpoint's
+            next_eval = self.restore(saved, policy)
+            log.info("resumed from %s at step %d", checkpointer.path, self.step)
+        last_checkpoint = self.step
+        desc = f"{self.spec.setting}/{self.spec.method}"
+        bar = tqdm(total=total, initial=self.step, desc=desc, unit="step", mininterval=10)
         while self.step < total:
             before = self.step
             new_p = policy.before_step(self)
@@ -236,8 +273,34 @@ class Trainer:
                 new_p = policy.after_eval(self, losses)
                 if new_p is not None:
                     self.set_mixture(new_p)
+            if checkpointer and self.step < total and checkpointer.due(self.step, last_checkpoint):
+                checkpointer.save(self.checkpoint(policy, next_eval))
+                last_checkpoint = self.step
         bar.close()
         return self.evaluate("test") if self.step == self.cfg.steps and self.cfg.test_eval else None
+
+    def checkpoint(self, policy: MixturePolicy, next_eval: int) -> dict:
+        """What the loop needs to continue exactly: trainer, torch RNG, history, next evaluation, policy."""
+        return {
+            "trainer": self.state_dict(),
+            "p": self.p.copy(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
+            "history": asdict(self.history),
+            "next_eval": next_eval,
+            "policy": policy.state_dict(),
+        }
+
+    def restore(self, saved: dict, policy: MixturePolicy) -> int:
+        """Load a :meth:`checkpoint`; returns the loop's next evaluation step."""
+        self.load_state_dict(saved["trainer"])
+        self.p = np.asarray(saved["p"]).copy()  # exactly as saved, not renormalised
+        torch.set_rng_state(saved["torch_rng"])
+        if saved["cuda_rng"] is not None:
+            torch.cuda.set_rng_state_all(saved["cuda_rng"])
+        self.history = History(**saved["history"])
+        policy.load_state_dict(saved["policy"])
+        return int(saved["next_eval"])
 
     def state_dict(self) -> dict:
         """Everything needed to resume: model, optimizer, counters, mixture and sampler RNG states."""
