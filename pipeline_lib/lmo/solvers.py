@@ -88,28 +88,8 @@ def _check_caps(caps: Any, m: int) -> np.ndarray:
     return np.minimum(arr, 1.0)
 
 
-def minimize_on_simplex(
-    objective: Callable[[np.ndarray], float],
-    m: int,
-    *,
-    jac: Callable[[np.ndarray], np.ndarray] | None = None,
-    x0: Any = None,
-    caps: Any = None,
-    kl_to: Any = None,
-    kl_weight: float = 0.0,
-    seed: int = 0,
-    n_starts: int = 4,
-    maxiter: int = 1000,
-) -> np.ndarray:
-    """Minimise ``objective(p) + kl_weight * KL(p || kl_to)`` over ``{p >= 0, sum p = 1, p <= caps}``.
-
-    SLSQP from several starts: uniform, ``x0`` (when given) and ``n_starts`` Dirichlet draws from
-    ``np.random.default_rng(seed)``, each projected onto the feasible set. Returns the best point whose
-    solver run succeeded, projected onto the capped simplex. ``jac`` (gradient of ``objective``) is optional;
-    without it SLSQP uses finite differences.
-
-    Raises ValueError for an infeasible or malformed problem and RuntimeError when every start fails.
-    """
+def _feasible_bounds(m: int, caps: Any, kl_to: Any, kl_weight: float) -> tuple[np.ndarray, np.ndarray | None]:
+    """(upper bounds, the KL target q or None), checked: caps non-negative, KL well defined, feasible."""
     if m < 2:
         raise ValueError(f"m must be >= 2, got {m}")
     upper = _check_caps(caps, m)
@@ -128,22 +108,11 @@ def minimize_on_simplex(
             f"infeasible: caps sum to {upper.sum():.6g} < 1"
             + (" (after zeroing groups where kl_to is 0)" if q is not None else "")
         )
-    support = None if q is None else q > 0
+    return upper, q
 
-    def fun(p: np.ndarray) -> float:
-        val = float(objective(p))
-        if q is not None:
-            val += kl_weight * _kl(p, q, support)[0]
-        return val
 
-    def full_grad(p: np.ndarray) -> np.ndarray:
-        g = np.asarray(jac(p), dtype=float)
-        if q is not None:
-            g = g + kl_weight * _kl(p, q, support)[1]
-        return g
-
-    grad = full_grad if jac is not None else None  # None: SLSQP takes finite differences
-
+def _starts(m: int, x0: Any, seed: int, n_starts: int) -> list[np.ndarray]:
+    """Uniform, ``x0`` (when given), then ``n_starts`` Dirichlet draws of ``default_rng(seed)``."""
     rng = np.random.default_rng(seed)
     starts = [np.full(m, 1.0 / m)]
     if x0 is not None:
@@ -151,12 +120,21 @@ def minimize_on_simplex(
         if x0.shape != (m,) or not np.all(np.isfinite(x0)):
             raise ValueError(f"x0 must be {m} finite numbers, got shape {x0.shape}")
         starts.append(x0)
-    starts += list(rng.dirichlet(np.ones(m), size=n_starts))
-    bounds = [(0.0, float(u)) for u in upper]
-    constraint = {"type": "eq", "fun": lambda p: p.sum() - 1.0, "jac": lambda p: np.ones_like(p)}
+    return starts + list(rng.dirichlet(np.ones(m), size=n_starts))
 
+
+def _best_of_starts(
+    fun: Callable[[np.ndarray], float],
+    grad: Callable[[np.ndarray], np.ndarray] | None,
+    starts: list[np.ndarray],
+    upper: np.ndarray,
+    maxiter: int,
+) -> np.ndarray:
+    """SLSQP from each start (projected onto the capped simplex); the best feasible, successful answer."""
     from scipy.optimize import minimize  # imported here: every training job imports lmo, few solve
 
+    bounds = [(0.0, float(u)) for u in upper]
+    constraint = {"type": "eq", "fun": lambda p: p.sum() - 1.0, "jac": lambda p: np.ones_like(p)}
     best: tuple[float, np.ndarray] | None = None
     failures: list[str] = []
     for k, start in enumerate(starts):
@@ -186,6 +164,47 @@ def minimize_on_simplex(
     if best is None:
         raise RuntimeError("minimize_on_simplex: SLSQP failed from every start: " + "; ".join(failures))
     return best[1]
+
+
+def minimize_on_simplex(
+    objective: Callable[[np.ndarray], float],
+    m: int,
+    *,
+    jac: Callable[[np.ndarray], np.ndarray] | None = None,
+    x0: Any = None,
+    caps: Any = None,
+    kl_to: Any = None,
+    kl_weight: float = 0.0,
+    seed: int = 0,
+    n_starts: int = 4,
+    maxiter: int = 1000,
+) -> np.ndarray:
+    """Minimise ``objective(p) + kl_weight * KL(p || kl_to)`` over ``{p >= 0, sum p = 1, p <= caps}``.
+
+    SLSQP from several starts: uniform, ``x0`` (when given) and ``n_starts`` Dirichlet draws from
+    ``np.random.default_rng(seed)``, each projected onto the feasible set. Returns the best point whose
+    solver run succeeded, projected onto the capped simplex. ``jac`` (gradient of ``objective``) is optional;
+    without it SLSQP uses finite differences.
+
+    Raises ValueError for an infeasible or malformed problem and RuntimeError when every start fails.
+    """
+    upper, q = _feasible_bounds(m, caps, kl_to, kl_weight)
+    support = None if q is None else q > 0
+
+    def fun(p: np.ndarray) -> float:
+        val = float(objective(p))
+        if q is not None:
+            val += kl_weight * _kl(p, q, support)[0]
+        return val
+
+    def full_grad(p: np.ndarray) -> np.ndarray:
+        g = np.asarray(jac(p), dtype=float)
+        if q is not None:
+            g = g + kl_weight * _kl(p, q, support)[1]
+        return g
+
+    grad = full_grad if jac is not None else None  # None: SLSQP takes finite differences
+    return _best_of_starts(fun, grad, _starts(m, x0, seed, n_starts), upper, maxiter)
 
 
 def minimize_static_law(law: LogLinearStaticLaw, **kwargs: Any) -> np.ndarray:
