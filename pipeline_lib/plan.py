@@ -15,6 +15,7 @@ Results live under one directory per view (``<setting>`` or ``<setting>/restrict
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -239,6 +240,26 @@ class Planner:
             )
             jobs.append(TrainJob(self.reference_dir(view, seed), spec, save_state=True))
         return jobs
+
+    def job_regex(self) -> str:
+        """A regex that matches every training job's path and none of the other steps' outputs (grid search's
+        selected pilots included): the layout with the planned views, methods and groups, all escaped. Short,
+        so matching stays cheap with thousands of jobs."""
+        p = self.project
+
+        def alternatives(values) -> str:
+            return "|".join(re.escape(v) for v in sorted(set(values))) or "(?!)"
+
+        views = [*p.run_settings, *p.restricted_settings]
+        methods = [m for v in views for m in p.methods_of(v)]
+        groups = [g for v in views for g in p.settings[v].groups]
+        selected = [v for v in views if "grid_search" in p.methods_of(v) and self.pilots_are_runs(v)]
+        pilots = (
+            rf"grid/seed\d+/mix\d+|dynamic/seed\d+/(?:parent|child\d+)|onehot/seed\d+/(?:{alternatives(groups)})"
+            rf"|(?:doremi|doge|reference)/seed\d+"
+        )
+        body = rf"(?:{alternatives(views)})/(?:runs/(?:{alternatives(methods)})/seed\d+|pilots/(?:{pilots}))"
+        return (rf"(?!(?:{alternatives(selected)})/runs/grid_search/)" if selected else "") + body
 
     def train_token_budget(self, group: str, margin: float | None) -> int | None:
         """Train tokens the pack step takes for ``group``: the longest run of any setting using it (steps x

@@ -11,7 +11,7 @@ rule train:
         curve=f"{RESULTS}/{{job}}/curve.csv",
         mixture=f"{RESULTS}/{{job}}/mixture.csv",
     wildcard_constraints:
-        job=_alternatives(PLAN.train_jobs),
+        job=PLAN.job_regex(),
     params:
         spec=get_train_spec,
         args=get_train_args,

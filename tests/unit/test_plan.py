@@ -1,0 +1,48 @@
+"""The run planner: the training jobs of the shipped configs and the pattern the training rule matches."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline_lib.config import load_project
+from pipeline_lib.plan import Planner
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _plan(*overlays: str) -> Planner:
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    for overlay in overlays:
+        cfg.update(yaml.safe_load((REPO / overlay).read_text()))
+    return Planner(load_project(cfg))
+
+
+@pytest.mark.parametrize("overlays", [(), ("config/sample-full.yaml",)])
+def test_job_pattern_matches_every_training_job_and_no_other_output(overlays):
+    plan = _plan(*overlays)
+    pattern = re.compile(plan.job_regex())
+    assert plan.train_jobs and all(pattern.fullmatch(job) for job in plan.train_jobs)
+    # grid search's selected pilot is another rule's output; fits and tables are not training jobs
+    for path in ("as/runs/grid_search/seed0", "as/fits/dml/seed0", "as/tables/perplexity", "data/arxiv"):
+        assert not pattern.fullmatch(path), path
+    assert pattern.fullmatch("as/restricted/runs/grid_search/seed0")  # restricted: trained on the pick
+    assert len(plan.job_regex()) < 1000  # cheap to match against every requested file
+
+
+def test_jobs_carry_their_inputs_and_flags():
+    jobs = _plan().train_jobs
+    assert jobs["as/runs/stratified/seed0"].save_state  # DoReMi's reference
+    assert jobs["as/pilots/doremi/seed0"].args("R") == "--reference R/as/runs/stratified/seed0/state.pt"
+    assert jobs["as/pilots/doremi/seed0"].inputs() == {"reference": "as/runs/stratified/seed0/run.json"}
+    assert jobs["abse/runs/skillit/seed0"].inputs() == {"fit": "abse/fits/skillit/seed0.json"}
+    parent = jobs["as/pilots/dynamic/seed0/parent"]
+    assert parent.save_state and parent.until == 50 and parent.spec.method == "stratified"
+    assert jobs["as/restricted/runs/aioli+doge/seed0"].fit == "as/restricted/fits/doge/seed0.json"
+    # the same spec numbers the old spec builders made: pilots at grid points, shortened restricted runs
+    assert jobs["as/pilots/grid/seed0/mix2"].spec.method_params["proportions"] == (0.3, 0.7)
+    assert jobs["as/restricted/pilots/grid/seed0/mix0"].spec.train.steps == 6
+    assert jobs["as/restricted/pilots/doge/seed0"].spec.train.steps == 50
