@@ -9,7 +9,18 @@ min_version("9.0")
 
 # config.yaml is the default; a --configfile replaces it (it does not merge into it), so a test or paper
 # config never inherits the default's settings. Overlays: --configfile config.yaml config/sample-full.yaml
+# A malformed config.yaml is reported with its line here; a --configfile is read by Snakemake's command line
+# before this file runs, so its errors are Snakemake's own ("not valid JSON or YAML", "not found").
 if not workflow.overwrite_configfiles:
+    from snakemake.exceptions import WorkflowError
+
+    from pipeline_lib.config import ConfigError
+    from pipeline_lib.config.load import check_yaml_file
+
+    try:
+        check_yaml_file("config.yaml")
+    except ConfigError as err:
+        raise WorkflowError(str(err)) from None
 
     configfile: "config.yaml"
 

@@ -1,4 +1,8 @@
-"""Atomic file output: a killed job never leaves a file that looks finished."""
+"""Atomic file output: a killed job never leaves a file that looks finished.
+
+Every output gets the mode a plain ``open(path, "w")`` gives (0666 less the umask: 0644 under umask 022), so
+group members on a shared cluster can read results; ``tempfile.mkstemp`` would leave them 0600.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +10,34 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+_NEW_FILE_MODE = 0o666  # less the umask, applied by the kernel (and any default ACL of the directory)
+
+
+def _new_temp_file(path: Path, attempts: int = 100) -> Path:
+    """Create an empty, uniquely named file next to ``path`` (``.<name>.<random>.tmp``) with the mode an
+    ordinary new file gets; ``O_EXCL`` makes the name ours alone, as ``mkstemp`` does."""
+    for _ in range(attempts):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _NEW_FILE_MODE))
+        except FileExistsError:
+            continue
+        return tmp
+    raise FileExistsError(f"no free temporary name next to {path} after {attempts} attempts")
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; rename it into place only if the block succeeds."""
+    """Yield a temporary path next to ``path``; rename it into place only if the block succeeds. The file
+    ends with the process umask's mode for a new file (0644 under umask 022)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = _new_temp_file(path)
     try:
         yield tmp_path
         os.replace(tmp_path, path)

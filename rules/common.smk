@@ -6,6 +6,7 @@ import os
 import re
 import sys
 
+import jsonschema
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
@@ -18,7 +19,35 @@ from pipeline_lib.config import RESTRICTED, ConfigError, load_project
 from pipeline_lib.data.sources import DataError, make_source
 from pipeline_lib.plan import Planner
 
-validate(config, os.path.join(workflow.basedir, "config", "config.schema.yaml"))
+SCHEMA = os.path.join(workflow.basedir, "config", "config.schema.yaml")
+
+
+_SCHEMA_FIXES = {"additionalProperties": "remove the key or correct its name", "required": "add it"}
+
+
+def _schema_problem(err):
+    """One paragraph for a schema violation: the failing key path, jsonschema's message and the fix
+    (Snakemake's own WorkflowError appends the whole schema and config, ~600 lines)."""
+    where = "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in err.absolute_path).lstrip(".")
+    fix = _SCHEMA_FIXES.get(err.validator, "correct the value")
+    return (
+        f"invalid configuration: {where or 'top level'}: {err.message}; {fix} "
+        "(config/config.schema.yaml lists every key with its type and allowed values)"
+    )
+
+
+def _validate_config(config):
+    """Snakemake's schema validation (it also fills the schema's defaults), with a short message."""
+    try:
+        validate(config, SCHEMA)
+    except WorkflowError as err:
+        cause = err.__context__  # validate raises WorkflowError(..., e) inside `except ValidationError as e`
+        if not isinstance(cause, jsonschema.ValidationError):
+            raise
+        raise WorkflowError(_schema_problem(cause)) from None
+
+
+_validate_config(config)
 try:
     PROJECT = load_project(config)
     _source = make_source(PROJECT.data)

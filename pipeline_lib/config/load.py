@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from pipeline_lib.config.methods import METHODS, MethodConfig, build_method_config
@@ -21,6 +23,7 @@ from pipeline_lib.config.types import (
     Project,
     RestrictedConfig,
     Setting,
+    TokenizerConfig,
     TrainConfig,
     build_dataclass,
     deep_merge,
@@ -64,6 +67,25 @@ def load_project(config: dict[str, Any]) -> Project:
     return project
 
 
+def check_yaml_file(path: str | os.PathLike) -> None:
+    """Raise a :class:`ConfigError` with the file, line and column where ``path`` is not valid YAML (Snakemake
+    says only "not valid JSON or YAML"); a missing file is left to Snakemake's own message."""
+    import yaml  # only the Snakefile needs it, for the embedded default config
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            yaml.safe_load(fh)
+    except FileNotFoundError:
+        return
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        context = f" ({err.context})" if err.context else ""
+        raise ConfigError(f"{where}: not valid YAML: {err.problem}{context}; fix the file there") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: not valid YAML ({err}); fix the file") from None
+
+
 def _load_part(cls: type, raw: Mapping[str, Any] | None, where: str) -> tuple[Any, Problems]:
     try:
         return build_dataclass(cls, raw, where), []
@@ -76,14 +98,35 @@ def _load_data(raw: Mapping[str, Any]) -> tuple[DataConfig | None, Problems]:
         data = DataConfig.from_dict(raw)
     except (ConfigError, TypeError, ValueError) as err:
         return None, [str(err)]
-    problems = []
-    if data.tokenizer.kind not in ("bpe", "file", "hub"):
-        problems.append(f"data.tokenizer.kind must be bpe, file or hub, got '{data.tokenizer.kind}'")
+    problems = _check_tokenizer(data.tokenizer)
     if data.split.val_fraction <= 0 or data.split.test_fraction <= 0:
         problems.append("data.split: val_fraction and test_fraction must be > 0")
     if data.split.val_fraction + data.split.test_fraction >= 1:
         problems.append("data.split: val_fraction + test_fraction must be < 1")
     return data, problems
+
+
+def _check_tokenizer(tok: TokenizerConfig) -> Problems:
+    """The field each tokenizer kind needs: ``file`` an existing ``path``, ``hub`` a ``name``."""
+    if tok.kind == "file":
+        if not tok.path:
+            return [
+                "data.tokenizer.path: required with data.tokenizer.kind 'file'; set it to a tokenizer.json"
+            ]
+        if not Path(tok.path).is_file():
+            return [
+                f"data.tokenizer.path: file '{tok.path}' does not exist (relative paths start at the working "
+                f"directory, {Path.cwd()}); give the path of a tokenizer.json, or use kind 'bpe' or 'hub'"
+            ]
+    elif tok.kind == "hub":
+        if not tok.name:
+            return [
+                "data.tokenizer.name: required with data.tokenizer.kind 'hub'; set it to a Hugging Face hub "
+                "model id (e.g. EleutherAI/pythia-160m)"
+            ]
+    elif tok.kind != "bpe":
+        return [f"data.tokenizer.kind must be bpe, file or hub, got '{tok.kind}'"]
+    return []
 
 
 def _load_settings(config: Mapping[str, Any]) -> tuple[dict[str, Setting], Problems]:

@@ -128,7 +128,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = ap.parse_args(argv)
     setup_logging()
     data = DataConfig.from_dict(json.loads(args.data))
-    pack_group(data, args.group, args.tokenizer, args.out_dir, args.train_token_budget)
+    try:
+        pack_group(data, args.group, args.tokenizer, args.out_dir, args.train_token_budget)
+    except DataError as err:
+        raise SystemExit(f"DataError: {err}") from None  # the message, not a traceback, ends the job's log
 
 
 if __name__ == "__main__":

@@ -70,6 +70,17 @@ def hub_tokenizer_file(name: str) -> str:
         ) from err
 
 
+def _load_tokenizer_file(path: str) -> Tokenizer:
+    """``data.tokenizer.path`` as a tokenizer; a missing or unreadable file is a :class:`DataError`."""
+    try:
+        return Tokenizer.from_file(path)
+    except Exception as err:  # the tokenizers library raises a bare Exception
+        raise DataError(
+            f"data.tokenizer.path: '{path}' could not be loaded as a tokenizer ({err}); give the path of a "
+            "tokenizer.json saved by the Hugging Face tokenizers library"
+        ) from None
+
+
 def build_tokenizer(cfg: DataConfig, groups: Sequence[str], out: str) -> None:
     tcfg = cfg.tokenizer
     with atomic_path(out) as tmp:
@@ -82,7 +93,7 @@ def build_tokenizer(cfg: DataConfig, groups: Sequence[str], out: str) -> None:
         elif tcfg.kind == "file":
             if not tcfg.path:
                 raise DataError("data.tokenizer.kind is 'file' but data.tokenizer.path is not set")
-            Tokenizer.from_file(tcfg.path)  # fail early on a file that is not a tokenizer
+            _load_tokenizer_file(tcfg.path)  # fail early on a file that is not a tokenizer
             shutil.copyfile(tcfg.path, tmp)
         elif tcfg.kind == "hub":
             if not tcfg.name:
@@ -103,7 +114,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--out", required=True)
     args = ap.parse_args(argv)
     setup_logging()
-    build_tokenizer(DataConfig.from_dict(json.loads(args.data)), args.groups, args.out)
+    try:
+        build_tokenizer(DataConfig.from_dict(json.loads(args.data)), args.groups, args.out)
+    except DataError as err:
+        raise SystemExit(f"DataError: {err}") from None  # the message, not a traceback, ends the job's log
 
 
 if __name__ == "__main__":

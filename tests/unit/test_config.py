@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from pipeline_lib.config import ConfigError, load_project
+from pipeline_lib.config.load import check_yaml_file
 from pipeline_lib.data.sources import DataError, make_source
 from pipeline_lib.plan import Planner
 
@@ -53,11 +54,47 @@ def test_valid_config_builds_run_specs():
             ),
             "at least m \\+ 1 = 4 pilot runs",
         ),
+        (
+            lambda c: c["data"].update(tokenizer={"kind": "file", "path": "/nowhere/missing.json"}),
+            "data.tokenizer.path: file '/nowhere/missing.json' does not exist",
+        ),
+        (
+            lambda c: c["data"].update(tokenizer={"kind": "file"}),
+            "data.tokenizer.path: required with data.tokenizer.kind 'file'; set it to a tokenizer.json",
+        ),
+        (
+            lambda c: c["data"].update(tokenizer={"kind": "hub", "name": None}),
+            "data.tokenizer.name: required with data.tokenizer.kind 'hub'; set it to a Hugging Face hub",
+        ),
     ],
 )
 def test_bad_config_names_the_field(mutate, message):
     with pytest.raises(ConfigError, match=message):
         _load(mutate)
+
+
+def test_tokenizer_file_that_exists_passes(tmp_path):
+    (tmp_path / "tok.json").write_text("{}")
+    project = _load(
+        lambda c: c["data"].update(tokenizer={"kind": "file", "path": str(tmp_path / "tok.json")})
+    )
+    assert project.data.tokenizer.path == str(tmp_path / "tok.json")
+
+
+@pytest.mark.parametrize(
+    "text,where",
+    [
+        ("train:\n  steps: 3\n   lr: 2\n", ":3:6: not valid YAML: mapping values are not allowed here"),
+        ("data:\n\tsource: {}\n", ":2:1: not valid YAML: found character '\\t' that cannot start any token"),
+        ("settings: {as: [a, b}\n", ":1:21: not valid YAML: "),
+    ],
+    ids=["indent", "tab", "bracket"],
+)
+def test_malformed_yaml_names_the_file_line_and_column(tmp_path, text, where):
+    (tmp_path / "config.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=re.escape(f"{tmp_path / 'config.yaml'}{where}")):
+        check_yaml_file(tmp_path / "config.yaml")
+    check_yaml_file(tmp_path / "absent.yaml")  # a missing file is Snakemake's to report
 
 
 def test_all_problems_reported_at_once():

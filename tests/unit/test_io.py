@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import os
+import stat
+
 import pytest
 
-from pipeline_lib.io import atomic_open, read_json, stable_hash, write_json
+from pipeline_lib.io import atomic_open, atomic_path, read_json, stable_hash, write_json
 
 
 def test_failed_write_leaves_nothing_behind(tmp_path):
@@ -28,3 +31,27 @@ def test_successful_write_and_stable_hash(tmp_path):
     assert read_json(tmp_path / "x" / "y.json") == {"a": 0.5, "b": [1, 2]}
     assert stable_hash({"a": 1, "b": 2}) == stable_hash({"b": 2, "a": 1})
     assert stable_hash({"a": 1}) != stable_hash({"a": 2})
+
+
+@pytest.fixture
+def set_umask():
+    """Set the process umask for one test; the previous one is restored afterwards."""
+    previous = os.umask(0o022)
+    yield os.umask
+    os.umask(previous)
+
+
+@pytest.mark.parametrize(
+    "umask,mode", [(0o022, 0o644), (0o027, 0o640), (0o002, 0o664)], ids=["umask022", "umask027", "umask002"]
+)
+def test_outputs_get_the_umask_mode(tmp_path, set_umask, umask, mode):
+    set_umask(umask)
+    write_json(tmp_path / "run.json", {"a": 1})
+    with atomic_open(tmp_path / "table.md") as fh:
+        fh.write("| a |\n")
+    with atomic_path(tmp_path / "tokens.bin") as tmp, open(tmp, "wb") as fh:  # as torch.save, numpy do
+        fh.write(b"\0")
+    write_json(tmp_path / "run.json", {"a": 2})  # a replaced file, too
+    for name in ("run.json", "table.md", "tokens.bin"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == mode, name
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.json", "table.md", "tokens.bin"]

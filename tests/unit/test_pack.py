@@ -1,12 +1,19 @@
 from __future__ import annotations
 
+import dataclasses
+import gzip
+import json
+
 import numpy as np
+import pytest
 from tokenizers import Tokenizer
 
 from pipeline_lib.config import DataConfig
+from pipeline_lib.data.pack import main as pack_main
 from pipeline_lib.data.pack import pack_group
-from pipeline_lib.data.sources import JsonlSource
+from pipeline_lib.data.sources import DataError, JsonlSource
 from pipeline_lib.data.tokenizer import build_tokenizer
+from pipeline_lib.data.tokenizer import main as tokenizer_main
 from pipeline_lib.data.tokens import GroupTokens, token_dtype
 
 
@@ -49,3 +56,37 @@ def test_token_dtype_follows_vocabulary():
     assert token_dtype(50304) == np.uint16
     assert token_dtype(65536) == np.uint16
     assert token_dtype(65537) == np.uint32
+
+
+def test_unloadable_tokenizer_file_names_the_field(corpus_dir, tmp_path):
+    (tmp_path / "tok.json").write_text('{"not": "a tokenizer"}')
+    data = _data(corpus_dir, kind="file", path=str(tmp_path / "tok.json"))
+    with pytest.raises(
+        DataError, match=r"data.tokenizer.path: '.*tok.json' could not be loaded as a tokenizer"
+    ):
+        build_tokenizer(data, ["alpha"], str(tmp_path / "out.json"))
+
+
+def test_data_steps_end_with_the_message_not_a_traceback(corpus_dir, tmp_path):
+    """A DataError ends the step with its message as the last line of the job's log (exit status 1)."""
+    bad = tmp_path / "corpus"
+    bad.mkdir()
+    lines = gzip.decompress((corpus_dir / "alpha.jsonl.gz").read_bytes()).splitlines(keepends=True)
+    (bad / "alpha.jsonl.gz").write_bytes(gzip.compress(b"".join([*lines[:9], b"{oops\n", *lines[9:]])))
+    data = json.dumps(dataclasses.asdict(_data(bad)))
+    with pytest.raises(SystemExit, match=r"^DataError: .*alpha.jsonl.gz:10: not valid JSON"):
+        tokenizer_main(["--data", data, "--groups", "alpha", "--out", str(tmp_path / "tok.json")])
+    build_tokenizer(_data(corpus_dir), ["alpha"], str(tmp_path / "tok.json"))
+    with pytest.raises(SystemExit, match=r"^DataError: .*alpha.jsonl.gz:10: not valid JSON"):
+        pack_main(
+            [
+                "--data",
+                data,
+                "--group",
+                "alpha",
+                "--tokenizer",
+                str(tmp_path / "tok.json"),
+                "--out-dir",
+                str(tmp_path / "a"),
+            ]
+        )

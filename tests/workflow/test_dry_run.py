@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
+import shutil
+import subprocess
+import sys
+
 import pytest
 
 from tests.workflow.helpers import REPO, job_counts, snakemake, train_jobs, write_config
@@ -93,13 +98,37 @@ def test_sample_full_overlay_dag(tmp_path):
             "settings.abse.methods.aioli: LearnParams takes lp_rounds x lp_steps x m = 48 steps, not fewer",
         ),
         ({"train.steps": 0}, "train"),
+        ({"train.steps": "many"}, "invalid configuration: train.steps: 'many' is not of type 'integer'"),
+        (
+            {"data.tokenizer": {"kind": "file", "path": "missing.json"}},
+            "data.tokenizer.path: file 'missing.json' does not exist",
+        ),
+        (
+            {"data.tokenizer": {"kind": "file"}},
+            "data.tokenizer.path: required with data.tokenizer.kind 'file'",
+        ),
+        ({"data.tokenizer": {"kind": "hub"}}, "data.tokenizer.name: required with data.tokenizer.kind 'hub'"),
+        (
+            {"data.split.val_fraction": 0.001},  # arxiv's 196 documents: none in val
+            "group 'arxiv': none of its 196 document(s) in",
+        ),
+        (
+            {"data.source.max_docs_per_group": 5},
+            "falls in the test split (a hash of each document's id with data.split.salt 'mixpipe' decides); "
+            "raise data.source.max_docs_per_group (5), add documents",
+        ),
+        (
+            {"data.source.group_field": "license"},
+            "group 'arxiv' has no documents in {REPO}/data/sample/arxiv.jsonl.gz: no record there has "
+            "data.source.group_field 'license' equal to 'arxiv'",
+        ),
     ],
 )
 def test_bad_input_fails_before_any_job(tmp_path, overrides, message):
     cfg = write_config("config.yaml", tmp_path, **overrides)
     proc = snakemake(tmp_path, cfg, "-n", check=False)
     assert proc.returncode != 0
-    assert message in proc.stdout + proc.stderr
+    assert message.replace("{REPO}", str(REPO)) in proc.stdout + proc.stderr
     assert not (tmp_path / "results").exists()
 
 
@@ -107,3 +136,73 @@ def test_missing_corpus_directory(tmp_path):
     cfg = write_config("config.yaml", tmp_path, **{"data.source.path": str(tmp_path / "nowhere")})
     proc = snakemake(tmp_path, cfg, "-n", check=False)
     assert proc.returncode != 0 and "does not exist" in proc.stdout + proc.stderr
+    assert "files there: none. Point data.source.path at the corpus directory" in proc.stdout + proc.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_unknown_key_is_one_paragraph(tmp_path):
+    """The key path, jsonschema's message and the fix; not the ~600-line schema and config dump."""
+    cfg = write_config("config.yaml", tmp_path, trian={"steps": 3})
+    proc = snakemake(tmp_path, cfg, "-n", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert (
+        "invalid configuration: top level: Additional properties are not allowed ('trian' was unexpected); "
+        "remove the key or correct its name" in out
+    )
+    assert len(out.splitlines()) < 10 and "Failed validating" not in out and "$schema" not in out
+
+
+def _bad_line(lines: list[bytes], at: int, bad: bytes) -> list[bytes]:
+    return [*lines[: at - 1], bad + b"\n", *lines[at - 1 :]]
+
+
+_NO_TEXT = b'{"domain": "stackexchange", "source": "x", "body": "no text"}'
+_LATIN1 = b'{"domain": "stackexchange", "source": "y", "text": "caf\xe9"}'
+
+
+@pytest.mark.parametrize(
+    "bad,message",
+    [
+        (b'{"domain": "stackexchange", "text": ', ":100: not valid JSON (Expecting value at column 37)"),
+        (_NO_TEXT, ':100: record has no string field "text"'),
+        (_LATIN1, ":100: not valid UTF-8 at byte "),
+    ],
+    ids=["invalid-json", "no-text", "non-utf8"],
+)
+def test_bad_corpus_record_fails_before_any_job(tmp_path, bad, message):
+    """A bad record deep in a corpus file stops the dry run with the file and line (no tokenizer job)."""
+    corpus = tmp_path / "corpus"
+    shutil.copytree(REPO / "data/sample", corpus)
+    path = corpus / "stackexchange.jsonl.gz"
+    lines = gzip.decompress(path.read_bytes()).splitlines(keepends=True)
+    path.write_bytes(gzip.compress(b"".join(_bad_line(lines, 100, bad))))
+    cfg = write_config("config.yaml", tmp_path, **{"data.source.path": str(corpus)})
+    proc = snakemake(tmp_path, cfg, "-n", check=False)
+    assert proc.returncode != 0
+    assert f"{path}{message}" in proc.stdout + proc.stderr
+    assert not (tmp_path / "results").exists()
+    if bad is _LATIN1:
+        offset = sum(map(len, lines[:99])) + bad.index(b"\xe9")
+        assert (
+            f"{path}:100: not valid UTF-8 at byte {offset} of the uncompressed text"
+            in proc.stdout + proc.stderr
+        )
+
+
+def test_malformed_default_config_names_the_line(tmp_path):
+    """Without --configfile the workflow reads config.yaml itself, and names the line of a YAML error. (A
+    --configfile is read by Snakemake's command line before the workflow: its message is Snakemake's.)"""
+    text = (
+        (REPO / "config.yaml").read_text().replace("  batch_size: 12\n", "  batch_size: 12\n   lr: [1\n", 1)
+    )
+    (tmp_path / "config.yaml").write_text(text)
+    line = text.splitlines().index("   lr: [1") + 1
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "-n"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert proc.returncode != 0
+    assert (
+        f"config.yaml:{line}:6: not valid YAML: mapping values are not allowed here"
+        in proc.stdout + proc.stderr
+    )
+    assert not (tmp_path / "results").exists()
