@@ -261,6 +261,16 @@ class Planner:
         body = rf"(?:{alternatives(views)})/(?:runs/(?:{alternatives(methods)})/seed\d+|pilots/(?:{pilots}))"
         return (rf"(?!(?:{alternatives(selected)})/runs/grid_search/)" if selected else "") + body
 
+    def one_batch_tokens(self, group: str) -> int:
+        """Train tokens ``group`` needs for one batch of distinct sequences in every setting using it
+        (batch_size x context + 1): the pack step fails when the group has fewer."""
+        sizes = [
+            s.train.batch_size * s.model.context + 1
+            for s in self.project.settings.values()
+            if group in s.groups
+        ]
+        return max(sizes, default=0)
+
     def train_token_budget(self, group: str, margin: float | None) -> int | None:
         """Train tokens the pack step takes for ``group``: the longest run of any setting using it (steps x
         batch x context) times ``margin``; None (take everything) when no margin is set."""

@@ -101,9 +101,10 @@ def results(paths):
 
 
 def get_pack_budget(wildcards):
-    """"" or --train-token-budget N (data.source.train_token_margin)."""
+    """--one-batch-tokens N, and --train-token-budget N with data.source.train_token_margin."""
     budget = PLAN.train_token_budget(wildcards.group, PROJECT.data.source.train_token_margin)
-    return f"--train-token-budget {budget}" if budget is not None else ""
+    batch = f"--one-batch-tokens {PLAN.one_batch_tokens(wildcards.group)}"
+    return f"--train-token-budget {budget} {batch}" if budget is not None else batch
 
 
 # One GPU per training job on a local multi-GPU machine: with a `gpu` limit (profiles/local-gpu sets

@@ -29,7 +29,7 @@ rule pack:
     params:
         data=lambda wc: data_json(),  # a function: the JSON holds "{group}" braces
         out_dir=lambda wc: f"{DATA}/{wc.group}",
-        budget=get_pack_budget,  # "" or --train-token-budget N (data.source.train_token_margin)
+        budget=get_pack_budget,  # --one-batch-tokens N [--train-token-budget N]
     log:
         f"{RESULTS}/logs/data/pack_{{group}}.log",
     benchmark:

@@ -80,8 +80,15 @@ def pack_split(
 
 
 def pack_group(
-    cfg: DataConfig, group: str, tokenizer_path: str, out_dir: str, train_token_budget: int | None = None
+    cfg: DataConfig,
+    group: str,
+    tokenizer_path: str,
+    out_dir: str,
+    train_token_budget: int | None = None,
+    one_batch_tokens: int = 0,
 ) -> dict:
+    """Tokenise and pack a group's three splits; fail (before any training job) when its train split holds
+    fewer than ``one_batch_tokens`` tokens, one batch of distinct sequences."""
     source = make_source(cfg)
     source.check_group(group)
     tok = Tokenizer.from_file(tokenizer_path)
@@ -109,6 +116,13 @@ def pack_group(
                 f"group '{group}' has no documents in its {split} split; it needs more documents, "
                 "or larger data.split fractions"
             )
+        if split == "train" and stats["tokens"] < one_batch_tokens:
+            raise DataError(
+                f"group '{group}' has {stats['tokens']:,} train tokens, fewer than one batch needs "
+                f"(train.batch_size x model.context + 1 = {one_batch_tokens:,}): every batch would repeat "
+                "its sequences. Lower train.batch_size (or model.context) of the settings using it, or add "
+                "documents"
+            )
         stats["sha256"] = file_sha256(out / f"{split}.bin")
         meta["splits"][split] = stats
         log.info("%s/%s: %d docs, %d tokens", group, split, stats["documents"], stats["tokens"])
@@ -125,11 +139,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument(
         "--train-token-budget", type=int, default=None, help="stop taking train documents at this many tokens"
     )
+    ap.add_argument(
+        "--one-batch-tokens",
+        type=int,
+        default=0,
+        help="fail when the train split has fewer tokens (one batch)",
+    )
     args = ap.parse_args(argv)
     setup_logging()
     data = DataConfig.from_dict(json.loads(args.data))
     try:
-        pack_group(data, args.group, args.tokenizer, args.out_dir, args.train_token_budget)
+        pack_group(
+            data, args.group, args.tokenizer, args.out_dir, args.train_token_budget, args.one_batch_tokens
+        )
     except DataError as err:
         raise SystemExit(f"DataError: {err}") from None  # the message, not a traceback, ends the job's log
 

@@ -90,3 +90,20 @@ def test_data_steps_end_with_the_message_not_a_traceback(corpus_dir, tmp_path):
                 str(tmp_path / "a"),
             ]
         )
+
+
+def test_a_group_smaller_than_one_batch_fails_the_pack_step(corpus_dir, tmp_path):
+    data = _data(corpus_dir)
+    build_tokenizer(data, ["alpha", "beta", "gamma"], str(tmp_path / "tok.json"))
+    meta = pack_group(data, "beta", str(tmp_path / "tok.json"), str(tmp_path / "ok"))
+    train_tokens = meta["splits"]["train"]["tokens"]
+    pack_group(
+        data, "beta", str(tmp_path / "tok.json"), str(tmp_path / "fits"), one_batch_tokens=train_tokens
+    )
+    with pytest.raises(
+        DataError, match=rf"group 'beta' has {train_tokens:,} train tokens, fewer than one batch"
+    ):
+        pack_group(
+            data, "beta", str(tmp_path / "tok.json"), str(tmp_path / "big"), one_batch_tokens=train_tokens + 1
+        )
+    assert not (tmp_path / "big" / "meta.json").exists()

@@ -46,3 +46,9 @@ def test_jobs_carry_their_inputs_and_flags():
     assert jobs["as/pilots/grid/seed0/mix2"].spec.method_params["proportions"] == (0.3, 0.7)
     assert jobs["as/restricted/pilots/grid/seed0/mix0"].spec.train.steps == 6
     assert jobs["as/restricted/pilots/doge/seed0"].spec.train.steps == 50
+
+
+def test_one_batch_tokens_is_the_largest_batch_of_the_settings_using_the_group():
+    plan = _plan()
+    assert plan.one_batch_tokens("arxiv") == 12 * 128 + 1  # the default: batch 12, context 128
+    assert plan.one_batch_tokens("klingon") == 0
