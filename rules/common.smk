@@ -4,16 +4,20 @@ import dataclasses
 import json
 import os
 import re
+import shlex
 import sys
 
 import jsonschema
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-# Steps run as `python -m pipeline_lib...`; make the package importable wherever the job runs.
+# Steps run as `python -m pipeline_lib...`: every job's shell makes the package importable (in the venv, a
+# conda environment or a container alike) and keeps the tokenizers library from forking threads.
 sys.path.insert(0, workflow.basedir)
-os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")]))
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+shell.prefix(  # Snakemake formats the prefix: doubled braces are the shell's
+    f"export PYTHONPATH={shlex.quote(workflow.basedir)}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; "
+    "export TOKENIZERS_PARALLELISM=${{TOKENIZERS_PARALLELISM:-false}}; "
+)
 
 from pipeline_lib.config import RESTRICTED, ConfigError, load_project
 from pipeline_lib.data.sources import DataError, make_source
@@ -57,7 +61,8 @@ except (ConfigError, DataError) as err:
     raise WorkflowError(str(err)) from None
 
 PLAN = Planner(PROJECT)
-PY = sys.executable
+# The Python that runs the steps: this one, or the environment's own under --software-deployment-method.
+PY = "python" if workflow.deployment_settings.deployment_method else sys.executable
 RESULTS = config["results_dir"]
 DATA = f"{RESULTS}/data"
 SPLITS = ("train", "val", "test")
@@ -138,6 +143,38 @@ def get_final_runs(wildcards):
 
 def fit_file(view, name, seed):
     return f"{RESULTS}/{PLAN.fit_file(view, name, seed)}"
+
+
+# -- fits and report inputs ---------------------------------------------------------------------------
+def get_proxy_reference(wildcards):
+    """DoReMi's reference run (counted in its extra runs); DoGE has none."""
+    if wildcards.proxy != "doremi":
+        return []
+    return [f"{RESULTS}/{PLAN.reference_dir(view_of(wildcards), wildcards.seed)}/run.json"]
+
+
+# Online methods whose own A^t is compared with the fitted dynamic law (parameter similarity): Aioli's and
+# Skill-It's final runs, DoReMi's and DoGE's proxies (their fits trace the scores).
+SIMILARITY_RUNS = [m for m in ("aioli", "skillit") if m in PROJECT.run_methods]
+SIMILARITY_PROXIES = [m for m in ("doremi", "doge") if m in PROJECT.run_methods]
+
+
+def get_similarity_inputs(wildcards):
+    runs = [f"{RESULTS}/{PLAN.run_dir(wildcards.setting, m, wildcards.seed)}/run.json" for m in SIMILARITY_RUNS]
+    return runs + [fit_file(wildcards.setting, m, wildcards.seed) for m in SIMILARITY_PROXIES]
+
+
+def get_paper_args():
+    """--paper setting=column for every run setting that stands for a paper column; --same-data on SlimPajama."""
+    pairs = [f"{s}={PROJECT.settings[s].paper}" for s in PROJECT.run_settings if PROJECT.settings[s].paper]
+    same = " --same-data" if PROJECT.data.source.kind == "slimpajama" else ""
+    return f"--paper {' '.join(pairs)}{same}" if pairs else ""
+
+
+def get_proxy_fits(wildcards):
+    view = view_of(wildcards)
+    methods = PROJECT.methods_of(view)
+    return [fit_file(view, m, seed) for m in ("doremi", "doge") if m in methods for seed in PROJECT.seeds]
 
 
 def report_outputs(*names):

@@ -14,6 +14,8 @@ rule tokenizer:
     benchmark:
         f"{RESULTS}/benchmarks/data/tokenizer.tsv"
     threads: 2
+    conda:
+        "../environment.yml"
     shell:
         f"{PY} -m pipeline_lib.data.tokenizer --data {{params.data:q}} --groups {{params.groups}} "
         "--out {output} > {log} 2>&1"
@@ -34,6 +36,8 @@ rule pack:
         f"{RESULTS}/logs/data/pack_{{group}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/data/pack_{{group}}.tsv"
+    conda:
+        "../environment.yml"
     shell:
         f"{PY} -m pipeline_lib.data.pack --data {{params.data:q}} --group {{wildcards.group}} "
         "--tokenizer {input.tokenizer} --out-dir {params.out_dir} {params.budget} > {log} 2>&1"

@@ -9,6 +9,8 @@ rule fit_grid_search:
         f"{RESULTS}/{{setting}}{{view}}/fits/grid_search/seed{{seed}}.json",
     log:
         f"{RESULTS}/logs/{{setting}}{{view}}/fits/grid_search/seed{{seed}}.log",
+    conda:
+        "../environment.yml"
     shell:
         f"{PY} -m pipeline_lib.methods.grid_search fit --pilots {{input}} --out {{output}} > {{log}} 2>&1"
 
@@ -28,6 +30,8 @@ rule select_grid_search:
         out_dir=lambda wc: f"{RESULTS}/{PLAN.run_dir(wc.setting, 'grid_search', wc.seed)}",
     log:
         f"{RESULTS}/logs/{{setting}}/runs/grid_search/seed{{seed}}.log",
+    conda:
+        "../environment.yml"
     shell:
         f"{PY} -m pipeline_lib.methods.grid_search select --fit {{input}} --out-dir {{params.out_dir}} "
         "> {log} 2>&1"
@@ -40,6 +44,8 @@ rule fit_dml:
         f"{RESULTS}/{{setting}}{{view}}/fits/dml/seed{{seed}}.json",
     log:
         f"{RESULTS}/logs/{{setting}}{{view}}/fits/dml/seed{{seed}}.log",
+    conda:
+        "../environment.yml"
     shell:
         f"{PY} -m pipeline_lib.methods.dml --pilots {{input}} --seed {{wildcards.seed}} --out {{output}} "
         "> {log} 2>&1"
@@ -52,15 +58,10 @@ rule fit_skillit:
         f"{RESULTS}/{{setting}}{{view}}/fits/skillit/seed{{seed}}.json",
     log:
         f"{RESULTS}/logs/{{setting}}{{view}}/fits/skillit/seed{{seed}}.log",
+    conda:
+        "../environment.yml"
     shell:
         f"{PY} -m pipeline_lib.methods.skillit --runs {{input}} --out {{output}} > {{log}} 2>&1"
-
-
-def get_proxy_reference(wildcards):
-    """DoReMi's reference run (counted in its extra runs); DoGE has none."""
-    if wildcards.proxy != "doremi":
-        return []
-    return [f"{RESULTS}/{PLAN.reference_dir(view_of(wildcards), wildcards.seed)}/run.json"]
 
 
 rule fit_proxy:
@@ -73,20 +74,11 @@ rule fit_proxy:
         reference=lambda wc, input: f"--reference {input.reference}" if input.reference else "",
     log:
         f"{RESULTS}/logs/{{setting}}{{view}}/fits/{{proxy}}/seed{{seed}}.log",
+    conda:
+        "../environment.yml"
     shell:
         f"{PY} -m pipeline_lib.methods.proxy --method {{wildcards.proxy}} --proxy {{input.proxy}} "
         "{params.reference} --out {output} > {log} 2>&1"
-
-
-# Online methods whose own A^t is compared with the fitted dynamic law (parameter similarity): Aioli's and
-# Skill-It's final runs, DoReMi's and DoGE's proxies (their fits trace the scores).
-SIMILARITY_RUNS = [m for m in ("aioli", "skillit") if m in PROJECT.run_methods]
-SIMILARITY_PROXIES = [m for m in ("doremi", "doge") if m in PROJECT.run_methods]
-
-
-def get_similarity_inputs(wildcards):
-    runs = [f"{RESULTS}/{PLAN.run_dir(wildcards.setting, m, wildcards.seed)}/run.json" for m in SIMILARITY_RUNS]
-    return runs + [fit_file(wildcards.setting, m, wildcards.seed) for m in SIMILARITY_PROXIES]
 
 
 rule law_fidelity:
@@ -99,6 +91,8 @@ rule law_fidelity:
         f"{RESULTS}/{{setting}}/fits/fidelity/seed{{seed}}.json",
     log:
         f"{RESULTS}/logs/{{setting}}/fits/fidelity/seed{{seed}}.log",
+    conda:
+        "../environment.yml"
     shell:
         f"{PY} -m pipeline_lib.report.fidelity fit --static {{input.static}} --parent {{input.parent}} "
         "--children {input.children} --online {input.online} --setting {wildcards.setting} "
@@ -116,6 +110,8 @@ rule fidelity_table:
         out=lambda wc: f"{RESULTS}/{wc.setting}/tables/fidelity",
     log:
         f"{RESULTS}/logs/{{setting}}/fidelity_table.log",
+    conda:
+        "../environment.yml"
     shell:
         f"{PY} -m pipeline_lib.report.fidelity table --fits {{input}} --out {{params.out}} > {{log}} 2>&1"
 
@@ -127,6 +123,8 @@ rule fidelity_report:
         **report_outputs("fidelity"),
     log:
         f"{RESULTS}/logs/report/fidelity.log",
+    conda:
+        "../environment.yml"
     shell:
         f"{PY} -m pipeline_lib.report.fidelity table --fits {{input}} --out {RESULTS}/report/fidelity "
         "> {log} 2>&1"

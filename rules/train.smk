@@ -24,6 +24,8 @@ rule train:
         gpu=config["resources"]["gpus_per_run"],
         mem_mb=config["resources"]["train_mem_mb"],
         runtime=config["resources"]["train_runtime_min"],
+    conda:
+        "../environment.yml"
     shell:
         f"{PY} -m pipeline_lib.train.run --spec {{params.spec:q}} --data-dir {DATA} "
         f"--out-dir {RESULTS}/{{wildcards.job}} --threads {{threads}} {{params.args}} > {{log}} 2>&1"

@@ -99,11 +99,17 @@ def test_divergence_stops_the_run_naming_step_and_lr():
         DivergenceError, match=r"t/stratified seed 0: the training loss [\d.]+ at step 0 \(lr "
     ):
         trainer.run(policy)
-    trainer = Trainer(_spec(steps=12), _groups())
-    with torch.no_grad():
-        next(trainer.model.parameters()).fill_(float("nan"))
-    with pytest.raises(DivergenceError, match="is not finite"):
-        trainer.run(make_policy("stratified", GROUPS))
+    from pipeline_lib.methods.static import Stratified
+
+    class NanAtStep5(Stratified):
+        def backward(self, run, batch, groups):
+            loss = super().backward(run, batch, groups)
+            return float("nan") if run.step == 5 else loss
+
+    trainer = Trainer(_spec(steps=12), _groups(), progress=None)
+    with pytest.raises(DivergenceError, match=r"loss nan at step 5 \(lr [\d.e-]+\) is not finite"):
+        trainer.run(NanAtStep5(GROUPS, None))
+    assert trainer.step == 5  # stopped at that step, not at the end
 
 
 def test_an_overflowing_perplexity_is_reported_not_raised():
