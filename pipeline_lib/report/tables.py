@@ -32,6 +32,7 @@ from pipeline_lib.io import atomic_open, read_json, write_csv
 from pipeline_lib.logs import setup_logging
 from pipeline_lib.report.latex import to_latex
 from pipeline_lib.report.markdown import to_markdown
+from pipeline_lib.report.stats import PairedDiff, paired_diff
 
 log = logging.getLogger(__name__)
 BASELINE = "stratified"
@@ -84,9 +85,18 @@ def setting_table(runs: pd.DataFrame) -> pd.DataFrame:
     return table.rename(columns={c: c.removeprefix("ppl_") for c in group_cols})
 
 
+def paired(runs: pd.DataFrame, setting: str, method: str, baseline: str, metric: str) -> PairedDiff:
+    """``method`` - ``baseline`` in ``setting``, paired by seed (seeds run by both)."""
+    part = runs[runs["setting"] == setting].pivot_table(index="seed", columns="method", values=metric)
+    if method not in part or baseline not in part:
+        return paired_diff([])
+    return paired_diff((part[method] - part[baseline]).dropna().tolist())
+
+
 def summarize(runs: pd.DataFrame, metric: str = "avg_test_ppl") -> pd.DataFrame:
     """Long form, one row per (setting, method): mean, std and count over seeds of ``metric``, its difference
-    to stratified in the same setting, and the mean extra runs and tokens per seed."""
+    to stratified in the same setting (the mean paired difference over seeds) with its 95% t-interval and
+    verdict, and the mean extra runs and tokens per seed."""
     grouped = runs.groupby(["setting", "method"], sort=False)
     out = grouped[metric].agg(mean="mean", std=lambda s: s.std(ddof=1) if len(s) > 1 else np.nan)
     out["seeds"] = grouped["seed"].nunique()
@@ -95,6 +105,12 @@ def summarize(runs: pd.DataFrame, metric: str = "avg_test_ppl") -> pd.DataFrame:
     base = out.xs(BASELINE, level="method")["mean"] if BASELINE in runs["method"].values else None
     settings = out.index.get_level_values("setting")
     out["delta"] = out["mean"].to_numpy() - base.reindex(settings).to_numpy() if base is not None else np.nan
+    diffs = [paired(runs, s, m, BASELINE, metric) for s, m in out.index]
+    out["delta_lo"] = [d.lo for d in diffs]
+    out["delta_hi"] = [d.hi for d in diffs]
+    out["pairs"] = [d.n for d in diffs]
+    out["verdict"] = [d.verdict if m != BASELINE else "" for d, (_, m) in zip(diffs, out.index, strict=True)]
+    out["delta_label"] = [d.label() for d in diffs]
     return out.reset_index()
 
 
@@ -124,8 +140,11 @@ def table2(summary: pd.DataFrame) -> pd.DataFrame:
                 continue
             r = part.loc[s]
             cell = _mean_std(r["mean"], r["std"])
-            row[s] = cell if method == BASELINE else f"{cell} ({_signed(r['delta'])})"
-        row["# better"] = "—" if method == BASELINE else str(int((part["delta"] < 0).sum()))
+            row[s] = cell if method == BASELINE else f"{cell} ({r['delta_label']})"
+        verdicts = part["verdict"].tolist()
+        row["# better / worse"] = (
+            "—" if method == BASELINE else f"{verdicts.count('better')} / {verdicts.count('worse')}"
+        )
         row["extra runs"] = _runs_label(part["extra_runs"].tolist())
         row["extra tokens (M)"] = f"{part['extra_tokens'].sum() / 1e6:.2f}"
         rows[method] = row
@@ -166,15 +185,16 @@ def paper_table(summary: pd.DataFrame, paper_columns: Mapping[str, str], same_da
     return table
 
 
-def table3(summary: pd.DataFrame) -> pd.DataFrame:
+def table3(summary: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     """Long form, one row per (setting, X): X's and Aioli + X's average test perplexity and the improvement
-    (X − Aioli + X; positive = Aioli + X is better)."""
+    (X − Aioli + X; positive = Aioli + X is better), paired by seed, with its 95% t-interval and verdict."""
     rows = []
     for _, r in summary[~summary["method"].str.startswith(AIOLI_PLUS)].iterrows():
         plus = summary[(summary["setting"] == r["setting"]) & (summary["method"] == AIOLI_PLUS + r["method"])]
         if plus.empty:
             continue
         p = plus.iloc[0]
+        gain = paired(runs, r["setting"], r["method"], AIOLI_PLUS + r["method"], "avg_test_ppl")
         rows.append(
             {
                 "setting": str(r["setting"]).removesuffix(f"/{RESTRICTED}"),
@@ -184,7 +204,13 @@ def table3(summary: pd.DataFrame) -> pd.DataFrame:
                 "aioli_plus_X_ppl": p["mean"],
                 "aioli_plus_X_std": p["std"],
                 "improvement": r["mean"] - p["mean"],
+                "improvement_lo": gain.lo,
+                "improvement_hi": gain.hi,
                 "seeds": int(min(r["seeds"], p["seeds"])),
+                "verdict": {"worse": "Aioli + X better", "better": "X better"}.get(
+                    gain.verdict, gain.verdict
+                ),
+                "improvement_label": gain.label(),
             }
         )
     if not rows:
@@ -202,13 +228,16 @@ def table3_wide(long: pd.DataFrame) -> pd.DataFrame:
             s: (
                 f"{_mean_std(part.loc[s, 'X_ppl'], part.loc[s, 'X_std'])} → "
                 f"{_mean_std(part.loc[s, 'aioli_plus_X_ppl'], part.loc[s, 'aioli_plus_X_std'])} "
-                f"({_signed(part.loc[s, 'improvement'])})"
+                f"({part.loc[s, 'improvement_label']})"
                 if s in part.index
                 else ""
             )
             for s in settings
         }
-        row["Aioli + X better"] = f"{int((part['improvement'] > 0).sum())}/{len(part)}"
+        verdicts = part["verdict"].tolist()
+        row["Aioli + X better / worse"] = (
+            f"{verdicts.count('Aioli + X better')} / {verdicts.count('X better')} of {len(part)}"
+        )
         rows[x] = row
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "X"
@@ -247,9 +276,11 @@ def write_table2(runs: pd.DataFrame, out_dir: str | Path, paper: Mapping[str, st
             out_dir / name,
             summary,
             table2(summary),
-            f"Table 2{label}: {METRICS[metric]}, mean ± std over seeds (Δ vs stratified)",
-            "# better: settings where the method beats stratified. Extra runs: training runs before the "
-            "final run, per setting. Extra tokens: their training tokens, in millions, summed over settings.",
+            f"Table 2{label}: {METRICS[metric]}, mean ± std over seeds (Δ vs stratified [95% CI])",
+            "Δ: the mean over seeds of the paired difference to stratified (same seed), with its 95% "
+            "t-interval; * and # better / worse: the interval excludes 0 (one seed gives no interval, so "
+            "none). Extra runs: training runs before the final run, per setting. Extra tokens: their "
+            "training tokens, in millions, summed over settings.",
         )
     if paper:
         summary = summarize(runs)
@@ -284,16 +315,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         paper = dict(pair.split("=", 1) for pair in args.paper)
         write_table2(runs, args.out_dir, paper, args.same_data)
     else:
-        long = table3(summarize(runs))
+        long = table3(summarize(runs), runs)
         wins, total = int((long["improvement"] > 0).sum()), len(long)
+        resolved = int((long["verdict"] == "Aioli + X better").sum())
         write_formats(
             Path(args.out_dir) / "table3",
             long,
             table3_wide(long),
             "Table 3 (restricted): X → Aioli + X, average test perplexity (improvement; positive = Aioli + X "
             "better)",
-            f"Aioli + X beats X in {wins} of {total}, by {long['improvement'].mean():.3f} on average. "
-            "The paper: 28 of 30, by 1.202 on average.",
+            f"Aioli + X beats X in {wins} of {total} (significantly, 95% paired t-interval over seeds: "
+            f"{resolved}), by {long['improvement'].mean():.3f} on average. The paper: 28 of 30, by 1.202 on "
+            "average. Improvement: X − Aioli + X paired by seed [95% CI].",
         )
     log.info("wrote %s", args.out or args.out_dir)
 

@@ -69,14 +69,16 @@ def test_table2_means_stds_deltas_counts_and_compute(tmp_path):
     assert row["delta"] == pytest.approx(9.5 - 11.0) and row["seeds"] == 2
     table = table2(summary)
     assert list(table.index) == ["stratified", "static"]
-    assert list(table.columns) == ["x", "y", "# better", "extra runs", "extra tokens (M)"]
+    assert list(table.columns) == ["x", "y", "# better / worse", "extra runs", "extra tokens (M)"]
     assert table.loc["stratified", "x"] == "11.000 ± 1.414"
-    assert table.loc["static", "x"] == "9.500 ± 0.707 (−1.500)"
-    assert table.loc["static", "y"] == "23.000 ± 0.000 (+2.000)"
-    assert table.loc["static", "# better"] == "1" and table.loc["stratified", "# better"] == "—"
+    # paired by seed: x diffs (-1, -2), t(0.975, 1) = 12.706 -> half-width 6.353; y diffs (3, 1) -> 12.706
+    assert table.loc["static", "x"] == "9.500 ± 0.707 (−1.500 [−7.853, +4.853])"
+    assert table.loc["static", "y"] == "23.000 ± 0.000 (+2.000 [−10.706, +14.706])"
+    assert table.loc["static", "# better / worse"] == "0 / 0"  # neither interval excludes 0
+    assert table.loc["stratified", "# better / worse"] == "—"
     assert table.loc["static", "extra runs"] == "9" and table.loc["static", "extra tokens (M)"] == "0.00"
     md = to_markdown(table)
-    assert md.splitlines()[0] == "| method | x | y | # better | extra runs | extra tokens (M) |"
+    assert md.splitlines()[0] == "| method | x | y | # better / worse | extra runs | extra tokens (M) |"
 
 
 def test_table2_writes_csv_markdown_latex_and_the_paper_beside_ours(tmp_path):
@@ -117,12 +119,28 @@ def test_table3_pairs_x_with_aioli_plus_x(tmp_path):
         _run(tmp_path, "as/restricted", "doge", 0, [9.0, 9.0]),
         _run(tmp_path, "as/restricted", "aioli+doge", 0, [10.0, 10.0]),
     ]
-    long = table3(summarize(load_runs(paths)))
+    runs = load_runs(paths)
+    long = table3(summarize(runs), runs)
     assert list(long["X"]) == ["dml", "doge"] and set(long["setting"]) == {"as"}
     assert long["improvement"].tolist() == pytest.approx([12.0 - 10.5, 9.0 - 10.0])
+    assert long["verdict"].tolist() == ["1 seed", "1 seed"]
     wide = table3_wide(long)
-    assert wide.loc["dml", "as"] == "12.000 → 10.500 (+1.500)"
-    assert wide.loc["doge", "Aioli + X better"] == "0/1"
+    assert wide.loc["dml", "as"] == "12.000 → 10.500 (+1.500, 1 seed: no interval)"
+    assert wide.loc["doge", "Aioli + X better / worse"] == "0 / 0 of 1"
+
+
+def test_table3_marks_a_significant_paired_gain(tmp_path):
+    paths = [
+        _run(tmp_path, "as/restricted", m, seed, [v, v])
+        for m, values in (("dml", [12.0, 13.0, 12.5]), ("aioli+dml", [10.0, 11.0, 10.4]))
+        for seed, v in enumerate(values)
+    ]
+    runs = load_runs(paths)
+    long = table3(summarize(runs), runs)
+    # gains (2.0, 2.0, 2.1): mean 2.0333, sd 0.0577, t(0.975, 2) = 4.3027 -> half-width 0.1434
+    assert long.loc[0, "improvement_lo"] == pytest.approx(2.0333 - 0.1434, abs=1e-3)
+    assert long.loc[0, "verdict"] == "Aioli + X better"
+    assert table3_wide(long).loc["dml", "Aioli + X better / worse"] == "1 / 0 of 1"
 
 
 def test_latex_escapes_and_aligns():
