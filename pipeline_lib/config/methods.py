@@ -56,6 +56,9 @@ class AioliConfig(MethodConfig):
     """Train this many steps on a prior first (``prior``, or X's policy for Aioli + X), then from uniform."""
     prior: tuple[float, ...] | None = None
     """The prior mixture of the first ``prior_steps`` steps (plain Aioli)."""
+    lp_after_warmup: bool = False
+    """Hold the first LearnParams until ``train.warmup_steps`` have passed: loss drops inside the warm-up
+    grow with the learning rate, so A would rank groups by when LearnParams visited them."""
 
     def problems(self) -> list[str]:
         out = [f"{n} must be >= 1" for n in ("lp_rounds", "lp_steps") if getattr(self, n) < 1]

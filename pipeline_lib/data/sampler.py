@@ -104,8 +104,12 @@ class MixtureSampler:
 
 
 def eval_chunks(tokens: np.ndarray, context: int, limit: int | None = None) -> np.ndarray:
-    """Non-overlapping (context + 1)-token chunks from the start of a val/test stream: (N, context + 1)."""
-    n = (len(tokens)) // (context + 1)
-    if limit is not None:
-        n = min(n, limit)
-    return np.asarray(tokens[: n * (context + 1)], dtype=np.int64).reshape(n, context + 1)
+    """Non-overlapping (context + 1)-token chunks of a val/test stream: (N, context + 1). With ``limit`` below
+    the number of chunks, ``limit`` chunks evenly spaced over the whole stream (the first one at its start),
+    so every part of the split, and so every document of any size, is represented; the first chunks alone
+    would be part of one document."""
+    total = len(tokens) // (context + 1)
+    chunks = np.asarray(tokens[: total * (context + 1)], dtype=np.int64).reshape(total, context + 1)
+    if limit is None or limit >= total:
+        return chunks
+    return chunks[(np.arange(limit) * total) // limit]

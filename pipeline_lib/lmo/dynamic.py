@@ -12,15 +12,19 @@ import numpy as np
 from pipeline_lib.lmo.grids import smoothed_one_hot
 
 
-def aioli_A(beta: np.ndarray, one_hot_factor: float, diagonal: bool = False) -> np.ndarray:
-    """Undo LearnParams' smoothing: beta = A W^T with W's rows the smoothed one-hot mixtures, so
-    A = beta W^-T; ``diagonal`` (Aioli-diagonal) keeps only A_ii = beta_ii / one_hot_factor."""
+def aioli_A(
+    beta: np.ndarray, one_hot_factor: float, diagonal: bool = False, W: np.ndarray | None = None
+) -> np.ndarray:
+    """Undo LearnParams' smoothing: beta = A W^T with W's rows the mixtures trained on, so A = beta W^-T;
+    ``diagonal`` (Aioli-diagonal) keeps only A_ii = beta_ii / W_ii. ``W``: the mixtures the batches realised
+    (rounded to whole sequences); default: the smoothed one-hot mixtures as asked for."""
     m = beta.shape[0]
+    if W is None:
+        W = smoothed_one_hot(m, one_hot_factor)
     if diagonal:
-        return np.diag(np.diag(beta) / one_hot_factor)
-    if one_hot_factor == 1.0:
+        return np.diag(np.diag(beta) / np.diag(W))
+    if np.array_equal(W, np.eye(m)):
         return beta.copy()
-    W = smoothed_one_hot(m, one_hot_factor)
     return np.linalg.solve(W, beta.T).T  # A W^T = beta  <=>  W A^T = beta^T
 
 

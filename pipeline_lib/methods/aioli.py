@@ -33,25 +33,26 @@ def lp_order(m: int, rounds: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def learn_params(
-    train: Callable[[np.ndarray, int], None],
+    train: Callable[[np.ndarray, int], np.ndarray],
     evaluate: Callable[[], np.ndarray],
     m: int,
     cfg: AioliConfig,
     rng: np.random.Generator,
-) -> np.ndarray:
-    """Estimate beta (m x m): beta[i, j] = mean drop of group i's loss over ``lp_steps`` steps on mixture q_j.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Estimate beta (m x m): beta[i, j] = mean drop of group i's loss over ``lp_steps`` steps on mixture q_j,
+    and W (m x m): row j the mixture the batches realised for q_j (q_j rounded to whole sequences).
 
-    ``train(q, steps)`` trains on mixture q; ``evaluate()`` returns the per-group validation losses. Drops are
-    sequential: each is measured from the previous measurement, not from a common start."""
-    W = smoothed_one_hot(m, cfg.one_hot_factor)
-    beta = np.zeros((m, m))
+    ``train(q, steps)`` trains on mixture q and returns the realised mixture; ``evaluate()`` returns the
+    per-group validation losses. Drops are sequential: each is measured from the previous measurement."""
+    asked = smoothed_one_hot(m, cfg.one_hot_factor)
+    beta, realised = np.zeros((m, m)), np.zeros((m, m))
     previous = evaluate()
     for j in lp_order(m, cfg.lp_rounds, rng):
-        train(W[j], cfg.lp_steps)
+        realised[j] += train(asked[j], cfg.lp_steps)
         current = evaluate()
         beta[:, j] += previous - current
         previous = current
-    return beta / cfg.lp_rounds
+    return beta / cfg.lp_rounds, realised / cfg.lp_rounds
 
 
 class Aioli(MixturePolicy):
@@ -88,6 +89,9 @@ class Aioli(MixturePolicy):
     def start(self, run: RunPort) -> np.ndarray:
         self._rng = np.random.default_rng([run.seed, 0xA101])
         self._next_round = self.cfg.prior_steps
+        if self.cfg.lp_after_warmup:  # the first LearnParams once the learning rate has stopped rising
+            self._next_round = max(self._next_round, run.warmup_steps)
+        self._first_round = self._next_round
         self._round_len = self.cfg.update_steps or run.total_steps - self.cfg.prior_steps
         if self._in_prefix(run):
             return self.prefix.start(run)
@@ -108,10 +112,10 @@ class Aioli(MixturePolicy):
             return None
         round_start = run.step
         self._next_round += self._round_len
-        p = run.p if run.step != self.cfg.prior_steps else np.full(self.m, 1.0 / self.m)
+        p = run.p if run.step != self._first_round else np.full(self.m, 1.0 / self.m)
         if run.step + self.cfg.lp_steps_per_round(self.m) > run.total_steps:
             return p  # too few steps left for LearnParams: keep the mixture
-        beta = learn_params(
+        beta, W = learn_params(
             lambda q, n: run.train(q, n, exact=True),
             lambda: run.evaluate("val"),
             self.m,
@@ -119,7 +123,7 @@ class Aioli(MixturePolicy):
             self._rng,
         )
         self.lp_steps_done += self.cfg.lp_steps_per_round(self.m)
-        A = aioli_A(beta, self.cfg.one_hot_factor, self.cfg.diagonal)
+        A = aioli_A(beta, self.cfg.one_hot_factor, self.cfg.diagonal, W)  # the realised mixtures
         if self.cfg.normalize:
             A = normalize_A(A)
         if self.cfg.ema is None:

@@ -34,6 +34,7 @@ class RunPort(Protocol):
     total_steps: int
     """The schedule's length (the run's budget; a policy's own training steps count toward it)."""
     eval_every: int
+    warmup_steps: int
     lr: float
     """The learning rate of the current step."""
     grad_clip: float
@@ -46,8 +47,9 @@ class RunPort(Protocol):
     def val_history(self) -> np.ndarray:
         """The scheduled validation losses so far, (evaluations, m), in step order."""
 
-    def train(self, q: np.ndarray, steps: int, exact: bool = False) -> None:
-        """Train ``steps`` steps on mixture ``q`` (``exact``: batches realise q exactly)."""
+    def train(self, q: np.ndarray, steps: int, exact: bool = False) -> np.ndarray:
+        """Train ``steps`` steps on mixture ``q`` (``exact``: each batch's counts are the integers closest to
+        q x batch); returns the mixture the batches realised, averaged over the steps."""
 
     def evaluate(self, split: str = "val") -> np.ndarray:
         """Per-group mean loss on the validation subset ('val') or the whole test split ('test')."""

@@ -134,9 +134,16 @@ class Trainer:
     def val_history(self) -> np.ndarray:
         return np.stack(self.history.val)
 
-    def train(self, q: np.ndarray, steps: int, exact: bool = False) -> None:
+    @property
+    def warmup_steps(self) -> int:
+        return self.cfg.warmup_steps
+
+    def train(self, q: np.ndarray, steps: int, exact: bool = False) -> np.ndarray:
+        realised = np.zeros(len(self.groups))
         for _ in range(steps):
             self.train_step(q, exact=exact)
+            realised += self.last_mixture
+        return realised / max(steps, 1)
 
     def trainable_parameters(self) -> list[torch.nn.Parameter]:
         return [p for p in self.model.parameters() if p.requires_grad]
@@ -175,6 +182,7 @@ class Trainer:
         by default the mean token loss; then clipping and the AdamW step."""
         t0 = time.perf_counter()
         batch, groups = self.sampler.sample(self.p if p is None else p, self.cfg.batch_size, exact=exact)
+        self.last_mixture = np.bincount(groups, minlength=len(self.groups)) / len(groups)
         batch_t = torch.from_numpy(batch).to(self.device, non_blocking=True)
         lr = lr_at(self.step, self.cfg)
         for group in self.optimizer.param_groups:

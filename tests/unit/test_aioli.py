@@ -27,12 +27,13 @@ class LinearEnv:
         self.A, self.noise, self.rng = A, noise, np.random.default_rng(seed)
         self.L = np.full(A.shape[0], 5.0)
         self.step, self.p = 0, np.full(A.shape[0], 1 / A.shape[0])
-        self.total_steps, self.seed = steps, 0
+        self.total_steps, self.seed, self.warmup_steps = steps, 0, 0
         self.calls: list[tuple[tuple[float, ...], bool]] = []
 
-    def train(self, q: np.ndarray, steps: int, exact: bool = False) -> None:
+    def train(self, q: np.ndarray, steps: int, exact: bool = False) -> np.ndarray:
         for _ in range(steps):
             self.train_step(q, exact)
+        return np.asarray(q, dtype=float)  # a stationary, continuous stand-in: batches realise q
 
     def train_step(self, q: np.ndarray | None = None, exact: bool = False) -> float:
         q = self.p if q is None else q
@@ -53,9 +54,9 @@ def _similarity(a: np.ndarray, b: np.ndarray) -> float:
 def test_learn_params_recovers_a_planted_law_exactly_without_noise():
     cfg = AioliConfig(lp_rounds=3, lp_steps=4, one_hot_factor=0.625)
     env = LinearEnv(A_TRUE)
-    train = lambda q, n: [env.train_step(q) for _ in range(n)]  # noqa: E731
-    beta = learn_params(train, env.evaluate, 3, cfg, np.random.default_rng(0))
+    beta, realised = learn_params(env.train, env.evaluate, 3, cfg, np.random.default_rng(0))
     W = smoothed_one_hot(3, 0.625)
+    np.testing.assert_allclose(realised, W)
     np.testing.assert_allclose(beta, 4 * A_TRUE @ W.T, rtol=1e-9)  # beta = s A W^T
     np.testing.assert_allclose(solve_A(beta, cfg), 4 * A_TRUE, rtol=1e-9)
     np.testing.assert_allclose(normalize_A(solve_A(beta, cfg)), A_TRUE / A_TRUE.sum(), rtol=1e-9)
@@ -66,8 +67,7 @@ def test_learn_params_under_noise_reaches_high_similarity():
     sims = []
     for seed in range(5):
         env = LinearEnv(A_TRUE, noise=0.002, seed=seed)
-        train = lambda q, n, env=env: [env.train_step(q) for _ in range(n)]  # noqa: E731
-        beta = learn_params(train, env.evaluate, 3, cfg, np.random.default_rng(seed))
+        beta, _ = learn_params(env.train, env.evaluate, 3, cfg, np.random.default_rng(seed))
         sims.append(_similarity(normalize_A(solve_A(beta, cfg)), A_TRUE))
     # noise sd 0.002 on losses that drop ~0.02-0.12 per LearnParams block: cosine similarity >= 0.97
     assert min(sims) > 0.97, sims
@@ -195,3 +195,65 @@ def test_aioli_plus_x_runs_x_for_the_prefix_then_aioli_from_uniform(tmp_path):
     assert policy.summary()["prior"]["steps"] == 20
     with pytest.raises(ConfigError, match="not a baseline"):
         make_policy("aioli+aioli", ("a", "b", "c"), {"aioli": {}, "prior_method": "aioli"})
+
+
+class RampEnv:
+    """Non-stationary and discrete: each step's batch of B sequences realises q rounded to whole sequences
+    (the trainer's exact counts), the loss drop scales with a learning rate that rises linearly over the
+    warm-up, and every group's loss also falls by a trend that does not depend on the mixture."""
+
+    def __init__(self, A: np.ndarray, batch: int, warmup: int, trend: float = 0.003) -> None:
+        from pipeline_lib.data.sampler import exact_counts
+
+        self.A, self.batch, self.warmup_steps, self.trend = A, batch, warmup, trend
+        self.counts = exact_counts
+        self.L, self.step, self.seed, self.total_steps = np.full(A.shape[0], 5.0), 0, 0, 10_000
+
+    def lr(self) -> float:
+        return min(1.0, (self.step + 1) / self.warmup_steps)
+
+    def train(self, q: np.ndarray, steps: int, exact: bool = False) -> np.ndarray:
+        realised = self.counts(q, self.batch) / self.batch
+        for _ in range(steps):
+            self.L = self.L - self.lr() * (self.A @ realised) - self.trend
+            self.step += 1
+        return realised
+
+    def evaluate(self, split: str = "val") -> np.ndarray:
+        return self.L.copy()
+
+
+def _centred_error(A: np.ndarray, truth: np.ndarray) -> float:
+    """Relative error up to a constant shift (a mixture-independent trend adds one to every entry of A, which
+    moves every column sum alike, so EG's mixture does not see it)."""
+    a, t = A - A.mean(), truth - truth.mean()
+    return float(np.linalg.norm(a - t) / np.linalg.norm(t))
+
+
+def test_learn_params_on_a_ramp_with_m7_and_an_uneven_batch_recovers_A():
+    rng = np.random.default_rng(3)
+    A7 = np.diag(rng.uniform(0.01, 0.03, 7)) + rng.uniform(0.0, 0.004, (7, 7))
+    cfg = AioliConfig(lp_rounds=2, lp_steps=2, one_hot_factor=0.75)
+    s = cfg.lp_steps
+
+    def estimate(start_after_warmup: bool, use_realised: bool) -> float:
+        env = RampEnv(A7, batch=8, warmup=40)  # 8 x 0.75 = 6 on the hot group, 2 left for 6 others
+        if start_after_warmup:
+            env.train(np.full(7, 1 / 7), env.warmup_steps)
+        beta, W = learn_params(env.train, env.evaluate, 7, cfg, np.random.default_rng(0))
+        A = aioli_A(beta, cfg.one_hot_factor, W=W if use_realised else None) / s
+        return _centred_error(A, A7)
+
+    assert estimate(start_after_warmup=True, use_realised=True) < 1e-9  # exact up to the trend
+    assert estimate(start_after_warmup=True, use_realised=False) > 0.1  # the assumed 1/24 per other group
+    assert estimate(start_after_warmup=False, use_realised=True) > 0.3  # inside the warm-up: visit order
+
+
+def test_first_round_waits_for_the_warmup_when_asked():
+    env = LinearEnv(A_TRUE, steps=200)
+    env.warmup_steps = 30
+    policy = _policy(lp_after_warmup=True)
+    env.p = policy.start(env)
+    assert policy.before_step(env) is None  # step 0: still warming up
+    env.step = 30
+    assert policy.before_step(env) is not None and policy.rounds[0]["step"] == 30

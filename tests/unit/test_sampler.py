@@ -77,3 +77,11 @@ def test_eval_chunks_are_non_overlapping_and_limited():
     chunks = eval_chunks(tokens, context=9)
     assert chunks.shape == (10, 10) and chunks[1, 0] == 10
     assert eval_chunks(tokens, context=9, limit=3).shape == (3, 10)
+
+
+def test_a_limited_evaluation_subset_spans_the_whole_split():
+    tokens = np.arange(1000, dtype=np.uint16)  # 100 chunks of 10 tokens
+    chunks = eval_chunks(tokens, context=9, limit=4)
+    assert chunks[:, 0].tolist() == [0, 250, 500, 750]  # evenly spaced, not the first four
+    np.testing.assert_array_equal(chunks[1], np.arange(250, 260))  # whole, aligned chunks
+    assert eval_chunks(tokens, context=9, limit=1000).shape == (100, 10)
