@@ -204,6 +204,7 @@ def final_targets():
     targets += [f"{RESULTS}/{s}/figures/{f}.png" for s in PROJECT.run_settings for f in ("mixtures", "val_loss")]
     targets += [f"{RESULTS}/{s}/figures/mixtures.png" for s in PROJECT.restricted_settings]
     targets.append(f"{RESULTS}/report/figures/avg_ppl.png")
+    targets.append(f"{RESULTS}/report/claims.md")
     if PROJECT.law_fidelity:
         targets += [f"{RESULTS}/{s}/figures/law_fit.png" for s in PROJECT.run_settings]
         targets += [f"{RESULTS}/{s}/tables/fidelity.md" for s in PROJECT.run_settings]

@@ -102,3 +102,23 @@ rule avg_ppl_figure:
         "../environment.yml"
     shell:
         f"{PY} -m pipeline_lib.report.figures avg-ppl --runs {{input}} --out {{output}} > {{log}} 2>&1"
+
+
+rule claims:
+    input:
+        table2=f"{RESULTS}/report/table2.csv",
+        table3=[f"{RESULTS}/report/table3.csv"] if PROJECT.restricted_settings else [],
+        fidelity=[f"{RESULTS}/report/fidelity.csv"] if PROJECT.law_fidelity else [],
+    output:
+        **report_outputs("claims"),
+    params:
+        optional=lambda wc, input: " ".join(
+            f"--{name} {input[name][0]}" for name in ("table3", "fidelity") if input[name]
+        ),
+    log:
+        f"{RESULTS}/logs/report/claims.log",
+    conda:
+        "../environment.yml"
+    shell:
+        f"{PY} -m pipeline_lib.report.claims --table2 {{input.table2}} {{params.optional}} "
+        f"--out {RESULTS}/report/claims > {{log}} 2>&1"

@@ -1,0 +1,40 @@
+"""The claims table: verdicts from paired intervals and R^2 bars, on hand-made tables."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from pipeline_lib.report.claims import CONTRADICTED, HOLDS, OPEN, claims
+
+
+def _t2(rows):
+    return pd.DataFrame(
+        [{"setting": s, "method": m, "verdict": v, "delta_label": f"{m} in {s}"} for s, m, v in rows]
+    )
+
+
+def test_verdicts_follow_the_intervals():
+    t2 = _t2(
+        [
+            ("as", "stratified", ""), ("as", "aioli", "better"), ("as", "dml", "better"),
+            ("abse", "stratified", ""), ("abse", "aioli", "better"), ("abse", "dml", "worse"),
+        ]
+    )  # fmt: skip
+    t3 = pd.DataFrame(
+        [{"setting": "as", "X": "dml", "verdict": "Aioli + X better", "improvement_label": "+2 [1, 3]*"}]
+    )
+    fidelity = pd.DataFrame({"setting": ["as", "abse"], "static_r2": [0.98, 0.96], "dynamic_r2": [0.8, 0.85]})
+    table = claims(t2, t3, fidelity).set_index("claim")
+    assert table["verdict"].tolist() == [HOLDS, HOLDS, HOLDS, HOLDS, CONTRADICTED]
+    assert table.iloc[0]["ours"].startswith("better in 2, worse in 0 of 2")
+
+
+def test_one_seed_resolves_nothing():
+    t2 = _t2([("as", "stratified", ""), ("as", "aioli", "1 seed"), ("as", "doge", "1 seed")])
+    table = claims(t2, None, None)
+    assert table["verdict"].tolist() == [OPEN, OPEN, "not run", "not run", "not run"]
+
+
+def test_a_method_better_everywhere_contradicts_the_paper():
+    t2 = _t2([("as", "stratified", ""), ("as", "aioli", "worse"), ("as", "doge", "better")])
+    assert claims(t2, None, None)["verdict"].tolist()[:2] == [CONTRADICTED, CONTRADICTED]
