@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 CORES ?= 2
 SNAKEMAKE := $(VENV)/bin/snakemake
 
-.PHONY: install demo report full test test-fast lint bench clean
+.PHONY: install demo report full study test test-fast lint bench clean
 
 install: $(VENV)/.installed
 
@@ -31,6 +31,10 @@ report: install  ## the HTML report of the last run (tables and figures with cap
 
 full: install  ## all six settings of the shipped corpus, three seeds (hours on CPU)
 	$(SNAKEMAKE) --cores $(CORES) --configfile config.yaml config/sample-full.yaml
+
+study: install  ## the CPU study of the paper's claims (6 seeds, about 50 minutes on 2 cores)
+	$(SNAKEMAKE) --cores $(CORES) --configfile config.yaml config/study.yaml
+	@echo; cat results/study/report/claims.md; echo; cat results/study/report/table2.md
 
 test: install  ## the whole suite (unit, workflow dry runs, end to end)
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -q

@@ -49,7 +49,8 @@ def test_default_config_dag(tmp_path):
         "val_loss_figure": 2,
         "law_fit_figure": 2,
         "avg_ppl_figure": 1,
-        "total": 117,
+        "claims": 1,
+        "total": 118,
     }
 
 

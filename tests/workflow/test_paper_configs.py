@@ -39,7 +39,7 @@ def test_paper_config_dag(tmp_path, name):
 def _expected(groups: int, runs: int) -> dict[str, int]:
     counts = {
         "all": 1, "pack": groups, "table2": 1, "setting_table": 1, "tokenizer": 1, "train": runs,
-        "mixture_figure": 1, "val_loss_figure": 1, "avg_ppl_figure": 1,
+        "mixture_figure": 1, "val_loss_figure": 1, "avg_ppl_figure": 1, "claims": 1,
     }  # fmt: skip
     return {**counts, "total": sum(counts.values())}
 
