@@ -178,21 +178,30 @@ def get_proxy_fits(wildcards):
 
 
 def report_outputs(*names):
-    """results/report/<name>.{csv,md,tex} for each table name, as named outputs; the CSV goes into the
-    HTML report (`snakemake --report`) with the caption report/<name>.rst."""
+    """results/report/<name>.{csv,md,tex,html} for each table name, as named outputs; the HTML goes into the
+    HTML report (`snakemake --report`), shown inline, with the caption report/<name>.rst."""
     outputs = {}
     for name in names:
-        for ext in ("csv", "md", "tex"):
+        for ext in ("csv", "md", "tex", "html"):
             path = f"{RESULTS}/report/{name}.{ext}"
-            if ext == "csv":
-                path = report(path, caption=f"../report/{name}.rst", category="Tables")
+            if ext == "html":
+                path = report(path, caption=f"../report/{name}.rst", category="Tables", labels={"table": name})
             outputs[f"{name}_{ext}"] = path
     return outputs
 
 
+def setting_report(path, name, setting="{setting}{view}"):
+    """A per-setting table or figure in the HTML report, labelled by setting (not by its path)."""
+    category = "Tables" if path.endswith(".html") else "Figures"
+    labels = {"table" if category == "Tables" else "figure": name, "setting": setting}
+    return report(path, caption=f"../report/{name}.rst", category=category, subcategory=setting, labels=labels)
+
+
 def figure(path, name, setting=None):
     """A figure output that goes into the HTML report with the caption report/<name>.rst."""
-    return report(path, caption=f"../report/{name}.rst", category="Figures", subcategory=setting or "all")
+    if setting:
+        return setting_report(path, name, setting)
+    return report(path, caption=f"../report/{name}.rst", category="Figures", labels={"figure": name})
 
 
 def final_targets():

@@ -106,6 +106,7 @@ rule fidelity_table:
         csv=f"{RESULTS}/{{setting}}/tables/fidelity.csv",
         md=f"{RESULTS}/{{setting}}/tables/fidelity.md",
         tex=f"{RESULTS}/{{setting}}/tables/fidelity.tex",
+        html=setting_report(f"{RESULTS}/{{setting}}/tables/fidelity.html", "fidelity", "{setting}"),
     params:
         out=lambda wc: f"{RESULTS}/{wc.setting}/tables/fidelity",
     log:

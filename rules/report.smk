@@ -8,6 +8,7 @@ rule setting_table:
     output:
         csv=f"{RESULTS}/{{setting}}{{view}}/tables/perplexity.csv",
         md=f"{RESULTS}/{{setting}}{{view}}/tables/perplexity.md",
+        html=setting_report(f"{RESULTS}/{{setting}}{{view}}/tables/perplexity.html", "perplexity"),
     params:
         out=lambda wc: f"{RESULTS}/{view_of(wc)}/tables/perplexity",
     log:

@@ -30,6 +30,7 @@ import pandas as pd
 from pipeline_lib.config import AIOLI_PLUS, RESTRICTED
 from pipeline_lib.io import atomic_open, read_json, write_csv
 from pipeline_lib.logs import setup_logging
+from pipeline_lib.report.html import to_html
 from pipeline_lib.report.latex import to_latex
 from pipeline_lib.report.markdown import to_markdown
 from pipeline_lib.report.stats import PairedDiff, paired_diff
@@ -244,10 +245,14 @@ def table3_wide(long: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def write_table(table: pd.DataFrame, csv: str, md: str, title: str, floatfmt: str = ".3f") -> None:
-    write_csv(csv, table.reset_index())
-    with atomic_open(md, "w", encoding="utf-8") as fh:
+def write_table(table: pd.DataFrame, out: str | Path, title: str, floatfmt: str = ".3f") -> None:
+    """``out``.csv, ``out``.md and ``out``.html of a per-setting table."""
+    out = Path(out)
+    write_csv(out.with_suffix(".csv"), table.reset_index())
+    with atomic_open(out.with_suffix(".md"), "w", encoding="utf-8") as fh:
         fh.write(f"# {title}\n\n{to_markdown(table, floatfmt)}")
+    with atomic_open(out.with_suffix(".html"), "w", encoding="utf-8") as fh:
+        fh.write(to_html(table, title, floatfmt=floatfmt))
 
 
 def write_formats(
@@ -258,13 +263,16 @@ def write_formats(
     note: str = "",
     floatfmt: str = ".3f",
 ) -> None:
-    """``out``.csv (the numbers), ``out``.md and ``out``.tex (the formatted table, its title and note)."""
+    """``out``.csv (the numbers), ``out``.md, ``out``.tex and ``out``.html (the formatted table, its title
+    and note; the HTML report shows the last inline)."""
     out = Path(out)
     write_csv(out.with_suffix(".csv"), numbers.reset_index() if numbers.index.name else numbers)
     with atomic_open(out.with_suffix(".md"), "w", encoding="utf-8") as fh:
         fh.write(f"# {title}\n\n{to_markdown(shown, floatfmt)}" + (f"\n{note}\n" if note else ""))
     with atomic_open(out.with_suffix(".tex"), "w", encoding="utf-8") as fh:
         fh.write(to_latex(shown, f"{title}. {note}".strip(), f"tab:{out.name}", floatfmt))
+    with atomic_open(out.with_suffix(".html"), "w", encoding="utf-8") as fh:
+        fh.write(to_html(shown, title, note, floatfmt))
 
 
 def write_table2(runs: pd.DataFrame, out_dir: str | Path, paper: Mapping[str, str], same_data: bool) -> None:
@@ -310,7 +318,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.kind == "setting":
         name = runs["setting"].iloc[0]
         title = f"{name}: test perplexity per group, average over groups (mean over seeds)"
-        write_table(setting_table(runs), f"{args.out}.csv", f"{args.out}.md", title)
+        write_table(setting_table(runs), args.out, title)
     elif args.kind == "table2":
         paper = dict(pair.split("=", 1) for pair in args.paper)
         write_table2(runs, args.out_dir, paper, args.same_data)

@@ -176,4 +176,9 @@ def test_html_report_builds(finished):
     workdir, cfg = finished
     snakemake(workdir, cfg, "--report", str(workdir / "report.html"))
     html = (workdir / "report.html").read_text(errors="replace")
-    assert len(html) > 10_000 and "avg_ppl.png" in html and "table2.csv" in html
+    assert len(html) > 10_000 and "avg_ppl.png" in html
+    # every table inline (HTML), labelled by setting; a first page that says what was run
+    for name in ("table2.html", "table3.html", "claims.html", "fidelity.html"):
+        assert name in html, name
+    assert html.count("perplexity.html") >= 3  # pair, triple and pair/restricted
+    assert "What was run" in html and "pair, triple" in html

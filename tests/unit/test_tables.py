@@ -147,3 +147,13 @@ def test_latex_escapes_and_aligns():
     frame = pd.DataFrame({"name": ["a_b & c"], "value": [1.5]}).set_index("name")
     tex = to_latex(frame, "50% done", "tab:x")
     assert r"a\_b \& c & 1.500 \\" in tex and r"\begin{tabular}{lr}" in tex and r"50\% done" in tex
+
+
+def test_html_table_escapes_and_keeps_title_and_note():
+    from pipeline_lib.report.html import to_html
+
+    frame = pd.DataFrame({"x <a>": [1.23456, float("nan")]}, index=pd.Index(["m&1", "m2"], name="method"))
+    page = to_html(frame, "Table <2>", "note & more")
+    assert "<caption>Table &lt;2&gt;</caption>" in page and "<p>note &amp; more</p>" in page
+    assert "<th>x &lt;a&gt;</th>" in page and "<td>m&amp;1</td><td>1.235</td>" in page
+    assert "<td>m2</td><td></td>" in page  # NaN left blank
