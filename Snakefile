@@ -28,6 +28,11 @@ if not workflow.overwrite_configfiles:
 report: "report/workflow.rst"
 
 
+# Every step's software: each rule's `conda:` (environment.yml) under --software-deployment-method conda, or
+# this image (built from the Dockerfile) under --software-deployment-method apptainer.
+container: "docker-daemon://mixpipe:0.1.0"
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/train.smk"

@@ -49,7 +49,7 @@ def load_project(config: dict[str, Any]) -> Project:
     run_settings, run_methods, seeds = collect(_load_run(run, settings))
     restricted = collect(_load_restricted(config.get("restricted"), settings))
     pilots = collect(_load_part(PilotConfig, config.get("pilots"), "pilots"))
-    problems += _check_groups(data, settings)
+    problems += _check_groups(data, settings) + _check_tracking(settings)
     views = {name: settings[name] for name in settings}
     for name in restricted.settings if restricted.methods else ():
         if name in settings:
@@ -208,6 +208,17 @@ def _load_restricted(raw: Mapping[str, Any] | None, settings: dict[str, Setting]
             f"choose from {list(RestrictedConfig.methods)}"
         )
     return restricted, problems
+
+
+def _check_tracking(settings: dict[str, Setting]) -> Problems:
+    """``train.tensorboard`` needs the tensorboard package (the ``tracking`` extra)."""
+    import importlib.util
+
+    wanted = [name for name, s in settings.items() if s.train.tensorboard]
+    if wanted and importlib.util.find_spec("tensorboard") is None:
+        return [f"train.tensorboard is on (settings {wanted}) but tensorboard is not installed: "
+                'pip install -e ".[tracking]", or set train.tensorboard: false']  # fmt: skip
+    return []
 
 
 def _check_groups(data: DataConfig | None, settings: dict[str, Setting]) -> Problems:

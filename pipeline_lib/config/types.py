@@ -159,6 +159,8 @@ class TrainConfig:
     """Write a resumable checkpoint every N steps (a killed job continues from it); None: never."""
     max_loss: float | None = 100.0
     """Stop a run whose training loss exceeds this (nats per token); a non-finite loss always stops it."""
+    tensorboard: bool = False
+    """TensorBoard event files of the validation losses in ``<run>/tensorboard/`` (the ``tracking`` extra)."""
 
     def __post_init__(self) -> None:
         problems = []

@@ -36,6 +36,7 @@ from pipeline_lib.train import gpu_slot
 from pipeline_lib.train.allocator import keep_freed_memory
 from pipeline_lib.train.checkpoint import NAME as CHECKPOINT
 from pipeline_lib.train.checkpoint import Checkpointer
+from pipeline_lib.train.tracking import TensorBoardTracker
 from pipeline_lib.train.trainer import DivergenceError, Trainer
 
 log = logging.getLogger(__name__)
@@ -133,7 +134,8 @@ def train_run(
     data = [GroupTokens.load(Path(data_dir) / g) for g in spec.groups]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    trainer = Trainer(spec, data, progress=out / "progress.jsonl")
+    tracker = TensorBoardTracker(out / "tensorboard") if spec.train.tensorboard else None
+    trainer = Trainer(spec, data, progress=out / "progress.jsonl", tracker=tracker)
     if init_state is not None:
         trainer.load_state_dict(torch.load(init_state, map_location=trainer.device, weights_only=False))
     start_step, start_tokens = trainer.step, trainer.tokens
@@ -164,6 +166,8 @@ def train_run(
     origin = (start_step, start_tokens)
     record = run_record(spec, trainer, data, policy, origin, test_losses, wall, init_state)
     write_json(out / "run.json", record)
+    if tracker is not None:
+        tracker.close()
     if checkpointer is not None:
         checkpointer.remove()
     if test_losses is not None:

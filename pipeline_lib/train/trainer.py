@@ -12,7 +12,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -71,6 +71,7 @@ class Trainer:
         data: Sequence[GroupTokens],
         device: torch.device | None = None,
         progress: Path | None = None,
+        tracker: Callable[[int, int, dict[str, float]], None] | None = None,
     ) -> None:
         self.spec, self.cfg = spec, spec.train
         self.groups = tuple(g.name for g in data)
@@ -109,6 +110,7 @@ class Trainer:
         self.history = History()
         self.timers = {"train": 0.0, "eval": 0.0}
         self.progress = progress  # validation losses appended as JSON lines while training (tail -f)
+        self.tracker = tracker  # the same records to an experiment tracker (TensorBoard), if any
 
     # -- the policy's port (RunPort) ------------------------------------------------------------------
     @property
@@ -234,6 +236,8 @@ class Trainer:
         if self.progress is not None:
             with open(self.progress, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps({"step": self.step, "tokens": self.tokens, "val_loss": values}) + "\n")
+        if self.tracker is not None:
+            self.tracker(self.step, self.tokens, values)
 
     # -- the loop -----------------------------------------------------------------------------------
     def run(

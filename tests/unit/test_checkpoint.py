@@ -173,3 +173,39 @@ def test_train_run_continues_a_killed_job_and_removes_its_checkpoint(tmp_path, m
     assert not (tmp_path / "killed" / "checkpoint.pt").exists()
     for name in ("curve.csv", "mixture.csv"):
         assert (tmp_path / "killed" / name).read_text() == (tmp_path / "straight" / name).read_text()
+
+
+def test_tensorboard_tracker_gets_the_progress_records(tmp_path, monkeypatch):
+    """The tracker is fed the same per-evaluation records as progress.jsonl (a stand-in SummaryWriter: the
+    tensorboard package is an optional extra the tests never need)."""
+    import sys
+    import types
+
+    calls = []
+
+    class Writer:
+        def __init__(self, log_dir):
+            calls.append(("dir", log_dir))
+
+        def add_scalar(self, tag, value, step):
+            calls.append((tag, round(value, 4), step))
+
+        def flush(self):
+            pass
+
+        def close(self):
+            calls.append(("closed",))
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", types.SimpleNamespace(SummaryWriter=Writer))
+    from pipeline_lib.train.tracking import TensorBoardTracker
+
+    tracker = TensorBoardTracker(tmp_path / "tb")
+    trainer = Trainer(_spec(steps=8), _groups(), progress=tmp_path / "p.jsonl", tracker=tracker)
+    trainer.run(make_policy("stratified", GROUPS))
+    tracker.close()
+    lines = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text().splitlines()]
+    logged = {(tag, step): value for tag, value, step in (c for c in calls if len(c) == 3)}
+    for line in lines:
+        for group, value in line["val_loss"].items():
+            assert logged[(f"val_loss/{group}", line["step"])] == pytest.approx(value, abs=1e-4)
+    assert calls[0] == ("dir", str(tmp_path / "tb")) and calls[-1] == ("closed",)

@@ -242,3 +242,14 @@ def test_loading_the_config_does_not_import_torch():
     root = Path(__file__).resolve().parents[2]
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_tensorboard_without_its_package_stops_the_load(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name: None if name == "tensorboard" else real(name)
+    )
+    with pytest.raises(ConfigError, match=r"train.tensorboard is on .* pip install -e \".\[tracking\]\""):
+        _load(lambda c: c.update(train={"tensorboard": True}))

@@ -32,11 +32,10 @@ def write_config(src: str | Path, workdir: Path, resolve_source: bool = True, **
     return path
 
 
-def snakemake(
-    workdir: Path, configfiles: Path | list[Path], *args: str, check: bool = True
-) -> subprocess.CompletedProcess:
+def snakemake_command(workdir: Path, configfiles: Path | list[Path]) -> list[str]:
+    """The snakemake command line of the tests: this repo's Snakefile, 2 cores, the greedy scheduler."""
     files = configfiles if isinstance(configfiles, list) else [configfiles]
-    cmd = [
+    return [
         sys.executable,
         "-m",
         "snakemake",
@@ -50,8 +49,13 @@ def snakemake(
         "2",
         "--scheduler",
         "greedy",
-        *args,
     ]
+
+
+def snakemake(
+    workdir: Path, configfiles: Path | list[Path], *args: str, check: bool = True
+) -> subprocess.CompletedProcess:
+    cmd = [*snakemake_command(workdir, configfiles), *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir, timeout=900)
     if check and proc.returncode != 0:
         raise AssertionError(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import re
 import shutil
 import subprocess
 import sys
 
 import pytest
 
-from tests.workflow.helpers import REPO, job_counts, snakemake, train_jobs, write_config
+from tests.workflow.helpers import REPO, job_counts, snakemake, snakemake_command, train_jobs, write_config
 
 
 def test_default_config_dag(tmp_path):
@@ -207,3 +208,35 @@ def test_malformed_default_config_names_the_line(tmp_path):
         in proc.stdout + proc.stderr
     )
     assert not (tmp_path / "results").exists()
+
+
+def test_conda_deployment_dry_run(tmp_path):
+    """--software-deployment-method conda: every rule's environment is environment.yml and the steps run
+    the environment's `python`. A stand-in `conda` answers the version and info queries of a dry run (the
+    machines this suite runs on have no conda)."""
+    import os
+    import stat
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    conda = bin_dir / "conda"
+    conda.write_text(
+        '#!/bin/sh\ncase "$*" in\n'
+        f'  *"info --json"*) echo \'{{"conda_prefix": "{tmp_path}/conda", "platform": "linux-64"}}\';;\n'
+        '  *--version*) echo "conda 24.7.1";;\n'
+        '  *config*) echo \'{"get": {"channel_priority": "strict"}}\';;\n'
+        "  *) echo '{}';;\nesac\n"
+    )
+    conda.chmod(conda.stat().st_mode | stat.S_IEXEC)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    cfg = write_config("config.yaml", tmp_path)
+    cmd = ["-n", "-p", "--software-deployment-method", "conda"]
+    proc = subprocess.run(
+        [*snakemake_command(tmp_path, cfg), *cmd], capture_output=True, text=True, cwd=tmp_path, env=env
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert f"Conda environment {REPO}/rules/../environment.yml will be created" in out
+    steps = [line for line in out.splitlines() if "-m pipeline_lib." in line]
+    assert steps and all(re.search(r"(^|\s)python -m pipeline_lib\.", line) for line in steps)
+    assert job_counts(out)["total"] == 118
