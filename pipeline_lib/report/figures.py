@@ -27,7 +27,7 @@ import seaborn as sns
 from pipeline_lib.io import atomic_path, read_json
 from pipeline_lib.lmo import LinearDynamicLaw, LogLinearStaticLaw
 from pipeline_lib.logs import setup_logging
-from pipeline_lib.report.tables import load_runs, method_order
+from pipeline_lib.report.tables import BASELINE, load_runs, method_order, summarize
 
 log = logging.getLogger(__name__)
 sns.set_theme(style="whitegrid", context="paper")
@@ -142,19 +142,44 @@ def plot_law_fit(frame: pd.DataFrame, title: str, out: str | Path) -> None:
     _save(fig, out)
 
 
+def delta_frame(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per (setting, method other than stratified): the mean paired difference to stratified and its 95%
+    t-interval (NaN bounds with one seed), as Table 2 reports them."""
+    summary = summarize(runs)
+    return summary[summary["method"] != BASELINE][
+        ["setting", "method", "delta", "delta_lo", "delta_hi", "pairs"]
+    ]
+
+
 def plot_avg_ppl(runs: pd.DataFrame, out: str | Path) -> None:
-    order = method_order(list(runs["method"]))
-    grid = sns.catplot(
-        data=runs, x="avg_test_ppl", y="method", order=order, col="setting", kind="bar",
-        errorbar="sd", sharex=False, height=max(2.5, 0.35 * len(order)), aspect=1.0, color="steelblue",
-    )  # fmt: skip
-    for ax in grid.axes.flat:
-        values = [bar.get_width() for bar in ax.patches if bar.get_width() > 0]
-        if values:
-            ax.set_xlim(min(values) * 0.97, max(values) * 1.02)
-    grid.set_axis_labels("average test perplexity", "")
-    grid.figure.suptitle("Average test perplexity per method (error bars: std over seeds)", y=1.03)
-    _save(grid.figure, out)
+    """One panel per setting: each method's Δ average test perplexity vs stratified with its 95% interval."""
+    frame = delta_frame(runs)
+    settings = list(dict.fromkeys(frame["setting"]))
+    if not settings:  # stratified alone: nothing to compare
+        fig, ax = plt.subplots(figsize=(5, 1.5))
+        ax.text(0.5, 0.5, "only stratified was run: no differences to show", ha="center", va="center")
+        ax.axis("off")
+        _save(fig, out)
+        return
+    order = [m for m in method_order(list(frame["method"])) if m != BASELINE]
+    fig, axes = plt.subplots(
+        1, len(settings), figsize=(4.5 * len(settings), max(2.5, 0.4 * len(order))), squeeze=False
+    )
+    for ax, setting in zip(axes[0], settings, strict=True):
+        part = frame[frame["setting"] == setting].set_index("method").reindex(order).dropna(subset=["delta"])
+        y = np.arange(len(part))
+        lo = (part["delta"] - part["delta_lo"]).fillna(0.0).to_numpy(dtype=float)
+        hi = (part["delta_hi"] - part["delta"]).fillna(0.0).to_numpy(dtype=float)
+        ax.errorbar(part["delta"], y, xerr=[lo, hi], fmt="o", color="steelblue", capsize=3)
+        ax.axvline(0.0, color="grey", lw=1, ls="--")
+        ax.set_yticks(y, part.index)
+        ax.invert_yaxis()
+        ax.set_title(setting)
+        ax.set_xlabel("Δ avg test ppl vs stratified")
+    seeds = int(frame["pairs"].max()) if len(frame) else 0
+    bars = "95% paired t-intervals over seeds" if seeds > 1 else "1 seed: no intervals"
+    fig.suptitle(f"Difference to stratified (lower is better; {bars})", y=1.03)
+    _save(fig, out)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -22,3 +22,27 @@ def test_mixture_frame_holds_the_last_mixture_to_the_end_and_skips_static_runs(t
     assert set(frame["method"]) == {"online"}
     a = frame[frame["group"] == "a"].sort_values("step")
     assert a["step"].tolist() == [0, 40, 80, 100] and a["p"].tolist() == [0.5, 0.7, 0.6, 0.6]
+
+
+def test_delta_figure_uses_table2s_paired_intervals(tmp_path):
+    from pipeline_lib.report.figures import delta_frame, plot_avg_ppl
+    from pipeline_lib.report.tables import load_runs
+    from tests.unit.test_tables import _table2_runs
+
+    runs = load_runs(_table2_runs(tmp_path))
+    frame = delta_frame(runs).set_index(["setting", "method"])
+    assert list(frame.index) == [("x", "static"), ("y", "static")]
+    row = frame.loc[("x", "static")]  # paired diffs (-1, -2): t(0.975, 1) = 12.706 -> [-7.853, 4.853]
+    assert round(row["delta"], 3) == -1.5 and round(row["delta_lo"], 3) == -7.853
+    plot_avg_ppl(runs, tmp_path / "delta.png")
+    assert (tmp_path / "delta.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_delta_figure_with_stratified_alone(tmp_path):
+    from pipeline_lib.report.figures import plot_avg_ppl
+    from pipeline_lib.report.tables import load_runs
+    from tests.unit.test_tables import _run as table_run
+
+    runs = load_runs([table_run(tmp_path, "s", "stratified", 0, [10.0, 12.0])])
+    plot_avg_ppl(runs, tmp_path / "only.png")
+    assert (tmp_path / "only.png").stat().st_size > 0
