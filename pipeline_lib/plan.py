@@ -20,11 +20,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from pipeline_lib.config import Project, RunSpec, Setting, TrainConfig, method_entry
-from pipeline_lib.config.methods import StaticConfig
+from pipeline_lib.config.methods import OFFLINE, PROXY_METHODS, StaticConfig
 from pipeline_lib.lmo.grids import grid_mixtures, one_hot_mixtures
-
-OFFLINE = ("grid_search", "dml")  # fitted on the grid pilots
-PROXY_METHODS = ("doremi", "doge")
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pipeline_lib.config.methods import METHODS, MethodConfig, build_method_config
+from pipeline_lib.config.methods import METHODS, OFFLINE, MethodConfig, build_method_config
 from pipeline_lib.config.types import (
     AIOLI_PLUS,
     RESTRICTED,
@@ -31,8 +31,6 @@ from pipeline_lib.config.types import (
 from pipeline_lib.model.config import ModelConfig
 
 Problems = list[str]
-PROXY_METHODS = ("doremi", "doge")  # their proxy runs use the method's own config
-OFFLINE = {"dml", "grid_search"}  # methods fitted on the pilot sweep
 
 
 def load_project(config: dict[str, Any]) -> Project:
@@ -293,8 +291,9 @@ def _load_method_configs(config: Mapping[str, Any], project: Project) -> tuple[P
 
 def _check_pilot_counts(project: Project) -> Problems:
     """Fitting a mixing law on m >= 3 groups needs at least m + 1 pilot runs."""
-    keys = list(project.run_settings) if OFFLINE & set(project.run_methods) or project.law_fidelity else []
-    if OFFLINE & set(project.restricted.methods):
+    offline_run = bool(set(OFFLINE) & set(project.run_methods))
+    keys = list(project.run_settings) if offline_run or project.law_fidelity else []
+    if set(OFFLINE) & set(project.restricted.methods):
         keys += list(project.restricted.settings)
     problems = []
     for key in dict.fromkeys(keys):

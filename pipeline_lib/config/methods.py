@@ -207,6 +207,9 @@ class MethodEntry:
     learns: ClassVar[tuple[str, ...]] = ("grid_search", "dml", "skillit", "doremi", "doge")
 
 
+OFFLINE = ("grid_search", "dml")  # methods fitted on the pilot grid
+PROXY_METHODS = ("doremi", "doge")  # methods that learn on a proxy run of their own
+
 _M = "pipeline_lib.methods."
 METHODS: dict[str, MethodEntry] = {
     "stratified": MethodEntry(_M + "static:Stratified", NoParams),
