@@ -9,7 +9,9 @@ Results live under one directory per view (``<setting>`` or ``<setting>/restrict
     pilots/onehot/seed<n>/<group>/         Skill-It's graph runs
     pilots/{doremi,doge}/seed<n>/          the proxies
     pilots/reference/seed<n>/              DoReMi's reference in a restricted view
-    fits/<name>/seed<n>.json               what an offline step fitted
+    pilots/swarm/seed<n>/run<k>/           Olmix's proxy swarm
+    olmix/priors.json                      Olmix's priors: tokens per group, the natural distribution
+    fits/<name>/seed<n>.json               what an offline step fitted (Olmix: and fits/olmix*/seed<n>/)
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from pipeline_lib.config import Project, RunSpec, Setting, TrainConfig, method_entry
-from pipeline_lib.config.methods import OFFLINE, PROXY_METHODS, StaticConfig
+from pipeline_lib.config.methods import OFFLINE, PROXY_METHODS, OlmixConfig, StaticConfig
 from pipeline_lib.lmo.grids import grid_mixtures, one_hot_mixtures
+from pipeline_lib.lmo.swarm import SwarmSettings
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,8 @@ class TrainJob:
     """Stop at this step (the dynamic parent's break) instead of the schedule's end."""
     save_state: bool = False
     """Write state.pt before run.json (a reference model or a dynamic parent)."""
+    task_bpb: bool = False
+    """Evaluate each group's whole validation split in bits per byte (Olmix's swarm proxies)."""
 
     def inputs(self) -> dict[str, str]:
         """Named inputs besides the packed data, relative to the results directory."""
@@ -54,6 +59,7 @@ class TrainJob:
         out += [f"--reference {results}/{self.reference}/state.pt"] if self.reference else []
         out += [f"--init-state {results}/{self.init_from}/state.pt"] if self.init_from else []
         out += [f"--until {self.until}"] if self.until is not None else []
+        out += ["--task-bpb"] if self.task_bpb else []
         return " ".join(out + (["--save-state"] if self.save_state else []))
 
 
@@ -94,6 +100,15 @@ class Planner:
     def onehot_runs(self, view: str, seed: int | str) -> list[str]:
         groups = self.project.settings[view].groups
         return [f"{self.pilot_dir(view, 'onehot', seed, g)}/run.json" for g in groups]
+
+    def swarm_runs(self, view: str, seed: int | str) -> list[str]:
+        return [
+            f"{self.pilot_dir(view, 'swarm', seed, f'run{k}')}/run.json" for k in range(self.swarm_size(view))
+        ]
+
+    @staticmethod
+    def priors_file(view: str) -> str:
+        return f"{view}/olmix/priors.json"
 
     def final_runs(self, view: str) -> list[str]:
         p = self.project
@@ -151,6 +166,28 @@ class Planner:
         spec = self.run_spec(view, method, seed)
         return dataclasses.replace(spec, method=f"{method}_proxy", train=train)
 
+    def swarm_size(self, view: str) -> int:
+        """K = ceil(c (m + 1)) proxies of Olmix's swarm."""
+        s = self.project.settings[view]
+        return SwarmSettings(factor=self.olmix_config(view).swarm_factor).size(len(s.groups))
+
+    def olmix_config(self, view: str) -> OlmixConfig:
+        s = self.project.settings[view]
+        return s.methods.get("olmix") or s.methods.get("olmix_pilots") or OlmixConfig()
+
+    def proxy_train(self, view: str) -> TrainConfig:
+        """A swarm proxy's schedule: ``proxy_steps_fraction`` of the final run's."""
+        return self.learning_train(view, self.swarm_size(view), self.olmix_config(view).proxy_steps_fraction)
+
+    def target_tokens(self, view: str) -> int:
+        """R: the final run's training tokens."""
+        s = self.project.settings[view]
+        return s.train.steps * s.train.batch_size * s.model.context
+
+    def proxy_tokens(self, view: str) -> int:
+        train, s = self.proxy_train(view), self.project.settings[view]
+        return train.steps * train.batch_size * s.model.context
+
     # -- the training jobs --------------------------------------------------------------------------------
     @cached_property
     def train_jobs(self) -> dict[str, TrainJob]:
@@ -160,7 +197,7 @@ class Planner:
         for view in dict.fromkeys([*p.run_settings, *p.restricted_settings]):
             for seed in p.seeds:
                 jobs += self._final_jobs(view, seed) + self._pilot_jobs(view, seed)
-                jobs += self._online_jobs(view, seed)
+                jobs += self._online_jobs(view, seed) + self._swarm_jobs(view, seed)
         return {job.path: job for job in jobs}
 
     def _final_jobs(self, view: str, seed: int) -> list[TrainJob]:
@@ -238,6 +275,23 @@ class Planner:
             jobs.append(TrainJob(self.reference_dir(view, seed), spec, save_state=True))
         return jobs
 
+    def _swarm_jobs(self, view: str, seed: int) -> list[TrainJob]:
+        """Olmix's proxies: smaller models, one per swarm mixture, scored in bits per byte."""
+        s = self.project.settings[view]
+        if "olmix" not in self.project.methods_of(view):
+            return []
+        model = s.model.with_preset(self.olmix_config(view).proxy_model)
+        train = self.proxy_train(view)
+        return [
+            TrainJob(
+                self.pilot_dir(view, "swarm", seed, f"run{k}"),
+                RunSpec(s.key, s.groups, "olmix_proxy", {"index": k}, int(seed), model, train),
+                fit=self.fit_file(view, "olmix_swarm", seed),
+                task_bpb=True,
+            )
+            for k in range(self.swarm_size(view))
+        ]
+
     def job_regex(self) -> str:
         """A regex that matches every training job's path and none of the other steps' outputs (grid search's
         selected pilots included): the layout with the planned views, methods and groups, all escaped. Short,
@@ -253,7 +307,7 @@ class Planner:
         selected = [v for v in views if "grid_search" in p.methods_of(v) and self.pilots_are_runs(v)]
         pilots = (
             rf"grid/seed\d+/mix\d+|dynamic/seed\d+/(?:parent|child\d+)|onehot/seed\d+/(?:{alternatives(groups)})"
-            rf"|(?:doremi|doge|reference)/seed\d+"
+            rf"|(?:doremi|doge|reference)/seed\d+|swarm/seed\d+/run\d+"
         )
         body = rf"(?:{alternatives(views)})/(?:runs/(?:{alternatives(methods)})/seed\d+|pilots/(?:{pilots}))"
         return (rf"(?!(?:{alternatives(selected)})/runs/grid_search/)" if selected else "") + body

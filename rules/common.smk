@@ -177,6 +177,35 @@ def get_proxy_fits(wildcards):
     return [fit_file(view, m, seed) for m in ("doremi", "doge") if m in methods for seed in PROJECT.seeds]
 
 
+# -- Olmix ----------------------------------------------------------------------------------------------
+def get_olmix_config(wildcards, method="olmix"):
+    """The method's typed config as one JSON argument."""
+    view = view_of(wildcards)
+    cfg = PROJECT.settings[view].methods.get(method) or PLAN.olmix_config(view)
+    return json.dumps(cfg.to_dict(), sort_keys=True)
+
+
+def olmix_out(name):
+    """The fit file and its directory of outputs (ratios.csv, metrics.csv, the law, figures)."""
+    base = f"{RESULTS}/{{setting}}{{view}}/fits/{name}/seed{{seed}}"
+    files = ("ratios.csv", "metrics.csv", "law.json", "correlations.json", "optimal.json")
+    files += ("interaction_matrix.png", "fit.png", "optimal.png")
+    return {"fit": f"{base}.json", **{f.replace(".", "_"): f"{base}/{f}" for f in files}}
+
+
+def get_olmix_table_fits(wildcards):
+    """The fits the Olmix table sets side by side: olmix, olmix_pilots and DML, each seed."""
+    view = view_of(wildcards)
+    names = [m for m in ("olmix", "olmix_pilots", "dml") if m in PROJECT.methods_of(view)]
+    return [fit_file(view, m, seed) for seed in PROJECT.seeds for m in names]
+
+
+def get_olmix_natural(wildcards):
+    """--natural '<json>' when the config gives the natural distribution (else the packed tokens' shares)."""
+    natural = PLAN.olmix_config(view_of(wildcards)).natural
+    return f"--natural {shlex.quote(json.dumps(natural, sort_keys=True))}" if natural else ""
+
+
 def report_outputs(*names):
     """results/report/<name>.{csv,md,tex,html} for each table name, as named outputs; the HTML goes into the
     HTML report (`snakemake --report`), shown inline, with the caption report/<name>.rst."""
@@ -214,6 +243,8 @@ def final_targets():
     targets += [f"{RESULTS}/{s}/figures/mixtures.png" for s in PROJECT.restricted_settings]
     targets.append(f"{RESULTS}/report/figures/avg_ppl.png")
     targets.append(f"{RESULTS}/report/claims.md")
+    olmix = [s for s in PROJECT.run_settings if {"olmix", "olmix_pilots"} & set(PROJECT.methods_of(s))]
+    targets += [f"{RESULTS}/{s}/tables/olmix.md" for s in olmix]
     if PROJECT.law_fidelity:
         targets += [f"{RESULTS}/{s}/figures/law_fit.png" for s in PROJECT.run_settings]
         targets += [f"{RESULTS}/{s}/tables/fidelity.md" for s in PROJECT.run_settings]

@@ -175,6 +175,71 @@ class DogeConfig(MethodConfig):
 
 
 @dataclass(frozen=True)
+class OlmixConfig(MethodConfig):
+    """Olmix (``methods.olmix``; ``olmix_pilots`` uses the fit and solve fields on DML's pilots)."""
+
+    swarm_factor: float = 3.0
+    """c: the swarm has K = ceil(c (m + 1)) proxy runs."""
+    min_strength: float = 0.1
+    """Smallest Dirichlet concentration of the swarm (around the natural distribution)."""
+    max_strength: float = 5.0
+    """Largest concentration; 15 log-spaced values are tried per draw."""
+    minimum_weight: float = 0.002
+    """Swarm weights below this are zeroed."""
+    swarm_repetitions: float = 4.0
+    """Epochs of a domain a proxy may take (the swarm's bound at proxy scale)."""
+    proxy_model: str = "nano"
+    """The proxies' model preset (smaller than the target); the target's context and vocabulary."""
+    proxy_steps_fraction: float = 1.0
+    """A proxy's steps as a fraction of the final run's."""
+    kl_weight: float = 0.05
+    """lambda: the pull toward the natural distribution (paper 0.05)."""
+    repetitions: float = 4.0
+    """k: epochs of a domain the final run may take, p_j <= k N_j / R (paper 4)."""
+    huber_delta: float = 0.02
+    """Huber threshold of each task law's fit."""
+    ridge: float = 1e-4
+    """Ridge on the spread of each task's t (identifies a domain absent from the swarm)."""
+    n_random: int = 10
+    """Random starts per log-c start (10 x n_random starts per task; Olmix 30)."""
+    natural: dict[str, float] | None = None
+    """group -> weight: the natural distribution when the packed train tokens do not give it (a
+    ``train_token_margin`` truncates them); None: the packed tokens' proportions."""
+
+    def problems(self) -> list[str]:
+        from pipeline_lib.model.config import PRESETS
+
+        out = [f"{n} must be > 0" for n in _POSITIVE_OLMIX if getattr(self, n) <= 0]
+        if self.min_strength > self.max_strength:
+            out.append("min_strength must not exceed max_strength")
+        if not 0 <= self.minimum_weight < 1:
+            out.append("minimum_weight must be in [0, 1)")
+        if not 0 < self.proxy_steps_fraction <= 1:
+            out.append("proxy_steps_fraction must be in (0, 1]")
+        if self.kl_weight < 0 or self.n_random < 1:
+            out.append("kl_weight must be >= 0 and n_random >= 1")
+        if self.natural is not None and (
+            min(self.natural.values(), default=-1) < 0 or not sum(self.natural.values())
+        ):
+            out.append("natural must map groups to non-negative weights with a positive sum")
+        if self.proxy_model not in PRESETS:
+            out.append(
+                f"proxy_model '{self.proxy_model}' is not a model preset; choose from {sorted(PRESETS)}"
+            )
+        return out
+
+
+_POSITIVE_OLMIX = ("swarm_factor", "min_strength", "swarm_repetitions", "repetitions", "huber_delta", "ridge")
+
+
+@dataclass(frozen=True)
+class SwarmMemberConfig(MethodConfig):
+    """A proxy of Olmix's swarm: which row of the swarm file it trains on."""
+
+    index: int = 0
+
+
+@dataclass(frozen=True)
 class AioliPlusConfig(MethodConfig):
     """Aioli + X (restricted setting): X's policy for ``aioli.prior_steps`` steps, then Aioli."""
 
@@ -207,7 +272,7 @@ class MethodEntry:
     learns: ClassVar[tuple[str, ...]] = ("grid_search", "dml", "skillit", "doremi", "doge")
 
 
-OFFLINE = ("grid_search", "dml")  # methods fitted on the pilot grid
+OFFLINE = ("grid_search", "dml", "olmix_pilots")  # methods fitted on the pilot grid
 PROXY_METHODS = ("doremi", "doge")  # methods that learn on a proxy run of their own
 
 _M = "pipeline_lib.methods."
@@ -222,11 +287,15 @@ METHODS: dict[str, MethodEntry] = {
     "skillit": MethodEntry(_M + "skillit:SkillIt", SkillItConfig, fit="skillit"),
     "doremi": MethodEntry(_M + "doremi:Doremi", DoremiConfig, fit="doremi"),
     "doge": MethodEntry(_M + "doge:Doge", DogeConfig, fit="doge"),
+    "olmix": MethodEntry(_M + "olmix:Olmix", OlmixConfig, fit="olmix"),
+    "olmix_pilots": MethodEntry(_M + "olmix:OlmixPilots", OlmixConfig, fit="olmix_pilots"),
 }
-# The proxy runs of DoReMi and DoGE: pilots (results/<setting>/pilots/<method>/), not methods of their own.
+# The proxy runs of DoReMi, DoGE and Olmix's swarm: pilots (results/<setting>/pilots/<method>/), not methods
+# of their own.
 PROXIES: dict[str, MethodEntry] = {
     "doremi_proxy": MethodEntry(_M + "doremi:DoremiProxy", DoremiConfig),
     "doge_proxy": MethodEntry(_M + "doge:DogeProxy", DogeConfig),
+    "olmix_proxy": MethodEntry(_M + "olmix:SwarmProxy", SwarmMemberConfig),
 }
 
 

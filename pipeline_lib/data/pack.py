@@ -48,12 +48,13 @@ def pack_split(
     dtype: np.dtype,
     token_budget: int | None = None,
 ) -> dict:
-    """Tokenise ``docs`` into ``out`` (raw ``dtype`` array); return counts and hashes.
+    """Tokenise ``docs`` into ``out`` (raw ``dtype`` array); return counts (documents, tokens, UTF-8 bytes of
+    the text) and hashes.
 
     With ``token_budget``, documents are taken in order until at least that many tokens are written (the
     document that crosses it is kept whole); running out of documents first is a :class:`DataError`."""
     ids_hash = hashlib.sha256()
-    n_docs = n_tokens = 0
+    n_docs = n_tokens = n_bytes = 0
     with atomic_path(out) as tmp, open(tmp, "wb") as fh:
         for batch in _batched(tqdm(docs, desc=out.name, unit="doc", mininterval=5), 256):
             if token_budget is not None and n_tokens >= token_budget:
@@ -67,13 +68,19 @@ def pack_split(
                 ids_hash.update(doc.id.encode() + b"\n")
                 n_docs += 1
                 n_tokens += len(ids)
+                n_bytes += len(doc.text.encode("utf-8"))
         if token_budget is not None and n_tokens < token_budget:
             raise DataError(
                 f"the train token budget of {token_budget:,} tokens cannot be met: the source has only "
                 f"{n_tokens:,} tokens in {n_docs:,} documents. Lower "
                 "data.source.train_token_margin (or train.steps), drop the group, or use more data."
             )
-    stats = {"documents": n_docs, "tokens": n_tokens, "doc_ids_sha256": ids_hash.hexdigest()}
+    stats = {
+        "documents": n_docs,
+        "tokens": n_tokens,
+        "bytes": n_bytes,
+        "doc_ids_sha256": ids_hash.hexdigest(),
+    }
     if token_budget is not None:
         stats["token_budget"] = token_budget
     return stats

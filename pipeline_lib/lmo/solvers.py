@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from pipeline_lib.lmo.laws import LogLinearStaticLaw
+from pipeline_lib.lmo.tasklaw import TaskLogLinearLaw
 
 logger = logging.getLogger(__name__)
 
@@ -211,6 +212,35 @@ def minimize_static_law(law: LogLinearStaticLaw, **kwargs: Any) -> np.ndarray:
     """The mixture minimising ``law.total(p)`` (sum of predicted group losses); kwargs go to
     :func:`minimize_on_simplex` (caps, kl_to, kl_weight, seed, n_starts, x0)."""
     return minimize_on_simplex(law.total, law.m, jac=law.total_grad, **kwargs)
+
+
+def repetition_caps(tokens: Any, target_tokens: int, repetitions: float) -> np.ndarray:
+    """Olmix's caps ``p_j <= k N_j / R``: domain j (N_j tokens) is seen at most ``repetitions`` (k) times in
+    a run of ``target_tokens`` (R); caps above 1 are 1."""
+    if target_tokens <= 0 or repetitions <= 0:
+        raise ValueError(f"target_tokens and repetitions must be > 0, got {target_tokens}, {repetitions}")
+    return np.minimum(repetitions * np.asarray(tokens, dtype=float) / target_tokens, 1.0)
+
+
+def minimize_task_law(
+    law: TaskLogLinearLaw,
+    *,
+    weights: Any = None,
+    prior: Any = None,
+    kl_weight: float = 0.0,
+    caps: Any = None,
+    **kwargs: Any,
+) -> np.ndarray:
+    """Olmix's mixture: ``min_p sum_i w_i exp(t_i . p) + kl_weight KL(p || prior)`` on the simplex with
+    ``p <= caps`` (w uniform by default). Convex; kwargs go to :func:`minimize_on_simplex`."""
+    n = len(law.tasks)
+    w = np.full(n, 1.0 / n) if weights is None else np.asarray(weights, dtype=float)
+    if w.shape != (n,) or w.min() < 0:
+        raise ValueError(f"weights must be {n} non-negative numbers, got {np.asarray(weights).tolist()}")
+    return minimize_on_simplex(
+        lambda p: law.objective(p, w), law.m, jac=lambda p: law.objective_grad(p, w),
+        caps=caps, kl_to=prior, kl_weight=kl_weight, x0=prior, **kwargs,
+    )  # fmt: skip
 
 
 def two_group_closed_form(law: LogLinearStaticLaw) -> np.ndarray:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline_lib.io import read_json, trained_tokens
+from pipeline_lib.io import read_json, spent, trained_tokens
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class PilotSet:
 
     @property
     def extra_runs(self) -> dict[str, float]:
-        return {"runs": len(self.paths), "tokens": self.tokens}
+        return spent(list(self.records))
 
 
 def load_pilots(paths: Sequence[str]) -> PilotSet:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline_lib.io import read_json, trained_tokens, write_json
+from pipeline_lib.io import read_json, spent, write_json
 from pipeline_lib.logs import setup_logging
 from pipeline_lib.methods.base import NO_INPUTS, MixturePolicy, RunInputs, RunPort
 
@@ -75,10 +75,7 @@ def proxy_fit(method: str, proxy: dict, reference: dict | None = None) -> dict:
         "trace": summary["trace"],
         "proxy_val_loss": proxy["val_loss"],
         "hyper_parameters": proxy["spec"]["method_params"],
-        "extra_runs": {
-            "runs": len(runs),
-            "tokens": sum(trained_tokens(r) for r in runs),
-        },
+        "extra_runs": spent(runs),
     }
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline_lib.config.methods import SkillItConfig
-from pipeline_lib.io import read_json, trained_tokens, write_json
+from pipeline_lib.io import read_json, spent, write_json
 from pipeline_lib.lmo import eg_from_scores
 from pipeline_lib.lmo.dynamic import skillit_A
 from pipeline_lib.logs import setup_logging
@@ -67,10 +67,7 @@ def fit_graph(run_paths: Sequence[str]) -> dict:
         "groups": groups,
         "graph": G.tolist(),
         "runs": [path for path, _ in ordered],
-        "extra_runs": {
-            "runs": len(ordered),
-            "tokens": sum(trained_tokens(rec) for _, rec in ordered),
-        },
+        "extra_runs": spent([rec for _, rec in ordered]),
     }
 
 

@@ -9,8 +9,19 @@ from typing import Any
 # Named shapes. "pythia-160m" is the paper's model (GPT-NeoX: rotary on 25% of each head,
 # parallel residual, untied embeddings); the small ones keep the same structure for CPU runs.
 PRESETS: dict[str, dict[str, Any]] = {
+    "nano": dict(n_layer=1, n_head=2, d_model=64, context=128),  # Olmix's CPU proxy
     "tiny": dict(n_layer=2, n_head=4, d_model=128, context=128),
     "small": dict(n_layer=4, n_head=4, d_model=256, context=256),
+    "pythia-14m": dict(  # Olmix's proxy for a pythia-160m target
+        n_layer=6,
+        n_head=4,
+        d_model=128,
+        context=2048,
+        rotary_pct=0.25,
+        parallel_residual=True,
+        tie_embeddings=False,
+        pad_vocab_multiple=128,
+    ),
     "pythia-160m": dict(
         n_layer=12,
         n_head=12,
@@ -82,6 +93,11 @@ class ModelConfig:
             raise ValueError(f"model: unknown field(s) {sorted(unknown)}; known: {sorted(known)}")
         fields.update(spec)
         return cls(**fields)
+
+    def with_preset(self, preset: str) -> ModelConfig:
+        """This config reshaped to ``preset`` (a proxy), keeping its context and vocabulary."""
+        shape = {k: v for k, v in PRESETS[preset].items() if k != "context"}
+        return dataclasses.replace(self, **shape)
 
     def n_params(self, include_embedding: bool = True) -> int:
         """Parameter count, computed from the shape (matches the module's)."""

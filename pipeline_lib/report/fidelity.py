@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from pipeline_lib.io import read_json, write_json
+from pipeline_lib.io import read_json, spent, write_json
 from pipeline_lib.lmo import LinearDynamicLaw
 from pipeline_lib.lmo.dynamic import skillit_A
 from pipeline_lib.logs import setup_logging
@@ -46,7 +46,7 @@ def dynamic_fidelity(parent_path: str, child_paths: Sequence[str]) -> dict:
         "A": law.to_dict(),
         "fit": law.report(before, children.P, children.L).to_dict(),
         "observations": {"P": children.P.tolist(), "before": before.tolist(), "after": children.L.tolist()},
-        "extra_runs": {"runs": 1 + len(child_paths), "tokens": parent["tokens_trained"] + children.tokens},
+        "extra_runs": spent([parent, *children.records]),
     }
 
 

@@ -54,6 +54,9 @@ def load_runs(paths: Sequence[str]) -> pd.DataFrame:
         row["extra_runs"] = run["extra_runs"]["runs"]
         row["extra_tokens"] = run["extra_runs"]["tokens"]
         row["tokens"] = run.get("tokens_trained", run.get("tokens", 0))
+        row["flops"] = run["compute"]["flops"] + run["extra_runs"].get(
+            "flops", 0.0
+        )  # the run and its learning
         rows.append(row)
     if not rows:
         raise ValueError("no run records given")
@@ -79,6 +82,7 @@ def setting_table(runs: pd.DataFrame) -> pd.DataFrame:
     table["seeds"] = grouped["seed"].nunique()
     table["extra_runs"] = grouped["extra_runs"].mean()
     table["extra_tokens"] = grouped["extra_tokens"].mean()
+    table["flops"] = grouped["flops"].mean()
     if BASELINE in table.index:
         table["delta_vs_stratified"] = table["avg_ppl"] - table.loc[BASELINE, "avg_ppl"]
     table = table.loc[method_order(list(table.index))]
@@ -103,6 +107,7 @@ def summarize(runs: pd.DataFrame, metric: str = "avg_test_ppl") -> pd.DataFrame:
     out["seeds"] = grouped["seed"].nunique()
     out["extra_runs"] = grouped["extra_runs"].mean()
     out["extra_tokens"] = grouped["extra_tokens"].mean()
+    out["flops"] = grouped["flops"].mean()
     base = out.xs(BASELINE, level="method")["mean"] if BASELINE in runs["method"].values else None
     settings = out.index.get_level_values("setting")
     out["delta"] = out["mean"].to_numpy() - base.reindex(settings).to_numpy() if base is not None else np.nan
@@ -129,7 +134,9 @@ def _runs_label(values: Sequence[float]) -> str:
 
 def table2(summary: pd.DataFrame) -> pd.DataFrame:
     """Rows = methods, columns = settings ("mean ± std (Δ)"), # better than stratified, extra runs (per
-    setting, '/'-joined when they differ) and extra tokens (millions, summed over settings)."""
+    setting, '/'-joined when they differ), extra tokens (millions) and compute (the final run's FLOPs and its
+    learning runs', per seed), both summed over settings. FLOPs, not runs, compare methods whose learning
+    runs are smaller models (Olmix's proxies)."""
     settings = list(dict.fromkeys(summary["setting"]))
     rows = {}
     for method in method_order(list(summary["method"])):
@@ -148,6 +155,7 @@ def table2(summary: pd.DataFrame) -> pd.DataFrame:
         )
         row["extra runs"] = _runs_label(part["extra_runs"].tolist())
         row["extra tokens (M)"] = f"{part['extra_tokens'].sum() / 1e6:.2f}"
+        row["compute (FLOPs)"] = f"{part['flops'].sum():.2e}"
         rows[method] = row
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "method"
@@ -288,7 +296,8 @@ def write_table2(runs: pd.DataFrame, out_dir: str | Path, paper: Mapping[str, st
             "Δ: the mean over seeds of the paired difference to stratified (same seed), with its 95% "
             "t-interval; * and # better / worse: the interval excludes 0 (one seed gives no interval, so "
             "none). Extra runs: training runs before the final run, per setting. Extra tokens: their "
-            "training tokens, in millions, summed over settings.",
+            "training tokens, in millions, summed over settings. Compute: training FLOPs of the final run "
+            "and its extra runs (6N per token plus attention), per seed, summed over settings.",
         )
     if paper:
         summary = summarize(runs)

@@ -36,6 +36,7 @@ from pipeline_lib.train import gpu_slot
 from pipeline_lib.train.allocator import keep_freed_memory
 from pipeline_lib.train.checkpoint import NAME as CHECKPOINT
 from pipeline_lib.train.checkpoint import Checkpointer
+from pipeline_lib.train.evaluate import bits_per_byte
 from pipeline_lib.train.tracking import TensorBoardTracker
 from pipeline_lib.train.trainer import DivergenceError, Trainer
 
@@ -68,6 +69,20 @@ def perplexity_summary(groups: Sequence[str], test_losses: np.ndarray) -> dict:
     if bad:
         out["overflow"] = f"the test perplexity of {bad} is not finite (test losses {out['test_loss']})"
         log.error(out["overflow"])
+    return out
+
+
+def task_bpb(trainer: Trainer, data: Sequence[GroupTokens]) -> dict[str, float]:
+    """Bits per byte of each group's whole validation split (Olmix's tasks), from the pack step's counts."""
+    losses = trainer.evaluate("val_all")
+    out = {}
+    for g, loss in zip(data, losses, strict=True):
+        split = g.meta["splits"]["val"]
+        if "bytes" not in split:
+            raise ValueError(
+                f"{g.name}/meta.json has no byte count: re-run the pack step (delete its data dir)"
+            )
+        out[g.name] = bits_per_byte(float(loss), split["tokens"], split["bytes"])
     return out
 
 
@@ -127,9 +142,11 @@ def train_run(
     until: int | None = None,
     save_state: bool = False,
     inputs: RunInputs = NO_INPUTS,
+    score_bpb: bool = False,
 ) -> dict:
     """Train one run; optionally resume from a saved state, stop at a break step, save the state.
-    ``inputs``: the files the method reads (its fit, DoReMi's reference model)."""
+    ``inputs``: the files the method reads (its fit, DoReMi's reference model); ``score_bpb``: add each
+    group's validation bits per byte (``task_bpb``) to run.json."""
     policy = make_policy(spec.method, spec.groups, spec.method_params, inputs)
     data = [GroupTokens.load(Path(data_dir) / g) for g in spec.groups]
     out = Path(out_dir)
@@ -165,6 +182,8 @@ def train_run(
             torch.save(trainer.state_dict(), tmp)
     origin = (start_step, start_tokens)
     record = run_record(spec, trainer, data, policy, origin, test_losses, wall, init_state)
+    if score_bpb:
+        record["task_bpb"] = task_bpb(trainer, data)
     write_json(out / "run.json", record)
     if tracker is not None:
         tracker.close()
@@ -198,6 +217,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--save-state", action="store_true", help="write state.pt (model, optimizer, sampler)")
     ap.add_argument("--fit", default=None, help="the fit file the method reads (offline methods, Skill-It)")
     ap.add_argument("--reference", default=None, help="DoReMi's proxy: the reference model's state.pt")
+    ap.add_argument("--task-bpb", action="store_true", help="score each group's whole val split in bits/byte")
     ap.add_argument(
         "--gpu-slots",
         type=int,
@@ -213,7 +233,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     with gpu_slot.pinned_gpu(args.gpu_slots):  # before anything initialises CUDA
         inputs = RunInputs(fit=args.fit, reference=args.reference)
         try:
-            train_run(spec, args.data_dir, args.out_dir, args.init_state, args.until, args.save_state, inputs)
+            train_run(
+                spec, args.data_dir, args.out_dir, args.init_state, args.until, args.save_state, inputs,
+                args.task_bpb,
+            )  # fmt: skip
         except DivergenceError as err:
             log.error("%s", err)
             sys.exit(1)

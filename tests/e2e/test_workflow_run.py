@@ -29,7 +29,8 @@ def test_every_group_of_every_setting_has_a_finite_perplexity(finished):
     for setting, groups in expected.items():
         table = pd.read_csv(results / setting / "tables" / "perplexity.csv").set_index("method")
         assert list(table.index) == [
-            "stratified", "static", "grid_search", "dml", "aioli", "skillit", "doremi", "doge"
+            "stratified", "static", "grid_search", "dml", "aioli", "skillit", "doremi", "doge", "olmix",
+            "olmix_pilots",
         ]  # fmt: skip
         for group in groups:
             assert table[group].map(math.isfinite).all() and (table[group] > 1).all()
@@ -120,6 +121,48 @@ def test_online_baselines(finished):
             assert proxy["method"] == f"{method}_proxy" and proxy["steps"] == 8
             run = json.loads((results / "runs" / method / "seed0" / "run.json").read_text())
             assert list(run["final_mixture"].values()) == pytest.approx(fit["proportions"])
+
+
+def test_olmix(finished):
+    """Priors, a K = 3(m + 1) swarm of proxies scored in bits per byte, the fit and the capped proposal."""
+    workdir, _ = finished
+    for setting, m in (("pair", 2), ("triple", 3)):
+        results = workdir / "results" / setting
+        priors = json.loads((results / "olmix" / "priors.json").read_text())
+        metas = {
+            g: json.loads((workdir / "results" / "data" / g / "meta.json").read_text())
+            for g in priors["domains"]
+        }
+        tokens = {g: meta["splits"]["train"]["tokens"] for g, meta in metas.items()}
+        assert priors["tokens"] == tokens
+        assert list(priors["natural"].values()) == pytest.approx(
+            [n / sum(tokens.values()) for n in tokens.values()]
+        )
+        swarm = json.loads((results / "fits" / "olmix_swarm" / "seed0.json").read_text())
+        K = 3 * (m + 1)
+        assert len(swarm["mixtures"]) == K
+        proxy = json.loads((results / "pilots" / "swarm" / "seed0" / f"run{K - 1}" / "run.json").read_text())
+        assert list(proxy["final_mixture"].values()) == pytest.approx(swarm["mixtures"][-1])
+        assert (
+            proxy["steps"] == 4 and proxy["spec"]["model"]["d_model"] == 64
+        )  # the nano preset, half the steps
+        assert set(proxy["task_bpb"]) == set(priors["domains"]) and all(
+            0 < v < 20 for v in proxy["task_bpb"].values()
+        )
+        fit = json.loads((results / "fits" / "olmix" / "seed0.json").read_text())
+        assert fit["extra_runs"]["runs"] == K and fit["extra_runs"]["flops"] > 0
+        p = np.array(fit["proportions"])
+        assert p.sum() == pytest.approx(1.0) and np.all(p <= np.array(fit["caps"]) + 1e-7)
+        ratios = pd.read_csv(results / "fits" / "olmix" / "seed0" / "ratios.csv")
+        assert list(ratios.columns) == ["run", "name", "index", *priors["domains"]] and len(ratios) == K
+        run = json.loads((results / "runs" / "olmix" / "seed0" / "run.json").read_text())
+        assert list(run["final_mixture"].values()) == pytest.approx(fit["proportions"])
+        pilots = json.loads((results / "fits" / "olmix_pilots" / "seed0.json").read_text())
+        assert pilots["metric"] == "val_loss" and pilots["extra_runs"]["runs"] == (9 if m == 2 else 4)
+        table = pd.read_csv(results / "tables" / "olmix.csv")
+        assert table["mixture"].tolist() == ["natural", "olmix", "olmix_pilots", "dml"]
+        perplexity = pd.read_csv(results / "tables" / "perplexity.csv").set_index("method")
+        assert perplexity.loc["olmix", "extra_runs"] == K
 
 
 def test_second_run_has_nothing_to_do(finished):

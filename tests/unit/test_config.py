@@ -203,12 +203,16 @@ def test_bad_restricted_config(restricted, message):
             ),
             r"methods\.doremi: reference_microbatch halves the batch",
         ),
+        (
+            lambda c: c["methods"].update(olmix={"proxy_model": "huge", "swarm_factor": 0}),
+            r"methods\.olmix: swarm_factor must be > 0; proxy_model 'huge' is not a model preset",
+        ),
     ],
 )
 def test_method_settings_are_typed_and_checked_against_the_setting(mutate, message):
     def base(c):
         c.update(train={"steps": 120, "eval_every": 20, "warmup_steps": 10})
-        c["run"]["methods"] = ["stratified", "aioli", "skillit", "doremi"]
+        c["run"]["methods"] = ["stratified", "aioli", "skillit", "doremi", "olmix"]
         c["methods"] = {"aioli": {"update_steps": 30}, "skillit": {"update_steps": 40}}
         mutate(c)
 
@@ -226,7 +230,7 @@ def test_registry_names_every_method_the_readme_lists():
     listed = {name for cell in first_cells for name in re.findall(r"`(\w+)`", cell)}
     assert {"stratified", "aioli_static", "aioli_diagonal", "doge"} <= listed
     assert listed and listed <= set(METHODS), sorted(listed - set(METHODS))
-    for name in [*METHODS, "doremi_proxy", "doge_proxy", "aioli+dml"]:
+    for name in [*METHODS, "doremi_proxy", "doge_proxy", "olmix_proxy", "aioli+dml"]:
         assert callable(policy_class(name).start)
 
 

@@ -43,6 +43,8 @@ def test_pack_round_trip(corpus_dir, tmp_path):
         # split the stream on end-of-text and decode each piece back to its document
         pieces = np.split(np.asarray(arr), np.flatnonzero(np.asarray(arr) == eot) + 1)[:-1]
         assert [tok.decode(p[:-1].tolist()) for p in pieces] == docs
+        # the split's UTF-8 bytes (bits per byte divide by them): the bytes of its decoded tokens
+        assert meta["splits"][split]["bytes"] == sum(len(d.encode("utf-8")) for d in docs) > 0
 
 
 def test_tokenizer_training_is_deterministic(corpus_dir, tmp_path):

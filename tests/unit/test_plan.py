@@ -48,6 +48,25 @@ def test_jobs_carry_their_inputs_and_flags():
     assert jobs["as/restricted/pilots/doge/seed0"].spec.train.steps == 50
 
 
+def test_olmix_swarm_jobs():
+    plan = _plan()
+    for view, m in (("as", 2), ("abse", 3)):
+        assert plan.swarm_size(view) == 3 * (m + 1)
+        runs = plan.swarm_runs(view, 0)
+        assert len(runs) == 3 * (m + 1)
+        job = plan.train_jobs[runs[-1].removesuffix("/run.json")]
+        assert job.spec.method == "olmix_proxy" and job.spec.method_params == {"index": 3 * m + 2}
+        assert job.inputs() == {"fit": f"{view}/fits/olmix_swarm/seed0.json"} and "--task-bpb" in job.args(
+            "R"
+        )
+        # a smaller model (the nano preset) on half the final run's steps, the target's context
+        assert job.spec.model.n_layer == 1 and job.spec.model.d_model == 64 and job.spec.model.context == 128
+        assert job.spec.train.steps == 50
+        assert plan.proxy_tokens(view) == 50 * 12 * 128 and plan.target_tokens(view) == 100 * 12 * 128
+    assert plan.train_jobs["as/runs/olmix/seed0"].fit == "as/fits/olmix/seed0.json"
+    assert plan.train_jobs["as/runs/olmix_pilots/seed0"].fit == "as/fits/olmix_pilots/seed0.json"
+
+
 def test_one_batch_tokens_is_the_largest_batch_of_the_settings_using_the_group():
     plan = _plan()
     assert plan.one_batch_tokens("arxiv") == 12 * 128 + 1  # the default: batch 12, context 128

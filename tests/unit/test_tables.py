@@ -25,7 +25,12 @@ def _run(tmp_path, setting, method, seed, ppl):
         "setting": setting,
         "method": method,
         "seed": seed,
-        "extra_runs": {"runs": 9 if method == "static" else 0, "tokens": 900 if method == "static" else 0},
+        "extra_runs": {
+            "runs": 9 if method == "static" else 0,
+            "tokens": 900 if method == "static" else 0,
+            "flops": 4e9 if method == "static" else 0.0,
+        },
+        "compute": {"flops": 1e9},
         "test_ppl": dict(zip(["a", "b"], ppl, strict=True)),
         "avg_test_ppl": sum(ppl) / 2,
         "exp_mean_test_loss": 0.0,
@@ -69,7 +74,14 @@ def test_table2_means_stds_deltas_counts_and_compute(tmp_path):
     assert row["delta"] == pytest.approx(9.5 - 11.0) and row["seeds"] == 2
     table = table2(summary)
     assert list(table.index) == ["stratified", "static"]
-    assert list(table.columns) == ["x", "y", "# better / worse", "extra runs", "extra tokens (M)"]
+    assert list(table.columns) == [
+        "x",
+        "y",
+        "# better / worse",
+        "extra runs",
+        "extra tokens (M)",
+        "compute (FLOPs)",
+    ]
     assert table.loc["stratified", "x"] == "11.000 ± 1.414"
     # paired by seed: x diffs (-1, -2), t(0.975, 1) = 12.706 -> half-width 6.353; y diffs (3, 1) -> 12.706
     assert table.loc["static", "x"] == "9.500 ± 0.707 (−1.500 [−7.853, +4.853])"
@@ -77,8 +89,13 @@ def test_table2_means_stds_deltas_counts_and_compute(tmp_path):
     assert table.loc["static", "# better / worse"] == "0 / 0"  # neither interval excludes 0
     assert table.loc["stratified", "# better / worse"] == "—"
     assert table.loc["static", "extra runs"] == "9" and table.loc["static", "extra tokens (M)"] == "0.00"
+    # per seed: the final run's 1e9 and the learning runs' 4e9, summed over the two settings
+    assert table.loc["static", "compute (FLOPs)"] == "1.00e+10"
+    assert table.loc["stratified", "compute (FLOPs)"] == "2.00e+09"
     md = to_markdown(table)
-    assert md.splitlines()[0] == "| method | x | y | # better / worse | extra runs | extra tokens (M) |"
+    assert md.splitlines()[0].startswith(
+        "| method | x | y | # better / worse | extra runs | extra tokens (M) |"
+    )
 
 
 def test_table2_writes_csv_markdown_latex_and_the_paper_beside_ours(tmp_path):

@@ -1,0 +1,180 @@
+"""Olmix's steps on the command line.
+
+    python -m pipeline_lib.olmix fit --ratios ratios.csv --metrics metrics.csv [--priors priors.json] \\
+        [--target-tokens R --repetitions 4] [--kl-weight 0.05] --out DIR        # any swarm, no training
+
+The workflow's steps (rules/olmix.smk):
+
+    python -m pipeline_lib.olmix priors --data-dir results/data --groups arxiv book --out priors.json
+    python -m pipeline_lib.olmix swarm --priors priors.json --proxy-tokens N --seed 0 --config '<json>' \\
+        --out fits/olmix_swarm/seed0.json
+    python -m pipeline_lib.olmix fit-runs --runs pilots/swarm/seed0/run*/run.json --metric task_bpb \\
+        --priors priors.json --target-tokens R --config '<json>' --method olmix \\
+        --fit-out fits/olmix/seed0.json --out olmix/seed0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from pipeline_lib.io import read_json, spent, write_json
+from pipeline_lib.lmo import FitSettings, SwarmSettings, dirichlet_swarm
+from pipeline_lib.logs import setup_logging
+from pipeline_lib.olmix.propose import SolveSettings, propose, write_outputs
+from pipeline_lib.olmix.swarmio import Priors, Swarm
+
+log = logging.getLogger("pipeline_lib.olmix")
+
+
+def _settings(
+    cfg: dict, seed: int, target_tokens: int | None
+) -> tuple[SwarmSettings, FitSettings, SolveSettings]:
+    """The method config (``methods.olmix``) as the swarm's, the fit's and the solve's settings."""
+    swarm = SwarmSettings(
+        factor=cfg["swarm_factor"], min_strength=cfg["min_strength"], max_strength=cfg["max_strength"],
+        minimum_weight=cfg["minimum_weight"], repetitions=cfg["swarm_repetitions"],
+    )  # fmt: skip
+    fit = FitSettings(huber_delta=cfg["huber_delta"], ridge=cfg["ridge"], n_random=cfg["n_random"], seed=seed)
+    solve = SolveSettings(cfg["kl_weight"], cfg["repetitions"], target_tokens)
+    return swarm, fit, solve
+
+
+def cmd_swarm(args: argparse.Namespace) -> None:
+    priors = Priors.read(args.priors)
+    swarm_s, _, _ = _settings(json.loads(args.config), args.seed, None)
+    size = swarm_s.size(len(priors.domains))
+    P = dirichlet_swarm(priors.natural, priors.tokens, args.proxy_tokens, size, args.seed, swarm_s)
+    write_json(
+        args.out,
+        {"groups": list(priors.domains), "mixtures": P.tolist(), "size": size, "seed": args.seed,
+         "proxy_tokens": args.proxy_tokens, "priors": priors.to_dict()},
+    )  # fmt: skip
+    log.info("swarm of %d mixtures over %s (seed %d)", size, list(priors.domains), args.seed)
+
+
+def swarm_from_runs(paths: Sequence[str], metric: str) -> tuple[Swarm, dict]:
+    """The swarm's table from run.json files: final mixtures and ``metric`` (task_bpb or val_loss) per
+    task, and what the runs cost (runs, tokens, FLOPs)."""
+    records = [read_json(p) for p in paths]
+    domains = tuple(records[0]["groups"])
+    tasks = tuple(records[0][metric])
+    P = np.array([[r["final_mixture"][d] for d in domains] for r in records])
+    Y = np.array([[r[metric][t] for t in tasks] for r in records])
+    runs = tuple(f"{Path(p).parent.parent.name}/{Path(p).parent.name}" for p in paths)  # seed<n>/run<k>
+    return Swarm(runs, domains, P, tasks, Y), spent(records)
+
+
+def cmd_fit_runs(args: argparse.Namespace) -> None:
+    swarm, cost = swarm_from_runs(args.runs, args.metric)
+    _, fit_s, solve_s = _settings(json.loads(args.config), args.seed, args.target_tokens)
+    out = Path(args.out)
+    swarm.write(out / "ratios.csv", out / "metrics.csv", names=args.runs)
+    result = propose(swarm, Priors.read(args.priors), fit_s, solve_s)
+    write_outputs(result, swarm, out)
+    fit = {"method": args.method, "groups": result["domains"], **result, "metric": args.metric}
+    write_json(args.fit_out, {**fit, "extra_runs": cost})
+    _log_result(result)
+
+
+def cmd_fit(args: argparse.Namespace) -> None:
+    swarm = Swarm.read(args.ratios, args.metrics)
+    priors = Priors.read(args.priors) if args.priors else None
+    fit_s = FitSettings(
+        huber_delta=args.huber_delta, ridge=args.ridge, n_random=args.n_random, seed=args.seed
+    )
+    solve_s = SolveSettings(args.kl_weight, args.repetitions, args.target_tokens)
+    result = propose(swarm, priors, fit_s, solve_s)
+    write_outputs(result, swarm, args.out)
+    write_json(Path(args.out) / "result.json", result)
+    _log_result(result)
+
+
+def _log_result(result: dict) -> None:
+    avg = result["fit"]["correlations"]["average"]
+    log.info(
+        "Olmix mix %s (natural %s); average metric fit: train %s, leave-one-out %s",
+        dict(zip(result["domains"], np.round(result["proportions"], 3).tolist(), strict=True)),
+        np.round(result["natural"], 3).tolist(),
+        avg["train"],
+        avg["leave_one_out"],
+    )
+
+
+def cmd_priors(args: argparse.Namespace) -> None:
+    natural = json.loads(args.natural) if args.natural else None
+    Priors.from_data(args.data_dir, args.groups, natural).write(args.out)
+
+
+def cmd_table(args: argparse.Namespace) -> None:
+    from pipeline_lib.olmix.report import write_olmix_table
+
+    write_olmix_table(args.fits, args.out, args.title)
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="python -m pipeline_lib.olmix",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = ap.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("fit", help="fit and propose from ratios.csv + metrics.csv (no training)")
+    p.add_argument("--ratios", required=True)
+    p.add_argument("--metrics", required=True)
+    p.add_argument("--priors", help="priors.json (tokens per domain; natural distribution); default: none")
+    p.add_argument("--target-tokens", type=int, help="R: the target run's tokens (caps need it and --priors)")
+    p.add_argument("--repetitions", type=float, default=4.0, help="k: epochs per domain in the target run")
+    p.add_argument(
+        "--kl-weight", type=float, default=0.05, help="lambda: pull toward the natural distribution"
+    )
+    p.add_argument("--huber-delta", type=float, default=0.02)
+    p.add_argument("--ridge", type=float, default=1e-4)
+    p.add_argument("--n-random", type=int, default=10, help="random starts per log-c start (Olmix: 30)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="output directory")
+    p.set_defaults(func=cmd_fit)
+    p = sub.add_parser("priors", help="token counts and the natural distribution from packed data")
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--groups", nargs="+", required=True)
+    p.add_argument("--natural", help="JSON group -> weight: the natural distribution (default: token shares)")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_priors)
+    p = sub.add_parser("swarm", help="draw the proxy swarm")
+    for name in ("--priors", "--config", "--out"):
+        p.add_argument(name, required=True)
+    p.add_argument("--proxy-tokens", type=int, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_swarm)
+    p = sub.add_parser("fit-runs", help="fit and propose from the swarm's (or the pilots') run.json files")
+    p.add_argument("--runs", nargs="+", required=True)
+    p.add_argument("--metric", choices=("task_bpb", "val_loss"), default="task_bpb")
+    for name in ("--priors", "--config", "--method", "--fit-out", "--out"):
+        p.add_argument(name, required=True)
+    p.add_argument("--target-tokens", type=int, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_fit_runs)
+    p = sub.add_parser("table", help="the proposed mixes beside natural and DML's, per seed")
+    p.add_argument("--fits", nargs="+", required=True)
+    p.add_argument("--title", default="Olmix")
+    p.add_argument("--out", required=True, help="output path without suffix (.csv, .md, .tex, .html)")
+    p.set_defaults(func=cmd_table)
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    setup_logging()
+    try:
+        args.func(args)
+    except ValueError as err:  # infeasible caps or swarm bounds, malformed CSVs: the message, no traceback
+        raise SystemExit(f"olmix {args.command}: {err}") from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""Olmix's figures: the interaction matrix, predicted vs observed metrics, and mixtures side by side."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from pipeline_lib.io import atomic_path
+from pipeline_lib.lmo import TaskLogLinearLaw
+from pipeline_lib.olmix.swarmio import Swarm
+
+
+def _save(fig: plt.Figure, out: str | Path) -> None:
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
+    plt.close(fig)
+
+
+def interaction_matrix(law: TaskLogLinearLaw, domains: Sequence[str], out: str | Path) -> None:
+    """Heat map of t (tasks x domains), each row centred: its mean is absorbed by the simplex."""
+    t = law.t - law.t.mean(axis=1, keepdims=True)
+    fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(domains), 1.0 + 0.5 * len(law.tasks)))
+    lim = float(np.abs(t).max()) or 1.0
+    sns.heatmap(
+        pd.DataFrame(t, index=list(law.tasks), columns=list(domains)),
+        annot=True, fmt=".2f", cmap="RdBu_r", vmin=-lim, vmax=lim, ax=ax, cbar_kws={"label": "t (centred)"},
+    )  # fmt: skip
+    ax.set_title("Interaction matrix: a domain's effect on each task's metric (lower = helps)")
+    _save(fig, out)
+
+
+def predicted_vs_observed(swarm: Swarm, predicted: np.ndarray, loo: Sequence | None, out: str | Path) -> None:
+    """One panel per task and one for the average: observed metric against the law's prediction."""
+    names = [*swarm.tasks, "average"]
+    ys = [swarm.Y[:, i] for i in range(len(swarm.tasks))] + [swarm.Y.mean(axis=1)]
+    ps = [predicted[:, i] for i in range(len(swarm.tasks))] + [predicted.mean(axis=1)]
+    loo_arr = None if loo is None else np.asarray(loo)
+    ls = (
+        None if loo_arr is None else [loo_arr[:, i] for i in range(len(swarm.tasks))] + [loo_arr.mean(axis=1)]
+    )
+    fig, axes = plt.subplots(1, len(names), figsize=(3.0 * len(names), 3.0), squeeze=False)
+    for k, ax in enumerate(axes[0]):
+        ax.scatter(ys[k], ps[k], s=14, label="fit")
+        if ls is not None:
+            ax.scatter(ys[k], ls[k], s=14, marker="x", label="leave-one-out")
+        lo, hi = min(ys[k].min(), ps[k].min()), max(ys[k].max(), ps[k].max())
+        ax.plot([lo, hi], [lo, hi], color="grey", lw=0.8)
+        ax.set(title=names[k], xlabel="observed", ylabel="predicted" if k == 0 else "")
+    axes[0][0].legend(fontsize=7)
+    _save(fig, out)
+
+
+def mixture_bars(domains: Sequence[str], mixtures: Mapping[str, Sequence[float]], out: str | Path) -> None:
+    """Grouped bars: each named mixture's weight per domain."""
+    frame = pd.DataFrame(
+        [
+            {"domain": d, "mixture": name, "weight": w}
+            for name, p in mixtures.items()
+            for d, w in zip(domains, p, strict=True)
+        ]
+    )
+    fig, ax = plt.subplots(figsize=(1.5 + 1.0 * len(domains), 3.0))
+    sns.barplot(frame, x="domain", y="weight", hue="mixture", ax=ax)
+    ax.set(ylim=(0, 1), ylabel="proportion")
+    _save(fig, out)

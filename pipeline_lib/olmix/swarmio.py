@@ -1,0 +1,119 @@
+"""Olmix's file layouts: ``priors.json`` and a swarm as ``ratios.csv`` + ``metrics.csv``.
+
+``ratios.csv`` has columns ``run, name, index, <domain...>`` (each row sums to 1 within 0.01) and
+``metrics.csv`` has ``run, name, index, <metric...>``; they join on ``run`` (olmix also accepts ``run_id``),
+and rows with a missing value are dropped, as olmix does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline_lib.io import read_json, write_csv, write_json
+
+ID_COLUMNS = ("run", "name", "index")
+ROW_SUM_ATOL = 0.01
+
+
+@dataclass(frozen=True)
+class Priors:
+    """Each domain's token count N_j and the natural distribution p0 = N / sum N (or a manual prior)."""
+
+    domains: tuple[str, ...]
+    tokens: np.ndarray
+    natural: np.ndarray
+
+    @classmethod
+    def from_tokens(cls, tokens: Mapping[str, float], manual: Mapping[str, float] | None = None) -> Priors:
+        domains = tuple(tokens)
+        n = np.array([float(tokens[d]) for d in domains])
+        if n.min() <= 0:
+            raise ValueError(f"every domain needs tokens; got {dict(zip(domains, n.tolist(), strict=True))}")
+        missing = sorted(set(domains) - set(manual or domains))
+        if missing:
+            raise ValueError(f"the natural distribution has no weight for domain(s) {missing}")
+        p0 = n / n.sum() if manual is None else np.array([float(manual[d]) for d in domains])
+        return cls(domains, n, p0 / p0.sum())
+
+    @classmethod
+    def from_data(
+        cls, data_dir: str | Path, groups: Sequence[str], natural: Mapping[str, float] | None = None
+    ) -> Priors:
+        """From the pack step's ``meta.json``: each group's train-split tokens (what a run can repeat); p0
+        their shares, or ``natural`` when given."""
+        metas = {g: read_json(Path(data_dir) / g / "meta.json") for g in groups}
+        return cls.from_tokens({g: m["splits"]["train"]["tokens"] for g, m in metas.items()}, natural)
+
+    def to_dict(self) -> dict:
+        return {
+            "domains": list(self.domains),
+            "tokens": dict(zip(self.domains, self.tokens.tolist(), strict=True)),
+            "natural": dict(zip(self.domains, self.natural.tolist(), strict=True)),
+        }
+
+    @classmethod
+    def read(cls, path: str | Path) -> Priors:
+        d = read_json(path)
+        return cls.from_tokens(d["tokens"], d.get("natural"))
+
+    def write(self, path: str | Path) -> None:
+        write_json(path, self.to_dict())
+
+    def select(self, domains: Sequence[str]) -> Priors:
+        """These domains, in this order (the swarm's columns)."""
+        missing = sorted(set(domains) - set(self.domains))
+        if missing:
+            raise ValueError(f"the priors have no domain(s) {missing}; they have {list(self.domains)}")
+        idx = [self.domains.index(d) for d in domains]
+        return Priors(tuple(domains), self.tokens[idx], self.natural[idx] / self.natural[idx].sum())
+
+
+@dataclass(frozen=True)
+class Swarm:
+    """K runs: their ids, mixtures P (K, m) over ``domains`` and metrics Y (K, n) of ``tasks``."""
+
+    runs: tuple[str, ...]
+    domains: tuple[str, ...]
+    P: np.ndarray
+    tasks: tuple[str, ...]
+    Y: np.ndarray
+
+    def write(self, ratios: str | Path, metrics: str | Path, names: Sequence[str] | None = None) -> None:
+        ids = pd.DataFrame({"run": self.runs, "name": names or self.runs, "index": range(len(self.runs))})
+        write_csv(ratios, pd.concat([ids, pd.DataFrame(self.P, columns=list(self.domains))], axis=1))
+        write_csv(metrics, pd.concat([ids, pd.DataFrame(self.Y, columns=list(self.tasks))], axis=1))
+
+    @classmethod
+    def read(cls, ratios: str | Path, metrics: str | Path) -> Swarm:
+        """Join the two files on ``run`` (or ``run_id``); drop rows with a missing value; check the rows."""
+        r, m = _with_run(pd.read_csv(ratios), ratios), _with_run(pd.read_csv(metrics), metrics)
+        domains = [c for c in r.columns if c not in ID_COLUMNS]
+        tasks = [c for c in m.columns if c not in ID_COLUMNS]
+        if len(domains) < 2 or not tasks:
+            raise ValueError(f"{ratios} needs >= 2 domain columns and {metrics} >= 1 metric column")
+        joined = r[["run", *domains]].merge(m[["run", *tasks]], on="run", how="inner").dropna()
+        if joined.empty:
+            raise ValueError(f"no run of {ratios} has metrics in {metrics} (joined on 'run')")
+        P = joined[domains].to_numpy(float)
+        bad = np.flatnonzero(np.abs(P.sum(axis=1) - 1.0) > ROW_SUM_ATOL)
+        if bad.size or P.min() < 0:
+            runs = joined["run"].iloc[bad].tolist()
+            raise ValueError(f"{ratios}: mixtures must be non-negative and sum to 1 (runs {runs} do not)")
+        P = P / P.sum(axis=1, keepdims=True)
+        Y = joined[tasks].to_numpy(float)
+        return cls(tuple(map(str, joined["run"])), tuple(domains), P, tuple(tasks), Y)
+
+
+def _with_run(frame: pd.DataFrame, path: str | Path) -> pd.DataFrame:
+    if "run" not in frame.columns and "run_id" in frame.columns:
+        frame = frame.rename(columns={"run_id": "run"})
+    if "run" not in frame.columns:
+        raise ValueError(f"{path}: no 'run' (or 'run_id') column; columns are {list(frame.columns)}")
+    return frame.drop(columns=[c for c in ("name", "index") if c in frame.columns]).assign(
+        run=frame["run"].astype(str)
+    )

@@ -1,0 +1,170 @@
+"""Olmix: the per-task law, the swarm, the constrained solve, the CSV layout, bits per byte."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline_lib.lmo import (
+    FitSettings,
+    LogLinearStaticLaw,
+    SwarmSettings,
+    TaskLogLinearLaw,
+    dirichlet_swarm,
+    minimize_task_law,
+    repetition_caps,
+)
+from pipeline_lib.olmix.__main__ import main as olmix_main
+from pipeline_lib.olmix.propose import InfeasibleCaps, SolveSettings, propose
+from pipeline_lib.olmix.swarmio import Priors, Swarm
+from pipeline_lib.train.evaluate import bits_per_byte
+
+PRIOR = np.array([0.5, 0.3, 0.2])
+TOKENS = np.array([5e5, 3e5, 2e5])
+FAST = FitSettings(n_random=3, loo_n_random=1)
+
+
+def planted(K: int = 12, noise: float = 0.003, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    P = dirichlet_swarm(PRIOR, TOKENS, 100_000, K, seed, SwarmSettings())
+    c = np.array([1.0, 1.5, 0.8])
+    t = np.array([[0.2, -0.4, 0.3], [0.1, -0.2, 0.4], [0.5, 0.3, -0.6]])
+    Y = c + np.exp(P @ t.T) + rng.normal(0, noise, (K, 3))
+    return P, Y, c, t
+
+
+def centred(t: np.ndarray) -> np.ndarray:
+    return t - t.mean(axis=1, keepdims=True)
+
+
+def test_fit_recovers_planted_laws_under_noise():
+    P, Y, c, t = planted()
+    law = TaskLogLinearLaw.fit(P, Y, ("a", "b", "c"), FAST)
+    pred = law.predict(P)
+    assert np.abs(pred - Y).max() < 0.015  # within a few noise sds everywhere
+    assert np.allclose(law.c, c, atol=0.15)
+    assert np.allclose(centred(law.t), centred(t), atol=0.1)
+
+
+def test_ridge_identifies_a_domain_absent_from_every_run():
+    P, Y, _, _ = planted()
+    P = np.column_stack([P, np.zeros(len(P))])  # a fourth domain no run trained on
+    law = TaskLogLinearLaw.fit(P, Y, ("a", "b", "c"), FAST)
+    # unidentified by the data, its coefficient sits at its row's mean of the others (the ridge's minimum)
+    assert np.allclose(law.t[:, 3], law.t[:, :3].mean(axis=1), atol=5e-3)
+
+
+def test_static_law_maps_onto_the_task_law():
+    rng = np.random.default_rng(1)
+    static = LogLinearStaticLaw(np.array([1.0, 2.0]), np.array([0.5, 1.5]), rng.normal(size=(2, 2)))
+    P = rng.dirichlet(np.ones(2), size=5)
+    task = TaskLogLinearLaw.from_static(static, ("x", "y"))
+    assert np.allclose(task.predict(P), static.predict(P))
+
+
+def test_swarm_is_deterministic_distinct_and_within_bounds():
+    s = SwarmSettings(repetitions=1.0)
+    proxy = 600_000  # bounds: 0.83, 0.5, 0.33
+    a = dirichlet_swarm(PRIOR, TOKENS, proxy, 12, 7, s)
+    assert np.array_equal(a, dirichlet_swarm(PRIOR, TOKENS, proxy, 12, 7, s))
+    assert not np.array_equal(a, dirichlet_swarm(PRIOR, TOKENS, proxy, 12, 8, s))
+    assert a.shape == (12, 3) and np.allclose(a.sum(axis=1), 1.0)
+    assert np.all((a == 0) | (a >= s.minimum_weight))
+    assert np.all(np.ceil(1000 * a * proxy / TOKENS) / 1000 <= 1.0)
+    assert all(not np.allclose(a[i], a[j], atol=1e-5) for i in range(12) for j in range(i))
+    assert SwarmSettings().size(3) == 12 and SwarmSettings(factor=2.5).size(6) == 18
+
+
+def test_swarm_says_when_the_bounds_leave_no_mixture():
+    with pytest.raises(ValueError, match="sum to"):
+        dirichlet_swarm(PRIOR, TOKENS, 10_000_000, 12, 0, SwarmSettings(repetitions=1.0))
+
+
+def _two_task_law() -> TaskLogLinearLaw:
+    return TaskLogLinearLaw(("a", "b"), np.zeros(2), np.array([[1.0, 0.0, 0.0], [0.0, 0.5, 0.0]]))
+
+
+def test_solver_respects_caps_and_the_simplex():
+    law = _two_task_law()  # domain 3 lowers both tasks' metrics: unconstrained, all weight goes there
+    free = minimize_task_law(law)
+    assert free[2] > 0.99
+    caps = np.array([1.0, 1.0, 0.3])
+    p = minimize_task_law(law, caps=caps, prior=np.full(3, 1 / 3), kl_weight=0.01)
+    assert p.sum() == pytest.approx(1.0) and p.min() >= 0 and p[2] <= 0.3 + 1e-7
+    assert p[2] == pytest.approx(0.3, abs=1e-4)  # the cap binds
+
+
+def test_solver_returns_the_prior_as_lambda_grows():
+    prior = np.array([0.6, 0.3, 0.1])
+    p = minimize_task_law(_two_task_law(), prior=prior, kl_weight=1e4)
+    assert np.allclose(p, prior, atol=1e-3)
+
+
+def test_solver_matches_a_hand_solved_case():
+    # one task, f(p) = exp(-p_1) over two domains, lambda KL(p || (1/2, 1/2)): the optimum has
+    # -exp(-p) + lambda log(p / (1 - p)) = 0; at lambda = 1 its root is p = 0.63008 (bisection by hand)
+    law = TaskLogLinearLaw(("a",), np.zeros(1), np.array([[-1.0, 0.0]]))
+    p = minimize_task_law(law, prior=np.array([0.5, 0.5]), kl_weight=1.0)
+    root = 0.6300778
+    assert -math.exp(-root) + math.log(root / (1 - root)) == pytest.approx(0.0, abs=1e-5)
+    assert p[0] == pytest.approx(root, abs=1e-4)
+
+
+def test_repetition_caps_and_infeasible_caps_name_the_groups():
+    assert np.allclose(repetition_caps([1000, 10_000], 8000, 4), [0.5, 1.0])
+    P, Y, _, _ = planted()
+    swarm = Swarm(tuple(f"r{k}" for k in range(len(P))), ("a", "b", "c"), P, ("x", "y", "z"), Y)
+    priors = Priors.from_tokens({"a": 100, "b": 100, "c": 100})
+    with pytest.raises(InfeasibleCaps, match=r"a: N=100 -> cap 0\.0400"):
+        propose(swarm, priors, FAST, SolveSettings(target_tokens=10_000))
+
+
+def test_ratios_and_metrics_round_trip_in_olmixs_layout(tmp_path):
+    P, Y, _, _ = planted(K=5)
+    swarm = Swarm(tuple(f"run{k}" for k in range(5)), ("a", "b", "c"), P, ("t1", "t2", "t3"), Y)
+    swarm.write(tmp_path / "ratios.csv", tmp_path / "metrics.csv")
+    ratios = pd.read_csv(tmp_path / "ratios.csv")
+    assert list(ratios.columns) == ["run", "name", "index", "a", "b", "c"]
+    assert list(pd.read_csv(tmp_path / "metrics.csv").columns) == ["run", "name", "index", "t1", "t2", "t3"]
+    back = Swarm.read(tmp_path / "ratios.csv", tmp_path / "metrics.csv")
+    assert back.runs == swarm.runs and back.tasks == swarm.tasks
+    assert np.allclose(back.P, P) and np.allclose(back.Y, Y)
+    # olmix's run_id spelling, a row with a missing metric dropped
+    metrics = pd.read_csv(tmp_path / "metrics.csv").rename(columns={"run": "run_id"})
+    metrics.loc[2, "t2"] = np.nan
+    metrics.to_csv(tmp_path / "m2.csv", index=False)
+    assert Swarm.read(tmp_path / "ratios.csv", tmp_path / "m2.csv").runs == ("run0", "run1", "run3", "run4")
+
+
+def test_standalone_fit_writes_olmixs_outputs(tmp_path):
+    P, Y, _, _ = planted()
+    swarm = Swarm(tuple(f"run{k}" for k in range(len(P))), ("a", "b", "c"), P, ("x", "y", "z"), Y)
+    swarm.write(tmp_path / "ratios.csv", tmp_path / "metrics.csv")
+    Priors.from_tokens(dict(zip("abc", TOKENS, strict=True))).write(tmp_path / "priors.json")
+    out = tmp_path / "out"
+    olmix_main([
+        "fit", "--ratios", str(tmp_path / "ratios.csv"), "--metrics", str(tmp_path / "metrics.csv"),
+        "--priors", str(tmp_path / "priors.json"), "--target-tokens", "400000", "--n-random", "2",
+        "--out", str(out),
+    ])  # fmt: skip
+    for name in ("law.json", "correlations.json", "interaction_matrix.npy", "interaction_matrix.png",
+                 "fit.png", "optimal.png", "optimal.json", "predicted_performance.json"):  # fmt: skip
+        assert (out / name).stat().st_size > 0, name
+    result = json.loads((out / "result.json").read_text())
+    p = np.array(result["proportions"])
+    assert p.sum() == pytest.approx(1.0) and np.all(p <= np.array(result["caps"]) + 1e-7)
+    avg = result["fit"]["correlations"]["average"]
+    assert avg["train"]["pearson"] > 0.95 and avg["leave_one_out"]["pearson"] > 0.8
+    assert np.load(out / "interaction_matrix.npy").shape == (3, 3)
+
+
+def test_bits_per_byte_on_a_hand_counted_text():
+    text = "héllo wörld"  # 11 characters, 13 UTF-8 bytes
+    n_bytes = len(text.encode("utf-8"))
+    assert n_bytes == 13
+    # 4 tokens at a mean NLL of ln 2 nats each: 4 bits over 13 bytes
+    assert bits_per_byte(math.log(2), 4, n_bytes) == pytest.approx(4 / 13)
