@@ -45,8 +45,13 @@ class TrainJob:
     """Stop at this step (the dynamic parent's break) instead of the schedule's end."""
     save_state: bool = False
     """Write state.pt before run.json (a reference model or a dynamic parent)."""
-    task_bpb: bool = False
-    """Evaluate each group's whole validation split in bits per byte (Olmix's swarm proxies)."""
+    tasks: tuple[str, ...] = ()
+    """Groups whose whole validation split it scores in bits per byte (Olmix's swarm proxies)."""
+
+    @property
+    def data_groups(self) -> tuple[str, ...]:
+        """The packed groups it reads: its mixture's and its tasks'."""
+        return tuple(dict.fromkeys((*self.spec.groups, *self.tasks)))
 
     def inputs(self) -> dict[str, str]:
         """Named inputs besides the packed data, relative to the results directory."""
@@ -59,7 +64,7 @@ class TrainJob:
         out += [f"--reference {results}/{self.reference}/state.pt"] if self.reference else []
         out += [f"--init-state {results}/{self.init_from}/state.pt"] if self.init_from else []
         out += [f"--until {self.until}"] if self.until is not None else []
-        out += ["--task-bpb"] if self.task_bpb else []
+        out += [f"--task-bpb {' '.join(self.tasks)}"] if self.tasks else []
         return " ".join(out + (["--save-state"] if self.save_state else []))
 
 
@@ -287,7 +292,7 @@ class Planner:
                 self.pilot_dir(view, "swarm", seed, f"run{k}"),
                 RunSpec(s.key, s.groups, "olmix_proxy", {"index": k}, int(seed), model, train),
                 fit=self.fit_file(view, "olmix_swarm", seed),
-                task_bpb=True,
+                tasks=self.olmix_config(view).tasks or s.groups,
             )
             for k in range(self.swarm_size(view))
         ]

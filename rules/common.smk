@@ -57,6 +57,8 @@ try:
     _source = make_source(PROJECT.data)
     for _group in PROJECT.tokenizer_groups:
         _source.check_group(_group)
+    for _parent, _parts in PROJECT.data.partitions.items():
+        _source.check_partition(_parent, _parts)
 except (ConfigError, DataError) as err:
     raise WorkflowError(str(err)) from None
 
@@ -122,7 +124,7 @@ if config["resources"]["gpus_per_run"] and isinstance(_gpu_limit, int) and _gpu_
 def get_train_inputs(wildcards):
     """A training job's packed data and its named inputs (a fit, a reference run, a parent run)."""
     job = PLAN.train_jobs[wildcards.job]
-    return {"data": group_data(job.spec.groups), **{k: f"{RESULTS}/{v}" for k, v in job.inputs().items()}}
+    return {"data": group_data(job.data_groups), **{k: f"{RESULTS}/{v}" for k, v in job.inputs().items()}}
 
 
 def get_train_spec(wildcards):

@@ -101,7 +101,24 @@ def _load_data(raw: Mapping[str, Any]) -> tuple[DataConfig | None, Problems]:
         problems.append("data.split: val_fraction and test_fraction must be > 0")
     if data.split.val_fraction + data.split.test_fraction >= 1:
         problems.append("data.split: val_fraction + test_fraction must be < 1")
-    return data, problems
+    return data, problems + _check_views(data)
+
+
+def _check_views(data: DataConfig) -> Problems:
+    """Views read a parent that is not itself a view; partitions name views of their parent."""
+    problems = []
+    if data.views and data.source.kind != "jsonl":
+        problems.append(f"data.views: only a jsonl source supports views, not '{data.source.kind}'")
+    for name, view in data.views.items():
+        if view.of in data.views:
+            problems.append(f"data.views.{name}: its parent '{view.of}' is itself a view; name a group")
+    for parent, parts in data.partitions.items():
+        bad = [p for p in parts if p not in data.views or data.views[p].of != parent]
+        if bad or len(parts) < 2:
+            problems.append(
+                f"data.partitions.{parent}: needs >= 2 views of '{parent}' (data.views.<name>.of); {bad} are not"
+            )
+    return problems
 
 
 def _check_tokenizer(tok: TokenizerConfig) -> Problems:

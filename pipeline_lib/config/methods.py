@@ -202,6 +202,9 @@ class OlmixConfig(MethodConfig):
     """Ridge on the spread of each task's t (identifies a domain absent from the swarm)."""
     n_random: int = 10
     """Random starts per log-c start (10 x n_random starts per task; Olmix 30)."""
+    tasks: tuple[str, ...] | None = None
+    """Groups whose validation splits are the tasks each proxy is scored on, in bits per byte; a task need
+    not be mixed (an extra evaluation set). None: the setting's groups."""
     natural: dict[str, float] | None = None
     """group -> weight: the natural distribution when the packed train tokens do not give it (a
     ``train_token_margin`` truncates them); None: the packed tokens' proportions."""
@@ -319,7 +322,7 @@ def build_method_config(name: str, params: Mapping[str, Any], where: str) -> Met
     unknown = sorted(set(values) - known)
     if unknown:
         raise ConfigError(f"{where}: unknown parameter(s) {unknown}; known: {sorted(known)}")
-    for key in ("prior", "proportions"):
+    for key in ("prior", "proportions", "tasks"):
         if isinstance(values.get(key), list):
             values[key] = tuple(values[key])
     if isinstance(values.get("aioli"), Mapping):

@@ -99,17 +99,85 @@ class TokenizerConfig:
 
 
 @dataclass(frozen=True)
+class ViewConfig:
+    """A group defined as a filter over another group's records (``data.views.<name>``): a part of a
+    partition (by a field's value or pattern) or a revised version (by length), with no new files."""
+
+    of: str
+    """The parent group, whose records (and file) the view reads."""
+    field: str | None = None
+    """The record field ``equals`` / ``pattern`` test (e.g. ``source``)."""
+    equals: tuple[str, ...] | None = None
+    """Keep records whose ``field`` is one of these."""
+    pattern: str | None = None
+    """Keep records whose ``field`` matches this regular expression (``re.search``)."""
+    min_chars: int | None = None
+    """Keep documents of at least this many characters."""
+    max_chars: int | None = None
+    """Keep documents of at most this many characters."""
+
+    def __post_init__(self) -> None:
+        import re
+
+        object.__setattr__(self, "equals", tuple(self.equals) if self.equals is not None else None)
+        problems = []
+        if (self.equals is not None or self.pattern is not None) and not self.field:
+            problems.append("equals and pattern need a field")
+        if self.equals is not None and self.pattern is not None:
+            problems.append("give equals or pattern, not both")
+        if self.pattern is not None:
+            try:
+                re.compile(self.pattern)
+            except re.error as err:
+                problems.append(f"pattern {self.pattern!r} is not a regular expression ({err})")
+        if not (self.field or self.min_chars or self.max_chars):
+            problems.append("a view needs a filter: field with equals or pattern, or min_chars / max_chars")
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+    def keeps(self, record: dict) -> bool:
+        """Whether a record of the parent belongs to the view."""
+        import re
+
+        if self.field is not None:
+            value = str(record.get(self.field, ""))
+            if self.equals is not None and value not in self.equals:
+                return False
+            if self.pattern is not None and not re.search(self.pattern, value):
+                return False
+        n = len(record.get("text") or "")
+        return (self.min_chars is None or n >= self.min_chars) and (
+            self.max_chars is None or n <= self.max_chars
+        )
+
+
+@dataclass(frozen=True)
 class DataConfig:
     source: SourceConfig
     split: SplitConfig
     tokenizer: TokenizerConfig
+    views: dict[str, ViewConfig] = field(default_factory=dict)
+    """Groups defined as filters over other groups (``data.views``)."""
+    partitions: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """parent group -> the views that must cover its documents exactly once (checked when loading)."""
 
     @classmethod
     def from_dict(cls, spec: dict[str, Any]) -> DataConfig:
+        views = {}
+        for name, raw in (spec.get("views") or {}).items():
+            if "of" not in (raw or {}):
+                raise ConfigError(f"data.views.{name}: needs 'of', the group it filters")
+            try:
+                views[name] = build_dataclass(ViewConfig, raw, f"data.views.{name}")
+            except ConfigError as err:
+                raise ConfigError(f"data.views.{name}: {err}".replace(f": data.views.{name}:", ":")) from None
+        partitions = {k: tuple(v) for k, v in (spec.get("partitions") or {}).items()}
         return cls(
             source=build_dataclass(SourceConfig, spec.get("source"), "data.source"),
             split=build_dataclass(SplitConfig, spec.get("split"), "data.split"),
             tokenizer=build_dataclass(TokenizerConfig, spec.get("tokenizer"), "data.tokenizer"),
+            views=views,
+            partitions=partitions,
         )
 
 
@@ -392,4 +460,6 @@ class Project:
         seen: dict[str, None] = {}
         for setting in self.settings.values():
             seen.update(dict.fromkeys(setting.groups))
+            for cfg in setting.methods.values():  # Olmix's tasks may be groups no setting mixes
+                seen.update(dict.fromkeys(getattr(cfg, "tasks", None) or ()))
         return list(seen)

@@ -11,11 +11,12 @@ import logging
 import math
 import zlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
 from pipeline_lib.config import DataConfig, SourceConfig, SplitConfig
+from pipeline_lib.config.types import ViewConfig
 from pipeline_lib.data.documents import DataError, Document, Source
 from pipeline_lib.data.split import split_of
 
@@ -91,15 +92,20 @@ class JsonlSource:
 
     ``file_pattern`` maps a group to its file (``{group}.jsonl.gz``); records whose ``group_field`` differs
     from the group are skipped, so several groups may share one file. The split is a hash of ``id_field``
-    (or of the text when there is no id field).
+    (or of the text when there is no id field). A view (``data.views``) reads its parent's records that it
+    keeps, so a document has the same split in the view as in its parent.
     """
 
-    def __init__(self, cfg: SourceConfig, split: SplitConfig) -> None:
+    def __init__(
+        self, cfg: SourceConfig, split: SplitConfig, views: Mapping[str, ViewConfig] | None = None
+    ) -> None:
         self.cfg = cfg
         self.split = split
         self.root = Path(cfg.path)
+        self.views = dict(views or {})
 
     def _file(self, group: str) -> Path:
+        group = self.views[group].of if group in self.views else group
         return self.root / self.cfg.file_pattern.format(group=group)
 
     def input_files(self, group: str) -> list[Path]:
@@ -117,11 +123,39 @@ class JsonlSource:
         return path
 
     def _group_lines(self, path: Path, group: str) -> Iterator[tuple[int, dict]]:
-        """(line number, record) of each record of ``group`` in ``path``; every line read is parsed."""
+        """(line number, record) of each record of ``group`` (a view: of its parent, kept by its filter) in
+        ``path``; every line read is parsed."""
+        view = self.views.get(group)
+        parent = view.of if view is not None else group
         for lineno, line in _lines(path):
             record = _parse_record(path, lineno, line)
-            if record is not None and record.get(self.cfg.group_field, group) == group:
-                yield lineno, record
+            if record is not None and record.get(self.cfg.group_field, parent) == parent:
+                if view is None or view.keeps(record):
+                    yield lineno, record
+
+    def check_partition(self, parent: str, parts: Sequence[str]) -> None:
+        """Every document of ``parent`` must fall in exactly one of ``parts``: a :class:`DataError` counts
+        the documents left out and those in several parts, with examples of their filtered field."""
+        path = self._existing_file(parent)
+        missed, doubled = Counter(), Counter()
+        for _, record in self._group_lines(path, parent):
+            hits = [p for p in parts if self.views[p].keeps(record)]
+            fields = {self.views[p].field for p in parts} - {None}
+            key = (
+                " ".join(str(record.get(f, ""))[:60] for f in sorted(fields))
+                or f"{len(record['text'])} chars"
+            )
+            if not hits:
+                missed[key] += 1
+            elif len(hits) > 1:
+                doubled[f"{key} -> {hits}"] += 1
+        if missed or doubled:
+            raise DataError(
+                f"data.partitions.{parent}: {sum(missed.values())} document(s) in no part "
+                f"(e.g. {[k for k, _ in missed.most_common(3)]}) and {sum(doubled.values())} in several "
+                f"(e.g. {[k for k, _ in doubled.most_common(3)]}); the parts {list(parts)} must cover "
+                f"'{parent}' exactly once: widen or narrow their filters"
+            )
 
     def _records(self, group: str) -> Iterator[dict]:
         """The group's records, in file order, each checked for a string ``text``; at most
@@ -195,7 +229,7 @@ class JsonlSource:
 def make_source(cfg: DataConfig) -> Source:
     """The source named by ``data.source.kind``."""
     if cfg.source.kind == "jsonl":
-        return JsonlSource(cfg.source, cfg.split)
+        return JsonlSource(cfg.source, cfg.split, cfg.views)
     if cfg.source.kind == "slimpajama":
         from pipeline_lib.data.slimpajama import SlimPajamaSource  # imports `datasets` only when used
 

@@ -36,7 +36,8 @@ from pipeline_lib.train import gpu_slot
 from pipeline_lib.train.allocator import keep_freed_memory
 from pipeline_lib.train.checkpoint import NAME as CHECKPOINT
 from pipeline_lib.train.checkpoint import Checkpointer
-from pipeline_lib.train.evaluate import bits_per_byte
+from pipeline_lib.data.sampler import eval_chunks
+from pipeline_lib.train.evaluate import bits_per_byte, group_losses
 from pipeline_lib.train.tracking import TensorBoardTracker
 from pipeline_lib.train.trainer import DivergenceError, Trainer
 
@@ -72,11 +73,14 @@ def perplexity_summary(groups: Sequence[str], test_losses: np.ndarray) -> dict:
     return out
 
 
-def task_bpb(trainer: Trainer, data: Sequence[GroupTokens]) -> dict[str, float]:
-    """Bits per byte of each group's whole validation split (Olmix's tasks), from the pack step's counts."""
-    losses = trainer.evaluate("val_all")
+def task_bpb(trainer: Trainer, tasks: Sequence[GroupTokens]) -> dict[str, float]:
+    """Bits per byte of each task's whole validation split (Olmix's tasks: groups, mixed or not), from the
+    pack step's token and byte counts."""
+    chunks = [eval_chunks(g.val, trainer.model_config.context) for g in tasks]
+    batch = trainer.cfg.eval_batch_size
+    losses = group_losses(trainer.model, chunks, batch, trainer.device, trainer.autocast)
     out = {}
-    for g, loss in zip(data, losses, strict=True):
+    for g, loss in zip(tasks, losses, strict=True):
         split = g.meta["splits"]["val"]
         if "bytes" not in split:
             raise ValueError(
@@ -142,11 +146,11 @@ def train_run(
     until: int | None = None,
     save_state: bool = False,
     inputs: RunInputs = NO_INPUTS,
-    score_bpb: bool = False,
+    tasks: Sequence[str] = (),
 ) -> dict:
     """Train one run; optionally resume from a saved state, stop at a break step, save the state.
-    ``inputs``: the files the method reads (its fit, DoReMi's reference model); ``score_bpb``: add each
-    group's validation bits per byte (``task_bpb``) to run.json."""
+    ``inputs``: the files the method reads (its fit, DoReMi's reference model); ``tasks``: groups whose
+    validation bits per byte go into run.json (``task_bpb``)."""
     policy = make_policy(spec.method, spec.groups, spec.method_params, inputs)
     data = [GroupTokens.load(Path(data_dir) / g) for g in spec.groups]
     out = Path(out_dir)
@@ -182,8 +186,10 @@ def train_run(
             torch.save(trainer.state_dict(), tmp)
     origin = (start_step, start_tokens)
     record = run_record(spec, trainer, data, policy, origin, test_losses, wall, init_state)
-    if score_bpb:
-        record["task_bpb"] = task_bpb(trainer, data)
+    if tasks:
+        loaded = {g.name: g for g in data}
+        task_data = [loaded.get(t) or GroupTokens.load(Path(data_dir) / t) for t in tasks]
+        record["task_bpb"] = task_bpb(trainer, task_data)
     write_json(out / "run.json", record)
     if tracker is not None:
         tracker.close()
@@ -217,7 +223,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--save-state", action="store_true", help="write state.pt (model, optimizer, sampler)")
     ap.add_argument("--fit", default=None, help="the fit file the method reads (offline methods, Skill-It)")
     ap.add_argument("--reference", default=None, help="DoReMi's proxy: the reference model's state.pt")
-    ap.add_argument("--task-bpb", action="store_true", help="score each group's whole val split in bits/byte")
+    ap.add_argument(
+        "--task-bpb", nargs="+", default=(), help="score these groups' whole val split in bits/byte"
+    )
     ap.add_argument(
         "--gpu-slots",
         type=int,

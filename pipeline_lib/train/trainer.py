@@ -103,7 +103,6 @@ class Trainer:
                     )
         self.val_chunks = [eval_chunks(g.val, context, self.cfg.val_sequences) for g in data]
         self.test_tokens = [g.test for g in data]  # chunked at the test pass, which learning runs skip
-        self.val_tokens = [g.val for g in data]  # whole, for the bits-per-byte pass of Olmix's proxies
         self.policy: MixturePolicy | None = None
         self.step = 0
         self.tokens = 0
@@ -216,13 +215,12 @@ class Trainer:
         )
 
     def evaluate(self, split: str = "val") -> np.ndarray:
-        """Per-group mean loss on the fixed validation subset ('val') or a whole split ('test', 'val_all')."""
+        """Per-group mean loss on the fixed validation subset ('val') or the whole test split ('test')."""
         t0 = time.perf_counter()
         if split == "val":
             chunks = self.val_chunks
         else:
-            whole = self.test_tokens if split == "test" else self.val_tokens
-            chunks = [eval_chunks(tokens, self.model_config.context) for tokens in whole]
+            chunks = [eval_chunks(tokens, self.model_config.context) for tokens in self.test_tokens]
         losses = group_losses(self.model, chunks, self.cfg.eval_batch_size, self.device, self.autocast)
         self.timers["eval"] += time.perf_counter() - t0
         return losses

@@ -84,3 +84,66 @@ def test_bad_updates_are_named():
         Update("remove", ("z",)).apply(("a", "b"))
     with pytest.raises(ValueError, match="partition splits one domain"):
         Update("partition", ("a",), ("a1",))
+
+
+# -- groups as views of a source ------------------------------------------------------------------------------
+def _views_data(views, partitions=None):
+    from pipeline_lib.config import DataConfig
+
+    return DataConfig.from_dict(
+        {"source": {"path": "data/sample"}, "views": views, "partitions": partitions or {}}
+    )
+
+
+def test_a_partition_covers_its_parent_exactly_once():
+    from pipeline_lib.data.sources import make_source
+
+    data = _views_data(
+        {
+            "book_bible": {"of": "book", "field": "source", "pattern": "bible"},
+            "book_austen": {"of": "book", "field": "source", "pattern": "janeausten"},
+        },
+        {"book": ["book_bible", "book_austen"]},
+    )
+    source = make_source(data)
+    source.check_partition("book", ("book_bible", "book_austen"))
+    parent = {s: [d.id for d in source.iter_split("book", s)] for s in ("train", "val", "test")}
+    for split, ids in parent.items():
+        parts = [d.id for v in ("book_bible", "book_austen") for d in source.iter_split(v, split)]
+        assert sorted(parts) == sorted(ids) and len(set(parts)) == len(
+            parts
+        )  # each document once, same split
+    assert 0 < len(list(source.iter_split("book_austen", "train"))) < len(parent["train"])
+
+
+def test_a_partition_that_leaves_documents_out_says_how_many():
+    from pipeline_lib.data.sources import DataError, make_source
+
+    data = _views_data(
+        {
+            "gh_python": {"of": "github", "field": "source", "pattern": "python"},
+            "gh_python_too": {"of": "github", "field": "source", "pattern": "libpython3"},
+        }
+    )
+    with pytest.raises(
+        DataError, match=r"data.partitions.github: \d+ document\(s\) in no part .* in several"
+    ):
+        make_source(data).check_partition("github", ("gh_python", "gh_python_too"))
+
+
+def test_a_revised_view_filters_by_length():
+    from pipeline_lib.data.sources import make_source
+
+    source = make_source(_views_data({"wiki_long": {"of": "wikipedia", "min_chars": 500}}))
+    docs = list(source.iter_split("wiki_long", "train"))
+    assert docs and all(len(d.text) >= 500 for d in docs)
+    assert len(docs) < len(list(source.iter_split("wikipedia", "train")))
+
+
+def test_bad_views_are_named():
+    from pipeline_lib.config import ConfigError
+
+    with pytest.raises(ConfigError, match="data.views.v: needs 'of'"):
+        _views_data({"v": {"field": "source"}})
+    with pytest.raises(ConfigError, match=r"data.views.v: equals and pattern need a field"):
+        _views_data({"v": {"of": "book", "pattern": "x"}})

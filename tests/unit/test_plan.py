@@ -56,15 +56,26 @@ def test_olmix_swarm_jobs():
         assert len(runs) == 3 * (m + 1)
         job = plan.train_jobs[runs[-1].removesuffix("/run.json")]
         assert job.spec.method == "olmix_proxy" and job.spec.method_params == {"index": 3 * m + 2}
-        assert job.inputs() == {"fit": f"{view}/fits/olmix_swarm/seed0.json"} and "--task-bpb" in job.args(
-            "R"
-        )
+        assert job.inputs() == {"fit": f"{view}/fits/olmix_swarm/seed0.json"}
+        groups = plan.project.settings[view].groups
+        assert job.args("R").endswith("--task-bpb " + " ".join(groups)) and job.data_groups == groups
         # a smaller model (the nano preset) on half the final run's steps, the target's context
         assert job.spec.model.n_layer == 1 and job.spec.model.d_model == 64 and job.spec.model.context == 128
         assert job.spec.train.steps == 50
         assert plan.proxy_tokens(view) == 50 * 12 * 128 and plan.target_tokens(view) == 100 * 12 * 128
     assert plan.train_jobs["as/runs/olmix/seed0"].fit == "as/fits/olmix/seed0.json"
     assert plan.train_jobs["as/runs/olmix_pilots/seed0"].fit == "as/fits/olmix_pilots/seed0.json"
+
+
+def test_olmix_tasks_may_be_groups_the_setting_does_not_mix():
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg["methods"]["olmix"]["tasks"] = ["arxiv", "stackexchange", "wikipedia"]
+    cfg["settings"] = {"as": cfg["settings"]["as"]}  # no setting mixes wikipedia
+    cfg["run"]["settings"] = ["as"]
+    plan = Planner(load_project(cfg))
+    job = plan.train_jobs["as/pilots/swarm/seed0/run0"]
+    assert job.tasks == ("arxiv", "stackexchange", "wikipedia") and "wikipedia" in job.data_groups
+    assert "wikipedia" in plan.project.tokenizer_groups  # packed, though no setting mixes it here
 
 
 def test_one_batch_tokens_is_the_largest_batch_of_the_settings_using_the_group():
