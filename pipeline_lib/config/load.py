@@ -116,7 +116,8 @@ def _check_views(data: DataConfig) -> Problems:
         bad = [p for p in parts if p not in data.views or data.views[p].of != parent]
         if bad or len(parts) < 2:
             problems.append(
-                f"data.partitions.{parent}: needs >= 2 views of '{parent}' (data.views.<name>.of); {bad} are not"
+                f"data.partitions.{parent}: needs >= 2 views of '{parent}' (data.views.<name>.of); "
+                f"{bad} are not"
             )
     return problems
 

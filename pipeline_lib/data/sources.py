@@ -129,9 +129,10 @@ class JsonlSource:
         parent = view.of if view is not None else group
         for lineno, line in _lines(path):
             record = _parse_record(path, lineno, line)
-            if record is not None and record.get(self.cfg.group_field, parent) == parent:
-                if view is None or view.keeps(record):
-                    yield lineno, record
+            if record is None or record.get(self.cfg.group_field, parent) != parent:
+                continue
+            if view is None or view.keeps(record):
+                yield lineno, record
 
     def check_partition(self, parent: str, parts: Sequence[str]) -> None:
         """Every document of ``parent`` must fall in exactly one of ``parts``: a :class:`DataError` counts

@@ -28,6 +28,7 @@ import pandas as pd
 import torch
 
 from pipeline_lib.config import RunSpec
+from pipeline_lib.data.sampler import eval_chunks
 from pipeline_lib.data.tokens import GroupTokens
 from pipeline_lib.io import atomic_path, stable_hash, write_csv, write_json
 from pipeline_lib.logs import setup_logging
@@ -36,7 +37,6 @@ from pipeline_lib.train import gpu_slot
 from pipeline_lib.train.allocator import keep_freed_memory
 from pipeline_lib.train.checkpoint import NAME as CHECKPOINT
 from pipeline_lib.train.checkpoint import Checkpointer
-from pipeline_lib.data.sampler import eval_chunks
 from pipeline_lib.train.evaluate import bits_per_byte, group_losses
 from pipeline_lib.train.tracking import TensorBoardTracker
 from pipeline_lib.train.trainer import DivergenceError, Trainer

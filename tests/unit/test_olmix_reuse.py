@@ -86,7 +86,7 @@ def test_bad_updates_are_named():
         Update("partition", ("a",), ("a1",))
 
 
-# -- groups as views of a source ------------------------------------------------------------------------------
+# -- groups as views of a source -------------------------------------------------------------------------
 def _views_data(views, partitions=None):
     from pipeline_lib.config import DataConfig
 
@@ -143,7 +143,7 @@ def test_a_revised_view_filters_by_length():
 def test_bad_views_are_named():
     from pipeline_lib.config import ConfigError
 
-    with pytest.raises(ConfigError, match="data.views.v: needs 'of'"):
+    with pytest.raises(ConfigError, match=r"data\.views\.v: needs 'of'"):
         _views_data({"v": {"field": "source"}})
     with pytest.raises(ConfigError, match=r"data.views.v: equals and pattern need a field"):
         _views_data({"v": {"of": "book", "pattern": "x"}})
