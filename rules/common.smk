@@ -91,8 +91,10 @@ def view_of(wildcards):
 
 
 def data_json():
-    """The data block (defaults filled in) as one JSON argument."""
-    return json.dumps(dataclasses.asdict(PROJECT.data), sort_keys=True)
+    """The data block (defaults filled in) as one JSON argument; no views or partitions, no keys for them
+    (so a config without them keeps the data steps' parameters, and their outputs, as they were)."""
+    data = {k: v for k, v in dataclasses.asdict(PROJECT.data).items() if v or k not in ("views", "partitions")}
+    return json.dumps(data, sort_keys=True)
 
 
 def source_files(groups):
