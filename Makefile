@@ -32,7 +32,7 @@ report: install  ## the HTML report of the last run (tables and figures with cap
 full: install  ## all six settings of the shipped corpus, three seeds (hours on CPU)
 	$(SNAKEMAKE) --cores $(CORES) --configfile config.yaml config/sample-full.yaml
 
-study: install  ## the CPU study of the paper's claims (4 seeds, about 45 minutes on 2 cores)
+study: install  ## the CPU study of the paper's claims (6 seeds; about 90 minutes on 2 cores)
 	$(SNAKEMAKE) --cores $(CORES) --configfile config.yaml config/study.yaml
 	@echo; cat results/study/report/claims.md; echo; cat results/study/report/table2.md
 
