@@ -56,4 +56,4 @@ def write_olmix_table(paths: Sequence[str], out: str, title: str) -> None:
         "LOO r: Pearson r of the task-average metric, in sample and leave-one-out. runs, FLOPs: the learning "
         "runs."
     )
-    write_formats(out, numbers, shown, title, note)
+    write_formats(out, numbers.reset_index(), shown, title, note)  # the CSV keeps seed and mixture
