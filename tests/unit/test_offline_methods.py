@@ -25,6 +25,7 @@ def _record(path, P_row, L_row, steps=100, tokens=1000, groups=GROUPS):
         "steps": steps,
         "tokens": tokens,
         "tokens_trained": tokens,
+        "compute": {"flops": 6.0 * tokens},
         "final_mixture": dict(zip(groups, map(float, P_row), strict=True)),
         "val_loss": dict(zip(groups, map(float, L_row), strict=True)),
         "method": "static",
@@ -71,7 +72,7 @@ def test_grid_search_picks_the_lowest_average_validation_loss(tmp_path, planted_
     copy_selected(tmp_path / "fit.json", tmp_path / "run")
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert run["method"] == "grid_search" and fit["proportions"] == pytest.approx(P[best].tolist())
-    assert run["extra_runs"] == {"runs": 10, "tokens": 10 * 1000}
+    assert run["extra_runs"] == {"runs": 10, "tokens": 10 * 1000, "flops": 6.0 * 10 * 1000}
     assert (tmp_path / "run" / "curve.csv").read_text() == "curve.csv\n"
 
 
@@ -115,7 +116,7 @@ def test_dynamic_fidelity_recovers_a_planted_linear_law(tmp_path):
     result = dynamic_fidelity(parent, children)
     np.testing.assert_allclose(result["A"]["A"], A, atol=0.01)
     assert result["fit"]["r2_mean"] > 0.99 and result["child_steps"] == 12
-    assert result["extra_runs"] == {"runs": 10, "tokens": 600 + 9 * 100}
+    assert result["extra_runs"] == {"runs": 10, "tokens": 600 + 9 * 100, "flops": 6.0 * (600 + 9 * 100)}
 
 
 def test_similarity_is_half_cosine_half_spearman_of_column_sums():

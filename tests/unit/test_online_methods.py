@@ -146,9 +146,9 @@ def test_doremi_proxy_run_moves_weights_and_fits(tmp_path):
         "tokens": 10,
     }
     fit = proxy_fit("doremi", proxy, {"tokens": 5})
-    assert fit["extra_runs"] == {"runs": 2, "tokens": 15} and fit["proportions"] == pytest.approx(
-        summary["avg_domain_weights"]
-    )
+    assert fit["extra_runs"] == {"runs": 2, "tokens": 15, "flops": 0.0} and fit[
+        "proportions"
+    ] == pytest.approx(summary["avg_domain_weights"])
 
 
 def test_doremi_reference_microbatch_doubles_steps_and_discards_half(tmp_path):
@@ -219,6 +219,6 @@ def test_doge_reference_val_sampling_draws_from_the_pooled_split():
 # -- registry -------------------------------------------------------------------------------------------
 def test_registry_separates_methods_from_proxies():
     assert {"skillit", "doremi", "doge"} <= set(METHODS)
-    assert {"doremi_proxy", "doge_proxy"} == set(PROXIES) and not set(PROXIES) & set(METHODS)
+    assert {"doremi_proxy", "doge_proxy", "olmix_proxy"} == set(PROXIES) and not set(PROXIES) & set(METHODS)
     assert [method_entry(m).fit for m in ("skillit", "doremi", "doge")] == ["skillit", "doremi", "doge"]
     assert method_entry("aioli+doge").fit == "doge" and method_entry("aioli").fit is None

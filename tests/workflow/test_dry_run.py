@@ -21,20 +21,22 @@ def test_default_config_dag(tmp_path):
     # doremi, doge trained; grid search selects its best pilot; pilots: 9 grid runs each (m = 2 grid;
     # m = 3 cover of 9); dynamic sweep: 1 parent + 9 children each; Skill-It: m one-hot runs; DoReMi, DoGE:
     # one proxy each. Restricted view of `as` (grid search, DML, DoGE): 3 X + 3 Aioli + X trained;
-    # shortened learning runs: 9 pilots and a DoGE proxy. All 79 training jobs are one rule.
+    # shortened learning runs: 9 pilots and a DoGE proxy. Olmix: priors, a swarm of 3(m + 1) proxies, its fit
+    # and olmix_pilots' fit (on the grid pilots) per setting. All 104 training jobs are one rule.
     assert train_jobs(out) == {
-        "runs": 2 * 8 + 6,
+        "runs": 2 * 10 + 6,
         "pilots/grid": 3 * 9,
         "pilots/dynamic": 2 * (1 + 9),
         "pilots/onehot": 2 + 3,
         "pilots/doremi": 2,
         "pilots/doge": 2 + 1,
+        "pilots/swarm": 9 + 12,
     }
     assert job_counts(out) == {
         "all": 1,
         "pack": 3,
         "tokenizer": 1,
-        "train": 79,
+        "train": 104,
         "fit_skillit": 2,
         "fit_proxy": 2 * 2 + 1,
         "fit_dml": 3,
@@ -51,7 +53,12 @@ def test_default_config_dag(tmp_path):
         "law_fit_figure": 2,
         "avg_ppl_figure": 1,
         "claims": 1,
-        "total": 118,
+        "olmix_priors": 2,
+        "olmix_swarm": 2,
+        "fit_olmix": 2,
+        "fit_olmix_pilots": 2,
+        "olmix_table": 2,
+        "total": 153,
     }
 
 
@@ -239,4 +246,4 @@ def test_conda_deployment_dry_run(tmp_path):
     assert f"Conda environment {REPO}/rules/../environment.yml will be created" in out
     steps = [line for line in out.splitlines() if "-m pipeline_lib." in line]
     assert steps and all(re.search(r"(^|\s)python -m pipeline_lib\.", line) for line in steps)
-    assert job_counts(out)["total"] == 118
+    assert job_counts(out)["total"] == 153
