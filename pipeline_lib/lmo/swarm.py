@@ -18,6 +18,16 @@ from dataclasses import dataclass
 import numpy as np
 
 
+def swarm_size(dim: int, factor: float = 3.0, pow2: bool = False) -> int:
+    """K = ceil(factor (dim + 1)) runs for a law over ``dim`` columns (dim + 1 parameters per task law,
+    factor runs per parameter); ``pow2``: the nearest power of two (ties down), as the paper's counts are."""
+    k = math.ceil(factor * (dim + 1) - 1e-9)
+    if not pow2:
+        return k
+    lo = 2 ** math.floor(math.log2(k))
+    return lo if k - lo <= 2 * lo - k else 2 * lo
+
+
 @dataclass(frozen=True)
 class SwarmSettings:
     """How the swarm is drawn (Olmix's defaults, except ``repetitions``: spec G sets the bound to k)."""
@@ -33,8 +43,7 @@ class SwarmSettings:
     sample_multiplier: int = 10
 
     def size(self, m: int) -> int:
-        """K = ceil(c (m + 1)): m + 1 parameters per task law, c runs per parameter."""
-        return math.ceil(self.factor * (m + 1) - 1e-9)
+        return swarm_size(m, self.factor)
 
 
 def swarm_bounds(tokens: np.ndarray, proxy_tokens: int, repetitions: float) -> np.ndarray:

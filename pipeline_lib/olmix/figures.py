@@ -14,15 +14,9 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from pipeline_lib.io import atomic_path
 from pipeline_lib.lmo import TaskLogLinearLaw
 from pipeline_lib.olmix.swarmio import Swarm
-
-
-def _save(fig: plt.Figure, out: str | Path) -> None:
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
-    plt.close(fig)
+from pipeline_lib.report.figures import save_png
 
 
 def interaction_matrix(law: TaskLogLinearLaw, domains: Sequence[str], out: str | Path) -> None:
@@ -35,7 +29,7 @@ def interaction_matrix(law: TaskLogLinearLaw, domains: Sequence[str], out: str |
         annot=True, fmt=".2f", cmap="RdBu_r", vmin=-lim, vmax=lim, ax=ax, cbar_kws={"label": "t (centred)"},
     )  # fmt: skip
     ax.set_title("Interaction matrix: a domain's effect on each task's metric (lower = helps)")
-    _save(fig, out)
+    save_png(fig, out)
 
 
 def predicted_vs_observed(swarm: Swarm, predicted: np.ndarray, loo: Sequence | None, out: str | Path) -> None:
@@ -56,7 +50,7 @@ def predicted_vs_observed(swarm: Swarm, predicted: np.ndarray, loo: Sequence | N
         ax.plot([lo, hi], [lo, hi], color="grey", lw=0.8)
         ax.set(title=names[k], xlabel="observed", ylabel="predicted" if k == 0 else "")
     axes[0][0].legend(fontsize=7)
-    _save(fig, out)
+    save_png(fig, out)
 
 
 def mixture_bars(domains: Sequence[str], mixtures: Mapping[str, Sequence[float]], out: str | Path) -> None:
@@ -71,4 +65,4 @@ def mixture_bars(domains: Sequence[str], mixtures: Mapping[str, Sequence[float]]
     fig, ax = plt.subplots(figsize=(1.5 + 1.0 * len(domains), 3.0))
     sns.barplot(frame, x="domain", y="weight", hue="mixture", ax=ax)
     ax.set(ylim=(0, 1), ylabel="proportion")
-    _save(fig, out)
+    save_png(fig, out)

@@ -20,11 +20,12 @@ it holds N_v = min_j N_j / p~_j tokens, so the ordinary cap k N_v / R is exactly
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from pipeline_lib.lmo.swarm import swarm_size
 
 VIRTUAL = "existing"  # olmix's name for the virtual domain
 KINDS = ("add", "remove", "revise", "partition")
@@ -70,16 +71,6 @@ class Update:
     def affected(self) -> tuple[str, ...]:
         """D'_2: the domains of D' with no previous ratio (added, revised, the parts)."""
         return () if self.kind == "remove" else self.domains if self.kind == "add" else self.into
-
-
-def swarm_size(dim: int, factor: float = 3.0, pow2: bool = False) -> int:
-    """K = ceil(factor (dim + 1)) runs for a law over ``dim`` columns; ``pow2``: the nearest power of two
-    (ties down), as the paper's run counts are."""
-    k = math.ceil(factor * (dim + 1) - 1e-9)
-    if not pow2:
-        return k
-    lo = 2 ** math.floor(math.log2(k))
-    return lo if k - lo <= 2 * lo - k else 2 * lo
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,8 @@ log = logging.getLogger(__name__)
 sns.set_theme(style="whitegrid", context="paper")
 
 
-def _save(fig: plt.Figure, out: str | Path) -> None:
+def save_png(fig: plt.Figure, out: str | Path) -> None:
+    """Write a figure as a PNG, atomically, and close it."""
     with atomic_path(out) as tmp:
         fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
     plt.close(fig)
@@ -70,7 +71,7 @@ def plot_mixtures(frame: pd.DataFrame, title: str, out: str | Path) -> None:
         fig, ax = plt.subplots(figsize=(4, 2))
         ax.text(0.5, 0.5, "no online method in this run", ha="center", va="center")
         ax.set_axis_off()
-        _save(fig, out)
+        save_png(fig, out)
         return
     methods = list(dict.fromkeys(frame["method"]))
     grid = sns.relplot(
@@ -80,7 +81,7 @@ def plot_mixtures(frame: pd.DataFrame, title: str, out: str | Path) -> None:
     )  # fmt: skip
     grid.set(ylim=(0, 1))
     grid.figure.suptitle(title, y=1.02)
-    _save(grid.figure, out)
+    save_png(grid.figure, out)
 
 
 def curve_frame(run_paths: Sequence[str]) -> pd.DataFrame:
@@ -99,7 +100,7 @@ def plot_val_loss(frame: pd.DataFrame, title: str, out: str | Path) -> None:
         col="group", kind="line", errorbar="sd", height=2.6, aspect=1.2, facet_kws={"sharey": False},
     )  # fmt: skip
     grid.figure.suptitle(title, y=1.02)
-    _save(grid.figure, out)
+    save_png(grid.figure, out)
 
 
 def law_fit_frame(dml_fit: str | None, fidelity: str | None) -> pd.DataFrame:
@@ -139,7 +140,7 @@ def plot_law_fit(frame: pd.DataFrame, title: str, out: str | Path) -> None:
         ax.plot([lo, hi], [lo, hi], color="grey", lw=1, ls="--")
         ax.set_title(law)
     fig.suptitle(title, y=1.02)
-    _save(fig, out)
+    save_png(fig, out)
 
 
 def delta_frame(runs: pd.DataFrame) -> pd.DataFrame:
@@ -159,7 +160,7 @@ def plot_avg_ppl(runs: pd.DataFrame, out: str | Path) -> None:
         fig, ax = plt.subplots(figsize=(5, 1.5))
         ax.text(0.5, 0.5, "only stratified was run: no differences to show", ha="center", va="center")
         ax.axis("off")
-        _save(fig, out)
+        save_png(fig, out)
         return
     order = [m for m in method_order(list(frame["method"])) if m != BASELINE]
     fig, axes = plt.subplots(
@@ -179,7 +180,7 @@ def plot_avg_ppl(runs: pd.DataFrame, out: str | Path) -> None:
     seeds = int(frame["pairs"].max()) if len(frame) else 0
     bars = "95% paired t-intervals over seeds" if seeds > 1 else "1 seed: no intervals"
     fig.suptitle(f"Difference to stratified (lower is better; {bars})", y=1.03)
-    _save(fig, out)
+    save_png(fig, out)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from pipeline_lib.lmo import repetition_caps
-from pipeline_lib.olmix.reuse import VIRTUAL, Update, plan_stage, swarm_size
+from pipeline_lib.lmo.swarm import swarm_size
+from pipeline_lib.olmix.reuse import VIRTUAL, Update, plan_stage
 
 
 def test_expansion_reproduces_the_papers_worked_example():
