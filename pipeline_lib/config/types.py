@@ -219,6 +219,18 @@ class TrainConfig:
     """``auto`` (bf16 autocast on CUDA, fp32 on CPU), ``fp32`` or ``bf16``."""
     compile: bool = False
     """torch.compile the model."""
+    eval_compile: bool = False
+    """Evaluate through torch.compile too (the training's compiled model when ``compile`` is on)."""
+    sync_every: int = 1
+    """Read the training loss back to the host every N steps (and before each evaluation) instead of after
+    every step, so the GPU never waits for the host; divergence checks and the progress bar see it late."""
+    pin_memory: bool = False
+    """CUDA: copy batches from pinned host memory, asynchronously (no effect on CPU)."""
+    attention: str = "auto"
+    """``auto`` (flash-attn where installed and the inputs are bf16/fp16 on CUDA, else SDPA), ``sdpa``,
+    ``flash``."""
+    loss_chunk: int = 0
+    """Head and cross-entropy over this many tokens at a time, logits recomputed in the backward (0: off)."""
     save_checkpoint: bool = False
     """Write state.pt (model, optimizer, sampler) at the end of every run."""
     test_eval: bool = True
@@ -235,6 +247,12 @@ class TrainConfig:
         for name in ("steps", "batch_size", "eval_every", "val_sequences", "eval_batch_size"):
             if getattr(self, name) < 1:
                 problems.append(f"train.{name} must be >= 1")
+        if self.sync_every < 1:
+            problems.append("train.sync_every must be >= 1")
+        if self.loss_chunk < 0:
+            problems.append("train.loss_chunk must be >= 0 (0: off)")
+        if self.attention not in ("auto", "sdpa", "flash"):
+            problems.append(f"train.attention must be auto, sdpa or flash, got '{self.attention}'")
         if self.checkpoint_every is not None and self.checkpoint_every < 1:
             problems.append("train.checkpoint_every must be >= 1 or null")
         if self.max_loss is not None and self.max_loss <= 0:

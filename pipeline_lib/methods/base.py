@@ -58,8 +58,9 @@ class RunPort(Protocol):
     def forward_losses(self, batch: torch.Tensor) -> torch.Tensor:
         """Per-token losses (B, T) of a (B, T + 1) token batch, under the run's autocast."""
 
-    def backward_mean(self, batch: torch.Tensor, groups: np.ndarray) -> float:
-        """The default objective: backward of the mean token loss; returns it."""
+    def backward_mean(self, batch: torch.Tensor, groups: np.ndarray) -> float | torch.Tensor:
+        """The default objective: backward of the mean token loss; returns it (a detached device scalar
+        when the run reads losses lazily, ``train.sync_every`` > 1)."""
 
     def trainable_parameters(self) -> list[torch.nn.Parameter]:
         """The parameters the optimizer steps, in a fixed order."""
@@ -112,8 +113,9 @@ class MixturePolicy:
         count toward the run's budget."""
         return None
 
-    def backward(self, run: RunPort, batch: torch.Tensor, groups: np.ndarray) -> float:
-        """Leave this step's gradient in the model and return the loss to log.
+    def backward(self, run: RunPort, batch: torch.Tensor, groups: np.ndarray) -> float | torch.Tensor:
+        """Leave this step's gradient in the model and return the loss to log (a float, or a detached
+        device scalar the trainer reads back later).
 
         ``batch`` is (B, T + 1) tokens, ``groups`` each sequence's group index. The default is the mean token
         loss; proxy objectives (DoReMi's weighted excess loss, DoGE's aligned gradients) override it. The

@@ -1,7 +1,10 @@
 """A GPT-NeoX-style decoder: rotary attention (on a fraction of each head), optional parallel residual.
 
-Attention runs through flash-attn when it is installed and the inputs are bf16/fp16 on CUDA, otherwise
-through ``torch.nn.functional.scaled_dot_product_attention`` (which picks a fused kernel itself).
+Attention (``attention``): ``auto`` runs flash-attn when it is installed and the inputs are bf16/fp16 on
+CUDA, otherwise ``torch.nn.functional.scaled_dot_product_attention`` (which picks a fused kernel itself);
+``sdpa`` always SDPA; ``flash`` always flash-attn (an error where it cannot run). ``loss_chunk`` > 0
+computes the head and the cross-entropy over that many tokens at a time (:class:`ChunkedHeadLoss`), so the
+(tokens x vocabulary) fp32 logits of a 50k vocabulary are never held whole.
 """
 
 from __future__ import annotations
@@ -21,6 +24,12 @@ except ImportError:  # pragma: no cover - depends on the machine
     flash_attn_func = None
 
 log = logging.getLogger(__name__)
+ATTENTION = ("auto", "sdpa", "flash")
+
+
+def flash_available() -> bool:
+    """Whether the flash-attn package is importable here."""
+    return flash_attn_func is not None
 
 
 def rotary_tables(rot_dim: int, context: int, base: float = 10000.0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -41,8 +50,15 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
 
 
 class CausalSelfAttention(nn.Module):
-    def __init__(self, cfg: ModelConfig) -> None:
+    def __init__(self, cfg: ModelConfig, attention: str = "auto") -> None:
         super().__init__()
+        if attention not in ATTENTION:
+            raise ValueError(f"attention must be one of {ATTENTION}, got '{attention}'")
+        if attention == "flash" and flash_attn_func is None:
+            raise ValueError(
+                "attention 'flash' needs flash-attn: pip install --no-build-isolation flash-attn"
+            )
+        self.attention = attention
         self.n_head, self.head_dim = cfg.n_head, cfg.head_dim
         self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=cfg.bias)
         self.proj = nn.Linear(cfg.d_model, cfg.d_model, bias=cfg.bias)
@@ -58,13 +74,20 @@ class CausalSelfAttention(nn.Module):
         if self.cos.numel():
             cos, sin = self.cos[:T].to(q.dtype), self.sin[:T].to(q.dtype)
             q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
-        if flash_attn_func is not None and q.is_cuda and q.dtype in (torch.bfloat16, torch.float16):
+        if self._use_flash(q):
             y = flash_attn_func(
                 q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), causal=True
             )  # (B,T,H,D)
         else:
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2)  # (B, T, H, D)
         return self.proj(y.reshape(B, T, C))
+
+    def _use_flash(self, q: torch.Tensor) -> bool:
+        """flash-attn for ``flash``, and for ``auto`` where it can run (installed, CUDA, half precision)."""
+        runnable = flash_attn_func is not None and q.is_cuda and q.dtype in (torch.bfloat16, torch.float16)
+        if self.attention == "flash" and not runnable:
+            raise RuntimeError(f"attention 'flash' needs CUDA bf16/fp16 inputs, got {q.dtype} on {q.device}")
+        return runnable and self.attention != "sdpa"
 
 
 class MLP(nn.Module):
@@ -78,12 +101,12 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, cfg: ModelConfig) -> None:
+    def __init__(self, cfg: ModelConfig, attention: str = "auto") -> None:
         super().__init__()
         self.parallel = cfg.parallel_residual
         self.ln_attn = nn.LayerNorm(cfg.d_model)
         self.ln_mlp = nn.LayerNorm(cfg.d_model)
-        self.attn = CausalSelfAttention(cfg)
+        self.attn = CausalSelfAttention(cfg, attention)
         self.mlp = MLP(cfg)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -94,11 +117,14 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
-    def __init__(self, cfg: ModelConfig) -> None:
+    def __init__(self, cfg: ModelConfig, attention: str = "auto", loss_chunk: int = 0) -> None:
         super().__init__()
+        if loss_chunk < 0:
+            raise ValueError(f"loss_chunk must be >= 0, got {loss_chunk}")
         self.cfg = cfg
+        self.loss_chunk = loss_chunk
         self.embed = nn.Embedding(cfg.padded_vocab, cfg.d_model)
-        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
+        self.blocks = nn.ModuleList(Block(cfg, attention) for _ in range(cfg.n_layer))
         self.ln_f = nn.LayerNorm(cfg.d_model)
         self.head = nn.Linear(cfg.d_model, cfg.padded_vocab, bias=False)
         if cfg.tie_embeddings:
@@ -124,12 +150,15 @@ class GPT(nn.Module):
     def forward(
         self, idx: torch.Tensor, targets: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """idx (B, T) -> logits (B, T, V); with targets, also the per-token losses (B, T)."""
+        """idx (B, T) -> logits (B, T, V); with targets, also the per-token losses (B, T). With
+        ``loss_chunk`` and targets, the logits are not formed: (None, losses)."""
         if idx.shape[1] > self.cfg.context:
             raise ValueError(f"sequence length {idx.shape[1]} exceeds model.context {self.cfg.context}")
         x = self.embed(idx)
         for block in self.blocks:
             x = block(x)
+        if targets is not None and self.loss_chunk:
+            return None, chunked_losses(self.ln_f(x), self.head.weight, targets, self.loss_chunk)
         logits = self.head(self.ln_f(x))
         if targets is None:
             return logits, None
@@ -142,3 +171,47 @@ class GPT(nn.Module):
         decay = [p for p in params if p.dim() >= 2]
         no_decay = [p for p in params if p.dim() < 2]
         return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def chunked_losses(x: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, chunk: int) -> torch.Tensor:
+    """Per-token losses (B, T) of hidden states x (B, T, d) under the head ``weight`` (V, d), ``chunk`` tokens
+    at a time, in the autocast dtype when autocast is on (as the plain head's matmul)."""
+    dtype = x.dtype
+    if torch.is_autocast_enabled(x.device.type):
+        dtype = torch.get_autocast_dtype(x.device.type)
+    flat = x.reshape(-1, x.shape[-1]).to(dtype)
+    losses = ChunkedHeadLoss.apply(flat, weight.to(dtype), targets.reshape(-1), chunk)
+    return losses.view_as(targets)
+
+
+class ChunkedHeadLoss(torch.autograd.Function):
+    """Cross-entropy of ``x @ weight.T`` row by row in chunks; the backward recomputes each chunk's logits
+    (softmax - one-hot, scaled by the incoming gradient) instead of keeping them."""
+
+    @staticmethod
+    def forward(
+        ctx, x: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, chunk: int
+    ) -> torch.Tensor:
+        ctx.save_for_backward(x, weight, targets)
+        ctx.chunk = chunk
+        losses = torch.empty(x.shape[0], dtype=torch.float32, device=x.device)
+        with torch.autocast(x.device.type, enabled=False):
+            for s in range(0, x.shape[0], chunk):
+                logits = (x[s : s + chunk] @ weight.t()).float()  # (c, V)
+                losses[s : s + chunk] = F.cross_entropy(logits, targets[s : s + chunk], reduction="none")
+        return losses
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None, None]:
+        x, weight, targets = ctx.saved_tensors
+        grad_x = torch.empty_like(x)
+        grad_w = torch.zeros(weight.shape, dtype=torch.float32, device=weight.device)
+        with torch.autocast(x.device.type, enabled=False):
+            for s in range(0, x.shape[0], ctx.chunk):
+                xs, ts = x[s : s + ctx.chunk], targets[s : s + ctx.chunk]
+                d_logits = torch.softmax((xs @ weight.t()).float(), dim=-1)  # (c, V)
+                d_logits[torch.arange(len(ts), device=ts.device), ts] -= 1.0
+                d_logits = (d_logits * grad[s : s + ctx.chunk, None]).to(x.dtype)
+                grad_x[s : s + ctx.chunk] = d_logits @ weight
+                grad_w += (d_logits.t() @ xs).float()
+        return grad_x, grad_w.to(weight.dtype), None, None

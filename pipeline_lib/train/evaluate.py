@@ -12,6 +12,15 @@ import torch
 from pipeline_lib.model import GPT
 
 
+def batch_to_device(array: np.ndarray, device: torch.device, pin_memory: bool = False) -> torch.Tensor:
+    """A host token array on ``device``; with ``pin_memory`` on CUDA, through pinned memory and an
+    asynchronous copy (a pageable source makes the copy wait for the host)."""
+    tensor = torch.from_numpy(array)
+    if pin_memory and device.type == "cuda":
+        tensor = tensor.pin_memory()
+    return tensor.to(device, non_blocking=True)
+
+
 @torch.no_grad()
 def group_losses(
     model: GPT,
@@ -19,22 +28,28 @@ def group_losses(
     batch_size: int,
     device: torch.device,
     autocast: contextlib.AbstractContextManager | None = None,
+    pin_memory: bool = False,
 ) -> np.ndarray:
-    """For each group's (N, T + 1) chunk array, the mean loss over all N * T predicted tokens."""
+    """For each group's (N, T + 1) chunk array, the mean loss over all N * T predicted tokens.
+
+    Batch sums accumulate on the device in float64 (the same additions, in the same order, as a host
+    accumulator) and come back in one transfer at the end, so the device never waits for the host."""
     was_training = model.training
     model.eval()
-    out = np.empty(len(chunks))
-    for g, arr in enumerate(chunks):
-        total, count = 0.0, 0
+    totals, counts = [], []
+    for arr in chunks:
+        total, count = torch.zeros((), dtype=torch.float64, device=device), 0
         for start in range(0, len(arr), batch_size):
-            batch = torch.from_numpy(arr[start : start + batch_size]).to(device, non_blocking=True)
+            batch = batch_to_device(arr[start : start + batch_size], device, pin_memory)
             with autocast or contextlib.nullcontext():
                 _, losses = model(batch[:, :-1], batch[:, 1:])
-            total += losses.sum().item()
+            total += losses.sum()
             count += losses.numel()
-        out[g] = total / count
+        totals.append(total)
+        counts.append(count)
+    sums = torch.stack(totals).cpu().numpy()  # (m,) float64: the one host synchronisation
     model.train(was_training)
-    return out
+    return sums / np.asarray(counts, dtype=np.float64)
 
 
 def bits_per_byte(mean_nll: float, tokens: int, n_bytes: int) -> float:

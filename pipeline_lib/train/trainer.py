@@ -15,10 +15,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from pipeline_lib.config import RunSpec
 from pipeline_lib.data.sampler import MixtureSampler, eval_chunks
@@ -27,7 +27,7 @@ from pipeline_lib.lmo.simplex import check_mixture
 from pipeline_lib.methods.base import MixturePolicy
 from pipeline_lib.model import GPT
 from pipeline_lib.train.checkpoint import Checkpointer
-from pipeline_lib.train.evaluate import group_losses
+from pipeline_lib.train.evaluate import batch_to_device, group_losses
 from pipeline_lib.train.schedule import lr_at
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,26 @@ def autocast_for(device: torch.device, precision: str) -> contextlib.AbstractCon
     if use_bf16:
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def progress_bar(total: int, initial: int, desc: str) -> Any:
+    """A tqdm progress bar; a silent stand-in where tqdm is not installed (a bare GPU image)."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return _SilentBar()
+    return tqdm(total=total, initial=initial, desc=desc, unit="step", mininterval=10)
+
+
+class _SilentBar:
+    def set_postfix(self, **kwargs: object) -> None:
+        pass
+
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 class DivergenceError(RuntimeError):
@@ -81,9 +101,12 @@ class Trainer:
         torch.manual_seed(spec.seed)
         vocab = max(int(g.meta["vocab_size"]) for g in data)
         model_cfg = replace(spec.model, vocab_size=vocab)  # the tokenizer decides the vocabulary
-        self.model = GPT(model_cfg).to(self.device)
+        self.model = GPT(model_cfg, self.cfg.attention, self.cfg.loss_chunk).to(self.device)
         self.model_config = model_cfg
         self._forward = torch.compile(self.model) if self.cfg.compile else self.model
+        self._eval_model = self.model
+        if self.cfg.eval_compile:
+            self._eval_model = self._forward if self.cfg.compile else torch.compile(self.model)
         self.optimizer = torch.optim.AdamW(
             self.model.param_groups(self.cfg.weight_decay),
             lr=lr_at(0, self.cfg),
@@ -109,6 +132,8 @@ class Trainer:
         self.p = np.full(len(self.groups), 1.0 / len(self.groups))
         self.history = History()
         self.timers = {"train": 0.0, "eval": 0.0}
+        self.last_loss: float | None = None  # the last training loss read back to the host
+        self._pending: list[tuple[int, float, torch.Tensor | float]] = []  # (step, lr, loss) not yet read
         self.progress = progress  # validation losses appended as JSON lines while training (tail -f)
         self.tracker = tracker  # the same records to an experiment tracker (TensorBoard), if any
 
@@ -171,21 +196,24 @@ class Trainer:
             _, losses = self._forward(batch[:, :-1], batch[:, 1:])
         return losses
 
-    def backward_mean(self, batch: torch.Tensor, groups: np.ndarray) -> float:
-        """The default objective: mean token loss over the batch; leaves its gradient in the model."""
+    def backward_mean(self, batch: torch.Tensor, groups: np.ndarray) -> float | torch.Tensor:
+        """The default objective: mean token loss over the batch; leaves its gradient in the model. Returns
+        the loss as a float, or as a detached device scalar when the run reads losses lazily
+        (``train.sync_every`` > 1)."""
         loss = self.forward_losses(batch).mean()
         loss.backward()
-        return loss.item()
+        return loss.item() if self.cfg.sync_every == 1 else loss.detach()
 
-    def train_step(self, p: np.ndarray | None = None, exact: bool = False) -> float:
-        """One optimizer step on a batch drawn from p (default: the current mixture); returns the loss.
+    def train_step(self, p: np.ndarray | None = None, exact: bool = False) -> float | None:
+        """One optimizer step on a batch drawn from p (default: the current mixture); returns the last
+        training loss read back to the host (this step's unless ``train.sync_every`` > 1).
 
         The gradient comes from the running policy's ``backward`` (DoReMi and DoGE weight groups there),
         by default the mean token loss; then clipping and the AdamW step."""
         t0 = time.perf_counter()
         batch, groups = self.sampler.sample(self.p if p is None else p, self.cfg.batch_size, exact=exact)
         self.last_mixture = np.bincount(groups, minlength=len(self.groups)) / len(groups)
-        batch_t = torch.from_numpy(batch).to(self.device, non_blocking=True)
+        batch_t = batch_to_device(batch, self.device, self.cfg.pin_memory)
         lr = lr_at(self.step, self.cfg)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
@@ -193,7 +221,9 @@ class Trainer:
             value = self.policy.backward(self, batch_t, groups)
         else:
             value = self.backward_mean(batch_t, groups)
-        self._check_loss(value, lr)
+        self._pending.append((self.step, lr, value))
+        if not isinstance(value, torch.Tensor) or len(self._pending) >= self.cfg.sync_every:
+            self.sync_losses()  # a float is checked before the optimizer steps on it, as always
         if self.cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
         self.optimizer.step()
@@ -201,27 +231,43 @@ class Trainer:
         self.step += 1
         self.tokens += batch.shape[0] * (batch.shape[1] - 1)
         self.timers["train"] += time.perf_counter() - t0
-        return value
+        return self.last_loss
 
-    def _check_loss(self, value: float, lr: float) -> None:
+    def sync_losses(self) -> float | None:
+        """Read the pending training losses back to the host in one transfer and check each for divergence;
+        returns the last one."""
+        if self._pending:
+            lazy = [v for _, _, v in self._pending if isinstance(v, torch.Tensor)]
+            read = iter(torch.stack(lazy).float().tolist() if lazy else [])
+            pending, self._pending = self._pending, []
+            for step, lr, value in pending:
+                self.last_loss = next(read) if isinstance(value, torch.Tensor) else float(value)
+                self._check_loss(self.last_loss, lr, step)
+        return self.last_loss
+
+    def _check_loss(self, value: float, lr: float, step: int) -> None:
         bound = self.cfg.max_loss
         if math.isfinite(value) and (bound is None or value <= bound):
             return
         why = "is not finite" if not math.isfinite(value) else f"exceeds train.max_loss = {bound:g}"
         raise DivergenceError(
             f"{self.spec.setting}/{self.spec.method} seed {self.spec.seed}: the training loss {value:.6g} at "
-            f"step {self.step} (lr {lr:.3g}) {why}; the run diverged. Lower train.lr, lengthen "
+            f"step {step} (lr {lr:.3g}) {why}; the run diverged. Lower train.lr, lengthen "
             "train.warmup_steps or tighten train.grad_clip, then rerun"
         )
 
     def evaluate(self, split: str = "val") -> np.ndarray:
         """Per-group mean loss on the fixed validation subset ('val') or the whole test split ('test')."""
+        self.sync_losses()  # evaluation reads its losses back anyway: the training losses come with them
         t0 = time.perf_counter()
         if split == "val":
             chunks = self.val_chunks
         else:
             chunks = [eval_chunks(tokens, self.model_config.context) for tokens in self.test_tokens]
-        losses = group_losses(self.model, chunks, self.cfg.eval_batch_size, self.device, self.autocast)
+        cfg = self.cfg
+        losses = group_losses(
+            self._eval_model, chunks, cfg.eval_batch_size, self.device, self.autocast, cfg.pin_memory
+        )
         self.timers["eval"] += time.perf_counter() - t0
         return losses
 
@@ -268,7 +314,7 @@ class Trainer:
             log.info("resumed from %s at step %d", checkpointer.path, self.step)
         last_checkpoint = self.step
         desc = f"{self.spec.setting}/{self.spec.method}"
-        bar = tqdm(total=total, initial=self.step, desc=desc, unit="step", mininterval=10)
+        bar = progress_bar(total, self.step, desc)
         while self.step < total:
             before = self.step
             new_p = policy.before_step(self)
@@ -276,7 +322,8 @@ class Trainer:
                 self.set_mixture(new_p)
             if self.step < total:
                 loss = self.train_step()
-                bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
+                if loss is not None:
+                    bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
             bar.update(self.step - before)
             if self.step >= next_eval or self.step == total:
                 losses = self.evaluate("val")
@@ -289,10 +336,12 @@ class Trainer:
                 checkpointer.save(self.checkpoint(policy, next_eval))
                 last_checkpoint = self.step
         bar.close()
+        self.sync_losses()
         return self.evaluate("test") if self.step == self.cfg.steps and self.cfg.test_eval else None
 
     def checkpoint(self, policy: MixturePolicy, next_eval: int) -> dict:
         """What the loop needs to continue exactly: trainer, torch RNG, history, next evaluation, policy."""
+        self.sync_losses()  # a resumed run must not lose a divergence check
         return {
             "trainer": self.state_dict(),
             "p": self.p.copy(),
