@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 CORES ?= 2
 SNAKEMAKE := $(VENV)/bin/snakemake
 
-.PHONY: install demo report full study test test-fast lint bench clean
+.PHONY: install demo report full study test test-fast lint bench gpu-check clean
 
 install: $(VENV)/.installed
 
@@ -48,6 +48,9 @@ lint: install
 
 bench: install  ## training throughput of the default model on this machine
 	$(PY) bench/train_throughput.py --model tiny --vocab 2048 --batch 16 --threads 1
+
+gpu-check:  ## the device check on a CUDA machine (CUDA tests, throughput, runs; <= 8 min on one H100)
+	bash bench/gpu_check.sh
 
 clean:
 	rm -rf results .snakemake

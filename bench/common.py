@@ -24,3 +24,21 @@ def fake_groups(
         )
         for i in range(m)
     ]
+
+
+# Dense bf16 peak FLOP/s by device name (the longest matching key wins), for MFU.
+PEAK_FLOPS = {
+    "H100 PCIe": 756e12,
+    "H100": 989e12,
+    "H200": 989e12,
+    "GH200": 989e12,
+    "A100": 312e12,
+    "L40S": 362e12,
+    "RTX 6000 Ada": 364e12,
+}
+
+
+def peak_flops(device_name: str) -> float | None:
+    """The dense bf16 peak of a device from its name (``torch.cuda.get_device_name()``), or None."""
+    keys = [k for k in PEAK_FLOPS if k in device_name]
+    return PEAK_FLOPS[max(keys, key=len)] if keys else None

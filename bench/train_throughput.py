@@ -17,15 +17,12 @@ import time
 
 import numpy as np
 import torch
-from common import fake_groups
+from common import fake_groups, peak_flops
 
 from pipeline_lib.config import RunSpec, TrainConfig
 from pipeline_lib.model import ModelConfig
 from pipeline_lib.train.allocator import keep_freed_memory
 from pipeline_lib.train.trainer import Trainer
-
-# Dense bf16 peak FLOP/s, for MFU.
-PEAK_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12}
 
 
 def main() -> None:
@@ -89,7 +86,7 @@ def main() -> None:
     }
     if trainer.device.type == "cuda":
         name = torch.cuda.get_device_name()
-        peak = next((v for k, v in PEAK_FLOPS.items() if k in name), None)
+        peak = peak_flops(name)
         result["gpu"] = name
         if peak:
             result["mfu"] = round(model.flops_per_token() * tokens / dt / peak, 4)

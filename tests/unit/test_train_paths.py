@@ -4,6 +4,7 @@ eval_compile, precision) on CPU: each default leaves a run unchanged, each switc
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import shutil
 
@@ -75,6 +76,11 @@ def test_switches_are_validated_with_their_field_names():
         TrainConfig(sync_every=0, loss_chunk=-1, attention="xformers")
     for field in ("train.sync_every", "train.loss_chunk", "train.attention"):
         assert field in str(err.value)
+
+
+def test_switches_round_trip_through_the_run_spec():
+    spec = _spec(sync_every=10, pin_memory=True, attention="sdpa", loss_chunk=64, eval_compile=True)
+    assert RunSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
 
 
 def test_pinned_batches_are_the_same_tensor_on_cpu():
