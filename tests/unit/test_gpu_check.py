@@ -18,7 +18,16 @@ BLOCKED = "import sys; sys.modules.update(snakemake=None, datasets=None); import
 @pytest.fixture(scope="module")
 def summary(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("check") / "check.json"
-    argv = ["bench/gpu_check.py", "--device", "cpu", "--quick", "--out", str(out)]
+    argv = [
+        "bench/gpu_check.py",
+        "--device",
+        "cpu",
+        "--quick",
+        "--out",
+        str(out),
+        "--throughput-budget",
+        "1e4",
+    ]
     code = BLOCKED + f"sys.argv = {argv!r}; runpy.run_path('bench/gpu_check.py', run_name='__main__')"
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -78,3 +87,24 @@ def test_the_check_trains_on_the_gpu_sample_schedule():
             assert getattr(train, key) == value, key
     assert gpu_check.shape(args)["preset"] == sample["model"]["preset"]
     assert gpu_check.shape(args)["vocab"] == sample["data"]["tokenizer"]["vocab_size"]
+
+
+def test_paths_over_the_throughput_budget_are_skipped_and_said_so():
+    import argparse
+
+    sys.path.insert(0, str(REPO / "bench"))
+    import gpu_check
+
+    args = argparse.Namespace(quick=True, device="cpu", cuda=False, steps=1, throughput_budget=-1.0)
+    out = gpu_check.section_throughput(args, {})
+    assert out and all("over the section's budget" in r["skipped"] for r in out.values())
+    table = gpu_check.table({"device": "cpu", "wall_s": 1.0, "sections": {"throughput": {"ok": True, **out}}})
+    assert "| eager | over the section's budget" in table
+
+
+def test_peak_flops_by_device_name():
+    sys.path.insert(0, str(REPO / "bench"))
+    from common import peak_flops
+
+    assert peak_flops("NVIDIA H100 80GB HBM3") == 989e12 and peak_flops("NVIDIA H100 PCIe") == 756e12
+    assert peak_flops("NVIDIA H200") == 989e12 and peak_flops("Some GPU") is None
