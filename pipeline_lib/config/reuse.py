@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline_lib.config.types import ConfigError
+from pipeline_lib.config.errors import ConfigError
 
 KINDS = ("add", "remove", "revise", "partition")
 STRATEGIES = ("natural", "full", "full_reuse", "partial_reuse", "swarm_reuse")
@@ -94,6 +94,8 @@ class ReuseConfig:
     """The domains of each stage, derived."""
 
     def __post_init__(self) -> None:
+        if self.partial_count < 0 or not self.seeds:
+            raise ConfigError("reuse: partial_count must be >= 0 and seeds non-empty")
         stages = [tuple(self.start)]
         for t, update in enumerate(self.updates, start=1):
             try:

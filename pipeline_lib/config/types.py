@@ -11,16 +11,13 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pipeline_lib.config.errors import ConfigError
 from pipeline_lib.model.config import ModelConfig
 
 if TYPE_CHECKING:
     from pipeline_lib.config.reuse import ReuseConfig
 
 SPLITS = ("train", "val", "test")
-
-
-class ConfigError(ValueError):
-    """A configuration problem; the message names the field and the fix."""
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any] | None) -> dict[str, Any]:
