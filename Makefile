@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 CORES ?= 2
 SNAKEMAKE := $(VENV)/bin/snakemake
 
-.PHONY: install demo report full study test test-fast lint bench gpu-check clean
+.PHONY: install demo report full study reuse test test-fast lint bench gpu-check clean
 
 install: $(VENV)/.installed
 
@@ -35,6 +35,10 @@ full: install  ## all six settings of the shipped corpus, three seeds (hours on 
 study: install  ## the CPU study of the paper's claims (6 seeds; about 90 minutes on 2 cores)
 	$(SNAKEMAKE) --cores $(CORES) --configfile config.yaml config/study.yaml
 	@echo; cat results/study/report/claims.md; echo; cat results/study/report/table2.md
+
+reuse: install  ## Olmix's mixture reuse: 4 updates, 5 strategies, 3 seeds (about 40 minutes on 2 cores)
+	$(SNAKEMAKE) --cores $(CORES) --configfile config/olmix-reuse.yaml
+	@echo; cat results/olmix-reuse/reuse/report/reuse.md; echo; cat results/olmix-reuse/reuse/report/stages.md
 
 test: install  ## the whole suite (unit, workflow dry runs, end to end)
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -q

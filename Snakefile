@@ -41,6 +41,11 @@ include: "rules/olmix.smk"
 include: "rules/report.smk"
 
 
+if PROJECT.reuse:
+
+    include: "rules/reuse.smk"
+
+
 rule all:
     default_target: True
     input:

@@ -12,6 +12,14 @@ Results live under one directory per view (``<setting>`` or ``<setting>/restrict
     pilots/swarm/seed<n>/run<k>/           Olmix's proxy swarm
     olmix/priors.json                      Olmix's priors: tokens per group, the natural distribution
     fits/<name>/seed<n>.json               what an offline step fitted (Olmix: and fits/olmix*/seed<n>/)
+
+The mixture-reuse experiment (``reuse:``) lives under ``reuse/``::
+
+    stage<t>/priors.json                   the stage's domains: tokens and natural distribution
+    stage<t>/<chain>/seed<n>/plan.json     the stage's plan and swarm (chain: a strategy; stage 0: shared)
+    stage<t>/<chain>/seed<n>/swarm/run<k>/ its new proxies
+    stage<t>/<chain>/seed<n>/fit.json      the stage's mixture (and fit/: the law, ratios.csv, metrics.csv)
+    targets/<strategy>/seed<n>/            the target run on the last stage's mixture
 """
 
 from __future__ import annotations
@@ -23,8 +31,10 @@ from functools import cached_property
 
 from pipeline_lib.config import Project, RunSpec, Setting, TrainConfig, method_entry
 from pipeline_lib.config.methods import OFFLINE, PROXY_METHODS, OlmixConfig, StaticConfig
+from pipeline_lib.config.reuse import ReuseConfig
 from pipeline_lib.lmo.grids import grid_mixtures, one_hot_mixtures
-from pipeline_lib.lmo.swarm import SwarmSettings
+from pipeline_lib.lmo.swarm import SwarmSettings, swarm_size
+from pipeline_lib.olmix.reuse import plan_stage
 
 
 @dataclass(frozen=True)
@@ -47,6 +57,8 @@ class TrainJob:
     """Write state.pt before run.json (a reference model or a dynamic parent)."""
     tasks: tuple[str, ...] = ()
     """Groups whose whole validation split it scores in bits per byte (Olmix's swarm proxies)."""
+    task_split: str = "val"
+    """The split ``tasks`` are scored on: val (proxies, what fits read) or test (the reuse targets)."""
 
     @property
     def data_groups(self) -> tuple[str, ...]:
@@ -65,6 +77,7 @@ class TrainJob:
         out += [f"--init-state {results}/{self.init_from}/state.pt"] if self.init_from else []
         out += [f"--until {self.until}"] if self.until is not None else []
         out += [f"--task-bpb {' '.join(self.tasks)}"] if self.tasks else []
+        out += [f"--task-split {self.task_split}"] if self.tasks and self.task_split != "val" else []
         return " ".join(out + (["--save-state"] if self.save_state else []))
 
 
@@ -203,6 +216,8 @@ class Planner:
             for seed in p.seeds:
                 jobs += self._final_jobs(view, seed) + self._pilot_jobs(view, seed)
                 jobs += self._online_jobs(view, seed) + self._swarm_jobs(view, seed)
+        for seed in p.reuse.seeds if p.reuse else ():
+            jobs += self._reuse_jobs(seed)
         return {job.path: job for job in jobs}
 
     def _final_jobs(self, view: str, seed: int) -> list[TrainJob]:
@@ -297,6 +312,100 @@ class Planner:
             for k in range(self.swarm_size(view))
         ]
 
+    # -- the mixture-reuse experiment ---------------------------------------------------------------------
+    @property
+    def reuse(self) -> ReuseConfig:
+        if self.project.reuse is None:
+            raise ValueError("the configuration has no reuse: block")
+        return self.project.reuse
+
+    def reuse_dir(self, stage: int | str, strategy: str, seed: int | str) -> str:
+        """A stage's directory for a strategy and seed (stage 0: shared by every strategy but natural)."""
+        return f"reuse/stage{stage}/{ReuseConfig.chain(int(stage), strategy)}/seed{seed}"
+
+    @staticmethod
+    def reuse_priors(stage: int | str) -> str:
+        return f"reuse/stage{stage}/priors.json"
+
+    @staticmethod
+    def reuse_target(strategy: str, seed: int | str) -> str:
+        return f"reuse/targets/{strategy}/seed{seed}"
+
+    def reuse_counts(self, strategy: str) -> list[tuple[int, int]]:
+        """(new runs, runs in the fit) per stage: the plans' counts, which need only the domain names (a
+        swarm-reuse stage fits its new runs and every run of the previous stage, mapped)."""
+        key = ("reuse", strategy)
+        if key in self._cache:
+            return self._cache[key]
+        r, factor = self.reuse, self.olmix_config(self.reuse.stage_key(0)).swarm_factor
+        if strategy == "natural":
+            counts = [(0, 0)] * r.n_stages
+        else:
+            first = swarm_size(len(r.stages[0]), factor, r.pow2)
+            counts = [(first, first)]
+        for t, update in enumerate(r.updates if strategy != "natural" else (), start=1):
+            previous = dict.fromkeys(r.stages[t - 1], 1 / len(r.stages[t - 1]))
+            kept = [d for d in r.stages[t] if d in previous]
+            if strategy != "partial_reuse" or update.kind == "remove":
+                partial: tuple[str, ...] = ()
+            elif r.partial is not None:
+                partial = r.partial.get(t, ())
+            else:
+                partial = tuple(kept[: r.partial_count])  # the count is all a plan's size depends on
+            plan = plan_stage(strategy, previous, update, partial, counts[-1][1], factor, r.pow2)
+            counts.append((plan.runs, plan.runs + plan.mapped_runs))
+        self._cache[key] = counts
+        return counts
+
+    def reuse_plan_counts(self, stage: int | str, chain: str) -> tuple[int, int]:
+        """A link's (new runs, runs of the previous link its swarm reuse maps)."""
+        t = int(stage)
+        if chain == "natural":
+            return 0, 0
+        counts = self.reuse_counts("full" if t == 0 else chain)
+        return counts[t][0], counts[t - 1][1] if t else 0
+
+    def reuse_runs(self, stage: int | str, chain: str, seed: int | str) -> list[str]:
+        """The run.json files of a link's new proxies."""
+        new = self.reuse_plan_counts(stage, chain)[0]
+        return [f"{self.reuse_dir(stage, chain, seed)}/swarm/run{k}/run.json" for k in range(new)]
+
+    def reuse_previous(self, stage: int | str, chain: str, seed: int | str) -> str | None:
+        """The previous link's fit.json (none at stage 0)."""
+        t = int(stage)
+        return f"{self.reuse_dir(t - 1, chain, seed)}/fit.json" if t else None
+
+    def _reuse_jobs(self, seed: int) -> list[TrainJob]:
+        """Every stage's new proxies (once per chain) and the target run of each strategy."""
+        r, jobs = self.reuse, []
+        for t in range(r.n_stages):
+            key = r.stage_key(t)
+            s, cfg = self.project.settings[key], self.olmix_config(key)
+            model, train = s.model.with_preset(cfg.proxy_model), self.proxy_train(key)
+            for chain in r.chains(t):
+                base = self.reuse_dir(t, chain, seed)
+                jobs += [
+                    TrainJob(
+                        f"{base}/swarm/run{k}",
+                        RunSpec(s.key, s.groups, "olmix_proxy", {"index": k}, int(seed), model, train),
+                        fit=f"{base}/plan.json",
+                        tasks=cfg.tasks or s.groups,
+                    )
+                    for k in range(
+                        self.reuse_counts(chain if t else "full")[t][0] if chain != "natural" else 0
+                    )
+                ]
+        s = self.project.settings[r.stage_key(r.final)]
+        cfg = self.olmix_config(s.key)
+        train = dataclasses.replace(s.train, test_eval=True)
+        for strategy in r.strategies:
+            spec = RunSpec(s.key, s.groups, "olmix", cfg.to_dict(), int(seed), s.model, train)
+            fit = f"{self.reuse_dir(r.final, strategy, seed)}/fit.json"
+            jobs.append(
+                TrainJob(self.reuse_target(strategy, seed), spec, fit=fit, tasks=cfg.tasks, task_split="test")
+            )
+        return jobs
+
     def job_regex(self) -> str:
         """A regex that matches every training job's path and none of the other steps' outputs (grid search's
         selected pilots included): the layout with the planned views, methods and groups, all escaped. Short,
@@ -315,7 +424,13 @@ class Planner:
             rf"|(?:doremi|doge|reference)/seed\d+|swarm/seed\d+/run\d+"
         )
         body = rf"(?:{alternatives(views)})/(?:runs/(?:{alternatives(methods)})/seed\d+|pilots/(?:{pilots}))"
-        return (rf"(?!(?:{alternatives(selected)})/runs/grid_search/)" if selected else "") + body
+        if p.reuse:
+            chains = [c for t in range(p.reuse.n_stages) for c in p.reuse.chains(t) if c != "natural"]
+            body += (
+                rf"|reuse/(?:stage\d+/(?:{alternatives(chains)})/seed\d+/swarm/run\d+"
+                rf"|targets/(?:{alternatives(p.reuse.strategies)})/seed\d+)"
+            )
+        return (rf"(?!(?:{alternatives(selected)})/runs/grid_search/)" if selected else "") + rf"(?:{body})"
 
     def one_batch_tokens(self, group: str) -> int:
         """Train tokens ``group`` needs for one batch of distinct sequences in every setting using it

@@ -98,7 +98,7 @@ def data_json():
 
 
 def source_files(groups):
-    return [str(path) for g in groups for path in _source.input_files(g)]
+    return list(dict.fromkeys(str(path) for g in groups for path in _source.input_files(g)))  # views share files
 
 
 def group_data(groups):
@@ -210,6 +210,47 @@ def get_olmix_natural(wildcards):
     return f"--natural {shlex.quote(json.dumps(natural, sort_keys=True))}" if natural else ""
 
 
+# -- the mixture-reuse experiment --------------------------------------------------------------------------
+REUSE = PROJECT.reuse
+REUSE_CHAINS = list(dict.fromkeys(c for t in range(REUSE.n_stages) for c in REUSE.chains(t))) if REUSE else []
+
+
+def get_reuse_link_inputs(wildcards):
+    """A link's plan step: the stage's priors and the previous link's fit."""
+    previous = PLAN.reuse_previous(wildcards.stage, wildcards.chain, wildcards.seed)
+    inputs = {"priors": f"{RESULTS}/{PLAN.reuse_priors(wildcards.stage)}"}
+    return inputs | ({"previous": f"{RESULTS}/{previous}"} if previous else {})
+
+
+def get_reuse_fit_inputs(wildcards):
+    """A link's fit: the plan (not natural's), the previous fit, the new proxies' runs."""
+    inputs = get_reuse_link_inputs(wildcards)
+    if wildcards.chain != "natural":
+        inputs["plan"] = f"{RESULTS}/{PLAN.reuse_dir(wildcards.stage, wildcards.chain, wildcards.seed)}/plan.json"
+    return inputs | {"runs": results(PLAN.reuse_runs(wildcards.stage, wildcards.chain, wildcards.seed))}
+
+
+def get_reuse_link_args(wildcards, input):
+    """The flags every link step takes: the experiment, the stage, chain and seed, priors, previous fit."""
+    cfg = PLAN.olmix_config(REUSE.stage_key(int(wildcards.stage)))
+    args = [
+        f"--experiment {shlex.quote(json.dumps(config['reuse'], sort_keys=True))}",
+        f"--stage {wildcards.stage} --strategy {wildcards.chain} --seed {wildcards.seed}",
+        f"--priors {input.priors} --config {shlex.quote(json.dumps(cfg.to_dict(), sort_keys=True))}",
+    ]
+    return " ".join(args + ([f"--previous {input.previous}"] if "previous" in input.keys() else []))
+
+
+def get_reuse_fits(wildcards):
+    """Every link's fit.json (the table's stage-by-stage accounting and mixtures)."""
+    return [
+        f"{RESULTS}/{PLAN.reuse_dir(t, chain, seed)}/fit.json"
+        for t in range(REUSE.n_stages)
+        for chain in REUSE.chains(t)
+        for seed in REUSE.seeds
+    ]
+
+
 def report_outputs(*names):
     """results/report/<name>.{csv,md,tex,html} for each table name, as named outputs; the HTML goes into the
     HTML report (`snakemake --report`), shown inline, with the caption report/<name>.rst."""
@@ -238,7 +279,10 @@ def figure(path, name, setting=None):
 
 
 def final_targets():
-    targets = [f"{RESULTS}/{s}/tables/perplexity.md" for s in PROJECT.run_settings]
+    targets = [f"{RESULTS}/reuse/report/reuse.md"] if REUSE else []
+    if not PROJECT.run_settings:
+        return targets
+    targets += [f"{RESULTS}/{s}/tables/perplexity.md" for s in PROJECT.run_settings]
     targets.append(f"{RESULTS}/report/table2.md")
     if PROJECT.restricted_settings:
         targets += [f"{RESULTS}/{s}/tables/perplexity.md" for s in PROJECT.restricted_settings]

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline_lib.config.methods import METHODS, OFFLINE, MethodConfig, build_method_config
+from pipeline_lib.config.reuse import REUSE, ReuseConfig
 from pipeline_lib.config.types import (
     AIOLI_PLUS,
     RESTRICTED,
@@ -59,6 +60,7 @@ def load_project(config: dict[str, Any]) -> Project:
         data, views, run_settings, run_methods, seeds, pilots, bool(run.get("law_fidelity")), restricted
     )
     project = collect(_load_method_configs(config, project))
+    project = collect(_load_reuse(config, project))
     problems += _check_pilot_counts(project)
     if problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
@@ -320,5 +322,49 @@ def _check_pilot_counts(project: Project) -> Problems:
             problems.append(
                 f"pilots.n_mixtures = {project.pilots.size(m)} is too few for setting '{key}' ({m} groups): "
                 f"fitting a mixing law needs at least m + 1 = {m + 1} pilot runs"
+            )
+    return problems
+
+
+def _load_reuse(config: Mapping[str, Any], project: Project) -> tuple[Project, Problems]:
+    """``reuse:``: the update sequence, and one view ``reuse/stage<t>`` per stage (the stage's domains, the
+    top-level model and schedule, Olmix's config with one task set for every stage)."""
+    if not config.get(REUSE):
+        return project, []
+    try:
+        reuse = ReuseConfig.from_dict(config[REUSE])
+    except (ConfigError, TypeError, ValueError) as err:
+        return project, [str(err)]
+    raw = {"model": config.get("model", {}), "train": config.get("train", {})}
+    raw["settings"] = {f"stage{t}": {"groups": list(g)} for t, g in enumerate(reuse.stages)}
+    stages, problems = _load_settings(raw)
+    views = dict(project.settings)
+    for t, s in stages.items():
+        s = dataclasses.replace(s, name=REUSE, view=t)
+        try:
+            cfg = _method_config(config, s, "olmix", 0.0)
+        except ConfigError as err:
+            return project, [*problems, str(err)]
+        parents = {name: v.of for name, v in project.data.views.items()} if project.data else {}
+        tasks = cfg.tasks or tuple(dict.fromkeys(parents.get(d, d) for g in reuse.stages for d in g))
+        cfg = dataclasses.replace(cfg, tasks=tasks)
+        problems += [f"methods.olmix: {p} (reuse {t})" for p in cfg.setting_problems(len(s.groups), s.train)]
+        views[s.key] = dataclasses.replace(s, methods={"olmix": cfg})
+    problems += _check_partial(reuse)
+    return dataclasses.replace(project, settings=views, reuse=reuse), list(dict.fromkeys(problems))
+
+
+def _check_partial(reuse: ReuseConfig) -> Problems:
+    """A stage's given PartialMixtureReuse domains are unaffected domains of that stage."""
+    problems = []
+    for t, names in (reuse.partial or {}).items():
+        if not 1 <= t <= reuse.final:
+            problems.append(f"reuse.partial: stage {t} is not an update stage (1..{reuse.final})")
+            continue
+        unaffected = set(reuse.stages[t]) & set(reuse.stages[t - 1])
+        bad = sorted(set(names) - unaffected)
+        if bad:
+            problems.append(
+                f"reuse.partial.{t}: {bad} are not unaffected domains of stage {t} ({sorted(unaffected)})"
             )
     return problems

@@ -9,15 +9,15 @@ from __future__ import annotations
 import copy
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from pipeline_lib.config.errors import ConfigError
 from pipeline_lib.model.config import ModelConfig
 
+if TYPE_CHECKING:
+    from pipeline_lib.config.reuse import ReuseConfig
+
 SPLITS = ("train", "val", "test")
-
-
-class ConfigError(ValueError):
-    """A configuration problem; the message names the field and the fix."""
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any] | None) -> dict[str, Any]:
@@ -458,6 +458,8 @@ class Project:
     """Fit the static and dynamic laws and score the online methods' A^t (the fidelity tables)."""
     restricted: RestrictedConfig = field(default_factory=RestrictedConfig)
     """The restricted setting (Table 3)."""
+    reuse: ReuseConfig | None = None
+    """Olmix's mixture-reuse experiment (its stages are the views ``reuse/stage<t>``), if configured."""
 
     @property
     def restricted_settings(self) -> tuple[str, ...]:

@@ -11,6 +11,14 @@ The workflow's steps (rules/olmix.smk):
     python -m pipeline_lib.olmix fit-runs --runs pilots/swarm/seed0/run*/run.json --metric task_bpb \\
         --priors priors.json --target-tokens R --config '<json>' --method olmix \\
         --fit-out fits/olmix/seed0.json --out olmix/seed0
+
+The mixture-reuse experiment (rules/reuse.smk), per stage, strategy and seed, then once:
+
+    python -m pipeline_lib.olmix reuse-plan --experiment '<reuse json>' --stage 1 --strategy full_reuse \
+        --seed 0 --priors reuse/stage1/priors.json --previous reuse/stage0/shared/seed0/fit.json ...
+    python -m pipeline_lib.olmix reuse-fit ... --plan plan.json --runs swarm/run*/run.json --out fit.json
+    python -m pipeline_lib.olmix reuse-table --fits reuse/stage*/*/seed*/fit.json \
+        --targets reuse/targets/*/seed*/run.json --out reuse/report/reuse
 """
 
 from __future__ import annotations
@@ -106,6 +114,46 @@ def _log_result(result: dict) -> None:
     )
 
 
+def cmd_reuse_plan(args: argparse.Namespace) -> None:
+    from pipeline_lib.config.reuse import ReuseConfig
+    from pipeline_lib.olmix.sequence import plan_step
+
+    swarm_s, _, _ = _settings(json.loads(args.config), args.seed, None)
+    previous = read_json(args.previous) if args.previous else None
+    plan = plan_step(
+        ReuseConfig.from_dict(json.loads(args.experiment)), args.stage, args.strategy, args.seed,
+        Priors.read(args.priors), previous, (args.new_runs, args.mapped_runs), swarm_s, args.proxy_tokens,
+        json.loads(args.task_of),
+    )  # fmt: skip
+    write_json(args.out, plan)
+    log.info("stage %d %s: %s; columns %s, %d new runs", args.stage, args.strategy, plan["update"],
+             plan["columns"], plan["plan"]["runs"])  # fmt: skip
+
+
+def cmd_reuse_fit(args: argparse.Namespace) -> None:
+    from pipeline_lib.config.reuse import ReuseConfig
+    from pipeline_lib.olmix.sequence import fit_step
+
+    _, fit_s, solve_s = _settings(json.loads(args.config), args.seed, args.target_tokens)
+    previous = read_json(args.previous) if args.previous else None
+    out_dir = Path(args.out).with_suffix("")
+    fit = fit_step(
+        ReuseConfig.from_dict(json.loads(args.experiment)), args.stage, args.strategy,
+        Priors.read(args.priors), read_json(args.plan) if args.plan else None, previous,
+        Path(args.previous).with_suffix("") if args.previous else None, args.runs, fit_s, solve_s, out_dir,
+    )  # fmt: skip
+    write_json(args.out, {**fit, "seed": args.seed})
+    mix = dict(zip(fit["groups"], np.round(fit["proportions"], 3).tolist(), strict=True))
+    log.info("stage %d %s seed %d: %s after %d runs in all", args.stage, args.strategy, args.seed, mix,
+             fit["extra_runs"]["runs"])  # fmt: skip
+
+
+def cmd_reuse_table(args: argparse.Namespace) -> None:
+    from pipeline_lib.olmix.reuse_report import write_reuse_report
+
+    write_reuse_report(args.fits, args.targets, args.out)
+
+
 def cmd_priors(args: argparse.Namespace) -> None:
     natural = json.loads(args.natural) if args.natural else None
     Priors.from_data(args.data_dir, args.groups, natural).write(args.out)
@@ -159,12 +207,39 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--target-tokens", type=int, required=True)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_fit_runs)
+    _reuse_parsers(sub)
     p = sub.add_parser("table", help="the proposed mixes beside natural and DML's, per seed")
     p.add_argument("--fits", nargs="+", required=True)
     p.add_argument("--title", default="Olmix")
     p.add_argument("--out", required=True, help="output path without suffix (.csv, .md, .tex, .html)")
     p.set_defaults(func=cmd_table)
     return ap
+
+
+def _reuse_parsers(sub) -> None:
+    """The reuse experiment's subcommands."""
+    common = argparse.ArgumentParser(add_help=False)
+    for name in ("--experiment", "--strategy", "--priors", "--config", "--out"):
+        common.add_argument(name, required=True)
+    common.add_argument("--stage", type=int, required=True)
+    common.add_argument("--seed", type=int, default=0)
+    common.add_argument("--previous", help="the previous stage's fit.json (stage >= 1)")
+    p = sub.add_parser("reuse-plan", parents=[common], help="a reuse stage's plan and swarm")
+    p.add_argument("--new-runs", type=int, required=True)
+    p.add_argument("--mapped-runs", type=int, default=0)
+    p.add_argument("--proxy-tokens", type=int, required=True)
+    p.add_argument("--task-of", default="{}", help="JSON domain -> its task (a view's parent)")
+    p.set_defaults(func=cmd_reuse_plan)
+    p = sub.add_parser("reuse-fit", parents=[common], help="a reuse stage's fit and mixture")
+    p.add_argument("--plan", help="plan.json (every strategy but natural)")
+    p.add_argument("--runs", nargs="*", default=[])
+    p.add_argument("--target-tokens", type=int, required=True)
+    p.set_defaults(func=cmd_reuse_fit)
+    p = sub.add_parser("reuse-table", help="the reuse experiment's table, stage table and figure")
+    p.add_argument("--fits", nargs="+", required=True)
+    p.add_argument("--targets", nargs="+", required=True)
+    p.add_argument("--out", required=True, help="output path without suffix")
+    p.set_defaults(func=cmd_reuse_table)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

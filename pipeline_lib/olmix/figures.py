@@ -66,3 +66,33 @@ def mixture_bars(domains: Sequence[str], mixtures: Mapping[str, Sequence[float]]
     sns.barplot(frame, x="domain", y="weight", hue="mixture", ax=ax)
     ax.set(ylim=(0, 1), ylabel="proportion")
     save_png(fig, out)
+
+
+def reuse_figure(
+    fits: pd.DataFrame, numbers: pd.DataFrame, mixtures: pd.DataFrame, order: Sequence[str], out: str | Path
+) -> None:
+    """The reuse experiment in three panels: cumulative proxy runs per stage, each strategy's gain over
+    natural with its 95% interval, and the final mixtures (seed mean)."""
+    fig, axes = plt.subplots(
+        1, 3, figsize=(17, 4.4), gridspec_kw={"width_ratios": [1, 1, 1.4]}, layout="constrained"
+    )
+    final = int(fits["stage"].max())
+    for s in order:
+        chain = [("shared" if t == 0 and s != "natural" else s) for t in range(final + 1)]
+        runs = [fits[(fits.stage == t) & (fits.chain == c)]["runs"].mean() for t, c in enumerate(chain)]
+        axes[0].plot(range(final + 1), runs, marker="o", label=s)
+    axes[0].set(xlabel="stage", ylabel="proxy runs (cumulative)", title="Compute", xticks=range(final + 1))
+    axes[0].legend(fontsize=8)
+    shown = [s for s in order if s != "natural" and "gain %" in numbers]
+    gains = numbers.loc[shown, "gain %"].astype(float)
+    lo = (gains - numbers.loc[shown, "gain lo"].astype(float)).fillna(0)
+    hi = (numbers.loc[shown, "gain hi"].astype(float) - gains).fillna(0)
+    axes[1].barh(shown, gains, xerr=[lo, hi], color="tab:blue", alpha=0.7, capsize=3)
+    axes[1].axvline(0, color="k", lw=0.8)
+    axes[1].set(xlabel="% lower test BPB than natural (95% CI)", title="Gain over natural")
+    last = mixtures[mixtures.stage == final].groupby(["strategy", "domain"], sort=False)["weight"].mean()
+    table = last.unstack("domain").reindex(order)
+    table.plot.barh(stacked=True, ax=axes[2], colormap="tab20", width=0.7)
+    axes[2].set(xlabel="weight (seed mean)", ylabel="", title=f"Mixture at stage {final}")
+    axes[2].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    save_png(fig, out)

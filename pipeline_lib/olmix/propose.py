@@ -103,10 +103,9 @@ def propose(
     }
 
 
-def write_outputs(result: dict, swarm: Swarm, out_dir: str | Path) -> None:
-    """Olmix's outputs: the laws, their correlations, the interaction matrix, the mix and the figures."""
-    from pipeline_lib.olmix import figures  # matplotlib only where figures are drawn
-
+def write_outputs(result: dict, swarm: Swarm, out_dir: str | Path, figures: bool = True) -> None:
+    """Olmix's outputs: the laws, their correlations, the interaction matrix, the mix and (``figures``)
+    the figures."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     law = TaskLogLinearLaw.from_dict(result["law"])
@@ -117,6 +116,14 @@ def write_outputs(result: dict, swarm: Swarm, out_dir: str | Path) -> None:
     weights = [{"domain": d, "weight": w} for d, w in zip(domains, result["proportions"], strict=True)]
     write_json(out / "optimal.json", weights)
     write_json(out / "predicted_performance.json", result["predicted"])
+    if figures:
+        _write_figures(result, swarm, law, out)
+
+
+def _write_figures(result: dict, swarm: Swarm, law: TaskLogLinearLaw, out: Path) -> None:
+    from pipeline_lib.olmix import figures  # matplotlib only where figures are drawn
+
+    domains = result["domains"]
     figures.interaction_matrix(law, domains, out / "interaction_matrix.png")
     fit = result["fit"]
     figures.predicted_vs_observed(swarm, np.array(fit["predicted"]), fit["loo_predicted"], out / "fit.png")

@@ -25,52 +25,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pipeline_lib.config.reuse import KINDS, STRATEGIES, Update
 from pipeline_lib.lmo.swarm import swarm_size
 
+__all__ = ["KINDS", "STRATEGIES", "VIRTUAL", "ReusePlan", "Update", "plan_stage"]
+
 VIRTUAL = "existing"  # olmix's name for the virtual domain
-KINDS = ("add", "remove", "revise", "partition")
-STRATEGIES = ("full", "full_reuse", "partial_reuse", "swarm_reuse", "natural")
-
-
-@dataclass(frozen=True)
-class Update:
-    """One change of the domain set. add: ``domains`` are new; remove: ``domains`` go; revise: each of
-    ``domains`` is replaced by the matching name of ``into``; partition: ``domains[0]`` becomes ``into``."""
-
-    kind: str
-    domains: tuple[str, ...]
-    into: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"update kind must be one of {KINDS}, got '{self.kind}'")
-        if not self.domains:
-            raise ValueError(f"a {self.kind} update needs domains")
-        if self.kind == "revise" and len(self.into) != len(self.domains):
-            raise ValueError("revise needs one new name in 'into' per revised domain")
-        if self.kind == "partition" and (len(self.domains) != 1 or len(self.into) < 2):
-            raise ValueError("partition splits one domain into >= 2 parts")
-
-    def apply(self, domains: Sequence[str]) -> tuple[str, ...]:
-        """D': revised and partitioned domains take their place; added ones come last."""
-        unknown = sorted(set(self.domains) - set(domains)) if self.kind != "add" else []
-        clash = sorted(set(self.domains if self.kind == "add" else self.into) & set(domains))
-        if unknown or clash:
-            raise ValueError(f"{self.kind}: unknown domain(s) {unknown} or existing name(s) {clash}")
-        if self.kind == "add":
-            return (*domains, *self.domains)
-        if self.kind == "remove":
-            return tuple(d for d in domains if d not in self.domains)
-        swap = dict(zip(self.domains, self.into, strict=True)) if self.kind == "revise" else {}
-        out: list[str] = []
-        for d in domains:
-            out += [swap[d]] if d in swap else list(self.into) if d in self.domains else [d]
-        return tuple(out)
-
-    @property
-    def affected(self) -> tuple[str, ...]:
-        """D'_2: the domains of D' with no previous ratio (added, revised, the parts)."""
-        return () if self.kind == "remove" else self.domains if self.kind == "add" else self.into
 
 
 @dataclass(frozen=True)
@@ -114,6 +74,27 @@ class ReusePlan:
             weights |= {d: r[0] * w for d, w in zip(self.fixed, self.frozen, strict=True)}
         return np.array([weights[d] for d in self.domains])
 
+    def domain_t(self, t: np.ndarray) -> np.ndarray:
+        """A law's interactions t (tasks, columns) over ``domains``: a frozen domain takes the virtual
+        column's (Φ is linear, so t_v r_v = sum_j t_v q_j over D_fix)."""
+        t = np.asarray(t, dtype=float)
+        col = {c: i for i, c in enumerate(self.columns)}
+        return t[:, [col[VIRTUAL] if d in self.fixed else col[d] for d in self.domains]]
+
+    def to_dict(self) -> dict:
+        return {
+            "strategy": self.strategy, "domains": list(self.domains), "fixed": list(self.fixed),
+            "computed": list(self.computed), "frozen": self.frozen.tolist(), "columns": list(self.columns),
+            "runs": self.runs, "mapped_runs": self.mapped_runs,
+        }  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> ReusePlan:
+        return cls(
+            d["strategy"], tuple(d["domains"]), tuple(d["fixed"]), tuple(d["computed"]),
+            np.asarray(d["frozen"], dtype=float), int(d["runs"]), int(d.get("mapped_runs", 0)),
+        )  # fmt: skip
+
 
 def plan_stage(
     strategy: str,
@@ -151,3 +132,45 @@ def plan_stage(
     frozen = frozen / frozen.sum() if fixed else frozen
     runs = 0 if not computed else swarm_size(len(computed) + (1 if fixed else 0), factor, pow2)
     return ReusePlan(strategy, domains, fixed, computed, frozen, runs)
+
+
+def map_runs(P: np.ndarray, domains: Sequence[str], update: Update) -> tuple[np.ndarray, np.ndarray]:
+    """Swarm reuse: previous runs' mixtures P (K, m) over ``domains`` as mixtures over D', with 0 on the
+    affected domains; a domain that is gone (removed, revised, partitioned) is dropped and the row
+    renormalised. Returns the mapped rows and which rows were kept (a row with no weight left is not)."""
+    new = update.apply(domains)
+    index = {d: i for i, d in enumerate(domains)}
+    P = np.asarray(P, dtype=float)
+    Q = np.column_stack([P[:, index[d]] if d in index else np.zeros(len(P)) for d in new])
+    totals = Q.sum(axis=1)
+    keep = totals > 0
+    return Q[keep] / totals[keep, None], keep
+
+
+def restrict_law(law: Mapping, domains: Sequence[str]) -> dict:
+    """A stage's domain law (``tasks``, ``domains``, ``t``) kept on ``domains`` (after a removal)."""
+    index = [list(law["domains"]).index(d) for d in domains]
+    return {
+        "tasks": list(law["tasks"]),
+        "domains": list(domains),
+        "t": np.asarray(law["t"])[:, index].tolist(),
+    }
+
+
+def choose_partial(
+    law: Mapping, update: Update, count: int, task_of: Mapping[str, str] | None = None
+) -> tuple[tuple[str, ...], dict[str, float]]:
+    """PartialMixtureReuse's recomputed domains: the ``count`` unaffected domains most coupled to the new
+    ones in the previous stage's law ``law`` (``tasks``, ``domains``, ``t``). The coupling of domain j is
+    sum_i |t_ij| over the tasks of the affected domains (a domain's task is itself, or what ``task_of`` names,
+    e.g. a view's parent); over every task when none is one. Ties go to the earlier domain."""
+    tasks, domains = list(law["tasks"]), list(law["domains"])
+    t = np.abs(np.asarray(law["t"], dtype=float))
+    kept = [d for d in update.apply(domains) if d in domains]
+    if update.kind == "remove" or count <= 0 or not kept:
+        return (), {}
+    linked = {(task_of or {}).get(d, d) for d in update.affected} | set(update.domains)
+    rows = [i for i, task in enumerate(tasks) if task in linked] or list(range(len(tasks)))
+    score = {d: float(t[rows, domains.index(d)].sum()) for d in kept}
+    ranked = sorted(kept, key=lambda d: (-score[d], kept.index(d)))
+    return tuple(d for d in kept if d in ranked[:count]), score

@@ -96,17 +96,21 @@ class Swarm:
         tasks = [c for c in m.columns if c not in ID_COLUMNS]
         if len(domains) < 2 or not tasks:
             raise ValueError(f"{ratios} needs >= 2 domain columns and {metrics} >= 1 metric column")
-        joined = r[["run", *domains]].merge(m[["run", *tasks]], on="run", how="inner").dropna()
-        if joined.empty:
+        # joined on the run, each side's columns kept apart (a task may be named as a domain)
+        left, right = r.set_index("run")[domains], m.set_index("run")[tasks]
+        both = left.index[left.index.isin(right.index)]
+        left, right = left.loc[both], right.loc[both]
+        ok = (left.notna().all(axis=1) & right.notna().all(axis=1)).to_numpy()
+        left, right = left[ok], right[ok]
+        if left.empty:
             raise ValueError(f"no run of {ratios} has metrics in {metrics} (joined on 'run')")
-        P = joined[domains].to_numpy(float)
+        P = left.to_numpy(float)
         bad = np.flatnonzero(np.abs(P.sum(axis=1) - 1.0) > ROW_SUM_ATOL)
         if bad.size or P.min() < 0:
-            runs = joined["run"].iloc[bad].tolist()
+            runs = left.index[bad].tolist()
             raise ValueError(f"{ratios}: mixtures must be non-negative and sum to 1 (runs {runs} do not)")
         P = P / P.sum(axis=1, keepdims=True)
-        Y = joined[tasks].to_numpy(float)
-        return cls(tuple(map(str, joined["run"])), tuple(domains), P, tuple(tasks), Y)
+        return cls(tuple(map(str, left.index)), tuple(domains), P, tuple(tasks), right.to_numpy(float))
 
 
 def _with_run(frame: pd.DataFrame, path: str | Path) -> pd.DataFrame:

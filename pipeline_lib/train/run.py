@@ -73,20 +73,20 @@ def perplexity_summary(groups: Sequence[str], test_losses: np.ndarray) -> dict:
     return out
 
 
-def task_bpb(trainer: Trainer, tasks: Sequence[GroupTokens]) -> dict[str, float]:
-    """Bits per byte of each task's whole validation split (Olmix's tasks: groups, mixed or not), from the
-    pack step's token and byte counts."""
-    chunks = [eval_chunks(g.val, trainer.model_config.context) for g in tasks]
+def task_bpb(trainer: Trainer, tasks: Sequence[GroupTokens], split: str = "val") -> dict[str, float]:
+    """Bits per byte of each task's whole ``split`` (Olmix's tasks: groups, mixed or not), from the pack
+    step's token and byte counts: val for what fits read, test for what tables report."""
+    chunks = [eval_chunks(getattr(g, split), trainer.model_config.context) for g in tasks]
     batch = trainer.cfg.eval_batch_size
     losses = group_losses(trainer.model, chunks, batch, trainer.device, trainer.autocast)
     out = {}
     for g, loss in zip(tasks, losses, strict=True):
-        split = g.meta["splits"]["val"]
-        if "bytes" not in split:
+        split_meta = g.meta["splits"][split]
+        if "bytes" not in split_meta:
             raise ValueError(
                 f"{g.name}/meta.json has no byte count: re-run the pack step (delete its data dir)"
             )
-        out[g.name] = bits_per_byte(float(loss), split["tokens"], split["bytes"])
+        out[g.name] = bits_per_byte(float(loss), split_meta["tokens"], split_meta["bytes"])
     return out
 
 
@@ -147,10 +147,11 @@ def train_run(
     save_state: bool = False,
     inputs: RunInputs = NO_INPUTS,
     tasks: Sequence[str] = (),
+    task_split: str = "val",
 ) -> dict:
     """Train one run; optionally resume from a saved state, stop at a break step, save the state.
     ``inputs``: the files the method reads (its fit, DoReMi's reference model); ``tasks``: groups whose
-    validation bits per byte go into run.json (``task_bpb``)."""
+    bits per byte on ``task_split`` go into run.json (``task_bpb``, or ``test_task_bpb`` on test)."""
     policy = make_policy(spec.method, spec.groups, spec.method_params, inputs)
     data = [GroupTokens.load(Path(data_dir) / g) for g in spec.groups]
     out = Path(out_dir)
@@ -189,7 +190,8 @@ def train_run(
     if tasks:
         loaded = {g.name: g for g in data}
         task_data = [loaded.get(t) or GroupTokens.load(Path(data_dir) / t) for t in tasks]
-        record["task_bpb"] = task_bpb(trainer, task_data)
+        key = "task_bpb" if task_split == "val" else f"{task_split}_task_bpb"
+        record[key] = task_bpb(trainer, task_data, task_split)
     write_json(out / "run.json", record)
     if tracker is not None:
         tracker.close()
@@ -223,9 +225,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--save-state", action="store_true", help="write state.pt (model, optimizer, sampler)")
     ap.add_argument("--fit", default=None, help="the fit file the method reads (offline methods, Skill-It)")
     ap.add_argument("--reference", default=None, help="DoReMi's proxy: the reference model's state.pt")
-    ap.add_argument(
-        "--task-bpb", nargs="+", default=(), help="score these groups' whole val split in bits/byte"
-    )
+    ap.add_argument("--task-bpb", nargs="+", default=(), help="score these groups' whole split in bits/byte")
+    ap.add_argument("--task-split", choices=("val", "test"), default="val", help="--task-bpb's split")
     ap.add_argument(
         "--gpu-slots",
         type=int,
@@ -243,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         try:
             train_run(
                 spec, args.data_dir, args.out_dir, args.init_state, args.until, args.save_state, inputs,
-                args.task_bpb,
+                args.task_bpb, args.task_split,
             )  # fmt: skip
         except DivergenceError as err:
             log.error("%s", err)

@@ -75,6 +75,18 @@ def test_sample_full_overlay_dag(tmp_path):
     assert counts["train"] == sum(jobs.values())
 
 
+def test_reuse_config_dag(tmp_path):
+    """config/olmix-reuse.yaml alone: 9 packed groups (6 + 3 views), per seed 177 new proxies (stage 0's 15
+    shared; full 81, FullMixtureReuse 33, PartialMixtureReuse 42, swarm reuse 6) and 5 targets; a plan per
+    link but natural's (1 + 4 x 4), a fit per link (2 + 5 x 4); no Aioli tables."""
+    cfg = write_config("config/olmix-reuse.yaml", tmp_path)
+    counts = job_counts(snakemake(tmp_path, cfg, "-n").stdout)
+    assert counts == {
+        "all": 1, "pack": 9, "tokenizer": 1, "reuse_priors": 5, "reuse_plan": 3 * 17, "reuse_fit": 3 * 22,
+        "train": 3 * (177 + 5), "reuse_table": 1, "total": 680,
+    }  # fmt: skip
+
+
 @pytest.mark.parametrize(
     "overrides,message",
     [

@@ -1,0 +1,174 @@
+"""The mixture-reuse experiment: its config, the planner's jobs and counts, and each link's plan and fit
+(on synthetic proxy runs drawn from a known log-linear law, no training)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from pipeline_lib.config import ConfigError, load_project
+from pipeline_lib.config.reuse import ReuseConfig, Update
+from pipeline_lib.lmo import FitSettings, SwarmSettings
+from pipeline_lib.olmix.propose import SolveSettings
+from pipeline_lib.olmix.reuse import VIRTUAL, choose_partial, map_runs, plan_stage
+from pipeline_lib.olmix.sequence import fit_step, plan_step
+from pipeline_lib.olmix.swarmio import Priors, Swarm
+from pipeline_lib.plan import Planner
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _project(**reuse):
+    cfg = yaml.safe_load((REPO / "config" / "olmix-reuse.yaml").read_text())
+    cfg["reuse"] |= reuse
+    return load_project(cfg)
+
+
+def test_the_shipped_sequence_has_its_stages_views_and_one_task_set():
+    project = _project()
+    r = project.reuse
+    assert r.stages == (
+        ("arxiv", "book", "stackexchange", "wikipedia"),
+        ("arxiv", "book", "stackexchange", "wikipedia", "github", "manpages"),
+        ("arxiv", "book", "stackexchange", "wikipedia_long", "github", "manpages"),
+        ("arxiv", "book", "stackexchange", "wikipedia_long", "github"),
+        ("arxiv", "book_bible", "book_austen", "stackexchange", "wikipedia_long", "github"),
+    )
+    tasks = {project.settings[r.stage_key(t)].methods["olmix"].tasks for t in range(r.n_stages)}
+    assert tasks == {("arxiv", "book", "stackexchange", "wikipedia", "github", "manpages")}
+    assert {"wikipedia_long", "book_bible", "book_austen"} <= set(project.tokenizer_groups)
+    assert project.run_settings == () and r.seeds == (0, 1, 2)
+
+
+def test_bad_sequences_are_named():
+    with pytest.raises(ConfigError, match=r"reuse.updates\[1\] \(remove zzz\): .*unknown domain"):
+        _project(updates=[{"kind": "add", "domains": ["github"]}, {"kind": "remove", "domains": ["zzz"]}])
+    with pytest.raises(ConfigError, match=r"reuse.partial.1: \['github'\] are not unaffected"):
+        _project(partial={1: ["github"]})
+    with pytest.raises(ConfigError, match=r"reuse\.strategies: unknown"):
+        _project(strategies=["full", "magic"])
+    with pytest.raises(ConfigError, match="fewer than two domains"):
+        ReuseConfig.from_dict({"start": ["a", "b"], "updates": [{"kind": "remove", "domains": ["a"]}]})
+
+
+def test_runs_per_stage_and_strategy():
+    """K = 3(m + 1) per full stage; 3(|D_comp| + 2) with reuse (0 at the removal); swarm reuse tops up."""
+    plan = Planner(_project())
+    new = {s: [n for n, _ in plan.reuse_counts(s)] for s in plan.reuse.strategies}
+    assert new == {
+        "natural": [0, 0, 0, 0, 0],
+        "full": [15, 21, 21, 18, 21],
+        "full_reuse": [15, 12, 9, 0, 12],
+        "partial_reuse": [15, 15, 12, 0, 15],
+        "swarm_reuse": [15, 6, 0, 0, 0],
+    }
+    assert [pool for _, pool in plan.reuse_counts("swarm_reuse")] == [15, 21, 21, 21, 21]
+    jobs = plan.train_jobs
+    proxies = [j for j in jobs if "/swarm/run" in j]
+    assert len(proxies) == 3 * (15 + 81 + 33 + 42 + 6)  # stage 0's swarm is shared
+    assert len([j for j in jobs if j.startswith("reuse/targets/")]) == 3 * 5
+
+
+def test_reuse_jobs_carry_their_plan_tasks_and_test_split():
+    plan = Planner(_project())
+    proxy = plan.train_jobs["reuse/stage2/full_reuse/seed1/swarm/run3"]
+    assert proxy.fit == "reuse/stage2/full_reuse/seed1/plan.json"
+    assert proxy.spec.groups == plan.reuse.stages[2] and proxy.spec.model.n_layer == 1  # nano
+    assert "--task-bpb arxiv book stackexchange wikipedia github manpages" in proxy.args("R")
+    assert "--task-split" not in proxy.args("R")
+    target = plan.train_jobs["reuse/targets/partial_reuse/seed0"]
+    assert target.fit == "reuse/stage4/partial_reuse/seed0/fit.json" and target.spec.train.test_eval
+    assert target.args("R").endswith("--task-split test")
+    assert plan.reuse_dir(0, "full_reuse", 2) == "reuse/stage0/shared/seed2"
+    assert plan.reuse_previous(1, "swarm_reuse", 0) == "reuse/stage0/shared/seed0/fit.json"
+    regex = re.compile(plan.job_regex())
+    assert all(regex.fullmatch(j) for j in plan.train_jobs)
+    assert not regex.fullmatch("reuse/stage1/full/seed0/plan.json")
+    assert not regex.fullmatch("reuse/stage1/natural/seed0/swarm/run0")
+
+
+def test_swarm_reuse_maps_old_runs():
+    P = np.array([[0.2, 0.3, 0.5], [0.0, 0.0, 1.0]])
+    added, keep = map_runs(P, ("a", "b", "c"), Update("add", ("d",)))
+    assert added.tolist() == [[0.2, 0.3, 0.5, 0.0], [0.0, 0.0, 1.0, 0.0]] and keep.all()
+    revised, keep = map_runs(P, ("a", "b", "c"), Update("revise", ("a",), ("a2",)))
+    assert revised == pytest.approx(np.array([[0.0, 0.375, 0.625], [0.0, 0.0, 1.0]]))  # a2 gets 0
+    removed, keep = map_runs(P, ("a", "b", "c"), Update("remove", ("c",)))
+    assert removed == pytest.approx(np.array([[0.4, 0.6]])) and keep.tolist() == [True, False]
+
+
+def test_partial_reuse_picks_the_domain_most_coupled_to_the_new_ones():
+    law = {"tasks": ["a", "b", "code"], "domains": ["a", "b"], "t": [[-2.0, 0.1], [0.1, -2.0], [-0.1, -1.5]]}
+    chosen, score = choose_partial(law, Update("add", ("code",)), 1)
+    assert chosen == ("b",) and score == pytest.approx({"a": 0.1, "b": 1.5})
+    # a revised view's task is its parent's (task_of); a removal recomputes nothing
+    chosen, _ = choose_partial(law, Update("revise", ("a",), ("a_long",)), 1, {"a_long": "a"})
+    assert chosen == ("b",)  # the only unaffected domain
+    assert choose_partial(law, Update("remove", ("a",)), 1) == ((), {})
+
+
+def test_a_frozen_domain_takes_the_virtual_columns_interactions():
+    plan = plan_stage("full_reuse", {"a": 0.5, "b": 0.5}, Update("add", ("c",)))
+    assert plan.columns == (VIRTUAL, "c")
+    assert plan.domain_t(np.array([[1.0, 2.0]])).tolist() == [[1.0, 1.0, 2.0]]
+
+
+def _fake_runs(tmp: Path, plan_file: dict, stage: int, tasks, law_t: dict) -> list[str]:
+    """run.json files of a link's proxies: metrics from a known law over the stage's domains."""
+    paths = []
+    for k, q in enumerate(plan_file["mixtures"]):
+        q = dict(zip(plan_file["groups"], q, strict=True))
+        bpb = {t: 1.0 + float(np.exp(sum(law_t[t].get(d, 0.0) * w for d, w in q.items()))) for t in tasks}
+        run = {"final_mixture": q, "task_bpb": bpb, "tokens_trained": 100}
+        run["compute"], run["tokens"] = {"flops": 10.0}, 100
+        path = tmp / f"stage{stage}" / "swarm" / f"run{k}" / "run.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(run))
+        paths.append(str(path))
+    return paths
+
+
+def test_a_two_stage_link_plans_fits_and_expands(tmp_path):
+    """Stage 0's shared swarm and fit, then FullMixtureReuse adds a domain: its swarm is over {virtual, new},
+    the expanded mixture keeps the frozen ratios, and the cost accumulates."""
+    reuse = ReuseConfig.from_dict({"start": ["a", "b"], "updates": [{"kind": "add", "domains": ["c"]}]})
+    tokens = {"a": 4e6, "b": 2e6, "c": 2e6}
+    priors = Priors.from_tokens(tokens)
+    law_t = {"ta": {"a": -2.0, "b": 0.5, "c": 0.2}, "tc": {"a": 0.5, "b": 0.3, "c": -2.0}}
+    swarm, fit, solve = SwarmSettings(), FitSettings(n_random=2), SolveSettings(target_tokens=10**6)
+    first = plan_step(reuse, 0, "shared", 0, priors, None, (9, 0), swarm, 10**5)
+    assert len(first["mixtures"]) == 9 and first["columns"] == ["a", "b"]
+    runs = _fake_runs(tmp_path, first, 0, ("ta", "tc"), law_t)
+    fit0 = fit_step(reuse, 0, "shared", priors, first, None, None, runs, fit, solve, tmp_path / "fit0")
+    fit0["seed"] = 0
+    assert fit0["extra_runs"]["runs"] == 9 and fit0["groups"] == ["a", "b"]
+    second = plan_step(reuse, 1, "full_reuse", 0, priors, fit0, (9, 9), swarm, 10**5)
+    assert second["columns"] == [VIRTUAL, "c"] and len(second["mixtures"]) == 9
+    for r, q in zip(second["column_mixtures"], second["mixtures"], strict=True):
+        assert q[0] / q[1] == pytest.approx(fit0["proportions"][0] / fit0["proportions"][1])
+        assert q[2] == pytest.approx(r[1])
+    runs = _fake_runs(tmp_path, second, 1, ("ta", "tc"), law_t)
+    fit1 = fit_step(reuse, 1, "full_reuse", priors, second, fit0, None, runs, fit, solve, tmp_path / "fit1")
+    q = np.array(fit1["proportions"])
+    assert q.sum() == pytest.approx(1) and q[0] / q[1] == pytest.approx(
+        fit0["proportions"][0] / fit0["proportions"][1]
+    )
+    assert fit1["extra_runs"]["runs"] == 18 and fit1["stage_runs"]["runs"] == 9
+    assert np.array(fit1["domain_law"]["t"]).shape == (2, 3)
+    natural = fit_step(reuse, 1, "natural", priors, None, None, None, [], fit, solve, tmp_path / "n")
+    assert natural["proportions"] == pytest.approx([0.5, 0.25, 0.25]) and natural["extra_runs"]["runs"] == 0
+
+
+def test_swarm_files_may_name_a_task_as_a_domain(tmp_path):
+    """A task named as a domain (a group's own validation split) keeps both columns apart."""
+    swarm = Swarm(
+        ("r0", "r1"), ("a", "b"), np.array([[0.3, 0.7], [0.6, 0.4]]), ("a", "b"), np.array([[1, 2], [3, 4.0]])
+    )
+    swarm.write(tmp_path / "ratios.csv", tmp_path / "metrics.csv")
+    back = Swarm.read(tmp_path / "ratios.csv", tmp_path / "metrics.csv")
+    assert back.P.tolist() == swarm.P.tolist() and back.Y.tolist() == swarm.Y.tolist()
