@@ -293,6 +293,11 @@ class MethodConfig:
         return dataclasses.asdict(self)
 
 
+# Train keys added after results existed, left out of a spec at their defaults (which reproduce the earlier
+# runs exactly): a job's spec, its Snakemake params and run.json's config hash stay as they were, so adding
+# them reruns no finished job.
+LATE_TRAIN_KEYS = ("eval_compile", "sync_every", "pin_memory", "attention", "loss_chunk")
+
 RESTRICTED = "restricted"  # the view name of a restricted setting: results/<setting>/restricted/
 AIOLI_PLUS = "aioli+"  # "aioli+<X>": X's policy for a prefix, then Aioli (the restricted setting)
 
@@ -358,6 +363,10 @@ class RunSpec:
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         out["groups"] = list(self.groups)
+        defaults = TrainConfig()
+        out["train"] = {
+            k: v for k, v in out["train"].items() if k not in LATE_TRAIN_KEYS or v != getattr(defaults, k)
+        }
         return out
 
     @classmethod

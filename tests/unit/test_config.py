@@ -257,3 +257,20 @@ def test_tensorboard_without_its_package_stops_the_load(monkeypatch):
     )
     with pytest.raises(ConfigError, match=r"train.tensorboard is on .* pip install -e \".\[tracking\]\""):
         _load(lambda c: c.update(train={"tensorboard": True}))
+
+
+def test_late_train_keys_stay_out_of_a_spec_at_their_defaults():
+    """Throughput keys added after results existed leave the spec (Snakemake's params, run.json's config
+    hash) of a default job as it was, and appear once set; the spec round-trips either way."""
+    import dataclasses
+
+    from pipeline_lib.config import RunSpec, TrainConfig
+    from pipeline_lib.config.types import LATE_TRAIN_KEYS
+    from pipeline_lib.model.config import ModelConfig
+
+    spec = RunSpec("s", ("a", "b"), "stratified", {}, 0, ModelConfig(), TrainConfig())
+    assert not set(LATE_TRAIN_KEYS) & set(spec.to_dict()["train"])
+    assert RunSpec.from_dict(spec.to_dict()) == spec
+    fast = dataclasses.replace(spec, train=dataclasses.replace(spec.train, sync_every=50, attention="sdpa"))
+    assert {"sync_every": 50, "attention": "sdpa"}.items() <= fast.to_dict()["train"].items()
+    assert RunSpec.from_dict(fast.to_dict()) == fast
