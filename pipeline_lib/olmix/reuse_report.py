@@ -98,7 +98,7 @@ def strategy_rows(targets: pd.DataFrame, order: Sequence[str]) -> pd.DataFrame:
             row |= {"Δ bpb vs full": d.mean, "Δ lo": d.lo, "Δ hi": d.hi, "Δ label": d.label()}
             saved = 1 - row["flops"] / full["flops"].mean() if full["flops"].mean() else math.nan
             row |= {"saved %": 100 * saved, "TV to full": _mean_tv(t, full)}
-        if natural is not None and len(natural):
+        if natural is not None and len(natural) and s != "natural":
             g = paired_diff(gain(s).dropna().tolist())
             row |= {"gain %": g.mean, "gain lo": g.lo, "gain hi": g.hi, "gain label": g.label()}
             row["TV to natural"] = _mean_tv(t, natural)
@@ -168,7 +168,7 @@ def write_reuse_report(fit_paths: Sequence[str], target_paths: Sequence[str], ou
     order = [s for s in STRATEGIES if s in set(targets.strategy)]
     numbers = strategy_rows(targets, order)
     note = (
-        f"Target runs on the last stage's mixture of each strategy, seeds {sorted(targets.seed.unique())}. "
+        f"Target runs on the last stage's mixture of each strategy, seeds {sorted(int(s) for s in targets.seed.unique())}. "
         "BPB: test bits per byte averaged over the fixed tasks; Δ and gain: paired within a seed, 95% "
         "t-interval (* = resolved). Proxy runs and FLOPs: every proxy the strategy's chain trained, stage 0 "
         "included. Gain kept: mean gain over natural / full recomputation's. TV: total-variation distance "
