@@ -167,8 +167,9 @@ def write_reuse_report(fit_paths: Sequence[str], target_paths: Sequence[str], ou
     fits, targets = fit_frame(fit_paths), target_frame(target_paths)
     order = [s for s in STRATEGIES if s in set(targets.strategy)]
     numbers = strategy_rows(targets, order)
+    seeds = sorted(int(s) for s in targets.seed.unique())
     note = (
-        f"Target runs on the last stage's mixture of each strategy, seeds {sorted(int(s) for s in targets.seed.unique())}. "
+        f"Target runs on the last stage's mixture of each strategy, seeds {seeds}. "
         "BPB: test bits per byte averaged over the fixed tasks; Δ and gain: paired within a seed, 95% "
         "t-interval (* = resolved). Proxy runs and FLOPs: every proxy the strategy's chain trained, stage 0 "
         "included. Gain kept: mean gain over natural / full recomputation's. TV: total-variation distance "
