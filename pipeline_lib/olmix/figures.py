@@ -83,11 +83,16 @@ def reuse_figure(
         axes[0].plot(range(final + 1), runs, marker="o", label=s)
     axes[0].set(xlabel="stage", ylabel="proxy runs (cumulative)", title="Compute", xticks=range(final + 1))
     axes[0].legend(fontsize=8)
-    shown = [s for s in order if s != "natural" and "gain %" in numbers]
-    gains = numbers.loc[shown, "gain %"].astype(float)
-    lo = (gains - numbers.loc[shown, "gain lo"].astype(float)).fillna(0)
-    hi = (numbers.loc[shown, "gain hi"].astype(float) - gains).fillna(0)
-    axes[1].barh(shown, gains, xerr=[lo, hi], color="tab:blue", alpha=0.7, capsize=3)
+    shown = [s for s in order if s != "natural"] if "gain %" in numbers else []
+    if shown:
+        gains = numbers.loc[shown, "gain %"].astype(float)
+        lo = (gains - numbers.loc[shown, "gain lo"].astype(float)).fillna(0)
+        hi = (numbers.loc[shown, "gain hi"].astype(float) - gains).fillna(0)
+        axes[1].barh(shown, gains, xerr=[lo, hi], color="tab:blue", alpha=0.7, capsize=3)
+    else:
+        axes[1].text(
+            0.5, 0.5, "no natural strategy to compare with", ha="center", transform=axes[1].transAxes
+        )
     axes[1].axvline(0, color="k", lw=0.8)
     axes[1].set(xlabel="% lower test BPB than natural (95% CI)", title="Gain over natural")
     last = mixtures[mixtures.stage == final].groupby(["strategy", "domain"], sort=False)["weight"].mean()

@@ -118,16 +118,20 @@ def _shown(numbers: pd.DataFrame) -> pd.DataFrame:
         return "" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)
 
     out = pd.DataFrame(index=numbers.index)
+
+    def col(name: str) -> pd.Series:  # a column some strategy sets lack (no full or natural): blanks
+        return numbers[name] if name in numbers else pd.Series(None, index=numbers.index, dtype=object)
+
     out["avg test BPB"] = [f"{b:.4f} ± {sd:.4f}" if sd == sd else f"{b:.4f}" for b, sd in
                            zip(numbers["bpb"], numbers["bpb sd"], strict=True)]  # fmt: skip
-    out["Δ vs full [95% CI]"] = numbers.get("Δ label", "")
-    out["gain over natural % [95% CI]"] = numbers.get("gain label", "")
+    out["Δ vs full [95% CI]"] = col("Δ label")
+    out["gain over natural % [95% CI]"] = col("gain label")
     out["avg test ppl"] = [fmt(v, ".2f") for v in numbers["ppl"]]
     out["proxy runs"] = [fmt(v, ".0f") for v in numbers["runs"]]
     out["FLOPs"] = [fmt(v, ".2e") for v in numbers["flops"]]
-    out["compute saved %"] = [fmt(v, ".0f") for v in numbers.get("saved %", [])]
-    out["gain kept %"] = [fmt(v, ".0f") for v in numbers.get("kept %", pd.Series(index=numbers.index))]
-    out["TV to full"] = [fmt(v, ".3f") for v in numbers.get("TV to full", [])]
+    out["compute saved %"] = [fmt(v, ".0f") for v in col("saved %")]
+    out["gain kept %"] = [fmt(v, ".0f") for v in col("kept %")]
+    out["TV to full"] = [fmt(v, ".3f") for v in col("TV to full")]
     for k in ("runs", "saved %", "gain %", "kept %"):
         out[f"paper {k}"] = [fmt(v, ".0f" if k != "gain %" else ".1f") for v in numbers[f"paper {k}"]]
     return out

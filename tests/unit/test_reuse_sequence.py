@@ -172,3 +172,31 @@ def test_swarm_files_may_name_a_task_as_a_domain(tmp_path):
     swarm.write(tmp_path / "ratios.csv", tmp_path / "metrics.csv")
     back = Swarm.read(tmp_path / "ratios.csv", tmp_path / "metrics.csv")
     assert back.P.tolist() == swarm.P.tolist() and back.Y.tolist() == swarm.Y.tolist()
+
+
+@pytest.mark.parametrize("strategies", [["natural", "full_reuse"], ["full", "swarm_reuse"]])
+def test_the_report_takes_any_subset_of_strategies(tmp_path, strategies):
+    """Without full recomputation (or natural) the columns that compare with it stay blank."""
+    from pipeline_lib.olmix.reuse_report import write_reuse_report
+
+    fits, targets = [], []
+    for s in strategies:
+        for seed in (0, 1):
+            link = tmp_path / "stage0" / ("natural" if s == "natural" else "shared") / f"seed{seed}"
+            link.mkdir(parents=True, exist_ok=True)
+            cost = {"runs": 0 if s == "natural" else 4, "tokens": 10, "flops": 0.0 if s == "natural" else 8.0}
+            fit = {"stage": 0, "seed": seed, "groups": ["a", "b"], "proportions": [0.4, 0.6]}
+            fit |= {"natural": [0.5, 0.5], "stage_runs": cost, "extra_runs": cost, "update": "start"}
+            (link / "fit.json").write_text(json.dumps(fit))
+            fits.append(str(link / "fit.json"))
+            run = tmp_path / "targets" / s / f"seed{seed}" / "run.json"
+            run.parent.mkdir(parents=True)
+            bpb = {"a": 1.0 + 0.01 * seed + 0.02 * strategies.index(s), "b": 2.0}
+            record = {"seed": seed, "groups": ["a", "b"], "test_task_bpb": bpb, "avg_test_ppl": 10.0}
+            record |= {"final_mixture": {"a": 0.4, "b": 0.6}, "extra_runs": cost}
+            run.write_text(json.dumps(record))
+            targets.append(str(run))
+    write_reuse_report(sorted(set(fits)), targets, tmp_path / "report" / "reuse")
+    table = (tmp_path / "report" / "reuse.md").read_text()
+    assert all(f"| {s} |" in table for s in strategies)
+    assert (tmp_path / "report" / "reuse.png").stat().st_size > 10_000
