@@ -346,12 +346,9 @@ class Planner:
         for t, update in enumerate(r.updates if strategy != "natural" else (), start=1):
             previous = dict.fromkeys(r.stages[t - 1], 1 / len(r.stages[t - 1]))
             kept = [d for d in r.stages[t] if d in previous]
-            if strategy != "partial_reuse" or update.kind == "remove":
-                partial: tuple[str, ...] = ()
-            elif r.partial is not None:
-                partial = r.partial.get(t, ())
-            else:
-                partial = tuple(kept[: r.partial_count])  # the count is all a plan's size depends on
+            partial = r.given_partial(t, strategy)
+            if partial is None:  # chosen at run time: the count is all a plan's size depends on
+                partial = tuple(kept[: r.partial_count])
             plan = plan_stage(strategy, previous, update, partial, counts[-1][1], factor, r.pow2)
             counts.append((plan.runs, plan.runs + plan.mapped_runs))
         self._cache[key] = counts

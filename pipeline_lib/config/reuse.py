@@ -136,6 +136,13 @@ class ReuseConfig:
             raw["seeds"] = tuple(raw["seeds"])
         return cls(start, tuple(updates), strategies, partial, **raw)
 
+    def given_partial(self, stage: int, strategy: str) -> tuple[str, ...] | None:
+        """The unaffected domains a link recomputes besides the new ones: none (every strategy but
+        partial_reuse, and a removal), those ``partial`` names, or None: chosen from the previous law."""
+        if strategy != "partial_reuse" or self.updates[stage - 1].kind == "remove":
+            return ()
+        return self.partial.get(stage, ()) if self.partial is not None else None
+
     @property
     def n_stages(self) -> int:
         return len(self.stages)

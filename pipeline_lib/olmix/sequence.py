@@ -49,12 +49,9 @@ def stage_plan(
         raise ValueError(f"stage {stage} needs the previous stage's fit")
     update = reuse.updates[stage - 1]
     mixture = dict(zip(previous["groups"], previous["proportions"], strict=True))
-    partial, scores = (), {}
-    if strategy == "partial_reuse" and update.kind != "remove":
-        if reuse.partial is not None:
-            partial = reuse.partial.get(stage, ())
-        else:
-            partial, scores = choose_partial(previous["domain_law"], update, reuse.partial_count, task_of)
+    partial, scores = reuse.given_partial(stage, strategy), {}
+    if partial is None:
+        partial, scores = choose_partial(previous["domain_law"], update, reuse.partial_count, task_of)
     plan = plan_stage(strategy, mixture, update, partial, previous_runs, factor, reuse.pow2)
     return plan, {"recomputed": list(partial), "coupling": scores}
 
@@ -110,7 +107,7 @@ def _collapse(plan: ReusePlan, q: np.ndarray) -> np.ndarray:
 
 
 def link_swarm(
-    plan: ReusePlan, runs: Sequence[str], previous_dir: str | Path | None, update
+    plan: ReusePlan, stage: int, runs: Sequence[str], previous_dir: str | Path | None, update
 ) -> tuple[Swarm | None, dict]:
     """The swarm a link fits: its new runs over the plan's columns (their realised mixtures collapsed),
     after (swarm reuse) the previous link's runs mapped onto the stage's domains; and the new runs' cost."""
@@ -118,7 +115,7 @@ def link_swarm(
     tasks = tuple(records[0]["task_bpb"]) if records else ()
     P = [_collapse(plan, np.array([r["final_mixture"][d] for d in plan.domains])) for r in records]
     Y = [[r["task_bpb"][t] for t in tasks] for r in records]
-    names = [f"stage{_stage_of(p)}/{Path(p).parent.name}" for p in runs]
+    names = [f"stage{stage}/{Path(p).parent.name}" for p in runs]
     if plan.mapped_runs and previous_dir is not None:
         old = Swarm.read(Path(previous_dir) / "ratios.csv", Path(previous_dir) / "metrics.csv")
         mapped, keep = map_runs(old.P, old.domains, update)
@@ -131,11 +128,6 @@ def link_swarm(
         return None, NO_RUNS
     swarm = Swarm(tuple(names), plan.columns, np.array(P), tasks, np.array(Y))
     return swarm, spent(records)
-
-
-def _stage_of(path: str | Path) -> str:
-    parts = Path(path).parts
-    return next((p.removeprefix("stage") for p in parts if p.startswith("stage")), "?")
 
 
 def fit_step(
@@ -162,7 +154,7 @@ def fit_step(
         return {**base, "proportions": natural.tolist(), "extra_runs": dict(NO_RUNS), "stage_runs": NO_RUNS}
     plan = ReusePlan.from_dict(plan_file["plan"])
     update = reuse.updates[stage - 1] if stage else None
-    swarm, cost = link_swarm(plan, runs, previous_dir, update)
+    swarm, cost = link_swarm(plan, stage, runs, previous_dir, update)
     total = {k: cumulative[k] + cost[k] for k in NO_RUNS}
     out = {**base, "plan": plan.to_dict(), "partial": plan_file.get("partial", {}), "stage_runs": cost}
     if swarm is None:  # a removal: drop the domain, keep the others' ratios

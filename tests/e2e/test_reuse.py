@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.workflow.helpers import snakemake, write_config
+from tests.workflow.helpers import finished_workflow, snakemake
 
 pytestmark = pytest.mark.slow
 STRATEGIES = ["natural", "full", "full_reuse", "partial_reuse", "swarm_reuse"]
@@ -17,10 +17,7 @@ STRATEGIES = ["natural", "full", "full_reuse", "partial_reuse", "swarm_reuse"]
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("reuse")
-    cfg = write_config("config/test/reuse.yaml", workdir)
-    snakemake(workdir, cfg)
-    return workdir, cfg
+    return finished_workflow(tmp_path_factory.mktemp("reuse"), "config/test/reuse.yaml")
 
 
 def _json(path):

@@ -9,17 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.workflow.helpers import snakemake, write_config
+from tests.workflow.helpers import finished_workflow, snakemake
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("e2e")
-    cfg = write_config("config/test/tiny.yaml", workdir)
-    snakemake(workdir, cfg)
-    return workdir, cfg
+    return finished_workflow(tmp_path_factory.mktemp("e2e"), "config/test/tiny.yaml")
 
 
 def test_every_group_of_every_setting_has_a_finite_perplexity(finished):

@@ -85,3 +85,10 @@ def train_jobs(output: str) -> dict[str, int]:
         kind = "runs" if parts[at] == "runs" else f"pilots/{parts[at + 1]}"
         counts[kind] = counts.get(kind, 0) + 1
     return counts
+
+
+def finished_workflow(workdir: Path, config: str | Path) -> tuple[Path, Path]:
+    """Run a shipped config to completion in ``workdir`` (an end-to-end suite's fixture)."""
+    cfg = write_config(config, workdir)
+    snakemake(workdir, cfg)
+    return workdir, cfg
