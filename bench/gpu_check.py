@@ -16,6 +16,9 @@ section is guarded: a failure is recorded (with its error) and the next section 
 - ``runs``: the gpu-sample run (stratified) and an Aioli run of the same steps through the real trainer
   (``train_run``), each twice: Aioli's wall time over stratified's, the share of time in evaluation, and
   whether the repeat gave bit-identical losses (GPU determinism).
+- ``data_parallel``: the stratified run again over two data-parallel ranks (``train.run --ranks 2``:
+  torchrun, NCCL on two GPUs, gloo on CPU) against one process: the training-time speed-up and the largest
+  loss difference. Skipped with fewer than two GPUs.
 
 Writes one JSON summary (``--out``) and prints a table.
 """
@@ -173,6 +176,9 @@ def throughput_paths(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     if flash_available() and args.cuda:
         paths["flash"] = {"attention": "flash", **fast}
         paths["flash_compiled"] = {"attention": "flash", **fast, "compile": True}
+    if args.cuda:  # CUDA graphs of the compiled step (static shapes, no launch overhead)
+        graphs = {"compile": True, "compile_mode": "reduce-overhead"}
+        paths["compiled_cudagraphs"] = {"attention": "sdpa", **fast, **graphs}
     paths["eager_chunked_loss"] = {"attention": "sdpa", **fast, "loss_chunk": chunk}
     paths["compiled_chunked_loss"] = {"attention": "sdpa", **fast, "compile": True, "loss_chunk": chunk}
     if args.quick:  # one compiled path is enough to see compile work on CPU
@@ -285,6 +291,38 @@ def section_runs(args: argparse.Namespace, ctx: dict) -> dict:
     return out
 
 
+def section_data_parallel(args: argparse.Namespace, ctx: dict) -> dict:
+    """The stratified run over two ranks against one process, both through the launcher of ``train.run``."""
+    from pipeline_lib.config import RunSpec
+
+    if "data_dir" not in ctx:
+        raise RuntimeError("no prepared data (the data section failed)")
+    if args.cuda and torch.cuda.device_count() < 2:
+        return {"skipped": f"{torch.cuda.device_count()} GPU visible; two ranks need two"}
+    train = train_config(args, args.run_steps)
+    spec = RunSpec("gpu-sample", RUN_GROUPS, "stratified", {}, 0, model_config(args), train)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    records = {}
+    for ranks in (1, 2):
+        out_dir = Path(ctx["workdir"]) / f"ranks{ranks}"
+        command = [
+            sys.executable, "-m", "pipeline_lib.train.run", "--spec", json.dumps(spec.to_dict()),
+            "--data-dir", str(ctx["data_dir"]), "--out-dir", str(out_dir), "--ranks", str(ranks),
+        ]  # fmt: skip
+        proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
+        if proc.returncode:
+            raise RuntimeError(f"--ranks {ranks} failed: {proc.stderr[-1500:]}")
+        records[ranks] = json.loads((out_dir / "run.json").read_text())
+    one, two = records[1], records[2]
+    losses = [(one["test_loss"][g], two["test_loss"][g]) for g in RUN_GROUPS]
+    return {
+        "ranks": 2,
+        "train_s": {n: round(r["compute"]["train_time_s"], 2) for n, r in records.items()},
+        "speedup": round(one["compute"]["train_time_s"] / two["compute"]["train_time_s"], 3),
+        "max_abs_test_loss_diff": max(abs(a - b) for a, b in losses),
+    }
+
+
 # -- plumbing ---------------------------------------------------------------------------------------------
 def guarded(fn: Callable[[], dict]) -> dict:
     """Run one measurement; a failure becomes ``{"ok": false, "error": ...}``, and the check goes on."""
@@ -323,6 +361,7 @@ SECTIONS: dict[str, Callable[[argparse.Namespace, dict], dict]] = {
     "throughput": section_throughput,
     "data": section_data,
     "runs": section_runs,
+    "data_parallel": section_data_parallel,
 }
 
 
@@ -368,6 +407,12 @@ def table(summary: dict) -> str:
                 f"bit-identical: {r['deterministic']} (max diff {r['max_abs_diff']:.3g})"
             )
         lines.append(f"  aioli / stratified wall time: {runs['aioli_over_stratified']}")
+    dp = summary["sections"].get("data_parallel", {})
+    if dp.get("ok") and "skipped" not in dp:
+        lines.append(
+            f"  stratified over 2 ranks: {dp['speedup']}x the training speed of one process, largest "
+            f"test-loss difference {dp['max_abs_test_loss_diff']:.2g}"
+        )
     return "\n".join(lines)
 
 

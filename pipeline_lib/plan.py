@@ -220,6 +220,20 @@ class Planner:
             jobs += self._reuse_jobs(seed)
         return {job.path: job for job in jobs}
 
+    def data_parallel_problems(self, ranks: int) -> list[str]:
+        """Why some jobs cannot train over ``ranks`` data-parallel processes (``resources.gpus_per_run``): a
+        batch that does not split evenly, or DoReMi's single-process reference quirk."""
+        problems: dict[str, list[str]] = {}
+        for job in self.train_jobs.values():
+            train, params = job.spec.train, job.spec.method_params
+            if train.batch_size % ranks:
+                why = f"train.batch_size {train.batch_size} does not split over {ranks} GPUs"
+                problems.setdefault(why, []).append(job.path)
+            if job.spec.method == "doremi_proxy" and params.get("reference_microbatch"):
+                why = f"methods.doremi.reference_microbatch runs single-process only, not over {ranks} GPUs"
+                problems.setdefault(why, []).append(job.path)
+        return [f"{why} ({len(paths)} jobs, e.g. {paths[0]})" for why, paths in problems.items()]
+
     def _final_jobs(self, view: str, seed: int) -> list[TrainJob]:
         s, jobs = self.project.settings[view], []
         for method in self.project.methods_of(view):

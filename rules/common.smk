@@ -63,6 +63,11 @@ except (ConfigError, DataError) as err:
     raise WorkflowError(str(err)) from None
 
 PLAN = Planner(PROJECT)
+# resources.gpus_per_run > 1: each run trains data-parallel over that many GPUs (torchrun; pipeline_lib/parallel.py)
+GPUS_PER_RUN = config["resources"]["gpus_per_run"]
+RANKS = f" --ranks {GPUS_PER_RUN}" if GPUS_PER_RUN > 1 else ""
+if GPUS_PER_RUN > 1 and (_problems := PLAN.data_parallel_problems(GPUS_PER_RUN)):
+    raise WorkflowError("resources.gpus_per_run:\n  - " + "\n  - ".join(_problems))
 # The Python that runs the steps: this one, or the environment's own under --software-deployment-method.
 PY = "python" if workflow.deployment_settings.deployment_method else sys.executable
 RESULTS = config["results_dir"]

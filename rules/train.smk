@@ -1,6 +1,7 @@
 # Every training job (final runs, grid pilots, the dynamic sweep, one-hot runs, proxies, DoReMi's reference)
 # runs through this one rule and the one trainer; the planner gives each its spec, inputs and flags.
 # A job that saves state.pt (a reference model, a dynamic parent) writes it before run.json, its marker.
+# With resources.gpus_per_run > 1, RANKS adds `--ranks N`: the run trains data-parallel over N GPUs.
 
 
 rule train:
@@ -27,5 +28,5 @@ rule train:
     conda:
         "../environment.yml"
     shell:
-        f"{PY} -m pipeline_lib.train.run --spec {{params.spec:q}} --data-dir {DATA} "
+        f"{PY} -m pipeline_lib.train.run{RANKS} --spec {{params.spec:q}} --data-dir {DATA} "
         f"--out-dir {RESULTS}/{{wildcards.job}} --threads {{threads}} {{params.args}} > {{log}} 2>&1"

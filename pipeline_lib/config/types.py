@@ -181,6 +181,9 @@ class DataConfig:
         )
 
 
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune-no-cudagraphs", "max-autotune")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """One training run's optimisation and evaluation settings (paper defaults where it has them)."""
@@ -219,6 +222,9 @@ class TrainConfig:
     """``auto`` (bf16 autocast on CUDA, fp32 on CPU), ``fp32`` or ``bf16``."""
     compile: bool = False
     """torch.compile the model."""
+    compile_mode: str = "default"
+    """torch.compile's mode: ``default``, ``reduce-overhead`` (CUDA graphs: static shapes replayed without
+    launch overhead), ``max-autotune-no-cudagraphs`` or ``max-autotune``."""
     eval_compile: bool = False
     """Evaluate through torch.compile too (the training's compiled model when ``compile`` is on)."""
     sync_every: int = 1
@@ -251,6 +257,8 @@ class TrainConfig:
             problems.append("train.sync_every must be >= 1")
         if self.loss_chunk < 0:
             problems.append("train.loss_chunk must be >= 0 (0: off)")
+        if self.compile_mode not in COMPILE_MODES:
+            problems.append(f"train.compile_mode must be one of {COMPILE_MODES}, got '{self.compile_mode}'")
         if self.attention not in ("auto", "sdpa", "flash"):
             problems.append(f"train.attention must be auto, sdpa or flash, got '{self.attention}'")
         if self.checkpoint_every is not None and self.checkpoint_every < 1:
@@ -296,7 +304,7 @@ class MethodConfig:
 # Train keys added after results existed, left out of a spec at their defaults (which reproduce the earlier
 # runs exactly): a job's spec, its Snakemake params and run.json's config hash stay as they were, so adding
 # them reruns no finished job.
-LATE_TRAIN_KEYS = ("eval_compile", "sync_every", "pin_memory", "attention", "loss_chunk")
+LATE_TRAIN_KEYS = ("eval_compile", "sync_every", "pin_memory", "attention", "loss_chunk", "compile_mode")
 
 RESTRICTED = "restricted"  # the view name of a restricted setting: results/<setting>/restricted/
 AIOLI_PLUS = "aioli+"  # "aioli+<X>": X's policy for a prefix, then Aioli (the restricted setting)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline_lib.io import read_json
+from pipeline_lib.io import read_json, write_json
 
 
 def token_dtype(vocab_size: int) -> np.dtype:
@@ -40,3 +40,13 @@ class GroupTokens:
         dtype = np.dtype(meta["dtype"])
         splits = {s: open_tokens(group_dir / f"{s}.bin", dtype) for s in ("train", "val", "test")}
         return cls(name=meta["group"], meta=meta, **splits)
+
+    def save(self, group_dir: str | Path) -> Path:
+        """Write the splits and ``meta.json`` as :meth:`load` reads them (fixtures, benchmarks); returns
+        the folder."""
+        group_dir = Path(group_dir)
+        group_dir.mkdir(parents=True, exist_ok=True)
+        for split in ("train", "val", "test"):
+            np.asarray(getattr(self, split)).tofile(group_dir / f"{split}.bin")
+        write_json(group_dir / "meta.json", self.meta)
+        return group_dir

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from pipeline_lib.config import MethodConfig
     from pipeline_lib.model import ModelConfig
+    from pipeline_lib.parallel import Ranks
 
 
 class RunPort(Protocol):
@@ -43,6 +44,9 @@ class RunPort(Protocol):
     model_config: ModelConfig
     val_chunks: Sequence[np.ndarray]
     """Each group's fixed validation subset, (n, T + 1) token chunks."""
+    ranks: Ranks
+    """The run's data-parallel ranks: ``backward`` sees this rank's rows of the batch and builds global
+    group means with ``ranks.group_means`` (the trainer sums gradients over ranks after it)."""
 
     def val_history(self) -> np.ndarray:
         """The scheduled validation losses so far, (evaluations, m), in step order."""
@@ -66,7 +70,8 @@ class RunPort(Protocol):
         """The parameters the optimizer steps, in a fixed order."""
 
     def set_gradient(self, flat: torch.Tensor) -> None:
-        """Make ``flat`` (all trainable parameters, concatenated) the step's gradient."""
+        """Make ``flat`` (all trainable parameters, concatenated) the step's gradient, already the same on
+        every rank."""
 
 
 @dataclass(frozen=True)

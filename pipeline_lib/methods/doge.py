@@ -44,10 +44,13 @@ def doge_update(w: np.ndarray, scores: np.ndarray, mu: float) -> np.ndarray:
     return eg_from_scores(w, scores, 1.0 / mu)
 
 
-def _flat_grad(loss: torch.Tensor, params: list[torch.nn.Parameter], clip: float) -> torch.Tensor:
+def _flat_grad(loss: torch.Tensor, params: list[torch.nn.Parameter]) -> torch.Tensor:
     grads = torch.autograd.grad(loss, params, allow_unused=True)
     parts = [g if g is not None else torch.zeros_like(p) for g, p in zip(grads, params, strict=True)]
-    flat = torch.cat([g.reshape(-1).float() for g in parts])
+    return torch.cat([g.reshape(-1).float() for g in parts])
+
+
+def _clipped(flat: torch.Tensor, clip: float) -> torch.Tensor:
     norm = flat.norm()
     if clip > 0 and norm > clip:  # as clip_grad_norm_ does to each group's gradient in the reference
         flat = flat * (clip / (norm + 1e-6))
@@ -58,20 +61,21 @@ def per_group_grads(
     run: RunPort, batch: torch.Tensor, groups: np.ndarray, clip: float = 0.0
 ) -> tuple[torch.Tensor, np.ndarray, float]:
     """(m, P) clipped gradients of each group's mean token loss (zero rows for absent groups), presence and
-    the batch's mean loss. One forward and backward per present group, on that group's rows only."""
+    the batch's mean loss. One forward and backward per present group, on that group's rows only;
+    data-parallel ranks pool their groups' gradients (weighted by rows) before clipping."""
     params = run.trainable_parameters()
     m = len(run.groups)
     out = torch.zeros(m, sum(p.numel() for p in params), device=batch.device)
-    present = np.zeros(m, dtype=bool)
+    counts = np.bincount(groups, minlength=m)
     total = 0.0
-    for j in range(m):
+    for j in np.flatnonzero(counts):
         rows = np.flatnonzero(groups == j)
-        if rows.size == 0:
-            continue
         loss = run.forward_losses(batch[torch.as_tensor(rows, device=batch.device)]).mean()
-        out[j] = _flat_grad(loss, params, clip)
-        present[j] = True
+        out[j] = _flat_grad(loss, params)
         total += loss.item() * rows.size
+    out, present = run.ranks.pool_means(out, counts)
+    for j in np.flatnonzero(present):
+        out[j] = _clipped(out[j], clip)
     return out, present, total / len(groups)
 
 
@@ -105,15 +109,14 @@ class DogeProxy(ProxyPolicy):
         return np.stack(rows), groups
 
     def val_grad(self, run: RunPort, clip: float) -> torch.Tensor:
-        chunks, groups = self.val_batch(run)
-        batch = torch.from_numpy(chunks).to(run.device)
-        losses = run.forward_losses(batch)
+        """The clipped gradient of the validation batch's loss (data-parallel ranks: each scores a share)."""
+        chunks, groups = map(run.ranks.shard, self.val_batch(run))
+        losses = run.forward_losses(torch.from_numpy(chunks).to(run.device))
         if self.cfg.reference_val_sampling:
-            loss = losses.mean()
+            loss = run.ranks.share_mean(losses)
         else:  # the mean over groups of each group's validation loss
-            idx = torch.as_tensor(groups, device=batch.device)
-            loss = torch.stack([losses[idx == j].mean() for j in range(self.m)]).mean()
-        return _flat_grad(loss, run.trainable_parameters(), clip)
+            loss = torch.stack(run.ranks.group_means(losses, groups, self.m)[0]).mean()
+        return _clipped(run.ranks.sum_(_flat_grad(loss, run.trainable_parameters())), clip)
 
     def backward(self, run: RunPort, batch: torch.Tensor, groups: np.ndarray) -> float:
         clip = run.grad_clip

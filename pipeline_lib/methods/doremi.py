@@ -40,13 +40,6 @@ def doremi_update(
     return (1.0 - smoothing) * w_new + smoothing / len(w_new), scores
 
 
-def group_means(losses: torch.Tensor, groups: np.ndarray, m: int) -> tuple[list, np.ndarray]:
-    """Per-group mean of per-token losses (B, T): a list of scalar tensors (None where absent), presence."""
-    idx = torch.as_tensor(groups, device=losses.device)
-    out = [losses[idx == j].mean() if (groups == j).any() else None for j in range(m)]
-    return out, np.array([v is not None for v in out])
-
-
 class DoremiProxy(ProxyPolicy):
     """The proxy run: weighted excess-loss objective against a frozen reference model."""
 
@@ -60,6 +53,11 @@ class DoremiProxy(ProxyPolicy):
         self.reference: GPT | None = None
 
     def start(self, run: RunPort) -> np.ndarray:
+        if self.cfg.reference_microbatch and run.ranks.parallel:
+            raise ValueError(
+                "methods.doremi.reference_microbatch reproduces the single-process reference code (it clips "
+                "each group's backward); run it with resources.gpus_per_run <= 1"
+            )
         state = torch.load(self.reference_path, map_location=run.device, weights_only=False)
         cfg = ModelConfig(**state["model_config"])
         if cfg != run.model_config:
@@ -80,8 +78,8 @@ class DoremiProxy(ProxyPolicy):
         losses = run.forward_losses(batch)  # (B, T)
         with torch.no_grad(), run.autocast:
             _, ref_losses = self.reference(batch[:, :-1], batch[:, 1:])
-        proxy, present = group_means(losses, groups, self.m)
-        ref, _ = group_means(ref_losses, groups, self.m)
+        proxy, present = run.ranks.group_means(losses, groups, self.m)  # over every rank's rows
+        ref, _ = run.ranks.group_means(ref_losses, groups, self.m)
         scale = 0.5 if quirk else 1.0  # the reference divides by gradient_accumulation_steps
         excess = np.array(
             [scale * (p.item() - r.item()) if p is not None else 0.0 for p, r in zip(proxy, ref, strict=True)]

@@ -29,12 +29,16 @@ class Checkpointer:
     path: Path
     every: int
     key: str
+    owner: bool = True
+    """Whether this process writes and removes the file (rank 0 of a data-parallel run)."""
 
     def due(self, step: int, last: int) -> bool:
         """Whether a checkpoint is due at ``step``, the last one having been at ``last``."""
         return step // self.every > last // self.every
 
     def save(self, state: dict[str, Any]) -> None:
+        if not self.owner:
+            return
         with atomic_path(self.path) as tmp:
             torch.save({"key": self.key, **state}, tmp)
 
@@ -50,4 +54,5 @@ class Checkpointer:
         return state
 
     def remove(self) -> None:
-        self.path.unlink(missing_ok=True)
+        if self.owner:
+            self.path.unlink(missing_ok=True)

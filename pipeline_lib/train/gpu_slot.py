@@ -8,7 +8,8 @@ is killed, so a crashed job never leaks its GPU.
 
 Devices are the entries of an already-set ``CUDA_VISIBLE_DEVICES`` (a scheduler's allocation, or the
 user's), else ``0..N-1``; lock files are named by device, so jobs that see different devices never block
-each other.
+each other. A data-parallel run (``resources.gpus_per_run`` > 1) takes that many devices at once, all or
+none, so two waiting runs never hold half of each other's GPUs.
 """
 
 from __future__ import annotations
@@ -51,17 +52,32 @@ def candidate_devices(n_slots: int, visible: str | None) -> list[str]:
 
 @dataclass
 class GpuSlot:
-    """A held device: ``release()`` (or process exit) frees it."""
+    """Held devices (``device``: their ``CUDA_VISIBLE_DEVICES`` value): ``release()`` (or process exit)
+    frees them."""
 
     device: str
     lock_path: Path
-    _fh: IO | None
+    _fh: list[IO]
 
     def release(self) -> None:
-        if self._fh is not None:
-            fcntl.flock(self._fh, fcntl.LOCK_UN)
-            self._fh.close()
-            self._fh = None
+        for fh in self._fh:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+            fh.close()
+        self._fh = []
+
+
+def _try_lock(path: Path) -> IO | None:
+    fh = open(path, "a+")  # noqa: SIM115 - held open for the slot's lifetime
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.close()
+        return None
+    fh.seek(0)
+    fh.truncate()
+    fh.write(f"pid {os.getpid()}\n")
+    fh.flush()
+    return fh
 
 
 def acquire(
@@ -70,33 +86,35 @@ def acquire(
     visible: str | None = None,
     timeout_s: float | None = None,
     poll_s: float = 2.0,
+    count: int = 1,
 ) -> GpuSlot:
-    """Take the first free device among ``n_slots``; wait (polling) while all are held.
+    """Take the first ``count`` free devices among ``n_slots``; wait (polling) while fewer are free.
 
     Raises :class:`TimeoutError` after ``timeout_s`` seconds (None: wait for ever)."""
     devices = candidate_devices(n_slots, visible)
+    if not 1 <= count <= len(devices):
+        raise ValueError(f"a run needs {count} GPUs but {len(devices)} slots ({', '.join(devices)}) exist")
     root = Path(lock_dir) if lock_dir is not None else default_lock_dir()
     root.mkdir(parents=True, exist_ok=True)
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     waited = False
     while True:
+        held: list[tuple[str, IO]] = []
         for device in devices:
-            path = root / f"gpu{device}.lock"
-            fh = open(path, "a+")  # noqa: SIM115 - held open for the slot's lifetime
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                fh.close()
-                continue
-            fh.seek(0)
-            fh.truncate()
-            fh.write(f"pid {os.getpid()}\n")
-            fh.flush()
-            return GpuSlot(device, path, fh)
+            fh = _try_lock(root / f"gpu{device}.lock")
+            if fh is not None:
+                held.append((device, fh))
+            if len(held) == count:
+                names = [d for d, _ in held]
+                return GpuSlot(",".join(names), root / f"gpu{names[0]}.lock", [f for _, f in held])
+        GpuSlot("", root, [f for _, f in held]).release()  # all or none
         if deadline is not None and time.monotonic() >= deadline:
-            raise TimeoutError(f"all {len(devices)} GPU slots ({', '.join(devices)}) under {root} are held")
+            raise TimeoutError(
+                f"fewer than {count} of the {len(devices)} GPU slots ({', '.join(devices)}) "
+                f"under {root} are free"
+            )
         if not waited:
-            log.info("all GPU slots (%s) are held; waiting for one", ", ".join(devices))
+            log.info("fewer than %d GPU slots (%s) are free; waiting", count, ", ".join(devices))
             waited = True
         time.sleep(poll_s)
 
@@ -107,16 +125,17 @@ def pinned_gpu(
     lock_dir: str | Path | None = None,
     env: MutableMapping[str, str] | None = None,
     timeout_s: float | None = None,
+    count: int = 1,
 ) -> Iterator[str | None]:
-    """Hold one GPU slot and set ``CUDA_VISIBLE_DEVICES`` to it in ``env`` (default ``os.environ``) for the
-    block; yields the device, or None (and does nothing) when ``n_slots`` is 0. Call it before torch touches
-    CUDA: the CUDA runtime reads ``CUDA_VISIBLE_DEVICES`` once."""
+    """Hold ``count`` GPU slots and set ``CUDA_VISIBLE_DEVICES`` to them in ``env`` (default ``os.environ``)
+    for the block; yields its value, or None (and does nothing) when ``n_slots`` is 0. Call it before torch
+    touches CUDA: the CUDA runtime reads ``CUDA_VISIBLE_DEVICES`` once."""
     if n_slots <= 0:
         yield None
         return
     env = os.environ if env is None else env
     before = env.get("CUDA_VISIBLE_DEVICES")
-    slot = acquire(n_slots, lock_dir, before, timeout_s)
+    slot = acquire(n_slots, lock_dir, before, timeout_s, count=count)
     env["CUDA_VISIBLE_DEVICES"] = slot.device
     log.info("pinned to GPU %s (slot lock %s)", slot.device, slot.lock_path)
     try:

@@ -8,6 +8,10 @@ Run by the ``train`` rule, which the planner (``pipeline_lib/plan.py``) feeds ev
 Writes ``curve.csv`` (per-group validation loss over steps), ``mixture.csv`` (p over steps), optionally
 ``state.pt`` (model, optimizer, sampler), and last ``run.json`` (spec, config hash, per-group test loss and
 perplexity, compute): a run.json means the job finished.
+
+``--ranks N`` trains the run data-parallel over N processes (``resources.gpus_per_run`` > 1): it takes N GPU
+slots, starts N ranks under ``torch.distributed.run`` on this node and waits for them; rank 0 writes the
+files (``pipeline_lib/parallel.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import json
 import logging
 import math
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -27,12 +32,14 @@ import numpy as np
 import pandas as pd
 import torch
 
+from pipeline_lib import parallel
 from pipeline_lib.config import RunSpec
 from pipeline_lib.data.sampler import eval_chunks
 from pipeline_lib.data.tokens import GroupTokens
 from pipeline_lib.io import atomic_path, stable_hash, write_csv, write_json
 from pipeline_lib.logs import setup_logging
 from pipeline_lib.methods import NO_INPUTS, MixturePolicy, RunInputs, make_policy
+from pipeline_lib.parallel import SINGLE, Ranks
 from pipeline_lib.train import gpu_slot
 from pipeline_lib.train.allocator import keep_freed_memory
 from pipeline_lib.train.checkpoint import NAME as CHECKPOINT
@@ -78,7 +85,7 @@ def task_bpb(trainer: Trainer, tasks: Sequence[GroupTokens], split: str = "val")
     step's token and byte counts: val for what fits read, test for what tables report."""
     chunks = [eval_chunks(getattr(g, split), trainer.model_config.context) for g in tasks]
     batch = trainer.cfg.eval_batch_size
-    losses = group_losses(trainer.model, chunks, batch, trainer.device, trainer.autocast)
+    losses = group_losses(trainer.model, chunks, batch, trainer.device, trainer.autocast, ranks=trainer.ranks)
     out = {}
     for g, loss in zip(tasks, losses, strict=True):
         split_meta = g.meta["splits"][split]
@@ -148,16 +155,20 @@ def train_run(
     inputs: RunInputs = NO_INPUTS,
     tasks: Sequence[str] = (),
     task_split: str = "val",
+    ranks: Ranks = SINGLE,
 ) -> dict:
     """Train one run; optionally resume from a saved state, stop at a break step, save the state.
     ``inputs``: the files the method reads (its fit, DoReMi's reference model); ``tasks``: groups whose
-    bits per byte on ``task_split`` go into run.json (``task_bpb``, or ``test_task_bpb`` on test)."""
+    bits per byte on ``task_split`` go into run.json (``task_bpb``, or ``test_task_bpb`` on test);
+    ``ranks``: this process's data-parallel rank (only rank 0 writes)."""
     policy = make_policy(spec.method, spec.groups, spec.method_params, inputs)
     data = [GroupTokens.load(Path(data_dir) / g) for g in spec.groups]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tracker = TensorBoardTracker(out / "tensorboard") if spec.train.tensorboard else None
-    trainer = Trainer(spec, data, progress=out / "progress.jsonl", tracker=tracker)
+    main = ranks.is_main
+    tracker = TensorBoardTracker(out / "tensorboard") if spec.train.tensorboard and main else None
+    progress = out / "progress.jsonl" if main else None
+    trainer = Trainer(spec, data, progress=progress, tracker=tracker, ranks=ranks)
     if init_state is not None:
         trainer.load_state_dict(torch.load(init_state, map_location=trainer.device, weights_only=False))
     start_step, start_tokens = trainer.step, trainer.tokens
@@ -175,24 +186,20 @@ def train_run(
     checkpointer = None
     if spec.train.checkpoint_every:
         key = stable_hash({"spec": spec.to_dict(), "init_state": str(init_state), "until": until})
-        checkpointer = Checkpointer(out / CHECKPOINT, spec.train.checkpoint_every, key)
+        checkpointer = Checkpointer(out / CHECKPOINT, spec.train.checkpoint_every, key, owner=main)
     start = time.perf_counter()
     test_losses = trainer.run(policy, until=until, checkpointer=checkpointer)
     wall = time.perf_counter() - start
 
-    write_csv(out / "curve.csv", pd.DataFrame(trainer.history.curve))
-    write_csv(out / "mixture.csv", pd.DataFrame(trainer.history.mixture))
-    if save_state or spec.train.save_checkpoint:
-        with atomic_path(out / "state.pt") as tmp:
-            torch.save(trainer.state_dict(), tmp)
     origin = (start_step, start_tokens)
     record = run_record(spec, trainer, data, policy, origin, test_losses, wall, init_state)
-    if tasks:
+    if tasks:  # every rank scores its share
         loaded = {g.name: g for g in data}
         task_data = [loaded.get(t) or GroupTokens.load(Path(data_dir) / t) for t in tasks]
         key = "task_bpb" if task_split == "val" else f"{task_split}_task_bpb"
         record[key] = task_bpb(trainer, task_data, task_split)
-    write_json(out / "run.json", record)
+    if main:
+        write_outputs(out, trainer, record, save_state or spec.train.save_checkpoint)
     if tracker is not None:
         tracker.close()
     if checkpointer is not None:
@@ -214,6 +221,27 @@ def train_run(
     return record
 
 
+def write_outputs(out: Path, trainer: Trainer, record: dict, save_state: bool) -> None:
+    """curve.csv, mixture.csv, state.pt if asked, and last run.json, the marker of a finished job."""
+    write_csv(out / "curve.csv", pd.DataFrame(trainer.history.curve))
+    write_csv(out / "mixture.csv", pd.DataFrame(trainer.history.mixture))
+    if save_state:
+        with atomic_path(out / "state.pt") as tmp:
+            torch.save(trainer.state_dict(), tmp)
+    write_json(out / "run.json", record)
+
+
+def launch(n: int, gpu_slots: int, argv: Sequence[str]) -> int:
+    """Run ``argv`` as ``n`` data-parallel ranks on this node (``torch.distributed.run``), holding ``n`` GPU
+    slots while they train; returns their exit status."""
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n}",
+        "-m", "pipeline_lib.train.run", *argv,
+    ]  # fmt: skip
+    with gpu_slot.pinned_gpu(gpu_slots, count=n):
+        return subprocess.run(command, check=False).returncode
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--spec", required=True, help="the run spec as JSON")
@@ -233,22 +261,33 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=int(os.environ.get(gpu_slot.SLOTS_ENV) or 0),
         help=f"take a free GPU among N and pin to it (default: ${gpu_slot.SLOTS_ENV}, 0 = off)",
     )
+    ap.add_argument("--ranks", type=int, default=1, help="data-parallel processes (GPUs) for this run")
     args = ap.parse_args(argv)
-    setup_logging()
+    ranks = parallel.from_env()
+    if args.ranks > 1 and not ranks.parallel:  # the launcher: start the ranks and wait for them
+        setup_logging()
+        sys.exit(launch(args.ranks, args.gpu_slots, sys.argv[1:] if argv is None else argv))
+    if ranks.world != args.ranks:
+        ap.error(f"--ranks {args.ranks} but this process is one of {ranks.world} ranks")
+    setup_logging(logging.INFO if ranks.is_main else logging.WARNING)
     keep_freed_memory()
     if args.threads:
         torch.set_num_threads(args.threads)
     spec = RunSpec.from_dict(json.loads(args.spec))
-    with gpu_slot.pinned_gpu(args.gpu_slots):  # before anything initialises CUDA
+    slots = 0 if ranks.parallel else args.gpu_slots  # the launcher pinned the ranks' GPUs
+    with gpu_slot.pinned_gpu(slots):  # before anything initialises CUDA
         inputs = RunInputs(fit=args.fit, reference=args.reference)
+        parallel.start(ranks)
         try:
             train_run(
                 spec, args.data_dir, args.out_dir, args.init_state, args.until, args.save_state, inputs,
-                args.task_bpb, args.task_split,
+                args.task_bpb, args.task_split, ranks,
             )  # fmt: skip
         except DivergenceError as err:
             log.error("%s", err)
             sys.exit(1)
+        finally:
+            parallel.stop(ranks)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from pipeline_lib.data.tokens import GroupTokens
 from pipeline_lib.lmo.simplex import check_mixture
 from pipeline_lib.methods.base import MixturePolicy
 from pipeline_lib.model import GPT
+from pipeline_lib.parallel import SINGLE, Ranks
 from pipeline_lib.train.checkpoint import Checkpointer
 from pipeline_lib.train.evaluate import batch_to_device, group_losses
 from pipeline_lib.train.schedule import lr_at
@@ -92,21 +93,27 @@ class Trainer:
         device: torch.device | None = None,
         progress: Path | None = None,
         tracker: Callable[[int, int, dict[str, float]], None] | None = None,
+        ranks: Ranks = SINGLE,
     ) -> None:
-        self.spec, self.cfg = spec, spec.train
+        self.spec, self.cfg, self.ranks = spec, spec.train, ranks
         self.groups = tuple(g.name for g in data)
         if self.groups != spec.groups:
             raise ValueError(f"data groups {self.groups} do not match the run's groups {spec.groups}")
         self.device = device or resolve_device(self.cfg.device)
+        if ranks.parallel and self.device.type == "cuda":
+            self.device = torch.device("cuda", ranks.local_rank)
+        self.local_rows = ranks.rows(self.cfg.batch_size)  # checks the batch splits evenly
         torch.manual_seed(spec.seed)
         vocab = max(int(g.meta["vocab_size"]) for g in data)
         model_cfg = replace(spec.model, vocab_size=vocab)  # the tokenizer decides the vocabulary
         self.model = GPT(model_cfg, self.cfg.attention, self.cfg.loss_chunk).to(self.device)
         self.model_config = model_cfg
-        self._forward = torch.compile(self.model) if self.cfg.compile else self.model
+        self._forward = self._compiled(self.model) if self.cfg.compile else self.model
+        self._train_forward = self._data_parallel() if ranks.parallel else self._forward
+        self._grad_reduced = False  # set when this step's gradient is already the same on every rank
         self._eval_model = self.model
         if self.cfg.eval_compile:
-            self._eval_model = self._forward if self.cfg.compile else torch.compile(self.model)
+            self._eval_model = self._forward if self.cfg.compile else self._compiled(self.model)
         self.optimizer = torch.optim.AdamW(
             self.model.param_groups(self.cfg.weight_decay),
             lr=lr_at(0, self.cfg),
@@ -136,6 +143,19 @@ class Trainer:
         self._pending: list[tuple[int, float, torch.Tensor | float]] = []  # (step, lr, loss) not yet read
         self.progress = progress  # validation losses appended as JSON lines while training (tail -f)
         self.tracker = tracker  # the same records to an experiment tracker (TensorBoard), if any
+
+    def _data_parallel(self) -> torch.nn.Module:
+        """The model under DDP for the default objective: rank 0's weights broadcast, gradients averaged in
+        buckets while the backward pass runs."""
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        ddp = DistributedDataParallel(self.model, device_ids=ids, broadcast_buffers=False)
+        return self._compiled(ddp) if self.cfg.compile else ddp
+
+    def _compiled(self, module: torch.nn.Module) -> Any:
+        mode = self.cfg.compile_mode
+        return torch.compile(module) if mode == "default" else torch.compile(module, mode=mode)
 
     # -- the policy's port (RunPort) ------------------------------------------------------------------
     @property
@@ -176,6 +196,7 @@ class Trainer:
         return [p for p in self.model.parameters() if p.requires_grad]
 
     def set_gradient(self, flat: torch.Tensor) -> None:
+        self._grad_reduced = True  # a policy sets a gradient it has already reduced over ranks
         offset = 0
         for p in self.trainable_parameters():
             p.grad = flat[offset : offset + p.numel()].view_as(p).to(p.dtype)
@@ -200,8 +221,11 @@ class Trainer:
         """The default objective: mean token loss over the batch; leaves its gradient in the model. Returns
         the loss as a float, or as a detached device scalar when the run reads losses lazily
         (``train.sync_every`` > 1)."""
-        loss = self.forward_losses(batch).mean()
-        loss.backward()
+        with self.autocast:
+            _, losses = self._train_forward(batch[:, :-1], batch[:, 1:])
+        loss = losses.mean()
+        loss.backward()  # under DDP: this rank's mean, gradients averaged over ranks
+        self._grad_reduced = self.ranks.parallel
         return loss.item() if self.cfg.sync_every == 1 else loss.detach()
 
     def train_step(self, p: np.ndarray | None = None, exact: bool = False) -> float | None:
@@ -209,18 +233,25 @@ class Trainer:
         training loss read back to the host (this step's unless ``train.sync_every`` > 1).
 
         The gradient comes from the running policy's ``backward`` (DoReMi and DoGE weight groups there),
-        by default the mean token loss; then clipping and the AdamW step."""
+        by default the mean token loss; then clipping and the AdamW step. Data-parallel ranks draw the same
+        batch and each backpropagates its share of the rows."""
         t0 = time.perf_counter()
+        if self.cfg.compile and self.cfg.compile_mode == "reduce-overhead":
+            torch.compiler.cudagraph_mark_step_begin()  # this step's graphs may reuse the last one's memory
         batch, groups = self.sampler.sample(self.p if p is None else p, self.cfg.batch_size, exact=exact)
         self.last_mixture = np.bincount(groups, minlength=len(self.groups)) / len(groups)
-        batch_t = batch_to_device(batch, self.device, self.cfg.pin_memory)
+        local = self.local_rows if self.ranks.parallel else slice(None)
+        batch_t = batch_to_device(batch[local], self.device, self.cfg.pin_memory)
         lr = lr_at(self.step, self.cfg)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
+        self._grad_reduced = False
         if self.policy is not None:
-            value = self.policy.backward(self, batch_t, groups)
+            value = self.policy.backward(self, batch_t, groups[local])
         else:
-            value = self.backward_mean(batch_t, groups)
+            value = self.backward_mean(batch_t, groups[local])
+        if not self._grad_reduced:
+            self.ranks.sum_grads(self.trainable_parameters())  # each rank's share of a policy's objective
         self._pending.append((self.step, lr, value))
         if not isinstance(value, torch.Tensor) or len(self._pending) >= self.cfg.sync_every:
             self.sync_losses()  # a float is checked before the optimizer steps on it, as always
@@ -235,15 +266,22 @@ class Trainer:
 
     def sync_losses(self) -> float | None:
         """Read the pending training losses back to the host in one transfer and check each for divergence;
-        returns the last one."""
-        if self._pending:
-            lazy = [v for _, _, v in self._pending if isinstance(v, torch.Tensor)]
-            read = iter(torch.stack(lazy).float().tolist() if lazy else [])
-            pending, self._pending = self._pending, []
-            for step, lr, value in pending:
-                self.last_loss = next(read) if isinstance(value, torch.Tensor) else float(value)
-                self._check_loss(self.last_loss, lr, step)
+        returns the last one. Data-parallel ranks read the mean of their shares: the whole batch's loss."""
+        if not self._pending:
+            return self.last_loss
+        pending, self._pending = self._pending, []
+        for (step, lr, _), value in zip(pending, self._read([v for _, _, v in pending]), strict=True):
+            self.last_loss = value
+            self._check_loss(value, lr, step)
         return self.last_loss
+
+    def _read(self, values: list[float | torch.Tensor]) -> list[float]:
+        if self.ranks.parallel:
+            stacked = torch.stack([torch.as_tensor(v, dtype=torch.float32) for v in values]).to(self.device)
+            return self.ranks.mean_(stacked).tolist()
+        lazy = [v for v in values if isinstance(v, torch.Tensor)]
+        read = iter(torch.stack(lazy).float().tolist() if lazy else [])
+        return [next(read) if isinstance(v, torch.Tensor) else float(v) for v in values]
 
     def _check_loss(self, value: float, lr: float, step: int) -> None:
         bound = self.cfg.max_loss
@@ -266,8 +304,9 @@ class Trainer:
             chunks = [eval_chunks(tokens, self.model_config.context) for tokens in self.test_tokens]
         cfg = self.cfg
         losses = group_losses(
-            self._eval_model, chunks, cfg.eval_batch_size, self.device, self.autocast, cfg.pin_memory
-        )
+            self._eval_model, chunks, cfg.eval_batch_size, self.device, self.autocast, cfg.pin_memory,
+            self.ranks,
+        )  # fmt: skip
         self.timers["eval"] += time.perf_counter() - t0
         return losses
 
@@ -314,7 +353,7 @@ class Trainer:
             log.info("resumed from %s at step %d", checkpointer.path, self.step)
         last_checkpoint = self.step
         desc = f"{self.spec.setting}/{self.spec.method}"
-        bar = progress_bar(total, self.step, desc)
+        bar = progress_bar(total, self.step, desc) if self.ranks.is_main else _SilentBar()
         while self.step < total:
             before = self.step
             new_p = policy.before_step(self)

@@ -1,10 +1,12 @@
-"""The GPU path on a CUDA device: bf16 steps, fused AdamW, compile, flash-attn, slot pinning, resume.
+"""The GPU path on a CUDA device: bf16 steps, fused AdamW, compile, flash-attn, slot pinning, resume, and
+two data-parallel ranks (with two GPUs).
 
 Skipped on a machine without CUDA (``run_if``); ``bench/gpu_check.py`` runs them on a GPU machine.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -195,3 +197,32 @@ def test_a_killed_gpu_run_resumes_from_its_checkpoint(tmp_path):
     assert next(iter(resumed.optimizer.state.values()))["exp_avg"].is_cuda
     np.testing.assert_allclose(resumed_test, straight_test, rtol=1e-2)
     np.testing.assert_allclose(resumed.p, straight.p, atol=0.05)
+
+
+@run_if(min_cuda_gpus=2, bf16=True)
+@pytest.mark.parametrize("method", ["aioli", "doge_proxy"])
+def test_two_ranks_over_nccl_train_as_one_gpu(tmp_path, method):
+    """``--ranks 2`` on two GPUs (NCCL, DDP) against one process on one GPU, within bf16 noise."""
+    from tests.unit.test_data_parallel import PARALLEL_CASES
+
+    data = tmp_path / "data"
+    for g in _groups():  # as the pack step writes them
+        splits = {s: {"sha256": f"{g.name}-{s}"} for s in ("train", "val", "test")}
+        dataclasses.replace(g, meta={**g.meta, "splits": splits}).save(data / g.name)
+    spec = _spec(method, PARALLEL_CASES[method], steps=16)
+    records = {}
+    for ranks in (1, 2):
+        out = tmp_path / f"ranks{ranks}"
+        command = [
+            sys.executable, "-m", "pipeline_lib.train.run", "--spec", json.dumps(spec.to_dict()),
+            "--data-dir", str(data), "--out-dir", str(out), "--ranks", str(ranks),
+        ]  # fmt: skip
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        records[ranks] = json.loads((out / "run.json").read_text())
+    one, two = records[1], records[2]
+    assert two["compute"]["device"] == "cuda:0" and two["tokens"] == one["tokens"]
+    np.testing.assert_allclose(list(two["test_loss"].values()), list(one["test_loss"].values()), rtol=1e-2)
+    mixtures = [list(r["final_mixture"].values()) for r in (one, two)]
+    np.testing.assert_allclose(mixtures[1], mixtures[0], atol=0.05)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -133,12 +134,8 @@ def test_progress_lines_follow_the_validation_curve(tmp_path):
 def _write_groups(root):
     """``_groups()`` as the pack step writes them: one folder per group with meta.json and .bin files."""
     for g in _groups():
-        folder = root / g.name
-        folder.mkdir(parents=True)
-        for split in ("train", "val", "test"):
-            getattr(g, split).tofile(folder / f"{split}.bin")
         splits = {s: {"sha256": f"{g.name}-{s}"} for s in ("train", "val", "test")}
-        (folder / "meta.json").write_text(json.dumps({**g.meta, "splits": splits}))
+        dataclasses.replace(g, meta={**g.meta, "splits": splits}).save(root / g.name)
     return root
 
 

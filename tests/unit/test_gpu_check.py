@@ -32,13 +32,14 @@ def summary(tmp_path_factory) -> dict:
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "| eager |" in proc.stdout and "aioli / stratified wall time" in proc.stdout  # the printed table
+    assert "stratified over 2 ranks" in proc.stdout
     return json.loads(out.read_text())
 
 
 @pytest.mark.slow
 def test_every_section_runs_and_is_recorded(summary):
     assert summary["ok"] and summary["device"] == "cpu" and summary["quick"]
-    assert list(summary["sections"]) == ["env", "cuda_tests", "throughput", "data", "runs"]
+    assert list(summary["sections"]) == ["env", "cuda_tests", "throughput", "data", "runs", "data_parallel"]
     for name, section in summary["sections"].items():
         assert section["ok"], (name, section.get("error"))
         assert section["wall_s"] >= 0
@@ -70,6 +71,13 @@ def test_runs_report_ratio_eval_share_and_cpu_determinism(summary):
     for method in ("stratified", "aioli"):
         assert runs[method]["deterministic"] is True and runs[method]["max_abs_diff"] == 0.0
         assert 0 < runs[method]["eval_share"] < 1 and runs[method]["avg_test_ppl"] > 1
+
+
+@pytest.mark.slow
+def test_two_ranks_train_the_run_of_one_process(summary):
+    dp = summary["sections"]["data_parallel"]
+    assert dp["ranks"] == 2 and dp["speedup"] > 0 and set(dp["train_s"]) == {"1", "2"}
+    assert dp["max_abs_test_loss_diff"] < 1e-4
 
 
 def test_the_check_trains_on_the_gpu_sample_schedule():

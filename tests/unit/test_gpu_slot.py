@@ -16,7 +16,7 @@ def test_two_holders_get_different_slots_and_a_released_slot_is_reused(tmp_path)
     a = acquire(2, tmp_path)
     b = acquire(2, tmp_path)
     assert {a.device, b.device} == {"0", "1"}
-    with pytest.raises(TimeoutError, match="all 2 GPU slots"):
+    with pytest.raises(TimeoutError, match="fewer than 1 of the 2 GPU slots"):
         acquire(2, tmp_path, timeout_s=0, poll_s=0.01)
     a.release()
     c = acquire(2, tmp_path, timeout_s=0)
@@ -72,3 +72,23 @@ def test_a_slot_held_by_another_process(tmp_path):
     assert sorted(s.device for s in again) == ["0", "1"]
     for slot in again:
         slot.release()
+
+
+def test_a_data_parallel_run_takes_its_gpus_all_or_none(tmp_path):
+    one = acquire(3, tmp_path)
+    pair = acquire(3, tmp_path, count=2)
+    assert one.device == "0" and pair.device == "1,2"
+    with pytest.raises(TimeoutError, match="fewer than 2 of the 3 GPU slots"):
+        acquire(3, tmp_path, timeout_s=0, poll_s=0.01, count=2)
+    one.release()
+    with pytest.raises(TimeoutError):  # one free slot is not enough, and the failed try holds nothing
+        acquire(3, tmp_path, timeout_s=0, poll_s=0.01, count=2)
+    zero = acquire(3, tmp_path, timeout_s=0)
+    assert zero.device == "0"
+    pair.release()
+    env: dict[str, str] = {}
+    with pinned_gpu(3, tmp_path, env=env, count=2) as devices:
+        assert env["CUDA_VISIBLE_DEVICES"] == devices == "1,2"
+    zero.release()
+    with pytest.raises(ValueError, match="needs 4 GPUs but 3 slots"):
+        acquire(3, tmp_path, count=4)

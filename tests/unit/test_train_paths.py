@@ -73,8 +73,8 @@ def test_lazy_loss_reads_still_stop_a_diverged_run():
 
 def test_switches_are_validated_with_their_field_names():
     with pytest.raises(ConfigError) as err:
-        TrainConfig(sync_every=0, loss_chunk=-1, attention="xformers")
-    for field in ("train.sync_every", "train.loss_chunk", "train.attention"):
+        TrainConfig(sync_every=0, loss_chunk=-1, attention="xformers", compile_mode="fast")
+    for field in ("train.sync_every", "train.loss_chunk", "train.attention", "train.compile_mode"):
         assert field in str(err.value)
 
 
@@ -163,6 +163,16 @@ def test_compiled_training_and_evaluation_match_eager_on_cpu():
     compiled, _ = _run(spec)
     assert compiled._eval_model is compiled._forward and compiled._forward is not compiled.model
     np.testing.assert_allclose(compiled.val_history(), eager.val_history(), rtol=1e-4)
+
+
+def test_compile_mode_reaches_torch_compile(monkeypatch):
+    """``reduce-overhead`` (CUDA graphs) and the other modes go to torch.compile; the default passes none."""
+    seen: list[dict] = []
+    monkeypatch.setattr(torch, "compile", lambda module, **kwargs: seen.append(kwargs) or module)
+    Trainer(_spec(compile=True, compile_mode="reduce-overhead"), _groups())
+    Trainer(_spec(compile=True), _groups())
+    Trainer(_spec(eval_compile=True, compile_mode="max-autotune"), _groups())
+    assert seen == [{"mode": "reduce-overhead"}, {}, {"mode": "max-autotune"}]
 
 
 def test_pythia_160m_shape_takes_a_step_on_cpu():

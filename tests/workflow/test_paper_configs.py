@@ -52,6 +52,19 @@ def test_gpu_sample_dag_with_local_gpu_profile(tmp_path):
     assert "--train-token-budget" not in out  # no budget for the JSONL source unless configured
 
 
+def test_data_parallel_runs_take_their_gpus_and_launch_their_ranks(tmp_path):
+    cfg = write_config("config/gpu-sample.yaml", tmp_path, **{"resources.gpus_per_run": 2})
+    profile = str(REPO / "profiles" / "local-gpu")
+    out = snakemake(tmp_path, cfg, "-n", "--printshellcmds", "--workflow-profile", profile).stdout
+    train = [line for line in out.splitlines() if "-m pipeline_lib.train.run" in line]
+    assert len(train) == job_counts(out)["train"] and all("train.run --ranks 2 --spec" in c for c in train)
+    assert out.count("gpu=2") == len(train)
+    bad = write_config("config/gpu-sample.yaml", tmp_path, **{"resources.gpus_per_run": 3})
+    proc = snakemake(tmp_path, bad, "-n", check=False)
+    assert proc.returncode != 0
+    assert "train.batch_size 8 does not split over 3 GPUs" in proc.stdout + proc.stderr
+
+
 def _fake_slurm_tools(tmp_path):
     """sacctmgr/sinfo/sbatch stand-ins, in case the plugin asks a cluster; a dry run submits nothing."""
     bin_dir = tmp_path / "fakebin"
