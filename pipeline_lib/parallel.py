@@ -12,8 +12,11 @@ bit-identical.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
+import signal
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -140,10 +143,21 @@ def from_env() -> Ranks:
     return Ranks(env["RANK"], env["WORLD_SIZE"], env["LOCAL_RANK"])
 
 
+def die_with_parent() -> None:
+    """Linux: this process gets SIGKILL when its parent dies, so a killed job (the launcher, then
+    torchrun's agent) leaves no rank training on, and none that writes outputs later."""
+    if not sys.platform.startswith("linux"):
+        return
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    if os.getppid() == 1:  # the parent died before the call
+        os._exit(1)
+
+
 def start(ranks: Ranks) -> torch.device | None:
     """Join the process group (NCCL with a GPU per rank, else gloo); returns the rank's GPU, if any."""
     if not ranks.parallel:
         return None
+    die_with_parent()
     device = None
     if torch.cuda.is_available():
         if ranks.local_rank >= torch.cuda.device_count():

@@ -233,13 +233,13 @@ def write_outputs(out: Path, trainer: Trainer, record: dict, save_state: bool) -
 
 def launch(n: int, gpu_slots: int, argv: Sequence[str]) -> int:
     """Run ``argv`` as ``n`` data-parallel ranks on this node (``torch.distributed.run``), holding ``n`` GPU
-    slots while they train; returns their exit status."""
+    slots while they train; returns their exit status. Killing the launcher kills torchrun and the ranks."""
     command = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n}",
         "-m", "pipeline_lib.train.run", *argv,
     ]  # fmt: skip
     with gpu_slot.pinned_gpu(gpu_slots, count=n):
-        return subprocess.run(command, check=False).returncode
+        return subprocess.run(command, check=False, preexec_fn=parallel.die_with_parent).returncode
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -63,3 +63,40 @@ def test_sigkill_then_rerun_equals_an_uninterrupted_run(tmp_path):
     for name in ("curve.csv", "mixture.csv"):
         assert (out / name).read_text() == (tmp_path / "straight" / name).read_text()
     assert not (out / "checkpoint.pt").exists()
+
+
+def _alive(marker: str) -> list[int]:
+    """Processes whose command line names ``marker`` (the run's output directory)."""
+    out = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout
+    return [int(pid) for pid in out.split()]
+
+
+def test_a_killed_data_parallel_run_leaves_no_rank_and_resumes(tmp_path):
+    """SIGKILL to the launcher of a two-rank run (what a scheduler's kill does) takes torchrun and both
+    ranks with it; the rerun continues from rank 0's checkpoint and ends as an uninterrupted two-rank run."""
+    data = _write_groups(tmp_path / "data")
+    spec = _spec("aioli", steps=100, **CASES["aioli"][0])
+    spec = dataclasses.replace(spec, train=dataclasses.replace(spec.train, checkpoint_every=7))
+    two = ["--ranks", "2"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    straight = tmp_path / "straight"
+    subprocess.run(_command(spec, data, straight) + two, check=True, capture_output=True, env=env, cwd=REPO)
+
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(_command(spec, data, out) + two, env=env, cwd=REPO, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not (out / "checkpoint.pt").exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert len(_alive(str(out))) >= 3, "the launcher, torchrun and two ranks should be running"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 30
+    while _alive(str(out)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(str(out)), "ranks outlived their killed launcher"
+    assert not (out / "run.json").exists()
+    subprocess.run(_command(spec, data, out) + two, check=True, capture_output=True, env=env, cwd=REPO)
+    resumed = json.loads((out / "run.json").read_text())
+    assert resumed["start_step"] == 0  # one job: the checkpoint continues it, not a new start state
+    assert _without_timings(resumed) == _without_timings(json.loads((straight / "run.json").read_text()))
+    assert (out / "curve.csv").read_text() == (straight / "curve.csv").read_text()
