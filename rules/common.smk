@@ -220,6 +220,15 @@ REUSE = PROJECT.reuse
 REUSE_CHAINS = list(dict.fromkeys(c for t in range(REUSE.n_stages) for c in REUSE.chains(t))) if REUSE else []
 
 
+def get_reuse_natural(wildcards):
+    """A stage's priors: --natural '<json>' over its domains when methods.olmix.natural gives them."""
+    stage = int(wildcards.stage)
+    natural = PLAN.olmix_config(REUSE.stage_key(stage)).natural
+    if not natural:
+        return ""
+    return f"--natural {shlex.quote(json.dumps({d: natural[d] for d in REUSE.stages[stage]}, sort_keys=True))}"
+
+
 def get_reuse_link_inputs(wildcards):
     """A link's plan step: the stage's priors and the previous link's fit."""
     previous = PLAN.reuse_previous(wildcards.stage, wildcards.chain, wildcards.seed)

@@ -15,12 +15,14 @@ rule reuse_priors:
         f"{RESULTS}/reuse/stage{{stage}}/priors.json",
     params:
         groups=lambda wc: " ".join(REUSE.stages[int(wc.stage)]),
+        natural=get_reuse_natural,
     log:
         f"{RESULTS}/logs/reuse/stage{{stage}}/priors.log",
     conda:
         "../environment.yml"
     shell:
-        f"{PY} -m pipeline_lib.olmix priors --data-dir {DATA} --groups {{params.groups}} --out {{output}} > {{log}} 2>&1"
+        f"{PY} -m pipeline_lib.olmix priors --data-dir {DATA} --groups {{params.groups}} {{params.natural}} "
+        "--out {output} > {log} 2>&1"
 
 
 rule reuse_plan:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -302,11 +302,17 @@ def _load_method_configs(config: Mapping[str, Any], project: Project) -> tuple[P
                 continue
             configs[method] = cfg
             where = _raw_method(config, s.name, method.split("+")[0])[1]
-            problems += [
-                f"{where}: {p} (setting '{key}')" for p in cfg.setting_problems(len(s.groups), s.train)
-            ]
+            found = [*cfg.setting_problems(len(s.groups), s.train), *_natural_problems(cfg, s.groups)]
+            problems += [f"{where}: {p} (setting '{key}')" for p in found]
         views[key] = dataclasses.replace(s, methods=configs)
     return dataclasses.replace(project, settings=views), list(dict.fromkeys(problems))
+
+
+def _natural_problems(cfg: MethodConfig, groups: Sequence[str]) -> Problems:
+    """Olmix's given natural distribution weighs every group it mixes."""
+    natural = getattr(cfg, "natural", None)
+    missing = [g for g in groups if natural is not None and g not in natural]
+    return [f"natural has no weight for {missing}"] if missing else []
 
 
 def _check_pilot_counts(project: Project) -> Problems:
@@ -348,7 +354,8 @@ def _load_reuse(config: Mapping[str, Any], project: Project) -> tuple[Project, P
         parents = {name: v.of for name, v in project.data.views.items()} if project.data else {}
         tasks = cfg.tasks or tuple(dict.fromkeys(parents.get(d, d) for g in reuse.stages for d in g))
         cfg = dataclasses.replace(cfg, tasks=tasks)
-        problems += [f"methods.olmix: {p} (reuse {t})" for p in cfg.setting_problems(len(s.groups), s.train)]
+        found = [*cfg.setting_problems(len(s.groups), s.train), *_natural_problems(cfg, s.groups)]
+        problems += [f"methods.olmix: {p} (reuse {t})" for p in found]
         views[s.key] = dataclasses.replace(s, methods={"olmix": cfg})
     problems += _check_partial(reuse)
     return dataclasses.replace(project, settings=views, reuse=reuse), list(dict.fromkeys(problems))

@@ -274,3 +274,12 @@ def test_late_train_keys_stay_out_of_a_spec_at_their_defaults():
     fast = dataclasses.replace(spec, train=dataclasses.replace(spec.train, sync_every=50, attention="sdpa"))
     assert {"sync_every": 50, "attention": "sdpa"}.items() <= fast.to_dict()["train"].items()
     assert RunSpec.from_dict(fast.to_dict()) == fast
+
+
+def test_olmix_natural_must_weigh_every_group_it_mixes():
+    def partial_natural(cfg):
+        cfg["run"]["methods"] = ["stratified", "olmix"]
+        cfg["methods"] = {"olmix": {"natural": {"alpha": 1.0}}}
+
+    with pytest.raises(ConfigError, match=r"natural has no weight for \['beta'\] \(setting 'pair'\)"):
+        _load(partial_natural)

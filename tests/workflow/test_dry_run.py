@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import re
 import shutil
 import subprocess
@@ -85,6 +86,25 @@ def test_reuse_config_dag(tmp_path):
         "all": 1, "pack": 9, "tokenizer": 1, "reuse_priors": 5, "reuse_plan": 3 * 17, "reuse_fit": 3 * 22,
         "train": 3 * (177 + 5), "reuse_table": 1, "total": 680,
     }  # fmt: skip
+
+
+def test_reuse_priors_take_the_configured_natural_distribution(tmp_path):
+    """methods.olmix.natural reaches each stage's priors, restricted to the stage's domains."""
+    domains = ["arxiv", "book", "stackexchange", "wikipedia", "github", "manpages", "wikipedia_long",
+               "book_bible", "book_austen"]  # fmt: skip
+    natural = {d: float(i + 1) for i, d in enumerate(domains)}
+    cfg = write_config("config/olmix-reuse.yaml", tmp_path, **{"methods.olmix.natural": natural})
+    out = snakemake(tmp_path, cfg, "-n", "--printshellcmds", "--until", "reuse_priors").stdout
+    found = re.findall(r"--natural '([^']*)' --out \S*/reuse/stage(\d)/priors.json", out)
+    given = {int(stage): json.loads(text) for text, stage in found}
+    assert sorted(given) == [0, 1, 2, 3, 4] and given[0] == {d: natural[d] for d in domains[:4]}
+    assert given[4] == {d: natural[d] for d in ("arxiv", "book_bible", "book_austen", "stackexchange",
+                                                 "wikipedia_long", "github")}  # fmt: skip
+    del natural["book_austen"]
+    bad = write_config("config/olmix-reuse.yaml", tmp_path, **{"methods.olmix.natural": natural})
+    proc = snakemake(tmp_path, bad, "-n", check=False)
+    assert proc.returncode != 0
+    assert "methods.olmix: natural has no weight for ['book_austen'] (reuse stage4)" in proc.stdout
 
 
 @pytest.mark.parametrize(
