@@ -44,6 +44,15 @@ METRICS = {
 PAPER_SOURCE = "Aioli (Chen et al., ICLR 2025, arXiv:2411.05735 v2), Table 2"
 
 
+def training_flops(run: dict) -> float:
+    """FLOPs of a method's final run and its extra runs. Unrestricted grid search's final run is its best
+    pilot (``method_summary.selected_run``), already among the extra runs: counted once."""
+    extra = run["extra_runs"].get("flops", 0.0)
+    if run.get("method_summary", {}).get("selected_run"):
+        return float(extra)
+    return run["compute"]["flops"] + extra
+
+
 def load_runs(paths: Sequence[str]) -> pd.DataFrame:
     """One row per run: setting, method, seed, avg_test_ppl, exp_mean_test_loss, ppl_<group>, compute."""
     rows = []
@@ -54,9 +63,7 @@ def load_runs(paths: Sequence[str]) -> pd.DataFrame:
         row["extra_runs"] = run["extra_runs"]["runs"]
         row["extra_tokens"] = run["extra_runs"]["tokens"]
         row["tokens"] = run.get("tokens_trained", run.get("tokens", 0))
-        row["flops"] = run["compute"]["flops"] + run["extra_runs"].get(
-            "flops", 0.0
-        )  # the run and its learning
+        row["flops"] = training_flops(run)
         rows.append(row)
     if not rows:
         raise ValueError("no run records given")
@@ -297,7 +304,8 @@ def write_table2(runs: pd.DataFrame, out_dir: str | Path, paper: Mapping[str, st
             "t-interval; * and # better / worse: the interval excludes 0 (one seed gives no interval, so "
             "none). Extra runs: training runs before the final run, per setting. Extra tokens: their "
             "training tokens, in millions, summed over settings. Compute: training FLOPs of the final run "
-            "and its extra runs (6N per token plus attention), per seed, summed over settings.",
+            "and its extra runs (6N per token plus attention; grid search's final run is its best pilot, "
+            "counted once), per seed, summed over settings.",
         )
     if paper:
         summary = summarize(runs)

@@ -174,3 +174,14 @@ def test_html_table_escapes_and_keeps_title_and_note():
     assert "<caption>Table &lt;2&gt;</caption>" in page and "<p>note &amp; more</p>" in page
     assert "<th>x &lt;a&gt;</th>" in page and "<td>m&amp;1</td><td>1.235</td>" in page
     assert "<td>m2</td><td></td>" in page  # NaN left blank
+
+
+def test_grid_search_counts_its_selected_pilot_once():
+    """Unrestricted grid search's final run is one of its 9 pilots: 9 runs of compute, not 10."""
+    from pipeline_lib.report.tables import training_flops
+
+    pilots = {"runs": 9, "tokens": 900, "flops": 9e9}
+    selected = {"extra_runs": pilots, "compute": {"flops": 1e9}, "method_summary": {"selected_run": "p3"}}
+    dml = {"extra_runs": pilots, "compute": {"flops": 1e9}, "method_summary": {"fit_path": "f"}}
+    assert training_flops(selected) == 9e9 and training_flops(dml) == 10e9
+    assert training_flops({"extra_runs": {"runs": 0, "tokens": 0}, "compute": {"flops": 1e9}}) == 1e9
