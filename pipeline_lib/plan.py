@@ -194,8 +194,10 @@ class Planner:
         return s.methods.get("olmix") or s.methods.get("olmix_pilots") or OlmixConfig()
 
     def proxy_train(self, view: str) -> TrainConfig:
-        """A swarm proxy's schedule: ``proxy_steps_fraction`` of the final run's."""
-        return self.learning_train(view, self.swarm_size(view), self.olmix_config(view).proxy_steps_fraction)
+        """A swarm proxy's schedule: ``proxy_steps_fraction`` of the final run's, validated only at its start
+        and end (the fit reads the final scores; a validation pass between changes no number)."""
+        train = self.learning_train(view, self.swarm_size(view), self.olmix_config(view).proxy_steps_fraction)
+        return dataclasses.replace(train, eval_every=train.steps)
 
     def target_tokens(self, view: str) -> int:
         """R: the final run's training tokens."""

@@ -82,3 +82,12 @@ def test_one_batch_tokens_is_the_largest_batch_of_the_settings_using_the_group()
     plan = _plan()
     assert plan.one_batch_tokens("arxiv") == 12 * 128 + 1  # the default: batch 12, context 128
     assert plan.one_batch_tokens("klingon") == 0
+
+
+def test_swarm_proxies_validate_only_at_start_and_end():
+    """A proxy is read once, at its end: its schedule has no validation pass between."""
+    plan = _plan()
+    proxies = [job.spec.train for path, job in plan.train_jobs.items() if "/pilots/swarm/" in path]
+    final = plan.project.settings["as"].train
+    assert proxies and all(t.eval_every == t.steps < final.steps for t in proxies)
+    assert final.eval_every < final.steps  # final runs keep their curves
