@@ -234,7 +234,16 @@ class Planner:
             if job.spec.method == "doremi_proxy" and params.get("reference_microbatch"):
                 why = f"methods.doremi.reference_microbatch runs single-process only, not over {ranks} GPUs"
                 problems.setdefault(why, []).append(job.path)
+            if job.spec.method == "doge_proxy" and self._doge_val_rows(params, job.spec.groups) < ranks:
+                why = f"methods.doge.val_batch_size gives fewer validation rows than {ranks} GPUs"
+                problems.setdefault(why, []).append(job.path)
         return [f"{why} ({len(paths)} jobs, e.g. {paths[0]})" for why, paths in problems.items()]
+
+    @staticmethod
+    def _doge_val_rows(params: dict, groups: tuple[str, ...]) -> int:
+        """Rows of DoGE's validation batch (as DogeProxy.val_batch draws them): each rank needs one."""
+        n = int(params["val_batch_size"])
+        return n if params.get("reference_val_sampling") else max(1, n // len(groups)) * len(groups)
 
     def _final_jobs(self, view: str, seed: int) -> list[TrainJob]:
         s, jobs = self.project.settings[view], []

@@ -91,3 +91,16 @@ def test_swarm_proxies_validate_only_at_start_and_end():
     final = plan.project.settings["as"].train
     assert proxies and all(t.eval_every == t.steps < final.steps for t in proxies)
     assert final.eval_every < final.steps  # final runs keep their curves
+
+
+def test_data_parallel_problems_name_what_cannot_split():
+    plan = _plan()
+    assert plan.data_parallel_problems(2) == [] and plan.data_parallel_problems(3) == []
+    assert plan.data_parallel_problems(5)[0].startswith("train.batch_size 12 does not split over 5 GPUs")
+    (doge,) = plan.data_parallel_problems(4)  # abse: 4 // 3 = 1 row per group, 3 rows for 4 ranks
+    assert doge.startswith("methods.doge.val_batch_size") and "abse/pilots/doge/seed0" in doge
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg["methods"]["doremi"]["reference_microbatch"] = True
+    (quirk,) = Planner(load_project(cfg)).data_parallel_problems(2)
+    assert quirk.startswith("methods.doremi.reference_microbatch runs single-process only, not over 2 GPUs")
+    assert "(2 jobs, e.g. as/pilots/doremi/seed0)" in quirk
