@@ -126,10 +126,6 @@ class Ranks:
         rows.div_(total.clamp(min=1).to(rows.dtype)[:, None])
         return rows, (total > 0).cpu().numpy()
 
-    def barrier(self) -> None:
-        if self.parallel:
-            dist.barrier()
-
 
 SINGLE = Ranks()
 RANKS_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK")

@@ -240,7 +240,7 @@ class Trainer:
             torch.compiler.cudagraph_mark_step_begin()  # this step's graphs may reuse the last one's memory
         batch, groups = self.sampler.sample(self.p if p is None else p, self.cfg.batch_size, exact=exact)
         self.last_mixture = np.bincount(groups, minlength=len(self.groups)) / len(groups)
-        local = self.local_rows if self.ranks.parallel else slice(None)
+        local = self.local_rows  # the whole batch in a single process
         batch_t = batch_to_device(batch[local], self.device, self.cfg.pin_memory)
         lr = lr_at(self.step, self.cfg)
         for group in self.optimizer.param_groups:
