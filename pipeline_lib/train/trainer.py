@@ -276,9 +276,9 @@ class Trainer:
         return self.last_loss
 
     def _read(self, values: list[float | torch.Tensor]) -> list[float]:
-        if self.ranks.parallel:
-            stacked = torch.stack([torch.as_tensor(v, dtype=torch.float32) for v in values]).to(self.device)
-            return self.ranks.mean_(stacked).tolist()
+        if self.ranks.parallel:  # host floats and device scalars alike, on the device, in one all-reduce
+            on_device = [torch.as_tensor(v, dtype=torch.float32, device=self.device) for v in values]
+            return self.ranks.mean_(torch.stack(on_device)).tolist()
         lazy = [v for v in values if isinstance(v, torch.Tensor)]
         read = iter(torch.stack(lazy).float().tolist() if lazy else [])
         return [next(read) if isinstance(v, torch.Tensor) else float(v) for v in values]
