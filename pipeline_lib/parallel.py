@@ -70,10 +70,7 @@ class Ranks:
 
     def mean_(self, tensor: torch.Tensor) -> torch.Tensor:
         """Average ``tensor`` over ranks, in place; returns it."""
-        if self.parallel:
-            dist.all_reduce(tensor)
-            tensor /= self.world
-        return tensor
+        return self.sum_(tensor).div_(self.world) if self.parallel else tensor
 
     def sum_grads(self, params: Sequence[torch.nn.Parameter]) -> None:
         """Sum the parameters' gradients over ranks in one flat transfer (a missing gradient counts as 0)."""
@@ -106,13 +103,14 @@ class Ranks:
         counts = torch.as_tensor(np.bincount(groups, minlength=m) * per_row, dtype=torch.float64)
         stats = self.sum_(torch.cat([local.detach().double(), counts.to(losses.device)]))
         total, n = stats[:m], stats[m:]
+        present = (n > 0).cpu().numpy()  # one host read, not one per group
         out = [
             (local[j] + (total[j] - local[j].detach().double()).to(local.dtype)) / n[j].to(local.dtype)
-            if n[j] > 0
+            if present[j]
             else None
             for j in range(m)
         ]
-        return out, np.array([v is not None for v in out])
+        return out, present
 
     def pool_means(self, rows: torch.Tensor, counts: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
         """Rows of this rank's per-group means (m, P) over ``counts`` items each, pooled into the global

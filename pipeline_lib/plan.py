@@ -30,7 +30,13 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from pipeline_lib.config import Project, RunSpec, Setting, TrainConfig, method_entry
-from pipeline_lib.config.methods import OFFLINE, PROXY_METHODS, OlmixConfig, StaticConfig
+from pipeline_lib.config.methods import (
+    OFFLINE,
+    PROXY_METHODS,
+    OlmixConfig,
+    StaticConfig,
+    build_method_config,
+)
 from pipeline_lib.config.reuse import ReuseConfig
 from pipeline_lib.lmo.grids import grid_mixtures, one_hot_mixtures
 from pipeline_lib.lmo.swarm import SwarmSettings, swarm_size
@@ -234,16 +240,16 @@ class Planner:
             if job.spec.method == "doremi_proxy" and params.get("reference_microbatch"):
                 why = f"methods.doremi.reference_microbatch runs single-process only, not over {ranks} GPUs"
                 problems.setdefault(why, []).append(job.path)
-            if job.spec.method == "doge_proxy" and self._doge_val_rows(params, job.spec.groups) < ranks:
+            if job.spec.method == "doge_proxy" and self._doge_val_rows(job.spec) < ranks:
                 why = f"methods.doge.val_batch_size gives fewer validation rows than {ranks} GPUs"
                 problems.setdefault(why, []).append(job.path)
         return [f"{why} ({len(paths)} jobs, e.g. {paths[0]})" for why, paths in problems.items()]
 
     @staticmethod
-    def _doge_val_rows(params: dict, groups: tuple[str, ...]) -> int:
-        """Rows of DoGE's validation batch (as DogeProxy.val_batch draws them): each rank needs one."""
-        n = int(params["val_batch_size"])
-        return n if params.get("reference_val_sampling") else max(1, n // len(groups)) * len(groups)
+    def _doge_val_rows(spec: RunSpec) -> int:
+        """Rows of a DoGE proxy's validation batch: each rank needs one."""
+        cfg = build_method_config(spec.method, spec.method_params, f"method_params of '{spec.method}'")
+        return cfg.val_rows(len(spec.groups))
 
     def _final_jobs(self, view: str, seed: int) -> list[TrainJob]:
         s, jobs = self.project.settings[view], []

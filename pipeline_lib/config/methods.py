@@ -168,6 +168,11 @@ class DogeConfig(MethodConfig):
     reference_val_sampling: bool = False
     """True: the reference code's validation batch, drawn with replacement from the pooled split."""
 
+    def val_rows(self, m: int) -> int:
+        """Rows of a proxy step's validation batch over m groups: ``val_batch_size``, or without the
+        reference's sampling the same number from every group, at least one each."""
+        return self.val_batch_size if self.reference_val_sampling else max(1, self.val_batch_size // m) * m
+
     def problems(self) -> list[str]:
         out = [] if self.mu > 0 else ["mu must be > 0"]
         out += [] if self.val_batch_size >= 1 else ["val_batch_size must be >= 1"]

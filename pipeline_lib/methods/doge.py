@@ -103,8 +103,7 @@ class DogeProxy(ProxyPolicy):
             starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
             rows = [chunks[g][i - starts[g]] for g, i in zip(groups, picks, strict=True)]
         else:
-            per = max(1, n // self.m)
-            groups = np.repeat(np.arange(self.m), per)
+            groups = np.repeat(np.arange(self.m), self.cfg.val_rows(self.m) // self.m)
             rows = [chunks[g][self.rng.integers(len(chunks[g]))] for g in groups]
         return np.stack(rows), groups
 
