@@ -37,7 +37,7 @@ include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/train.smk"
 include: "rules/fits.smk"
-include: "rules/olmix.smk"
+include: "rules/swarm.smk"
 include: "rules/report.smk"
 
 

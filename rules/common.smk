@@ -20,8 +20,9 @@ shell.prefix(  # Snakemake formats the prefix: doubled braces are the shell's
 )
 
 from pipeline_lib.config import RESTRICTED, ConfigError, load_project
+from pipeline_lib.config.registry import METHODS, PROXY, STEPS
 from pipeline_lib.data.sources import DataError, make_source
-from pipeline_lib.plan import Planner
+from pipeline_lib.plan import Planner, paths
 
 SCHEMA = os.path.join(workflow.basedir, "config", "config.schema.yaml")
 
@@ -71,8 +72,17 @@ if GPUS_PER_RUN > 1 and (_problems := PLAN.data_parallel_problems(GPUS_PER_RUN))
 # The Python that runs the steps: this one, or the environment's own under --software-deployment-method.
 PY = "python" if workflow.deployment_settings.deployment_method else sys.executable
 RESULTS = config["results_dir"]
-DATA = f"{RESULTS}/data"
-SPLITS = ("train", "val", "test")
+DATA = f"{RESULTS}/{paths.DATA}"
+VIEW = "{setting}{view}"  # the pattern of a view's key in outputs
+
+
+def R(path):
+    """A path of the results layout (pipeline_lib/plan/paths.py) under the results directory."""
+    return f"{RESULTS}/{path}"
+
+
+def results(paths_):
+    return [R(p) for p in paths_]
 
 
 def _alternatives(values):
@@ -86,7 +96,6 @@ wildcard_constraints:
     setting=_alternatives(s.name for s in PROJECT.settings.values() if not s.view),
     view=rf"|\/{re.escape(RESTRICTED)}",
     group=_alternatives(PROJECT.tokenizer_groups),
-    proxy=_alternatives(("doremi", "doge")),
     seed=r"\d+",
 
 
@@ -107,11 +116,7 @@ def source_files(groups):
 
 
 def group_data(groups):
-    return [f"{DATA}/{g}/{name}" for g in groups for name in ("meta.json", *(f"{s}.bin" for s in SPLITS))]
-
-
-def results(paths):
-    return [f"{RESULTS}/{p}" for p in paths]
+    return [R(f) for g in groups for f in paths.group_files(g)]
 
 
 def get_pack_budget(wildcards):
@@ -128,10 +133,11 @@ if config["resources"]["gpus_per_run"] and isinstance(_gpu_limit, int) and _gpu_
     os.environ.setdefault("MIXPIPE_GPU_SLOTS", str(_gpu_limit))
 
 
+# -- training jobs --------------------------------------------------------------------------------------
 def get_train_inputs(wildcards):
     """A training job's packed data and its named inputs (a fit, a reference run, a parent run)."""
     job = PLAN.train_jobs[wildcards.job]
-    return {"data": group_data(job.data_groups), **{k: f"{RESULTS}/{v}" for k, v in job.inputs().items()}}
+    return {"data": group_data(job.data_groups), **{k: R(v) for k, v in job.inputs().items()}}
 
 
 def get_train_spec(wildcards):
@@ -142,35 +148,45 @@ def get_train_args(wildcards):
     return PLAN.train_jobs[wildcards.job].args(RESULTS)
 
 
-def get_pilot_runs(wildcards):
-    return results(PLAN.pilot_runs(view_of(wildcards), wildcards.seed))
-
-
 def get_final_runs(wildcards):
     return results(PLAN.final_runs(view_of(wildcards)))
 
 
 def fit_file(view, name, seed):
-    return f"{RESULTS}/{PLAN.fit_file(view, name, seed)}"
+    return R(paths.fit_file(view, name, seed))
 
 
-# -- fits and report inputs ---------------------------------------------------------------------------
-def get_proxy_reference(wildcards):
-    """DoReMi's reference run (counted in its extra runs); DoGE has none."""
-    if wildcards.proxy != "doremi":
-        return []
-    return [f"{RESULTS}/{PLAN.reference_dir(view_of(wildcards), wildcards.seed)}/run.json"]
+# -- fit steps: every method's, from its registry declaration -------------------------------------------
+FIT_STEPS = list(dict.fromkeys(name for view in PLAN.views for name in PLAN.fit_steps(view)))
 
 
-# Online methods whose own A^t is compared with the fitted dynamic law (parameter similarity): Aioli's and
-# Skill-It's final runs, DoReMi's and DoGE's proxies (their fits trace the scores).
-SIMILARITY_RUNS = [m for m in ("aioli", "skillit") if m in PROJECT.run_methods]
-SIMILARITY_PROXIES = [m for m in ("doremi", "doge") if m in PROJECT.run_methods]
+def get_fit_inputs(wildcards):
+    inputs = PLAN.fit_inputs(view_of(wildcards), wildcards.fit, wildcards.seed)
+    return {name: results(files) for name, files in inputs.items()}
+
+
+def get_fit_argv(wildcards, output):
+    """The fit step's arguments, each quoted for the shell."""
+    inputs = get_fit_inputs(wildcards)
+    return shlex.join(PLAN.fit_argv(view_of(wildcards), wildcards.fit, wildcards.seed, inputs, output.fit))
+
+
+# -- report inputs ---------------------------------------------------------------------------------------
+def _declared(flag, value, methods):
+    """The methods (registry order) whose declaration has ``flag == value``, among ``methods``."""
+    return [m for m, entry in METHODS.items() if getattr(entry, flag) == value and m in methods]
+
+
+# Online methods whose own A^t is compared with the fitted dynamic law (parameter similarity): final runs
+# or fits, as each method declares (traces_A); the static law scored is the method declaring static_law.
+SIMILARITY_RUNS = _declared("traces_A", "run", PROJECT.run_methods)
+SIMILARITY_FITS = _declared("traces_A", "fit", PROJECT.run_methods)
+STATIC_LAW = _declared("static_law", True, METHODS)[0]
 
 
 def get_similarity_inputs(wildcards):
-    runs = [f"{RESULTS}/{PLAN.run_dir(wildcards.setting, m, wildcards.seed)}/run.json" for m in SIMILARITY_RUNS]
-    return runs + [fit_file(wildcards.setting, m, wildcards.seed) for m in SIMILARITY_PROXIES]
+    runs = [f"{R(paths.run_dir(wildcards.setting, m, wildcards.seed))}/run.json" for m in SIMILARITY_RUNS]
+    return runs + [fit_file(wildcards.setting, m, wildcards.seed) for m in SIMILARITY_FITS]
 
 
 def get_paper_args():
@@ -181,37 +197,26 @@ def get_paper_args():
 
 
 def get_proxy_fits(wildcards):
+    """The proxies' fits (their weight traces), for the mixture figure."""
     view = view_of(wildcards)
+    owners = _declared("learns_on", PROXY, PROJECT.methods_of(view))
+    return [fit_file(view, m, seed) for m in owners for seed in PROJECT.seeds]
+
+
+def law_table_methods(view):
+    """The methods the law table sets side by side: those it is made for, then their peers."""
     methods = PROJECT.methods_of(view)
-    return [fit_file(view, m, seed) for m in ("doremi", "doge") if m in methods for seed in PROJECT.seeds]
+    return _declared("law_table", "own", methods) + _declared("law_table", "peer", methods)
 
 
-# -- Olmix ----------------------------------------------------------------------------------------------
-def get_olmix_config(wildcards, method="olmix"):
-    """The method's typed config as one JSON argument."""
+def get_law_table_fits(wildcards):
     view = view_of(wildcards)
-    cfg = PROJECT.settings[view].methods.get(method) or PLAN.olmix_config(view)
-    return json.dumps(cfg.to_dict(), sort_keys=True)
+    return [fit_file(view, m, seed) for seed in PROJECT.seeds for m in law_table_methods(view)]
 
 
-def olmix_out(name):
-    """The fit file and its directory of outputs (ratios.csv, metrics.csv, the law, figures)."""
-    base = f"{RESULTS}/{{setting}}{{view}}/fits/{name}/seed{{seed}}"
-    files = ("ratios.csv", "metrics.csv", "law.json", "correlations.json", "optimal.json")
-    files += ("interaction_matrix.png", "fit.png", "optimal.png")
-    return {"fit": f"{base}.json", **{f.replace(".", "_"): f"{base}/{f}" for f in files}}
-
-
-def get_olmix_table_fits(wildcards):
-    """The fits the Olmix table sets side by side: olmix, olmix_pilots and DML, each seed."""
-    view = view_of(wildcards)
-    names = [m for m in ("olmix", "olmix_pilots", "dml") if m in PROJECT.methods_of(view)]
-    return [fit_file(view, m, seed) for seed in PROJECT.seeds for m in names]
-
-
-def get_olmix_natural(wildcards):
+def get_priors_natural(wildcards):
     """--natural '<json>' when the config gives the natural distribution (else the packed tokens' shares)."""
-    natural = PLAN.olmix_config(view_of(wildcards)).natural
+    natural = PLAN.swarm_config(view_of(wildcards)).natural
     return f"--natural {shlex.quote(json.dumps(natural, sort_keys=True))}" if natural else ""
 
 
@@ -221,9 +226,9 @@ REUSE_CHAINS = list(dict.fromkeys(c for t in range(REUSE.n_stages) for c in REUS
 
 
 def get_reuse_natural(wildcards):
-    """A stage's priors: --natural '<json>' over its domains when methods.olmix.natural gives them."""
+    """A stage's priors: --natural '<json>' over its domains when the swarm's config gives them."""
     stage = int(wildcards.stage)
-    natural = PLAN.olmix_config(REUSE.stage_key(stage)).natural
+    natural = PLAN.swarm_config(REUSE.stage_key(stage)).natural
     if not natural:
         return ""
     return f"--natural {shlex.quote(json.dumps({d: natural[d] for d in REUSE.stages[stage]}, sort_keys=True))}"
@@ -232,21 +237,21 @@ def get_reuse_natural(wildcards):
 def get_reuse_link_inputs(wildcards):
     """A link's plan step: the stage's priors and the previous link's fit."""
     previous = PLAN.reuse_previous(wildcards.stage, wildcards.chain, wildcards.seed)
-    inputs = {"priors": f"{RESULTS}/{PLAN.reuse_priors(wildcards.stage)}"}
-    return inputs | ({"previous": f"{RESULTS}/{previous}"} if previous else {})
+    inputs = {"priors": R(paths.reuse_priors(wildcards.stage))}
+    return inputs | ({"previous": R(previous)} if previous else {})
 
 
 def get_reuse_fit_inputs(wildcards):
     """A link's fit: the plan (not natural's), the previous fit, the new proxies' runs."""
     inputs = get_reuse_link_inputs(wildcards)
     if wildcards.chain != "natural":
-        inputs["plan"] = f"{RESULTS}/{PLAN.reuse_dir(wildcards.stage, wildcards.chain, wildcards.seed)}/plan.json"
+        inputs["plan"] = f"{R(PLAN.reuse_dir(wildcards.stage, wildcards.chain, wildcards.seed))}/plan.json"
     return inputs | {"runs": results(PLAN.reuse_runs(wildcards.stage, wildcards.chain, wildcards.seed))}
 
 
 def get_reuse_link_args(wildcards, input):
     """The flags every link step takes: the experiment, the stage, chain and seed, priors, previous fit."""
-    cfg = PLAN.olmix_config(REUSE.stage_key(int(wildcards.stage)))
+    cfg = PLAN.swarm_config(REUSE.stage_key(int(wildcards.stage)))
     args = [
         f"--experiment {shlex.quote(json.dumps(config['reuse'], sort_keys=True))}",
         f"--stage {wildcards.stage} --strategy {wildcards.chain} --seed {wildcards.seed}",
@@ -258,7 +263,7 @@ def get_reuse_link_args(wildcards, input):
 def get_reuse_fits(wildcards):
     """Every link's fit.json (the table's stage-by-stage accounting and mixtures)."""
     return [
-        f"{RESULTS}/{PLAN.reuse_dir(t, chain, seed)}/fit.json"
+        f"{R(PLAN.reuse_dir(t, chain, seed))}/fit.json"
         for t in range(REUSE.n_stages)
         for chain in REUSE.chains(t)
         for seed in REUSE.seeds
@@ -271,7 +276,7 @@ def report_outputs(*names):
     outputs = {}
     for name in names:
         for ext in ("csv", "md", "tex", "html"):
-            path = f"{RESULTS}/report/{name}.{ext}"
+            path = R(paths.report(f"{name}.{ext}"))
             if ext == "html":
                 path = report(path, caption=f"../report/{name}.rst", category="Tables", labels={"table": name})
             outputs[f"{name}_{ext}"] = path
@@ -293,22 +298,22 @@ def figure(path, name, setting=None):
 
 
 def final_targets():
-    targets = [f"{RESULTS}/reuse/report/reuse.md"] if REUSE else []
+    targets = [R(paths.reuse_report("reuse.md"))] if REUSE else []
     if not PROJECT.run_settings:
         return targets
-    targets += [f"{RESULTS}/{s}/tables/perplexity.md" for s in PROJECT.run_settings]
-    targets.append(f"{RESULTS}/report/table2.md")
-    if PROJECT.restricted_settings:
-        targets += [f"{RESULTS}/{s}/tables/perplexity.md" for s in PROJECT.restricted_settings]
-        targets.append(f"{RESULTS}/report/table3.md")
-    targets += [f"{RESULTS}/{s}/figures/{f}.png" for s in PROJECT.run_settings for f in ("mixtures", "val_loss")]
-    targets += [f"{RESULTS}/{s}/figures/mixtures.png" for s in PROJECT.restricted_settings]
-    targets.append(f"{RESULTS}/report/figures/avg_ppl.png")
-    targets.append(f"{RESULTS}/report/claims.md")
-    olmix = [s for s in PROJECT.run_settings if {"olmix", "olmix_pilots"} & set(PROJECT.methods_of(s))]
-    targets += [f"{RESULTS}/{s}/tables/olmix.md" for s in olmix]
+    run, restricted = PROJECT.run_settings, PROJECT.restricted_settings
+    targets += [R(paths.table(s, "perplexity.md")) for s in run]
+    targets.append(R(paths.report("table2.md")))
+    if restricted:
+        targets += [R(paths.table(s, "perplexity.md")) for s in restricted]
+        targets.append(R(paths.report("table3.md")))
+    targets += [R(paths.figure(s, f)) for s in run for f in ("mixtures", "val_loss")]
+    targets += [R(paths.figure(s, "mixtures")) for s in restricted]
+    targets.append(R(paths.report_figure("avg_ppl")))
+    targets.append(R(paths.report("claims.md")))
+    targets += [R(paths.table(s, f"{paths.LAW_TABLE}.md")) for s in run if law_table_methods(s)[:1]]
     if PROJECT.law_fidelity:
-        targets += [f"{RESULTS}/{s}/figures/law_fit.png" for s in PROJECT.run_settings]
-        targets += [f"{RESULTS}/{s}/tables/fidelity.md" for s in PROJECT.run_settings]
-        targets.append(f"{RESULTS}/report/fidelity.md")
+        targets += [R(paths.figure(s, "law_fit")) for s in run]
+        targets += [R(paths.table(s, "fidelity.md")) for s in run]
+        targets.append(R(paths.report("fidelity.md")))
     return targets

@@ -5,14 +5,14 @@ rule tokenizer:
     input:
         source_files(PROJECT.tokenizer_groups),
     output:
-        f"{DATA}/tokenizer.json",
+        R(paths.tokenizer()),
     params:
         data=lambda wc: data_json(),  # a function: the JSON holds "{group}" braces
         groups=" ".join(PROJECT.tokenizer_groups),
     log:
-        f"{RESULTS}/logs/data/tokenizer.log",
+        R(paths.log(f"{paths.DATA}/tokenizer")),
     benchmark:
-        f"{RESULTS}/benchmarks/data/tokenizer.tsv"
+        R(paths.benchmark(f"{paths.DATA}/tokenizer"))
     threads: 2
     conda:
         "../environment.yml"
@@ -26,16 +26,16 @@ rule pack:
         tokenizer=rules.tokenizer.output[0],
         source=lambda wc: source_files([wc.group]),
     output:
-        meta=f"{DATA}/{{group}}/meta.json",
-        bins=[f"{DATA}/{{group}}/{s}.bin" for s in SPLITS],
+        meta=R(paths.group_files("{group}")[0]),
+        bins=results(paths.group_files("{group}")[1:]),
     params:
         data=lambda wc: data_json(),  # a function: the JSON holds "{group}" braces
-        out_dir=lambda wc: f"{DATA}/{wc.group}",
+        out_dir=lambda wc: R(paths.group_dir(wc.group)),
         budget=get_pack_budget,  # --one-batch-tokens N [--train-token-budget N]
     log:
-        f"{RESULTS}/logs/data/pack_{{group}}.log",
+        R(paths.log(f"{paths.DATA}/pack_{{group}}")),
     benchmark:
-        f"{RESULTS}/benchmarks/data/pack_{{group}}.tsv"
+        R(paths.benchmark(f"{paths.DATA}/pack_{{group}}"))
     conda:
         "../environment.yml"
     shell:

@@ -1,96 +1,66 @@
-# What the offline steps fit on learning runs, per view ({setting}{view}) and seed: grid search's pick, the
-# DML law, Skill-It's graph, the DoReMi/DoGE proxies' averaged weights, and the laws' fidelity.
+# What the offline steps fit on learning runs, per view ({setting}{view}) and seed: one generic rule runs
+# every method's fit step as its registry declaration says (pipeline_lib/config/registry.py); the fidelity
+# study scores the laws.
 
 
-rule fit_grid_search:
+rule fit:
     input:
-        get_pilot_runs,
+        unpack(get_fit_inputs),
     output:
-        f"{RESULTS}/{{setting}}{{view}}/fits/grid_search/seed{{seed}}.json",
-    log:
-        f"{RESULTS}/logs/{{setting}}{{view}}/fits/grid_search/seed{{seed}}.log",
-    conda:
-        "../environment.yml"
-    shell:
-        f"{PY} -m pipeline_lib.methods.grid_search fit --pilots {{input}} --out {{output}} > {{log}} 2>&1"
-
-
-# Unrestricted with full-length pilots, the best pilot is grid search's run (no rerun); otherwise the planner
-# trains the picked mixture (rule train).
-rule select_grid_search:
-    input:
-        f"{RESULTS}/{{setting}}/fits/grid_search/seed{{seed}}.json",
-    output:
-        run=f"{RESULTS}/{{setting}}/runs/grid_search/seed{{seed}}/run.json",
-        curve=f"{RESULTS}/{{setting}}/runs/grid_search/seed{{seed}}/curve.csv",
-        mixture=f"{RESULTS}/{{setting}}/runs/grid_search/seed{{seed}}/mixture.csv",
+        fit=R(paths.fit_file(VIEW, "{fit}", "{seed}")),
     wildcard_constraints:
-        setting=_alternatives(s for s in PROJECT.run_settings if PLAN.pilots_are_runs(s)),
+        fit=_alternatives(n for n in FIT_STEPS if not STEPS[n].tables),
     params:
-        out_dir=lambda wc: f"{RESULTS}/{PLAN.run_dir(wc.setting, 'grid_search', wc.seed)}",
+        module=lambda wc: STEPS[wc.fit].module,
+        argv=get_fit_argv,
     log:
-        f"{RESULTS}/logs/{{setting}}/runs/grid_search/seed{{seed}}.log",
+        R(paths.log(paths.fit_dir(VIEW, "{fit}", "{seed}"))),
     conda:
         "../environment.yml"
     shell:
-        f"{PY} -m pipeline_lib.methods.grid_search select --fit {{input}} --out-dir {{params.out_dir}} "
-        "> {log} 2>&1"
+        f"{PY} -m {{params.module}} {{params.argv}} > {{log}} 2>&1"
 
 
-rule fit_dml:
-    input:
-        get_pilot_runs,
+# A fit step that also writes its tables and figures (a fitted law: ratios.csv, metrics.csv, law.json, ...).
+use rule fit as fit_with_tables with:
     output:
-        f"{RESULTS}/{{setting}}{{view}}/fits/dml/seed{{seed}}.json",
-    log:
-        f"{RESULTS}/logs/{{setting}}{{view}}/fits/dml/seed{{seed}}.log",
-    conda:
-        "../environment.yml"
-    shell:
-        f"{PY} -m pipeline_lib.methods.dml --pilots {{input}} --seed {{wildcards.seed}} --out {{output}} "
-        "> {log} 2>&1"
+        fit=R(paths.fit_file(VIEW, "{fit}", "{seed}")),
+        tables=directory(R(paths.fit_dir(VIEW, "{fit}", "{seed}"))),
+    wildcard_constraints:
+        fit=_alternatives(n for n in FIT_STEPS if STEPS[n].tables),
 
 
-rule fit_skillit:
+# Unrestricted with full-length pilots, a method's best pilot is its final run (no rerun): the method's fit
+# step selects it; otherwise the planner trains the picked mixture (rule train).
+rule select_pilot:
     input:
-        lambda wc: results(PLAN.onehot_runs(view_of(wc), wc.seed)),
+        R(paths.fit_file("{setting}", "{method}", "{seed}")),
     output:
-        f"{RESULTS}/{{setting}}{{view}}/fits/skillit/seed{{seed}}.json",
-    log:
-        f"{RESULTS}/logs/{{setting}}{{view}}/fits/skillit/seed{{seed}}.log",
-    conda:
-        "../environment.yml"
-    shell:
-        f"{PY} -m pipeline_lib.methods.skillit --runs {{input}} --out {{output}} > {{log}} 2>&1"
-
-
-rule fit_proxy:
-    input:
-        proxy=lambda wc: f"{RESULTS}/{PLAN.pilot_dir(view_of(wc), wc.proxy, wc.seed)}/run.json",
-        reference=get_proxy_reference,
-    output:
-        f"{RESULTS}/{{setting}}{{view}}/fits/{{proxy}}/seed{{seed}}.json",
+        **{k: R(v) for k, v in paths.run_outputs(paths.run_dir("{setting}", "{method}", "{seed}")).items()},
+    wildcard_constraints:
+        setting=_alternatives(v for v in PROJECT.run_settings if PLAN.pilots_are_runs(v)),
+        method=_alternatives(m for m in PROJECT.run_methods if METHODS[m].pilot_is_run),
     params:
-        reference=lambda wc, input: f"--reference {input.reference}" if input.reference else "",
+        module=lambda wc: STEPS[wc.method].module,
+        out_dir=lambda wc, output: os.path.dirname(output.run),
     log:
-        f"{RESULTS}/logs/{{setting}}{{view}}/fits/{{proxy}}/seed{{seed}}.log",
+        R(paths.log(paths.run_dir("{setting}", "{method}", "{seed}"))),
     conda:
         "../environment.yml"
     shell:
-        f"{PY} -m pipeline_lib.methods.proxy --method {{wildcards.proxy}} --proxy {{input.proxy}} "
-        "{params.reference} --out {output} > {log} 2>&1"
+        f"{PY} -m {{params.module}} select --fit {{input:q}} --out-dir {{params.out_dir:q}} > {{log}} 2>&1"
 
 
 rule law_fidelity:
     input:
-        static=f"{RESULTS}/{{setting}}/fits/dml/seed{{seed}}.json",
-        parent=lambda wc: f"{RESULTS}/{PLAN.pilot_dir(wc.setting, 'dynamic', wc.seed, 'parent')}/run.json",
+        static=R(paths.fit_file("{setting}", STATIC_LAW, "{seed}")),
+        parent=lambda wc: R(paths.run_outputs(paths.pilot_dir(wc.setting, paths.DYNAMIC, wc.seed, "parent"))["run"]),
         children=lambda wc: results(PLAN.dynamic_children(wc.setting, wc.seed)),
         online=get_similarity_inputs,
     output:
-        f"{RESULTS}/{{setting}}/fits/fidelity/seed{{seed}}.json",
+        R(paths.fit_file("{setting}", "fidelity", "{seed}")),
     log:
-        f"{RESULTS}/logs/{{setting}}/fits/fidelity/seed{{seed}}.log",
+        R(paths.log(paths.fit_dir("{setting}", "fidelity", "{seed}"))),
     conda:
         "../environment.yml"
     shell:
@@ -103,14 +73,14 @@ rule fidelity_table:
     input:
         lambda wc: [fit_file(wc.setting, "fidelity", s) for s in PROJECT.seeds],
     output:
-        csv=f"{RESULTS}/{{setting}}/tables/fidelity.csv",
-        md=f"{RESULTS}/{{setting}}/tables/fidelity.md",
-        tex=f"{RESULTS}/{{setting}}/tables/fidelity.tex",
-        html=setting_report(f"{RESULTS}/{{setting}}/tables/fidelity.html", "fidelity", "{setting}"),
+        csv=R(paths.table("{setting}", "fidelity.csv")),
+        md=R(paths.table("{setting}", "fidelity.md")),
+        tex=R(paths.table("{setting}", "fidelity.tex")),
+        html=setting_report(R(paths.table("{setting}", "fidelity.html")), "fidelity", "{setting}"),
     params:
-        out=lambda wc: f"{RESULTS}/{wc.setting}/tables/fidelity",
+        out=lambda wc, output: output.csv.removesuffix(".csv"),
     log:
-        f"{RESULTS}/logs/{{setting}}/fidelity_table.log",
+        R(paths.log("{setting}/fidelity_table")),
     conda:
         "../environment.yml"
     shell:
@@ -122,10 +92,11 @@ rule fidelity_report:
         [fit_file(s, "fidelity", seed) for s in PROJECT.run_settings for seed in PROJECT.seeds],
     output:
         **report_outputs("fidelity"),
+    params:
+        out=lambda wc, output: output.fidelity_csv.removesuffix(".csv"),
     log:
-        f"{RESULTS}/logs/report/fidelity.log",
+        R(paths.log(paths.report("fidelity"))),
     conda:
         "../environment.yml"
     shell:
-        f"{PY} -m pipeline_lib.report.fidelity table --fits {{input}} --out {RESULTS}/report/fidelity "
-        "> {log} 2>&1"
+        f"{PY} -m pipeline_lib.report.fidelity table --fits {{input}} --out {{params.out}} > {{log}} 2>&1"

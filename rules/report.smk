@@ -6,17 +6,17 @@ rule setting_table:
     input:
         get_final_runs,
     output:
-        csv=f"{RESULTS}/{{setting}}{{view}}/tables/perplexity.csv",
-        md=f"{RESULTS}/{{setting}}{{view}}/tables/perplexity.md",
-        html=setting_report(f"{RESULTS}/{{setting}}{{view}}/tables/perplexity.html", "perplexity"),
+        csv=R(paths.table(VIEW, "perplexity.csv")),
+        md=R(paths.table(VIEW, "perplexity.md")),
+        html=setting_report(R(paths.table(VIEW, "perplexity.html")), "perplexity"),
     params:
-        out=lambda wc: f"{RESULTS}/{view_of(wc)}/tables/perplexity",
+        out=lambda wc, output: output.csv.removesuffix(".csv"),
     log:
-        f"{RESULTS}/logs/{{setting}}{{view}}/setting_table.log",
+        R(paths.log(f"{VIEW}/setting_table")),
     conda:
         "../environment.yml"
     shell:
-        f"{PY} -m pipeline_lib.report.tables setting --runs {{input}} --out {{params.out}} > {{log}} 2>&1"
+        f"{PY} -m pipeline_lib.report.tables setting --runs {{input}} --out {{params.out:q}} > {{log}} 2>&1"
 
 
 rule table2:
@@ -26,13 +26,14 @@ rule table2:
         **report_outputs("table2", "table2_exp_loss", *(["table2_paper"] if get_paper_args() else [])),
     params:
         paper=get_paper_args(),
+        out_dir=lambda wc, output: os.path.dirname(output.table2_csv),
     log:
-        f"{RESULTS}/logs/report/table2.log",
+        R(paths.log(paths.report("table2"))),
     conda:
         "../environment.yml"
     shell:
         f"{PY} -m pipeline_lib.report.tables table2 --runs {{input}} {{params.paper}} "
-        f"--out-dir {RESULTS}/report > {{log}} 2>&1"
+        "--out-dir {params.out_dir:q} > {log} 2>&1"
 
 
 rule table3:
@@ -40,12 +41,14 @@ rule table3:
         results(run for s in PROJECT.restricted_settings for run in PLAN.final_runs(s)),
     output:
         **report_outputs("table3"),
+    params:
+        out_dir=lambda wc, output: os.path.dirname(output.table3_csv),
     log:
-        f"{RESULTS}/logs/report/table3.log",
+        R(paths.log(paths.report("table3"))),
     conda:
         "../environment.yml"
     shell:
-        f"{PY} -m pipeline_lib.report.tables table3 --runs {{input}} --out-dir {RESULTS}/report > {{log}} 2>&1"
+        f"{PY} -m pipeline_lib.report.tables table3 --runs {{input}} --out-dir {{params.out_dir:q}} > {{log}} 2>&1"
 
 
 rule mixture_figure:
@@ -53,73 +56,80 @@ rule mixture_figure:
         runs=get_final_runs,
         proxies=get_proxy_fits,
     output:
-        figure(f"{RESULTS}/{{setting}}{{view}}/figures/mixtures.png", "mixtures", "{setting}{view}"),
+        figure(R(paths.figure(VIEW, "mixtures")), "mixtures", VIEW),
+    params:
+        title=lambda wc: f"{view_of(wc)}: mixture p over steps",
     log:
-        f"{RESULTS}/logs/{{setting}}{{view}}/figures/mixtures.log",
+        R(paths.log(f"{VIEW}/figures/mixtures")),
     conda:
         "../environment.yml"
     shell:
         f"{PY} -m pipeline_lib.report.figures mixtures --runs {{input.runs}} --proxies {{input.proxies}} "
-        "--title '{wildcards.setting}{wildcards.view}: mixture p over steps' --out {output} > {log} 2>&1"
+        "--title {params.title:q} --out {output:q} > {log} 2>&1"
 
 
 rule val_loss_figure:
     input:
         get_final_runs,
     output:
-        figure(f"{RESULTS}/{{setting}}{{view}}/figures/val_loss.png", "val_loss", "{setting}{view}"),
+        figure(R(paths.figure(VIEW, "val_loss")), "val_loss", VIEW),
+    params:
+        title=lambda wc: f"{view_of(wc)}: validation loss per group",
     log:
-        f"{RESULTS}/logs/{{setting}}{{view}}/figures/val_loss.log",
+        R(paths.log(f"{VIEW}/figures/val_loss")),
     conda:
         "../environment.yml"
     shell:
-        f"{PY} -m pipeline_lib.report.figures val-loss --runs {{input}} "
-        "--title '{wildcards.setting}{wildcards.view}: validation loss per group' --out {output} > {log} 2>&1"
+        f"{PY} -m pipeline_lib.report.figures val-loss --runs {{input}} --title {{params.title:q}} "
+        "--out {output:q} > {log} 2>&1"
 
 
 rule law_fit_figure:
     input:
-        dml=lambda wc: fit_file(wc.setting, "dml", PROJECT.seeds[0]),
+        dml=lambda wc: fit_file(wc.setting, STATIC_LAW, PROJECT.seeds[0]),
         fidelity=lambda wc: fit_file(wc.setting, "fidelity", PROJECT.seeds[0]),
     output:
-        figure(f"{RESULTS}/{{setting}}/figures/law_fit.png", "law_fit", "{setting}"),
+        figure(R(paths.figure("{setting}", "law_fit")), "law_fit", "{setting}"),
+    params:
+        title=lambda wc: f"{wc.setting}: predicted vs observed validation loss",
     log:
-        f"{RESULTS}/logs/{{setting}}/figures/law_fit.log",
+        R(paths.log("{setting}/figures/law_fit")),
     conda:
         "../environment.yml"
     shell:
         f"{PY} -m pipeline_lib.report.figures law-fit --dml {{input.dml}} --fidelity {{input.fidelity}} "
-        "--title '{wildcards.setting}: predicted vs observed validation loss' --out {output} > {log} 2>&1"
+        "--title {params.title:q} --out {output:q} > {log} 2>&1"
 
 
 rule avg_ppl_figure:
     input:
         results(run for s in PROJECT.run_settings for run in PLAN.final_runs(s)),
     output:
-        figure(f"{RESULTS}/report/figures/avg_ppl.png", "avg_ppl"),
+        figure(R(paths.report_figure("avg_ppl")), "avg_ppl"),
     log:
-        f"{RESULTS}/logs/report/figures/avg_ppl.log",
+        R(paths.log(paths.report("figures/avg_ppl"))),
     conda:
         "../environment.yml"
     shell:
-        f"{PY} -m pipeline_lib.report.figures avg-ppl --runs {{input}} --out {{output}} > {{log}} 2>&1"
+        f"{PY} -m pipeline_lib.report.figures avg-ppl --runs {{input}} --out {{output:q}} > {{log}} 2>&1"
 
 
 rule claims:
     input:
-        table2=f"{RESULTS}/report/table2.csv",
-        table3=[f"{RESULTS}/report/table3.csv"] if PROJECT.restricted_settings else [],
-        fidelity=[f"{RESULTS}/report/fidelity.csv"] if PROJECT.law_fidelity else [],
+        table2=R(paths.report("table2.csv")),
+        table3=[R(paths.report("table3.csv"))] if PROJECT.restricted_settings else [],
+        fidelity=[R(paths.report("fidelity.csv"))] if PROJECT.law_fidelity else [],
     output:
         **report_outputs("claims"),
     params:
         optional=lambda wc, input: " ".join(
-            f"--{name} {input[name][0]}" for name in ("table3", "fidelity") if input[name]
+            f"--{name} {shlex.quote(input[name][0])}" for name in ("table3", "fidelity") if input[name]
         ),
+        out=lambda wc, output: output.claims_csv.removesuffix(".csv"),
     log:
-        f"{RESULTS}/logs/report/claims.log",
+        R(paths.log(paths.report("claims"))),
     conda:
         "../environment.yml"
     shell:
         f"{PY} -m pipeline_lib.report.claims --table2 {{input.table2}} {{params.optional}} "
-        f"--out {RESULTS}/report/claims > {{log}} 2>&1"
+        "--out {params.out:q} > {log} 2>&1"

@@ -10,18 +10,18 @@ wildcard_constraints:
 
 rule reuse_priors:
     input:
-        lambda wc: [f"{DATA}/{g}/meta.json" for g in REUSE.stages[int(wc.stage)]],
+        lambda wc: [R(paths.group_files(g)[0]) for g in REUSE.stages[int(wc.stage)]],
     output:
-        f"{RESULTS}/reuse/stage{{stage}}/priors.json",
+        R(paths.reuse_priors("{stage}")),
     params:
-        groups=lambda wc: " ".join(REUSE.stages[int(wc.stage)]),
+        groups=lambda wc: shlex.join(REUSE.stages[int(wc.stage)]),
         natural=get_reuse_natural,
     log:
-        f"{RESULTS}/logs/reuse/stage{{stage}}/priors.log",
+        R(paths.log(paths.reuse_priors("{stage}").removesuffix(".json"))),
     conda:
         "../environment.yml"
     shell:
-        f"{PY} -m pipeline_lib.olmix priors --data-dir {DATA} --groups {{params.groups}} {{params.natural}} "
+        f"{PY} -m pipeline_lib.olmix priors --data-dir {shlex.quote(DATA)} --groups {{params.groups}} {{params.natural}} "
         "--out {output} > {log} 2>&1"
 
 
@@ -29,7 +29,7 @@ rule reuse_plan:
     input:
         unpack(get_reuse_link_inputs),
     output:
-        f"{RESULTS}/reuse/stage{{stage}}/{{chain}}/seed{{seed}}/plan.json",
+        R(paths.reuse_dir("{stage}", "{chain}", "{seed}") + "/plan.json"),
     wildcard_constraints:
         chain=_alternatives(c for c in REUSE_CHAINS if c != "natural"),
     params:
@@ -38,7 +38,7 @@ rule reuse_plan:
         proxy_tokens=lambda wc: PLAN.proxy_tokens(REUSE.stage_key(int(wc.stage))),
         task_of=json.dumps({name: v.of for name, v in PROJECT.data.views.items()}, sort_keys=True),
     log:
-        f"{RESULTS}/logs/reuse/stage{{stage}}/{{chain}}/seed{{seed}}/plan.log",
+        R(paths.log(paths.reuse_dir("{stage}", "{chain}", "{seed}") + "/plan")),
     conda:
         "../environment.yml"
     shell:
@@ -50,13 +50,13 @@ rule reuse_fit:
     input:
         unpack(get_reuse_fit_inputs),
     output:
-        f"{RESULTS}/reuse/stage{{stage}}/{{chain}}/seed{{seed}}/fit.json",
+        R(paths.reuse_dir("{stage}", "{chain}", "{seed}") + "/fit.json"),
     params:
         link=get_reuse_link_args,
         plan=lambda wc, input: f"--plan {input.plan}" if "plan" in input.keys() else "",
         target_tokens=lambda wc: PLAN.target_tokens(REUSE.stage_key(int(wc.stage))),
     log:
-        f"{RESULTS}/logs/reuse/stage{{stage}}/{{chain}}/seed{{seed}}/fit.log",
+        R(paths.log(paths.reuse_dir("{stage}", "{chain}", "{seed}") + "/fit")),
     conda:
         "../environment.yml"
     shell:
@@ -67,20 +67,22 @@ rule reuse_fit:
 rule reuse_table:
     input:
         fits=get_reuse_fits,
-        targets=lambda wc: results(f"{PLAN.reuse_target(s, seed)}/run.json" for s in REUSE.strategies for seed in REUSE.seeds),
+        targets=lambda wc: results(f"{paths.reuse_target(s, seed)}/run.json" for s in REUSE.strategies for seed in REUSE.seeds),
     output:
-        csv=f"{RESULTS}/reuse/report/reuse.csv",
-        md=f"{RESULTS}/reuse/report/reuse.md",
-        tex=f"{RESULTS}/reuse/report/reuse.tex",
-        html=report(f"{RESULTS}/reuse/report/reuse.html", caption="../report/reuse.rst", category="Tables", labels={"table": "reuse"}),
-        stages_csv=f"{RESULTS}/reuse/report/stages.csv",
-        stages_md=f"{RESULTS}/reuse/report/stages.md",
-        mixtures=f"{RESULTS}/reuse/report/mixtures.csv",
-        figure=figure(f"{RESULTS}/reuse/report/reuse.png", "reuse"),
+        csv=R(paths.reuse_report("reuse.csv")),
+        md=R(paths.reuse_report("reuse.md")),
+        tex=R(paths.reuse_report("reuse.tex")),
+        html=report(R(paths.reuse_report("reuse.html")), caption="../report/reuse.rst", category="Tables", labels={"table": "reuse"}),
+        stages_csv=R(paths.reuse_report("stages.csv")),
+        stages_md=R(paths.reuse_report("stages.md")),
+        mixtures=R(paths.reuse_report("mixtures.csv")),
+        figure=figure(R(paths.reuse_report("reuse.png")), "reuse"),
+    params:
+        out=lambda wc, output: output.csv.removesuffix(".csv"),
     log:
-        f"{RESULTS}/logs/reuse/report.log",
+        R(paths.log(paths.reuse_report("").rstrip("/"))),
     conda:
         "../environment.yml"
     shell:
         f"{PY} -m pipeline_lib.olmix reuse-table --fits {{input.fits}} --targets {{input.targets}} "
-        f"--out {RESULTS}/reuse/report/reuse > {{log}} 2>&1"
+        "--out {params.out:q} > {log} 2>&1"

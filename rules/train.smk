@@ -8,18 +8,16 @@ rule train:
     input:
         unpack(get_train_inputs),
     output:
-        run=f"{RESULTS}/{{job}}/run.json",
-        curve=f"{RESULTS}/{{job}}/curve.csv",
-        mixture=f"{RESULTS}/{{job}}/mixture.csv",
+        **{k: R(v) for k, v in paths.run_outputs("{job}").items()},
     wildcard_constraints:
         job=PLAN.job_regex(),
     params:
         spec=get_train_spec,
         args=get_train_args,
     log:
-        f"{RESULTS}/logs/{{job}}.log",
+        R(paths.log("{job}")),
     benchmark:
-        f"{RESULTS}/benchmarks/{{job}}.tsv"
+        R(paths.benchmark("{job}"))
     threads: config["resources"]["train_threads"]
     resources:
         gpu=config["resources"]["gpus_per_run"],
@@ -28,5 +26,6 @@ rule train:
     conda:
         "../environment.yml"
     shell:
-        f"{PY} -m pipeline_lib.train.run{RANKS} --spec {{params.spec:q}} --data-dir {DATA} "
-        f"--out-dir {RESULTS}/{{wildcards.job}} --threads {{threads}} {{params.args}} > {{log}} 2>&1"
+        f"{PY} -m pipeline_lib.train.run{RANKS} --spec {{params.spec:q}} --data-dir {shlex.quote(DATA)} "
+        f"--out-dir {shlex.quote(RESULTS)}/{{wildcards.job:q}} --threads {{threads}} {{params.args}} "
+        "> {log:q} 2>&1"

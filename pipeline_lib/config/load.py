@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pipeline_lib.config.methods import METHODS, OFFLINE, MethodConfig, build_method_config
+from pipeline_lib.config.methods import MethodConfig
+from pipeline_lib.config.registry import BASELINES, GRID, METHODS, build_method_config
 from pipeline_lib.config.reuse import REUSE, ReuseConfig
 from pipeline_lib.config.types import (
     AIOLI_PLUS,
@@ -213,18 +214,15 @@ def _load_run(run: Mapping[str, Any], settings: dict[str, Setting]) -> tuple[tup
 
 
 def _load_restricted(raw: Mapping[str, Any] | None, settings: dict[str, Setting]) -> tuple[Any, Problems]:
-    restricted, problems = _load_part(RestrictedConfig, raw, "restricted")
+    restricted, problems = _load_part(RestrictedConfig, {"methods": BASELINES, **(raw or {})}, "restricted")
     problems += [
         f"restricted.settings: unknown setting '{name}'; defined: {sorted(settings)}"
         for name in restricted.settings
         if name not in settings
     ]
-    unknown = sorted(set(restricted.methods) - set(RestrictedConfig.methods))
+    unknown = sorted(set(restricted.methods) - set(BASELINES))
     if unknown:
-        problems.append(
-            f"restricted.methods: {unknown} learn no proportions; "
-            f"choose from {list(RestrictedConfig.methods)}"
-        )
+        problems.append(f"restricted.methods: {unknown} learn no proportions; choose from {list(BASELINES)}")
     return restricted, problems
 
 
@@ -317,9 +315,9 @@ def _natural_problems(cfg: MethodConfig, groups: Sequence[str]) -> Problems:
 
 def _check_pilot_counts(project: Project) -> Problems:
     """Fitting a mixing law on m >= 3 groups needs at least m + 1 pilot runs."""
-    offline_run = bool(set(OFFLINE) & set(project.run_methods))
-    keys = list(project.run_settings) if offline_run or project.law_fidelity else []
-    if set(OFFLINE) & set(project.restricted.methods):
+    on_grid = {name for name, m in METHODS.items() if m.learns_on == GRID}
+    keys = list(project.run_settings) if on_grid & set(project.run_methods) or project.law_fidelity else []
+    if on_grid & set(project.restricted.methods):
         keys += list(project.restricted.settings)
     problems = []
     for key in dict.fromkeys(keys):

@@ -1,8 +1,6 @@
-"""Typed method settings and the method registry (torch-free: the Snakefile loads it).
+"""Typed method settings (torch-free: the Snakefile loads it).
 
-Every method has one frozen config class; ``METHODS`` maps a config key (also the run directory's name) to
-its :class:`MethodEntry`: the policy that trains its final run (imported only in the training job), the
-config class, the overrides that make a variant (the Aioli ablations), and the fit file its final run reads.
+Every method has one frozen config class (the registry, :mod:`pipeline_lib.config.registry`, names it);
 ``load_project`` builds every method's config per setting, so an unknown parameter, a wrong type or a
 cross-field conflict stops the dry run with the field's path.
 """
@@ -14,9 +12,9 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
-from pipeline_lib.config.types import AIOLI_PLUS, ConfigError, MethodConfig, TrainConfig
+from pipeline_lib.config.types import ConfigError, MethodConfig, TrainConfig
 
 
 @dataclass(frozen=True)
@@ -149,6 +147,11 @@ class DoremiConfig(MethodConfig):
             ]
         return []
 
+    def proxy_parallel_problems(self, ranks: int, m: int) -> list[str]:
+        if self.reference_microbatch:
+            return [f"methods.doremi.reference_microbatch runs single-process only, not over {ranks} GPUs"]
+        return []
+
     def proxy_train(self, train: TrainConfig) -> TrainConfig:
         if not self.reference_microbatch:
             return train
@@ -172,6 +175,11 @@ class DogeConfig(MethodConfig):
         """Rows of a proxy step's validation batch over m groups: ``val_batch_size``, or without the
         reference's sampling the same number from every group, at least one each."""
         return self.val_batch_size if self.reference_val_sampling else max(1, self.val_batch_size // m) * m
+
+    def proxy_parallel_problems(self, ranks: int, m: int) -> list[str]:
+        if self.val_rows(m) < ranks:
+            return [f"methods.doge.val_batch_size gives fewer validation rows than {ranks} GPUs"]
+        return []
 
     def problems(self) -> list[str]:
         out = [] if self.mu > 0 else ["mu must be > 0"]
@@ -262,84 +270,34 @@ class AioliPlusConfig(MethodConfig):
         return self.aioli.setting_problems(m, train)
 
     def problems(self) -> list[str]:
-        if self.prior_method not in METHODS or self.prior_method.startswith("aioli"):
+        if self.prior_method.startswith("aioli"):
             return [f"aioli+{self.prior_method}: '{self.prior_method}' is not a baseline method"]
         return []
 
 
-@dataclass(frozen=True)
-class MethodEntry:
-    """How a method runs: its policy ("module:Class", imported in the job), config class and variant."""
-
-    policy: str
-    config: type[MethodConfig]
-    overrides: Mapping[str, Any] = field(default_factory=dict)
-    """Fields a variant fixes on top of the user's settings (the Aioli ablations)."""
-    fit: str | None = None
-    """The offline step whose ``fits/<fit>/seed<n>.json`` the final run reads."""
-    learns: ClassVar[tuple[str, ...]] = ("grid_search", "dml", "skillit", "doremi", "doge")
-
-
-OFFLINE = ("grid_search", "dml", "olmix_pilots")  # methods fitted on the pilot grid
-PROXY_METHODS = ("doremi", "doge")  # methods that learn on a proxy run of their own
-
-_M = "pipeline_lib.methods."
-METHODS: dict[str, MethodEntry] = {
-    "stratified": MethodEntry(_M + "static:Stratified", NoParams),
-    "static": MethodEntry(_M + "static:Static", StaticConfig),
-    "grid_search": MethodEntry(_M + "grid_search:GridSearch", NoParams, fit="grid_search"),
-    "dml": MethodEntry(_M + "dml:Dml", NoParams, fit="dml"),
-    "aioli": MethodEntry(_M + "aioli:Aioli", AioliConfig),
-    "aioli_static": MethodEntry(_M + "aioli:Aioli", AioliConfig, {"update_steps": None}),
-    "aioli_diagonal": MethodEntry(_M + "aioli:Aioli", AioliConfig, {"diagonal": True}),
-    "skillit": MethodEntry(_M + "skillit:SkillIt", SkillItConfig, fit="skillit"),
-    "doremi": MethodEntry(_M + "doremi:Doremi", DoremiConfig, fit="doremi"),
-    "doge": MethodEntry(_M + "doge:Doge", DogeConfig, fit="doge"),
-    "olmix": MethodEntry(_M + "olmix:Olmix", OlmixConfig, fit="olmix"),
-    "olmix_pilots": MethodEntry(_M + "olmix:OlmixPilots", OlmixConfig, fit="olmix_pilots"),
-}
-# The proxy runs of DoReMi, DoGE and Olmix's swarm: pilots (results/<setting>/pilots/<method>/), not methods
-# of their own.
-PROXIES: dict[str, MethodEntry] = {
-    "doremi_proxy": MethodEntry(_M + "doremi:DoremiProxy", DoremiConfig),
-    "doge_proxy": MethodEntry(_M + "doge:DogeProxy", DogeConfig),
-    "olmix_proxy": MethodEntry(_M + "olmix:SwarmProxy", SwarmMemberConfig),
-}
-
-
-def method_entry(name: str) -> MethodEntry:
-    """The entry of a method, a proxy or ``aioli+<X>`` (whose fit is X's)."""
-    if name.startswith(AIOLI_PLUS):
-        prior = method_entry(name.removeprefix(AIOLI_PLUS))
-        return MethodEntry(_M + "aioli:AioliPlus", AioliPlusConfig, fit=prior.fit)
-    entry = METHODS.get(name) or PROXIES.get(name)
-    if entry is None:
-        raise ConfigError(f"unknown method '{name}'; available: {sorted(METHODS)}")
-    return entry
-
-
-def build_method_config(name: str, params: Mapping[str, Any], where: str) -> MethodConfig:
-    """``name``'s config from user settings (``extends`` already resolved) and the variant's overrides;
-    a :class:`ConfigError` names ``where`` (the config path) and the field."""
-    entry = method_entry(name)
-    values = {**params, **entry.overrides}
-    known = {f.name for f in dataclasses.fields(entry.config)}
+def build_config(cls: type[MethodConfig], params: Mapping[str, Any], where: str) -> MethodConfig:
+    """A method's typed config ``cls`` from its settings; a :class:`ConfigError` names ``where`` (the config
+    path) and the field. A nested method config (Aioli + X's ``aioli``) is built from its mapping."""
+    values = dict(params)
+    known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
         raise ConfigError(f"{where}: unknown parameter(s) {unknown}; known: {sorted(known)}")
     for key in ("prior", "proportions", "tasks"):
         if isinstance(values.get(key), list):
             values[key] = tuple(values[key])
-    if isinstance(values.get("aioli"), Mapping):
-        values["aioli"] = build_method_config("aioli", values["aioli"], f"{where}.aioli")
-    hints = typing.get_type_hints(entry.config)
+    hints = typing.get_type_hints(cls)
+    for key, value in values.items():
+        nested = hints[key]
+        if isinstance(nested, type) and issubclass(nested, MethodConfig) and isinstance(value, Mapping):
+            values[key] = build_config(nested, value, f"{where}.{key}")
     wrong = [
         f"{k} must be {_type_name(hints[k])}, got {v!r}" for k, v in values.items() if not _fits(v, hints[k])
     ]
     if wrong:
         raise ConfigError(f"{where}: " + "; ".join(wrong))
     try:
-        return entry.config(**values)
+        return cls(**values)
     except ConfigError as err:
         raise ConfigError(f"{where}: {err}") from None
 

@@ -292,6 +292,10 @@ class MethodConfig:
         """The schedule of this method's proxy run given its learning-run schedule (default: the same)."""
         return train
 
+    def proxy_parallel_problems(self, ranks: int, m: int) -> list[str]:
+        """Why this method's proxy run over ``m`` groups cannot train over ``ranks`` processes."""
+        return []
+
     def __post_init__(self) -> None:
         problems = self.problems()
         if problems:
@@ -431,8 +435,8 @@ class RestrictedConfig:
 
     settings: tuple[str, ...] = ()
     """The settings that get a restricted view (``results/<setting>/restricted/``)."""
-    methods: tuple[str, ...] = ("grid_search", "dml", "skillit", "doremi", "doge")
-    """The baselines X; each is run alone and as Aioli + X."""
+    methods: tuple[str, ...] = ()
+    """The baselines X; each is run alone and as Aioli + X (the loader's default: the registry's)."""
     learn_fraction: float = 0.5
     """X's learning runs together last this fraction of a final run."""
     prior_fraction: float = 0.05

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from pipeline_lib.config.methods import method_entry
+from pipeline_lib.config.registry import fit_name
 from pipeline_lib.io import write_json
 from pipeline_lib.lmo import LogLinearStaticLaw, grid_mixtures, minimize_static_law
 from pipeline_lib.methods import RunInputs, make_policy
@@ -94,7 +94,7 @@ def test_dml_policy_reads_its_fit(tmp_path, planted_pilots):
     fit = fit_dml(load_pilots(paths))
     fit_path = tmp_path / "dml.json"
     fit_path.write_text(json.dumps(fit))
-    assert method_entry("dml").fit == "dml" and method_entry("stratified").fit is None
+    assert fit_name("dml") == "dml" and fit_name("aioli+dml") == "dml" and fit_name("stratified") is None
     policy = make_policy("dml", tuple(GROUPS), {}, RunInputs(fit=str(fit_path)))
     np.testing.assert_allclose(policy.start(None), fit["proportions"])
     assert policy.extra_runs["runs"] == 10

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 import torch
 
-from pipeline_lib.config.methods import METHODS, PROXIES, DoremiConfig, method_entry
+from pipeline_lib.config.methods import DoremiConfig
+from pipeline_lib.config.registry import METHODS, PROXIES, fit_name
 from pipeline_lib.lmo.dynamic import doge_A, doremi_A, skillit_A
 from pipeline_lib.methods import RunInputs, make_policy
 from pipeline_lib.methods.doge import doge_scores, doge_update, per_group_grads
@@ -220,5 +221,7 @@ def test_doge_reference_val_sampling_draws_from_the_pooled_split():
 def test_registry_separates_methods_from_proxies():
     assert {"skillit", "doremi", "doge"} <= set(METHODS)
     assert {"doremi_proxy", "doge_proxy", "olmix_proxy"} == set(PROXIES) and not set(PROXIES) & set(METHODS)
-    assert [method_entry(m).fit for m in ("skillit", "doremi", "doge")] == ["skillit", "doremi", "doge"]
-    assert method_entry("aioli+doge").fit == "doge" and method_entry("aioli").fit is None
+    assert [fit_name(m) for m in ("skillit", "doremi", "doge")] == ["skillit", "doremi", "doge"]
+    assert fit_name("aioli+doge") == "doge" and fit_name("aioli") is None
+    assert {m for m, e in METHODS.items() if e.proxy} == {"doremi", "doge"}  # the proxies' owners
+    assert {METHODS[m].proxy.policy for m in ("doremi", "doge")} <= set(PROXIES)

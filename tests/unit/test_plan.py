@@ -52,7 +52,7 @@ def test_olmix_swarm_jobs():
     plan = _plan()
     for view, m in (("as", 2), ("abse", 3)):
         assert plan.swarm_size(view) == 3 * (m + 1)
-        runs = plan.swarm_runs(view, 0)
+        runs = plan.learning_runs("swarm", view, 0)
         assert len(runs) == 3 * (m + 1)
         job = plan.train_jobs[runs[-1].removesuffix("/run.json")]
         assert job.spec.method == "olmix_proxy" and job.spec.method_params == {"index": 3 * m + 2}

@@ -38,11 +38,9 @@ def test_default_config_dag(tmp_path):
         "pack": 3,
         "tokenizer": 1,
         "train": 104,
-        "fit_skillit": 2,
-        "fit_proxy": 2 * 2 + 1,
-        "fit_dml": 3,
-        "fit_grid_search": 3,
-        "select_grid_search": 2,
+        "fit": 2 + (2 * 2 + 1) + 3 + 3 + 2,  # skillit, the proxies, dml, grid search, the swarm draws
+        "fit_with_tables": 2 + 2,  # olmix, olmix_pilots
+        "select_pilot": 2,
         "law_fidelity": 2,
         "fidelity_table": 2,
         "fidelity_report": 1,
@@ -54,11 +52,8 @@ def test_default_config_dag(tmp_path):
         "law_fit_figure": 2,
         "avg_ppl_figure": 1,
         "claims": 1,
-        "olmix_priors": 2,
-        "olmix_swarm": 2,
-        "fit_olmix": 2,
-        "fit_olmix_pilots": 2,
-        "olmix_table": 2,
+        "priors": 2,
+        "law_table": 2,
         "total": 153,
     }
 

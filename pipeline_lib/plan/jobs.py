@@ -1,0 +1,52 @@
+"""A training job: where it writes, what it trains, what it reads (the planner makes them)."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+from pipeline_lib.config import RunSpec
+
+
+@dataclass(frozen=True)
+class TrainJob:
+    """One training job: where it writes, what it trains, what it reads."""
+
+    path: str
+    """Its directory under the results directory (the ``{job}`` wildcard)."""
+    spec: RunSpec
+    """What it trains."""
+    fit: str | None = None
+    """The fit file its policy reads (relative to the results directory)."""
+    reference: str | None = None
+    """DoReMi's proxy: the reference run's directory (its run.json is an input, its state.pt is read)."""
+    init_from: str | None = None
+    """A dynamic child: the parent's directory (run.json an input, state.pt the starting state)."""
+    until: int | None = None
+    """Stop at this step (the dynamic parent's break) instead of the schedule's end."""
+    save_state: bool = False
+    """Write state.pt before run.json (a reference model or a dynamic parent)."""
+    tasks: tuple[str, ...] = ()
+    """Groups whose whole validation split it scores in bits per byte (Olmix's swarm proxies)."""
+    task_split: str = "val"
+    """The split ``tasks`` are scored on: val (proxies, what fits read) or test (the reuse targets)."""
+
+    @property
+    def data_groups(self) -> tuple[str, ...]:
+        """The packed groups it reads: its mixture's and its tasks'."""
+        return tuple(dict.fromkeys((*self.spec.groups, *self.tasks)))
+
+    def inputs(self) -> dict[str, str]:
+        """Named inputs besides the packed data, relative to the results directory."""
+        named = {"fit": self.fit, "reference": self.reference, "init_from": self.init_from}
+        return {k: v if k == "fit" else f"{v}/run.json" for k, v in named.items() if v}
+
+    def args(self, results: str) -> str:
+        """Command-line flags of ``pipeline_lib.train.run`` beyond spec and directories, shell-quoted."""
+        out = ["--fit", f"{results}/{self.fit}"] if self.fit else []
+        out += ["--reference", f"{results}/{self.reference}/state.pt"] if self.reference else []
+        out += ["--init-state", f"{results}/{self.init_from}/state.pt"] if self.init_from else []
+        out += ["--until", str(self.until)] if self.until is not None else []
+        out += ["--task-bpb", *self.tasks] if self.tasks else []
+        out += ["--task-split", self.task_split] if self.tasks and self.task_split != "val" else []
+        return shlex.join(out + (["--save-state"] if self.save_state else []))
