@@ -20,7 +20,7 @@ shell.prefix(  # Snakemake formats the prefix: doubled braces are the shell's
 )
 
 from pipeline_lib.config import RESTRICTED, ConfigError, load_project
-from pipeline_lib.config.registry import METHODS, PROXY, STEPS
+from pipeline_lib.config.registry import METHODS, PROXY, fit_step
 from pipeline_lib.data.sources import DataError, make_source
 from pipeline_lib.plan import Planner, paths
 

@@ -9,9 +9,9 @@ rule fit:
     output:
         fit=R(paths.fit_file(VIEW, "{fit}", "{seed}")),
     wildcard_constraints:
-        fit=_alternatives(n for n in FIT_STEPS if not STEPS[n].tables),
+        fit=_alternatives(n for n in FIT_STEPS if not fit_step(n).tables),
     params:
-        module=lambda wc: STEPS[wc.fit].module,
+        module=lambda wc: fit_step(wc.fit).module,
         argv=get_fit_argv,
     log:
         R(paths.log(paths.fit_dir(VIEW, "{fit}", "{seed}"))),
@@ -27,7 +27,7 @@ use rule fit as fit_with_tables with:
         fit=R(paths.fit_file(VIEW, "{fit}", "{seed}")),
         tables=directory(R(paths.fit_dir(VIEW, "{fit}", "{seed}"))),
     wildcard_constraints:
-        fit=_alternatives(n for n in FIT_STEPS if STEPS[n].tables),
+        fit=_alternatives(n for n in FIT_STEPS if fit_step(n).tables),
 
 
 # Unrestricted with full-length pilots, a method's best pilot is its final run (no rerun): the method's fit
@@ -41,7 +41,7 @@ rule select_pilot:
         setting=_alternatives(v for v in PROJECT.run_settings if PLAN.pilots_are_runs(v)),
         method=_alternatives(m for m in PROJECT.run_methods if METHODS[m].pilot_is_run),
     params:
-        module=lambda wc: STEPS[wc.method].module,
+        module=lambda wc: fit_step(wc.method).module,
         out_dir=lambda wc, output: os.path.dirname(output.run),
     log:
         R(paths.log(paths.run_dir("{setting}", "{method}", "{seed}"))),

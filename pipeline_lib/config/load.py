@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline_lib.config.methods import MethodConfig
-from pipeline_lib.config.registry import BASELINES, GRID, METHODS, build_method_config
+from pipeline_lib.config.registry import GRID, METHODS, baselines, build_method_config
 from pipeline_lib.config.reuse import REUSE, ReuseConfig
 from pipeline_lib.config.types import (
     AIOLI_PLUS,
@@ -214,15 +214,17 @@ def _load_run(run: Mapping[str, Any], settings: dict[str, Setting]) -> tuple[tup
 
 
 def _load_restricted(raw: Mapping[str, Any] | None, settings: dict[str, Setting]) -> tuple[Any, Problems]:
-    restricted, problems = _load_part(RestrictedConfig, {"methods": BASELINES, **(raw or {})}, "restricted")
+    default = {"methods": baselines()}
+    restricted, problems = _load_part(RestrictedConfig, {**default, **(raw or {})}, "restricted")
     problems += [
         f"restricted.settings: unknown setting '{name}'; defined: {sorted(settings)}"
         for name in restricted.settings
         if name not in settings
     ]
-    unknown = sorted(set(restricted.methods) - set(BASELINES))
+    unknown = sorted(set(restricted.methods) - set(default["methods"]))
     if unknown:
-        problems.append(f"restricted.methods: {unknown} learn no proportions; choose from {list(BASELINES)}")
+        choose = list(default["methods"])
+        problems.append(f"restricted.methods: {unknown} learn no proportions; choose from {choose}")
     return restricted, problems
 
 

@@ -187,7 +187,7 @@ STEPS: dict[str, FitStep] = {
         _swarm_draw,
     ),
 }
-"""Fit steps that no final run reads directly (the swarm draw); methods' own steps are added below."""
+"""Fit steps that no final run reads directly (the swarm draw); :func:`fit_step` finds methods' own."""
 
 # -- the methods --------------------------------------------------------------------------------------------
 STRATIFIED, STATIC = "stratified", "static"
@@ -275,9 +275,16 @@ PROXIES: dict[str, Method] = {
 }
 """The policies of learning runs that are no method of their own (pilots/<method>/, pilots/swarm/)."""
 
-STEPS.update({name: m.fit for name, m in METHODS.items() if m.fit is not None})
-BASELINES = tuple(name for name, m in METHODS.items() if m.baseline)
-"""The restricted setting's default baselines X."""
+
+def fit_step(name: str) -> FitStep:
+    """A fit step by name: a method's own, or one of :data:`STEPS`."""
+    method = METHODS.get(name)
+    return method.fit if method is not None and method.fit is not None else STEPS[name]
+
+
+def baselines() -> tuple[str, ...]:
+    """The restricted setting's default baselines X."""
+    return tuple(name for name, m in METHODS.items() if m.baseline)
 
 
 def method_entry(name: str) -> Method:

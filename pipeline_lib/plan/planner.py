@@ -18,12 +18,12 @@ from pipeline_lib.config.registry import (
     ONEHOT,
     PROXIES,
     STATIC,
-    STEPS,
     SWARM,
     SWARM_STEP,
     FitCall,
     build_method_config,
     fit_name,
+    fit_step,
 )
 from pipeline_lib.lmo.grids import grid_mixtures
 from pipeline_lib.lmo.swarm import SwarmSettings
@@ -206,11 +206,11 @@ class Planner(ReusePlanning):
 
     def fit_inputs(self, view: str, name: str, seed: int | str) -> dict[str, list[str]]:
         """A fit step's named inputs, relative to the results directory."""
-        return STEPS[name].inputs(self, view, int(seed))
+        return fit_step(name).inputs(self, view, int(seed))
 
     def fit_argv(self, view: str, name: str, seed: int | str, inputs, out: str) -> list[str]:
         """A fit step's arguments after ``python -m <module>`` (inputs and ``out`` as the job sees them)."""
-        return STEPS[name].argv(FitCall(self, view, int(seed), inputs, out))
+        return fit_step(name).argv(FitCall(self, view, int(seed), inputs, out))
 
     def data_parallel_problems(self, ranks: int) -> list[str]:
         """Why some jobs cannot train over ``ranks`` data-parallel processes (``resources.gpus_per_run``): a

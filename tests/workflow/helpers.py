@@ -32,15 +32,16 @@ def write_config(src: str | Path, workdir: Path, resolve_source: bool = True, **
     return path
 
 
-def snakemake_command(workdir: Path, configfiles: Path | list[Path]) -> list[str]:
-    """The snakemake command line of the tests: this repo's Snakefile, 2 cores, the greedy scheduler."""
+def snakemake_command(workdir: Path, configfiles: Path | list[Path], repo: Path = REPO) -> list[str]:
+    """The snakemake command line of the tests: the repo's Snakefile (this checkout, or a copy), 2 cores,
+    the greedy scheduler."""
     files = configfiles if isinstance(configfiles, list) else [configfiles]
     return [
         sys.executable,
         "-m",
         "snakemake",
         "--snakefile",
-        str(REPO / "Snakefile"),
+        str(repo / "Snakefile"),
         "--directory",
         str(workdir),
         "--configfile",
@@ -53,9 +54,9 @@ def snakemake_command(workdir: Path, configfiles: Path | list[Path]) -> list[str
 
 
 def snakemake(
-    workdir: Path, configfiles: Path | list[Path], *args: str, check: bool = True
+    workdir: Path, configfiles: Path | list[Path], *args: str, check: bool = True, repo: Path = REPO
 ) -> subprocess.CompletedProcess:
-    cmd = [*snakemake_command(workdir, configfiles), *args]
+    cmd = [*snakemake_command(workdir, configfiles, repo), *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir, timeout=900)
     if check and proc.returncode != 0:
         raise AssertionError(
