@@ -6,9 +6,11 @@ import os
 import re
 import shlex
 import sys
+from pathlib import Path
 
 import jsonschema
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 from snakemake.utils import validate
 
 # Steps run as `python -m pipeline_lib...`: every job's shell makes the package importable (in the venv, a
@@ -20,6 +22,7 @@ shell.prefix(  # Snakemake formats the prefix: doubled braces are the shell's
 )
 
 from pipeline_lib.config import RESTRICTED, ConfigError, load_project
+from pipeline_lib.config.names import results_dir_problems
 from pipeline_lib.config.registry import METHODS, PROXY, fit_step
 from pipeline_lib.data.sources import DataError, make_source
 from pipeline_lib.plan import Planner, paths
@@ -54,6 +57,8 @@ def _validate_config(config):
 
 _validate_config(config)
 try:
+    if _problems := results_dir_problems(config["results_dir"], Path.cwd()):
+        raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(_problems))
     PROJECT = load_project(config)
     _source = make_source(PROJECT.data)
     for _group in PROJECT.tokenizer_groups:
@@ -72,6 +77,7 @@ if GPUS_PER_RUN > 1 and (_problems := PLAN.data_parallel_problems(GPUS_PER_RUN))
 # The Python that runs the steps: this one, or the environment's own under --software-deployment-method.
 PY = "python" if workflow.deployment_settings.deployment_method else sys.executable
 RESULTS = config["results_dir"]
+logger.info(f"results_dir: {Path(RESULTS).resolve()}")
 DATA = f"{RESULTS}/{paths.DATA}"
 VIEW = "{setting}{view}"  # the pattern of a view's key in outputs
 

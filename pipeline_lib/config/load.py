@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline_lib.config.methods import MethodConfig
+from pipeline_lib.config.names import name_problems
 from pipeline_lib.config.registry import GRID, METHODS, baselines, build_method_config
 from pipeline_lib.config.reuse import REUSE, ReuseConfig
 from pipeline_lib.config.types import (
@@ -62,7 +63,7 @@ def load_project(config: dict[str, Any]) -> Project:
     )
     project = collect(_load_method_configs(config, project))
     project = collect(_load_reuse(config, project))
-    problems += _check_pilot_counts(project)
+    problems += _check_pilot_counts(project) + name_problems(project)
     if problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
     return project
