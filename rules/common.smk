@@ -198,6 +198,7 @@ def get_similarity_inputs(wildcards):
 def get_paper_args():
     """--paper setting=column for every run setting that stands for a paper column; --same-data on SlimPajama."""
     pairs = [f"{s}={PROJECT.settings[s].paper}" for s in PROJECT.run_settings if PROJECT.settings[s].paper]
+    pairs = [shlex.quote(pair) for pair in pairs]
     same = " --same-data" if PROJECT.data.source.kind == "slimpajama" else ""
     return f"--paper {' '.join(pairs)}{same}" if pairs else ""
 
@@ -261,9 +262,10 @@ def get_reuse_link_args(wildcards, input):
     args = [
         f"--experiment {shlex.quote(json.dumps(config['reuse'], sort_keys=True))}",
         f"--stage {wildcards.stage} --strategy {wildcards.chain} --seed {wildcards.seed}",
-        f"--priors {input.priors} --config {shlex.quote(json.dumps(cfg.to_dict(), sort_keys=True))}",
+        f"--priors {shlex.quote(input.priors)} --config {shlex.quote(json.dumps(cfg.to_dict(), sort_keys=True))}",
     ]
-    return " ".join(args + ([f"--previous {input.previous}"] if "previous" in input.keys() else []))
+    previous = [f"--previous {shlex.quote(input.previous)}"] if "previous" in input.keys() else []
+    return " ".join(args + previous)
 
 
 def get_reuse_fits(wildcards):

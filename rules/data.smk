@@ -18,7 +18,7 @@ rule tokenizer:
         "../environment.yml"
     shell:
         f"{PY} -m pipeline_lib.data.tokenizer --data {{params.data:q}} --groups {{params.groups}} "
-        "--out {output} > {log} 2>&1"
+        "--out {output:q} > {log:q} 2>&1"
 
 
 rule pack:
@@ -39,5 +39,5 @@ rule pack:
     conda:
         "../environment.yml"
     shell:
-        f"{PY} -m pipeline_lib.data.pack --data {{params.data:q}} --group {{wildcards.group}} "
-        "--tokenizer {input.tokenizer} --out-dir {params.out_dir} {params.budget} > {log} 2>&1"
+        f"{PY} -m pipeline_lib.data.pack --data {{params.data:q}} --group {{wildcards.group:q}} "
+        "--tokenizer {input.tokenizer:q} --out-dir {params.out_dir:q} {params.budget} > {log:q} 2>&1"

@@ -18,7 +18,7 @@ rule fit:
     conda:
         "../environment.yml"
     shell:
-        f"{PY} -m {{params.module}} {{params.argv}} > {{log}} 2>&1"
+        f"{PY} -m {{params.module}} {{params.argv}} > {{log:q}} 2>&1"
 
 
 # A fit step that also writes its tables and figures (a fitted law: ratios.csv, metrics.csv, law.json, ...).
@@ -48,7 +48,7 @@ rule select_pilot:
     conda:
         "../environment.yml"
     shell:
-        f"{PY} -m {{params.module}} select --fit {{input:q}} --out-dir {{params.out_dir:q}} > {{log}} 2>&1"
+        f"{PY} -m {{params.module}} select --fit {{input:q}} --out-dir {{params.out_dir:q}} > {{log:q}} 2>&1"
 
 
 rule law_fidelity:
@@ -64,9 +64,9 @@ rule law_fidelity:
     conda:
         "../environment.yml"
     shell:
-        f"{PY} -m pipeline_lib.report.fidelity fit --static {{input.static}} --parent {{input.parent}} "
-        "--children {input.children} --online {input.online} --setting {wildcards.setting} "
-        "--seed {wildcards.seed} --out {output} > {log} 2>&1"
+        f"{PY} -m pipeline_lib.report.fidelity fit --static {{input.static:q}} --parent {{input.parent:q}} "
+        "--children {input.children:q} --online {input.online:q} --setting {wildcards.setting:q} "
+        "--seed {wildcards.seed:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule fidelity_table:
@@ -84,7 +84,7 @@ rule fidelity_table:
     conda:
         "../environment.yml"
     shell:
-        f"{PY} -m pipeline_lib.report.fidelity table --fits {{input}} --out {{params.out}} > {{log}} 2>&1"
+        f"{PY} -m pipeline_lib.report.fidelity table --fits {{input:q}} --out {{params.out:q}} > {{log:q}} 2>&1"
 
 
 rule fidelity_report:
@@ -99,4 +99,4 @@ rule fidelity_report:
     conda:
         "../environment.yml"
     shell:
-        f"{PY} -m pipeline_lib.report.fidelity table --fits {{input}} --out {{params.out}} > {{log}} 2>&1"
+        f"{PY} -m pipeline_lib.report.fidelity table --fits {{input:q}} --out {{params.out:q}} > {{log:q}} 2>&1"

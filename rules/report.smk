@@ -16,7 +16,7 @@ rule setting_table:
     conda:
         "../environment.yml"
     shell:
-        f"{PY} -m pipeline_lib.report.tables setting --runs {{input}} --out {{params.out:q}} > {{log}} 2>&1"
+        f"{PY} -m pipeline_lib.report.tables setting --runs {{input:q}} --out {{params.out:q}} > {{log:q}} 2>&1"
 
 
 rule table2:
@@ -32,8 +32,8 @@ rule table2:
     conda:
         "../environment.yml"
     shell:
-        f"{PY} -m pipeline_lib.report.tables table2 --runs {{input}} {{params.paper}} "
-        "--out-dir {params.out_dir:q} > {log} 2>&1"
+        f"{PY} -m pipeline_lib.report.tables table2 --runs {{input:q}} {{params.paper}} "
+        "--out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule table3:
@@ -48,7 +48,7 @@ rule table3:
     conda:
         "../environment.yml"
     shell:
-        f"{PY} -m pipeline_lib.report.tables table3 --runs {{input}} --out-dir {{params.out_dir:q}} > {{log}} 2>&1"
+        f"{PY} -m pipeline_lib.report.tables table3 --runs {{input:q}} --out-dir {{params.out_dir:q}} > {{log:q}} 2>&1"
 
 
 rule mixture_figure:
@@ -64,8 +64,8 @@ rule mixture_figure:
     conda:
         "../environment.yml"
     shell:
-        f"{PY} -m pipeline_lib.report.figures mixtures --runs {{input.runs}} --proxies {{input.proxies}} "
-        "--title {params.title:q} --out {output:q} > {log} 2>&1"
+        f"{PY} -m pipeline_lib.report.figures mixtures --runs {{input.runs:q}} --proxies {{input.proxies:q}} "
+        "--title {params.title:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule val_loss_figure:
@@ -80,8 +80,8 @@ rule val_loss_figure:
     conda:
         "../environment.yml"
     shell:
-        f"{PY} -m pipeline_lib.report.figures val-loss --runs {{input}} --title {{params.title:q}} "
-        "--out {output:q} > {log} 2>&1"
+        f"{PY} -m pipeline_lib.report.figures val-loss --runs {{input:q}} --title {{params.title:q}} "
+        "--out {output:q} > {log:q} 2>&1"
 
 
 rule law_fit_figure:
@@ -97,8 +97,8 @@ rule law_fit_figure:
     conda:
         "../environment.yml"
     shell:
-        f"{PY} -m pipeline_lib.report.figures law-fit --dml {{input.dml}} --fidelity {{input.fidelity}} "
-        "--title {params.title:q} --out {output:q} > {log} 2>&1"
+        f"{PY} -m pipeline_lib.report.figures law-fit --dml {{input.dml:q}} --fidelity {{input.fidelity:q}} "
+        "--title {params.title:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule avg_ppl_figure:
@@ -111,7 +111,7 @@ rule avg_ppl_figure:
     conda:
         "../environment.yml"
     shell:
-        f"{PY} -m pipeline_lib.report.figures avg-ppl --runs {{input}} --out {{output:q}} > {{log}} 2>&1"
+        f"{PY} -m pipeline_lib.report.figures avg-ppl --runs {{input:q}} --out {{output:q}} > {{log:q}} 2>&1"
 
 
 rule claims:
@@ -131,5 +131,5 @@ rule claims:
     conda:
         "../environment.yml"
     shell:
-        f"{PY} -m pipeline_lib.report.claims --table2 {{input.table2}} {{params.optional}} "
-        "--out {params.out:q} > {log} 2>&1"
+        f"{PY} -m pipeline_lib.report.claims --table2 {{input.table2:q}} {{params.optional}} "
+        "--out {params.out:q} > {log:q} 2>&1"

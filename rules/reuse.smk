@@ -22,7 +22,7 @@ rule reuse_priors:
         "../environment.yml"
     shell:
         f"{PY} -m pipeline_lib.olmix priors --data-dir {shlex.quote(DATA)} --groups {{params.groups}} {{params.natural}} "
-        "--out {output} > {log} 2>&1"
+        "--out {output:q} > {log:q} 2>&1"
 
 
 rule reuse_plan:
@@ -43,7 +43,7 @@ rule reuse_plan:
         "../environment.yml"
     shell:
         f"{PY} -m pipeline_lib.olmix reuse-plan {{params.link}} {{params.counts}} "
-        "--proxy-tokens {params.proxy_tokens} --task-of {params.task_of:q} --out {output} > {log} 2>&1"
+        "--proxy-tokens {params.proxy_tokens} --task-of {params.task_of:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule reuse_fit:
@@ -60,8 +60,8 @@ rule reuse_fit:
     conda:
         "../environment.yml"
     shell:
-        f"{PY} -m pipeline_lib.olmix reuse-fit {{params.link}} {{params.plan}} --runs {{input.runs}} "
-        "--target-tokens {params.target_tokens} --out {output} > {log} 2>&1"
+        f"{PY} -m pipeline_lib.olmix reuse-fit {{params.link}} {{params.plan}} --runs {{input.runs:q}} "
+        "--target-tokens {params.target_tokens} --out {output:q} > {log:q} 2>&1"
 
 
 rule reuse_table:
@@ -84,5 +84,5 @@ rule reuse_table:
     conda:
         "../environment.yml"
     shell:
-        f"{PY} -m pipeline_lib.olmix reuse-table --fits {{input.fits}} --targets {{input.targets}} "
-        "--out {params.out:q} > {log} 2>&1"
+        f"{PY} -m pipeline_lib.olmix reuse-table --fits {{input.fits:q}} --targets {{input.targets:q}} "
+        "--out {params.out:q} > {log:q} 2>&1"

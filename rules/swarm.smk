@@ -17,7 +17,7 @@ rule priors:
         "../environment.yml"
     shell:
         f"{PY} -m pipeline_lib.olmix priors --data-dir {shlex.quote(DATA)} --groups {{params.groups}} "
-        "{params.natural} --out {output:q} > {log} 2>&1"
+        "{params.natural} --out {output:q} > {log:q} 2>&1"
 
 
 rule law_table:
@@ -36,5 +36,5 @@ rule law_table:
     conda:
         "../environment.yml"
     shell:
-        f"{PY} -m pipeline_lib.olmix table --fits {{input}} --title {{params.title:q}} --out {{params.out:q}} "
-        "> {log} 2>&1"
+        f"{PY} -m pipeline_lib.olmix table --fits {{input:q}} --title {{params.title:q}} --out {{params.out:q}} "
+        "> {log:q} 2>&1"
