@@ -65,6 +65,8 @@ class Checkpointer:
                 self.remove()
                 return None
             return materialise(raw, self.path)
+        except FileNotFoundError:  # another rank set it aside meanwhile: it starts from step 0 too
+            return None
         except UnreadableStateError as err:
             self.set_aside(err)
             return None

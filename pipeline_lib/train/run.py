@@ -45,7 +45,7 @@ from pipeline_lib.train.allocator import keep_freed_memory
 from pipeline_lib.train.checkpoint import NAME as CHECKPOINT
 from pipeline_lib.train.checkpoint import Checkpointer
 from pipeline_lib.train.evaluate import bits_per_byte, group_losses
-from pipeline_lib.train.state_file import read_state, write_state_file
+from pipeline_lib.train.state_file import UnreadableStateError, read_state, write_state_file
 from pipeline_lib.train.tracking import TensorBoardTracker
 from pipeline_lib.train.trainer import DivergenceError, Trainer
 
@@ -283,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 spec, args.data_dir, args.out_dir, args.init_state, args.until, args.save_state, inputs,
                 args.task_bpb, args.task_split, ranks,
             )  # fmt: skip
-        except DivergenceError as err:
+        except (DivergenceError, UnreadableStateError) as err:  # a diverged run, an unreadable state.pt
             log.error("%s", err)
             sys.exit(1)
         finally:

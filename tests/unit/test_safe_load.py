@@ -4,11 +4,15 @@ and what is saved comes back bit for bit."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import math
+import os
 import pickle
 import re
 import struct
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -28,6 +32,7 @@ from pipeline_lib.train.state_file import (
     write_state_file,
 )
 from pipeline_lib.train.trainer import Trainer
+from tests.reliability.test_kill_resume import REPO
 from tests.unit.test_checkpoint import CASES, GROUPS, Killed, _write_groups
 from tests.unit.test_trainer import _groups, _spec
 
@@ -230,6 +235,16 @@ def test_a_dynamic_parents_state_with_a_payload_is_refused(tmp_path):
     with pytest.raises(UnreadableStateError, match=rf"{name}: refused: .*io\.open.*delete it"):
         train_run(spec, data, tmp_path / "child", init_state=path, until=20)
     assert not (tmp_path / "child" / "run.json").exists()
+    job = subprocess.run(  # the training job: a one-line error naming the file, no traceback
+        [
+            sys.executable, "-m", "pipeline_lib.train.run", "--spec", json.dumps(spec.to_dict()),
+            "--data-dir", str(data), "--out-dir", str(tmp_path / "child"), "--init-state", str(path),
+            "--until", "20", "--threads", "1",
+        ],
+        capture_output=True, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    assert job.returncode == 1 and f"ERROR __main__: {path}: refused" in job.stderr
+    assert "Traceback" not in job.stderr
     _assert_live(path, marker)
 
 
