@@ -57,7 +57,7 @@ def main() -> None:
         save_s = (time.perf_counter() - t0) / args.saves
         size_mb = ckpt.path.stat().st_size / 1e6
         t0 = time.perf_counter()
-        ckpt.load(trainer.device)
+        ckpt.load()
         load_s = time.perf_counter() - t0
     result = {
         "model": args.model,

@@ -23,6 +23,7 @@ from pipeline_lib.methods.base import NO_INPUTS, RunInputs, RunPort
 from pipeline_lib.methods.fitted import FittedStatic
 from pipeline_lib.methods.proxy import ProxyPolicy
 from pipeline_lib.model import GPT, ModelConfig
+from pipeline_lib.train.state_file import read_state
 
 
 def doremi_update(
@@ -58,7 +59,7 @@ class DoremiProxy(ProxyPolicy):
                 "methods.doremi.reference_microbatch reproduces the single-process reference code (it clips "
                 "each group's backward); run it with resources.gpus_per_run <= 1"
             )
-        state = torch.load(self.reference_path, map_location=run.device, weights_only=False)
+        state = read_state(self.reference_path)
         cfg = ModelConfig(**state["model_config"])
         if cfg != run.model_config:
             raise ValueError(

@@ -36,7 +36,7 @@ from pipeline_lib import parallel
 from pipeline_lib.config import RunSpec
 from pipeline_lib.data.sampler import eval_chunks
 from pipeline_lib.data.tokens import GroupTokens
-from pipeline_lib.io import atomic_path, stable_hash, write_csv, write_json
+from pipeline_lib.io import stable_hash, write_csv, write_json
 from pipeline_lib.logs import setup_logging
 from pipeline_lib.methods import NO_INPUTS, MixturePolicy, RunInputs, make_policy
 from pipeline_lib.parallel import SINGLE, Ranks
@@ -45,6 +45,7 @@ from pipeline_lib.train.allocator import keep_freed_memory
 from pipeline_lib.train.checkpoint import NAME as CHECKPOINT
 from pipeline_lib.train.checkpoint import Checkpointer
 from pipeline_lib.train.evaluate import bits_per_byte, group_losses
+from pipeline_lib.train.state_file import UnreadableStateError, read_state, write_state_file
 from pipeline_lib.train.tracking import TensorBoardTracker
 from pipeline_lib.train.trainer import DivergenceError, Trainer
 
@@ -170,7 +171,7 @@ def train_run(
     progress = out / "progress.jsonl" if main else None
     trainer = Trainer(spec, data, progress=progress, tracker=tracker, ranks=ranks)
     if init_state is not None:
-        trainer.load_state_dict(torch.load(init_state, map_location=trainer.device, weights_only=False))
+        trainer.load_state_dict(read_state(init_state))
     start_step, start_tokens = trainer.step, trainer.tokens
     log.info(
         "%s/%s seed %d: %d groups, %.2fM params, %d steps x %d tokens on %s",
@@ -226,8 +227,7 @@ def write_outputs(out: Path, trainer: Trainer, record: dict, save_state: bool) -
     write_csv(out / "curve.csv", pd.DataFrame(trainer.history.curve))
     write_csv(out / "mixture.csv", pd.DataFrame(trainer.history.mixture))
     if save_state:
-        with atomic_path(out / "state.pt") as tmp:
-            torch.save(trainer.state_dict(), tmp)
+        write_state_file(out / "state.pt", trainer.state_dict())
     write_json(out / "run.json", record)
 
 
@@ -283,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 spec, args.data_dir, args.out_dir, args.init_state, args.until, args.save_state, inputs,
                 args.task_bpb, args.task_split, ranks,
             )  # fmt: skip
-        except DivergenceError as err:
+        except (DivergenceError, UnreadableStateError) as err:  # a diverged run, an unreadable state.pt
             log.error("%s", err)
             sys.exit(1)
         finally:

@@ -30,6 +30,7 @@ from pipeline_lib.parallel import SINGLE, Ranks
 from pipeline_lib.train.checkpoint import Checkpointer
 from pipeline_lib.train.evaluate import batch_to_device, group_losses
 from pipeline_lib.train.schedule import lr_at
+from pipeline_lib.train.state_file import STATE_FORMAT
 
 log = logging.getLogger(__name__)
 
@@ -340,7 +341,7 @@ class Trainer:
                 f"cannot train from step {self.step} to {total} on a {self.cfg.steps}-step schedule"
             )
         self.policy = policy
-        saved = checkpointer.load(self.device) if checkpointer is not None else None
+        saved = checkpointer.load() if checkpointer is not None else None
         if saved is None:
             if self.progress is not None:
                 self.progress.write_text("")
@@ -403,8 +404,10 @@ class Trainer:
         return int(saved["next_eval"])
 
     def state_dict(self) -> dict:
-        """Everything needed to resume: model, optimizer, counters, mixture and sampler RNG states."""
+        """Everything needed to resume: model, optimizer, counters, mixture and sampler RNG states (plain
+        values and tensors: ``state.pt`` loads without unpickling)."""
         return {
+            "format": STATE_FORMAT,
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "step": self.step,

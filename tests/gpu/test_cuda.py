@@ -190,7 +190,7 @@ def test_a_killed_gpu_run_resumes_from_its_checkpoint(tmp_path):
     dying.train_step = die_at_12
     with pytest.raises(Killed):
         dying.run(make_policy("aioli", spec.groups, params), checkpointer=ckpt)
-    saved = torch.load(ckpt.path, weights_only=False)
+    saved = torch.load(ckpt.path, weights_only=True)
     assert 0 < saved["trainer"]["step"] < 12 and saved["cuda_rng"] is not None
     resumed, resumed_test = _run(spec, ckpt)
     assert [r["step"] for r in resumed.history.curve] == [r["step"] for r in straight.history.curve]

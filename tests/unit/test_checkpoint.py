@@ -71,7 +71,7 @@ def test_a_killed_run_resumes_from_its_checkpoint_bit_identically(tmp_path, meth
     kill_at = int(np.random.default_rng(len(method)).integers(11, 20))  # after the checkpoint at step 10
     with pytest.raises(Killed):
         _train(method, params, inputs, ckpt, kill_at=kill_at)
-    assert ckpt.path.exists() and torch.load(ckpt.path, weights_only=False)["trainer"]["step"] < kill_at
+    assert ckpt.path.exists() and torch.load(ckpt.path, weights_only=True)["trainer"]["step"] < kill_at
     resumed, resumed_policy, resumed_test = _train(method, params, inputs, ckpt)
     np.testing.assert_array_equal(resumed_test, straight_test)
     assert resumed.history.curve == straight.history.curve
@@ -89,7 +89,7 @@ def test_a_checkpoint_of_another_run_is_ignored(tmp_path):
     with pytest.raises(Killed):
         _train("stratified", {}, RunInputs(), ckpt, kill_at=12)
     other = Checkpointer(ckpt.path, every=5, key="new")
-    assert other.load(torch.device("cpu")) is None and not ckpt.path.exists()
+    assert other.load() is None and not ckpt.path.exists()
 
 
 def test_divergence_stops_the_run_naming_step_and_lr():
