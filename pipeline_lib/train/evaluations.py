@@ -1,0 +1,133 @@
+"""Evaluations as units: what a run scores, on which split, how it aggregates, where it lands in run.json.
+
+An :class:`Evaluation` builds the token chunks it scores from each scored item's split (``chunks``), and
+turns the items' mean token losses into its run.json entries (``record``). The trainer scores any of them
+with one batched, no-grad pass (:func:`~pipeline_lib.train.evaluate.group_losses`), sharded over
+data-parallel ranks. The validation curve (and LearnParams' evaluations, which read it), the test pass and
+bits per byte of whole splits (Olmix's tasks) are the instances of :data:`EVALUATIONS`; a new one is a class
+and an entry there.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from pipeline_lib.data.sampler import eval_chunks
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One scored item (a group or a task): its name, the split's tokens and the split's pack metadata."""
+
+    name: str
+    tokens: np.ndarray
+    meta: Mapping[str, Any]
+    """The split's entry of the group's meta.json (``tokens``, ``bytes``, ``sha256``)."""
+
+
+class Evaluation:
+    """What an evaluation scores and how its numbers are recorded."""
+
+    name: ClassVar[str]
+    split: ClassVar[str]
+
+    def chunks(self, item: Scored, context: int, limit: int | None) -> np.ndarray:
+        """The (N, context + 1) chunks of ``item`` it scores (default: the whole split)."""
+        return eval_chunks(item.tokens, context)
+
+    def record(self, items: Sequence[Scored], losses: np.ndarray) -> dict[str, Any]:
+        """Its run.json entries from each item's mean token loss (nats)."""
+        raise NotImplementedError
+
+
+class ValidationSubset(Evaluation):
+    """The fixed validation subset (``train.val_sequences`` chunks spread over each group's split): the
+    curve, early stopping of nothing, the online methods' signal; run.json keeps the last one."""
+
+    name, split = "val", "val"
+
+    def chunks(self, item: Scored, context: int, limit: int | None) -> np.ndarray:
+        return eval_chunks(item.tokens, context, limit)
+
+    def record(self, items: Sequence[Scored], losses: np.ndarray) -> dict[str, Any]:
+        return {"val_loss": {s.name: float(v) for s, v in zip(items, losses, strict=True)}}
+
+
+class TestPass(Evaluation):
+    """Every test chunk of each group, at the end of a complete run: the tables' per-group loss and
+    perplexity, their average, and exp(mean loss); a perplexity that overflows is null and named."""
+
+    name, split = "test", "test"
+
+    def record(self, items: Sequence[Scored], losses: np.ndarray) -> dict[str, Any]:
+        groups = [s.name for s in items]
+        with np.errstate(over="ignore"):
+            ppl = np.exp(losses)
+        out = {
+            "test_loss": {g: _finite(v) for g, v in zip(groups, losses, strict=True)},
+            "test_ppl": {g: _finite(v) for g, v in zip(groups, ppl, strict=True)},
+            "avg_test_ppl": _finite(ppl.mean()),
+            "exp_mean_test_loss": _exp(losses.mean()),
+        }
+        bad = [g for g, v in out["test_ppl"].items() if v is None]
+        if bad:
+            out["overflow"] = f"the test perplexity of {bad} is not finite (test losses {out['test_loss']})"
+        return out
+
+
+@dataclass(frozen=True)
+class SplitBPB(Evaluation):
+    """Bits per UTF-8 byte of each item's whole split (Olmix's tasks: groups, mixed or not), from the pack
+    step's token and byte counts: ``task_bpb`` on val (what fits read), ``<split>_task_bpb`` otherwise."""
+
+    split: str = "val"  # type: ignore[misc]
+    name: ClassVar[str] = "task_bpb"
+
+    @property
+    def key(self) -> str:
+        return "task_bpb" if self.split == "val" else f"{self.split}_task_bpb"
+
+    def record(self, items: Sequence[Scored], losses: np.ndarray) -> dict[str, Any]:
+        out = {}
+        for item, loss in zip(items, losses, strict=True):
+            if "bytes" not in item.meta:
+                raise ValueError(
+                    f"{item.name}/meta.json has no byte count: re-run the pack step (delete its data dir)"
+                )
+            out[item.name] = bits_per_byte(float(loss), item.meta["tokens"], item.meta["bytes"])
+        return {self.key: out}
+
+
+def bits_per_byte(mean_nll: float, tokens: int, n_bytes: int) -> float:
+    """Bits per UTF-8 byte of a split: its summed NLL in nats (the mean per predicted token x its tokens)
+    over ln 2 x its bytes. Exact up to the tokens the chunking leaves unpredicted (one per chunk, and the
+    tail shorter than a chunk: about 1% at context 128)."""
+    if n_bytes <= 0:
+        raise ValueError(f"a split needs bytes to be scored per byte, got {n_bytes}")
+    return float(mean_nll * tokens / (math.log(2) * n_bytes))
+
+
+VALIDATION, TEST = ValidationSubset(), TestPass()
+EVALUATIONS: dict[str, Evaluation] = {
+    "val": VALIDATION,
+    "test": TEST,
+    "task_bpb": SplitBPB("val"),
+    "test_task_bpb": SplitBPB("test"),
+}
+"""Every evaluation a run can make, by the name a job asks for."""
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
+
+
+def _exp(value: float) -> float | None:
+    try:
+        return _finite(math.exp(value))
+    except OverflowError:
+        return None
