@@ -11,10 +11,11 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from pipeline_lib.config.methods import MethodConfig
+from pipeline_lib.config.methods import MethodConfig, StaticConfig, parameter_problems
 from pipeline_lib.config.names import name_problems
+from pipeline_lib.config.ranges import field_range
 from pipeline_lib.config.registry import GRID, METHODS, baselines, build_method_config
 from pipeline_lib.config.reuse import REUSE, ReuseConfig
 from pipeline_lib.config.types import (
@@ -176,13 +177,15 @@ def _load_settings(config: Mapping[str, Any]) -> tuple[dict[str, Setting], Probl
 
 
 def _check_proportions(where: str, groups: tuple[str, ...], props: dict[str, float]) -> Problems:
+    """``settings.<s>.static``: the setting's groups, each weight in the static method's declared range
+    (``StaticConfig.proportions``), a sum of 1."""
     problems = []
     if set(props) != set(groups):
         problems.append(
             f"{where}: proportions must name exactly the setting's groups {list(groups)}, got {sorted(props)}"
         )
-    if any(v < 0 for v in props.values()):
-        problems.append(f"{where}: proportions must be non-negative, got {props}")
+    weight = field_range(StaticConfig, "proportions")
+    problems += [f"{where}.{g}: {msg}" for g, v in props.items() if weight and (msg := weight.problem(v))]
     total = sum(props.values())
     if not math.isclose(total, 1.0, abs_tol=1e-6):
         problems.append(f"{where}: proportions must sum to 1, they sum to {total:.6g}")
@@ -251,36 +254,75 @@ def _check_groups(data: DataConfig | None, settings: dict[str, Setting]) -> Prob
     ]
 
 
-def _raw_method(config: Mapping[str, Any], setting: str, method: str) -> tuple[dict[str, Any], str]:
-    """``methods.<m>`` (after the method it ``extends``), then ``settings.<s>.methods.<m>``, and the path of
-    the block that set them last (for error messages)."""
+class _Block(NamedTuple):
+    """A method's parameters in a setting, where they come from: ``where`` the block that set them last,
+    ``origins`` each parameter's block (after ``extends``)."""
+
+    params: dict[str, Any]
+    where: str
+    origins: dict[str, str]
+
+
+def _raw_method(
+    config: Mapping[str, Any], setting: str | None, method: str, seen: tuple[str, ...] = ()
+) -> _Block:
+    """``methods.<m>`` (after the method it ``extends``), then ``settings.<s>.methods.<m>``."""
+    top = (config.get("methods") or {}).get(method) or {}
     own = ((config.get("settings") or {}).get(setting, {}).get("methods") or {}).get(method)
-    raw = {**((config.get("methods") or {}).get(method) or {}), **(own or {})}
-    base = raw.pop("extends", None)
     where = f"settings.{setting}.methods.{method}" if own is not None else f"methods.{method}"
+    raw = {**top, **(own or {})}
+    origins = {**dict.fromkeys(top, f"methods.{method}"), **dict.fromkeys(own or {}, where)}
+    base = raw.pop("extends", None)
     if base:
+        at = f"{origins.pop('extends')}.extends"
         if base not in METHODS:
-            raise ConfigError(f"{where}.extends: unknown method '{base}'; available: {sorted(METHODS)}")
-        raw = {**_raw_method(config, setting, base)[0], **raw}
-    return raw, where
+            raise ConfigError(f"{at}: unknown method '{base}'; available: {sorted(METHODS)}")
+        if base in (*seen, method):
+            raise ConfigError(f"{at}: '{base}' extends '{method}' in turn; break the cycle")
+        inherited = _raw_method(config, setting, base, (*seen, method))
+        raw, origins = {**inherited.params, **raw}, {**inherited.origins, **origins}
+    return _Block(raw, where, origins)
 
 
 def _method_config(config: Mapping[str, Any], s: Setting, method: str, prior_fraction: float) -> MethodConfig:
     """One method's typed config in view ``s`` (``aioli+<X>``: Aioli's with X's as its prior)."""
     if method.startswith(AIOLI_PLUS):
         prior = method.removeprefix(AIOLI_PLUS)
-        raw, where = _raw_method(config, s.name, "aioli")
+        raw, where, origins = _raw_method(config, s.name, "aioli")
         aioli = build_method_config(
-            "aioli", {**raw, "prior_steps": round(s.train.steps * prior_fraction)}, where
+            "aioli", {**raw, "prior_steps": round(s.train.steps * prior_fraction)}, where, origins
         )
         x = _method_config(config, s, prior, prior_fraction)
         return build_method_config(
             method, {"aioli": aioli, "prior_method": prior, "prior": x.to_dict()}, method
         )
-    raw, where = _raw_method(config, s.name, method)
-    if method == "static":
-        raw["proportions"] = [s.static.get(g, 0.0) for g in s.groups] if s.static else None  # checked above
-    return build_method_config(method, raw, where)
+    raw, where, origins = _raw_method(config, s.name, method)
+    if method == "static":  # settings.<s>.static, checked there (one message per problem)
+        valid = s.static and not _check_proportions("", s.groups, s.static)
+        raw["proportions"] = [s.static.get(g, 0.0) for g in s.groups] if valid else None
+    return build_method_config(method, raw, where, origins)
+
+
+def _check_method_blocks(config: Mapping[str, Any]) -> Problems:
+    """Every ``methods.<m>`` and ``settings.<s>.methods.<m>`` block, whether or not a run uses the method or
+    a setting overrides the value: each parameter on its own (name, type, range) at its block's path, then
+    the cross-field rules of the block as each setting merges it."""
+    settings = config.get("settings") or {}
+    blocks = {f"methods.{m}": (m, b) for m, b in (config.get("methods") or {}).items()}
+    for s, raw in settings.items():
+        blocks |= {f"settings.{s}.methods.{m}": (m, b) for m, b in ((raw or {}).get("methods") or {}).items()}
+    problems = []
+    for where, (method, block) in blocks.items():
+        if method in METHODS and isinstance(block, Mapping):
+            own = {k: v for k, v in block.items() if k != "extends"}
+            problems += parameter_problems(METHODS[method].config, own, where)
+    for setting in settings or [None]:
+        for method in dict.fromkeys(m for _, (m, _) in blocks.items() if m in METHODS):
+            try:
+                build_method_config(method, *_raw_method(config, setting, method))
+            except ConfigError as err:
+                problems += err.problems
+    return problems
 
 
 def _load_method_configs(config: Mapping[str, Any], project: Project) -> tuple[Project, Problems]:
@@ -290,6 +332,7 @@ def _load_method_configs(config: Mapping[str, Any], project: Project) -> tuple[P
         for name in config.get("methods") or {}
         if name not in METHODS
     ]
+    problems += _check_method_blocks(config)
     views = dict(project.settings)
     run_views = [*project.run_settings, *project.restricted_settings]
     for key in dict.fromkeys(k for k in run_views if k in views):
@@ -299,10 +342,10 @@ def _load_method_configs(config: Mapping[str, Any], project: Project) -> tuple[P
             try:
                 cfg = _method_config(config, s, method, project.restricted.prior_fraction)
             except ConfigError as err:
-                problems.append(str(err))
+                problems += err.problems
                 continue
             configs[method] = cfg
-            where = _raw_method(config, s.name, method.split("+")[0])[1]
+            where = _raw_method(config, s.name, method.split("+")[0]).where
             found = [*cfg.setting_problems(len(s.groups), s.train), *_natural_problems(cfg, s.groups)]
             problems += [f"{where}: {p} (setting '{key}')" for p in found]
         views[key] = dataclasses.replace(s, methods=configs)
@@ -351,7 +394,7 @@ def _load_reuse(config: Mapping[str, Any], project: Project) -> tuple[Project, P
         try:
             cfg = _method_config(config, s, "olmix", 0.0)
         except ConfigError as err:
-            return project, [*problems, str(err)]
+            return project, [*problems, *err.problems]
         parents = {name: v.of for name, v in project.data.views.items()} if project.data else {}
         tasks = cfg.tasks or tuple(dict.fromkeys(parents.get(d, d) for g in reuse.stages for d in g))
         cfg = dataclasses.replace(cfg, tasks=tasks)

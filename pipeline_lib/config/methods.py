@@ -1,19 +1,24 @@
 """Typed method settings (torch-free: the Snakefile loads it).
 
 Every method has one frozen config class (the registry, :mod:`pipeline_lib.config.registry`, names it);
-``load_project`` builds every method's config per setting, so an unknown parameter, a wrong type or a
-cross-field conflict stops the dry run with the field's path.
+Each numeric field declares its range where it is declared (``ranged``), checked for every config in one place
+(:class:`MethodConfig`); cross-field rules are code (``problems``, ``setting_problems``). ``load_project``
+builds every method block, so an unknown parameter, a wrong type, an out-of-range value or a cross-field
+conflict stops the dry run with the field's path (``methods.aioli.eta: must be > 0, got 0``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline_lib.config.errors import FieldErrors
+from pipeline_lib.config.ranges import range_problems, ranged
 from pipeline_lib.config.types import ConfigError, MethodConfig, TrainConfig
 
 
@@ -26,7 +31,7 @@ class NoParams(MethodConfig):
 class StaticConfig(MethodConfig):
     """A fixed mixture: ``settings.<s>.static`` for the ``static`` method, a grid point for a pilot."""
 
-    proportions: tuple[float, ...] | None = None
+    proportions: tuple[float, ...] | None = ranged(None, ge=0)
     """The mixture, in the setting's group order (None: the setting has no ``static`` proportions)."""
 
 
@@ -34,41 +39,31 @@ class StaticConfig(MethodConfig):
 class AioliConfig(MethodConfig):
     """Aioli (``methods.aioli``); the paper's symbols in the field docs."""
 
-    lp_rounds: int = 4
+    lp_rounds: int = ranged(4, ge=1)
     """k: random orders of the groups per LearnParams."""
-    lp_steps: int = 4
+    lp_steps: int = ranged(4, ge=1)
     """s: training steps on each smoothed one-hot mixture."""
-    update_steps: int | None = 250
+    update_steps: int | None = ranged(250, ge=1)
     """U: round length in steps, LearnParams included; None: one round for the whole run (aioli_static)."""
-    eta: float = 0.2
-    """Exponentiated-gradient step size."""
-    one_hot_factor: float = 0.625
+    eta: float = ranged(0.2, gt=0)
+    """Exponentiated-gradient step size (0 would never move the mixture; a negative one moves it against
+    the groups that help)."""
+    one_hot_factor: float = ranged(0.625, gt=0, le=1)
     """epsilon_1: weight of the hot group in the LearnParams mixtures; must exceed 1/m."""
-    ema: float | None = None
-    """gamma: A-bar = (1 - gamma) A + gamma A-bar_prev from uniform; None: cumulative EG on A."""
+    ema: float | None = ranged(None, ge=0, lt=1)
+    """gamma: A-bar = (1 - gamma) A + gamma A-bar_prev from uniform (1 would never update A-bar); None:
+    cumulative EG on A."""
     normalize: bool = True
     """Shift A to be non-negative, then scale its entries to sum to 1."""
     diagonal: bool = False
     """Aioli-diagonal: keep only A_ii = beta_ii / epsilon_1."""
-    prior_steps: int = 0
+    prior_steps: int = ranged(0, ge=0)
     """Train this many steps on a prior first (``prior``, or X's policy for Aioli + X), then from uniform."""
-    prior: tuple[float, ...] | None = None
-    """The prior mixture of the first ``prior_steps`` steps (plain Aioli)."""
+    prior: tuple[float, ...] | None = ranged(None, ge=0)
+    """The prior mixture of the first ``prior_steps`` steps (plain Aioli), in the setting's group order."""
     lp_after_warmup: bool = False
     """Hold the first LearnParams until ``train.warmup_steps`` have passed: loss drops inside the warm-up
     grow with the learning rate, so A would rank groups by when LearnParams visited them."""
-
-    def problems(self) -> list[str]:
-        out = [f"{n} must be >= 1" for n in ("lp_rounds", "lp_steps") if getattr(self, n) < 1]
-        if self.update_steps is not None and self.update_steps < 1:
-            out.append("update_steps must be >= 1 or null")
-        if not 0 < self.one_hot_factor <= 1:
-            out.append("one_hot_factor must be in (0, 1]")
-        if self.ema is not None and not 0 <= self.ema < 1:
-            out.append("ema must be in [0, 1) or null")
-        if self.prior_steps < 0:
-            out.append("prior_steps must be >= 0")
-        return out
 
     def lp_steps_per_round(self, m: int) -> int:
         return self.lp_rounds * self.lp_steps * m
@@ -83,7 +78,7 @@ class AioliConfig(MethodConfig):
         return []
 
     def setting_problems(self, m: int, train: TrainConfig) -> list[str]:
-        out = self.group_problems(m)
+        out = self.group_problems(m) + _mixture_problems("prior", self.prior, m)
         round_len = self.update_steps or train.steps - self.prior_steps
         if self.lp_steps_per_round(m) >= round_len:
             out.append(
@@ -93,22 +88,29 @@ class AioliConfig(MethodConfig):
         return out
 
 
+def _mixture_problems(name: str, p: tuple[float, ...] | None, m: int) -> list[str]:
+    """A given mixture has one weight per group and sums to 1 (its entries' sign is their field's range)."""
+    if p is None:
+        return []
+    if len(p) != m:
+        return [f"{name} has {len(p)} weights for {m} groups; give one per group, in the setting's order"]
+    if not math.isclose(sum(p), 1.0, abs_tol=1e-6):
+        return [f"{name} sums to {sum(p):.6g}; a mixture sums to 1"]
+    return []
+
+
 @dataclass(frozen=True)
 class SkillItConfig(MethodConfig):
     """Skill-It (``methods.skillit``)."""
 
-    eta: float = 0.2
+    eta: float = ranged(0.2, gt=0)
     """EG step size (paper 0.2)."""
-    window: int = 3
+    window: int = ranged(3, ge=1)
     """Validation loss vectors summed per update (paper 3)."""
-    update_steps: int | None = None
-    """Re-mix every N steps; a positive multiple of ``train.eval_every`` (paper 500 of 5000)."""
+    update_steps: int | None = ranged(None, ge=1)
+    """Re-mix every N steps; a positive multiple of ``train.eval_every`` (paper 500 of 5000); required."""
     cumulative: bool = False
     """False (paper and reference): each update starts from uniform; true: multiply onto the previous p."""
-
-    def problems(self) -> list[str]:
-        out = [] if self.eta > 0 else ["eta must be > 0"]
-        return out + ([] if self.window >= 1 else ["window must be >= 1"])
 
     def setting_problems(self, m: int, train: TrainConfig) -> list[str]:
         return self.schedule_problems(train.eval_every)
@@ -116,7 +118,7 @@ class SkillItConfig(MethodConfig):
     def schedule_problems(self, eval_every: int) -> list[str]:
         """Skill-It re-mixes after an evaluation: ``update_steps`` must be a multiple of ``eval_every``."""
         update = self.update_steps
-        if update is None or update < 1 or update % eval_every:
+        if update is None or update % eval_every:
             return [
                 f"update_steps ({update}) must be a positive multiple of train.eval_every "
                 f"({eval_every}); the paper updates every 2 evaluations (500 steps with evals every 250)"
@@ -128,16 +130,12 @@ class SkillItConfig(MethodConfig):
 class DoremiConfig(MethodConfig):
     """DoReMi (``methods.doremi``): the proxy's settings; the final run trains on its averaged weights."""
 
-    mu: float = 0.01
+    mu: float = ranged(0.01, gt=0)
     """Log-weight step size (paper 0.01)."""
-    smoothing: float = 1e-3
-    """Mix of uniform into the weights (paper 1e-3)."""
+    smoothing: float = ranged(1e-3, ge=0, le=1)
+    """Mix of uniform into the weights (paper 1e-3; 1: always uniform)."""
     reference_microbatch: bool = False
     """True: the reference code's proxy (2x steps at half batch, first micro-batch of each pair discarded)."""
-
-    def problems(self) -> list[str]:
-        out = [] if self.mu > 0 else ["mu must be > 0"]
-        return out + ([] if 0 <= self.smoothing <= 1 else ["smoothing must be in [0, 1]"])
 
     def setting_problems(self, m: int, train: TrainConfig) -> list[str]:
         if self.reference_microbatch and train.batch_size % 2:
@@ -162,11 +160,11 @@ class DoremiConfig(MethodConfig):
 class DogeConfig(MethodConfig):
     """DoGE (``methods.doge``): the proxy's settings; the final run trains on its averaged weights."""
 
-    mu: float = 0.01
+    mu: float = ranged(0.01, gt=0)
     """log w += score / mu (paper 0.01 for m = 2, 3; 0.1 for m = 7)."""
-    val_batch_size: int = 2
+    val_batch_size: int = ranged(2, ge=1)
     """Validation sequences per step (paper 2 or 4)."""
-    score_max: float = 5.0
+    score_max: float = ranged(5.0, gt=0)
     """Scores are clipped to [0, score_max * lr] (paper 5)."""
     reference_val_sampling: bool = False
     """True: the reference code's validation batch, drawn with replacement from the pooled split."""
@@ -181,78 +179,70 @@ class DogeConfig(MethodConfig):
             return [f"methods.doge.val_batch_size gives fewer validation rows than {ranks} GPUs"]
         return []
 
-    def problems(self) -> list[str]:
-        out = [] if self.mu > 0 else ["mu must be > 0"]
-        out += [] if self.val_batch_size >= 1 else ["val_batch_size must be >= 1"]
-        return out + ([] if self.score_max > 0 else ["score_max must be > 0"])
-
 
 @dataclass(frozen=True)
 class OlmixConfig(MethodConfig):
     """Olmix (``methods.olmix``; ``olmix_pilots`` uses the fit and solve fields on DML's pilots)."""
 
-    swarm_factor: float = 3.0
+    swarm_factor: float = ranged(3.0, gt=0)
     """c: the swarm has K = ceil(c (m + 1)) proxy runs."""
-    min_strength: float = 0.1
+    min_strength: float = ranged(0.1, gt=0)
     """Smallest Dirichlet concentration of the swarm (around the natural distribution)."""
-    max_strength: float = 5.0
-    """Largest concentration; 15 log-spaced values are tried per draw."""
-    minimum_weight: float = 0.002
+    max_strength: float = ranged(5.0, gt=0)
+    """Largest concentration (not below ``min_strength``); 15 log-spaced values are tried per draw."""
+    minimum_weight: float = ranged(0.002, ge=0, lt=1)
     """Swarm weights below this are zeroed."""
-    swarm_repetitions: float = 4.0
+    swarm_repetitions: float = ranged(4.0, gt=0)
     """Epochs of a domain a proxy may take (the swarm's bound at proxy scale)."""
     proxy_model: str = "nano"
     """The proxies' model preset (smaller than the target); the target's context and vocabulary."""
-    proxy_steps_fraction: float = 1.0
+    proxy_steps_fraction: float = ranged(1.0, gt=0, le=1)
     """A proxy's steps as a fraction of the final run's."""
-    kl_weight: float = 0.05
-    """lambda: the pull toward the natural distribution (paper 0.05)."""
-    repetitions: float = 4.0
+    kl_weight: float = ranged(0.05, ge=0)
+    """lambda: the pull toward the natural distribution (paper 0.05; 0: none)."""
+    repetitions: float = ranged(4.0, gt=0)
     """k: epochs of a domain the final run may take, p_j <= k N_j / R (paper 4)."""
-    huber_delta: float = 0.02
+    huber_delta: float = ranged(0.02, gt=0)
     """Huber threshold of each task law's fit."""
-    ridge: float = 1e-4
+    ridge: float = ranged(1e-4, gt=0)
     """Ridge on the spread of each task's t (identifies a domain absent from the swarm)."""
-    n_random: int = 10
+    n_random: int = ranged(10, ge=1)
     """Random starts per log-c start (10 x n_random starts per task; Olmix 30)."""
     tasks: tuple[str, ...] | None = None
     """Groups whose validation splits are the tasks each proxy is scored on, in bits per byte; a task need
     not be mixed (an extra evaluation set). None: the setting's groups."""
-    natural: dict[str, float] | None = None
-    """group -> weight: the natural distribution when the packed train tokens do not give it (a
-    ``train_token_margin`` truncates them); None: the packed tokens' proportions."""
+    natural: dict[str, float] | None = ranged(None, ge=0)
+    """group -> weight (a positive sum): the natural distribution when the packed train tokens do not give
+    it (a ``train_token_margin`` truncates them); None: the packed tokens' proportions."""
 
-    def problems(self) -> list[str]:
+    def problems(self) -> list[tuple[str, str]]:
         from pipeline_lib.model.config import PRESETS
 
-        out = [f"{n} must be > 0" for n in _POSITIVE_OLMIX if getattr(self, n) <= 0]
+        out = []
         if self.min_strength > self.max_strength:
-            out.append("min_strength must not exceed max_strength")
-        if not 0 <= self.minimum_weight < 1:
-            out.append("minimum_weight must be in [0, 1)")
-        if not 0 < self.proxy_steps_fraction <= 1:
-            out.append("proxy_steps_fraction must be in (0, 1]")
-        if self.kl_weight < 0 or self.n_random < 1:
-            out.append("kl_weight must be >= 0 and n_random >= 1")
-        if self.natural is not None and (
-            min(self.natural.values(), default=-1) < 0 or not sum(self.natural.values())
-        ):
-            out.append("natural must map groups to non-negative weights with a positive sum")
+            out.append(
+                (
+                    "min_strength",
+                    f"must not exceed max_strength ({self.max_strength}), got {self.min_strength}",
+                )
+            )
+        if self.natural is not None and not sum(self.natural.values()) > 0:
+            out.append(("natural", f"weights must have a positive sum, got {self.natural}"))
+        if self.tasks is not None and not self.tasks:
+            out.append(("tasks", "must name at least one group, or be null (the setting's groups)"))
         if self.proxy_model not in PRESETS:
             out.append(
-                f"proxy_model '{self.proxy_model}' is not a model preset; choose from {sorted(PRESETS)}"
+                ("proxy_model", f"'{self.proxy_model}' is not a model preset; choose from {sorted(PRESETS)}")
             )
         return out
-
-
-_POSITIVE_OLMIX = ("swarm_factor", "min_strength", "swarm_repetitions", "repetitions", "huber_delta", "ridge")
 
 
 @dataclass(frozen=True)
 class SwarmMemberConfig(MethodConfig):
     """A proxy of Olmix's swarm: which row of the swarm file it trains on."""
 
-    index: int = 0
+    index: int = ranged(0, ge=0)
+    """The row of the swarm's mixtures."""
 
 
 @dataclass(frozen=True)
@@ -269,37 +259,77 @@ class AioliPlusConfig(MethodConfig):
     def setting_problems(self, m: int, train: TrainConfig) -> list[str]:
         return self.aioli.setting_problems(m, train)
 
-    def problems(self) -> list[str]:
+    def problems(self) -> list[tuple[str, str]]:
         if self.prior_method.startswith("aioli"):
-            return [f"aioli+{self.prior_method}: '{self.prior_method}' is not a baseline method"]
+            return [
+                ("prior_method", f"aioli+{self.prior_method}: '{self.prior_method}' is not a baseline method")
+            ]
         return []
 
 
-def build_config(cls: type[MethodConfig], params: Mapping[str, Any], where: str) -> MethodConfig:
-    """A method's typed config ``cls`` from its settings; a :class:`ConfigError` names ``where`` (the config
-    path) and the field. A nested method config (Aioli + X's ``aioli``) is built from its mapping."""
+def build_config(
+    cls: type[MethodConfig], params: Mapping[str, Any], where: str, origins: Mapping[str, str] | None = None
+) -> MethodConfig:
+    """A method's typed config ``cls`` from its settings. A :class:`ConfigError` names each bad field by its
+    path: the block that set it (``origins``, parameter -> block path; default ``where``), then the field,
+    e.g. ``methods.aioli.eta: must be > 0, got 0``. A nested method config (Aioli + X's ``aioli``) is built
+    from its mapping."""
     values = dict(params)
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ConfigError(f"{where}: unknown parameter(s) {unknown}; known: {sorted(known)}")
-    for key in ("prior", "proportions", "tasks"):
-        if isinstance(values.get(key), list):
-            values[key] = tuple(values[key])
     hints = typing.get_type_hints(cls)
     for key, value in values.items():
-        nested = hints[key]
+        nested = hints.get(key)
         if isinstance(nested, type) and issubclass(nested, MethodConfig) and isinstance(value, Mapping):
             values[key] = build_config(nested, value, f"{where}.{key}")
-    wrong = [
-        f"{k} must be {_type_name(hints[k])}, got {v!r}" for k, v in values.items() if not _fits(v, hints[k])
-    ]
-    if wrong:
-        raise ConfigError(f"{where}: " + "; ".join(wrong))
+    problems = parameter_problems(cls, values, where, origins, ranges=False)
+    if problems:
+        raise ConfigError(*problems)
+    values = {k: tuple(v) if isinstance(v, list) and _takes_tuple(hints[k]) else v for k, v in values.items()}
     try:
         return cls(**values)
-    except ConfigError as err:
-        raise ConfigError(f"{where}: {err}") from None
+    except FieldErrors as err:  # the declared ranges, then the cross-field rules
+        raise ConfigError(*(f"{_path(f, where, origins)}: {message}" for f, message in err.fields)) from None
+
+
+def parameter_problems(
+    cls: type[MethodConfig],
+    values: Mapping[str, Any],
+    where: str,
+    origins: Mapping[str, str] | None = None,
+    ranges: bool = True,
+) -> list[str]:
+    """Each parameter on its own, named by its path: unknown names, then wrong types and (``ranges``) values
+    outside their field's declared range; no cross-field rule, so a block is checked without the blocks it
+    merges with."""
+    known = sorted(f.name for f in dataclasses.fields(cls))
+    unknown: dict[str, list[str]] = {}
+    for key in sorted(set(values) - set(known)):
+        unknown.setdefault(_path("", where, origins, key), []).append(key)
+    if unknown:
+        return [f"{block}: unknown parameter(s) {keys}; known: {known}" for block, keys in unknown.items()]
+    hints = typing.get_type_hints(cls)
+    typed = {k: v for k, v in values.items() if _fits(tuple(v) if isinstance(v, list) else v, hints[k])}
+    out = [
+        f"{_path(k, where, origins)}: must be {_type_name(hints[k])}, got {v!r}"
+        for k, v in values.items()
+        if k not in typed
+    ]
+    if not ranges:
+        return out
+    return out + [f"{_path(f, where, origins)}: {msg}" for f, msg in range_problems(cls, typed)]
+
+
+def _path(field_name: str, where: str, origins: Mapping[str, str] | None, key: str | None = None) -> str:
+    """``<block>.<field>``: the block that set the parameter (``origins``) or ``where``; the field may name an
+    entry (``natural.arxiv``, ``prior[0]``)."""
+    top = key or field_name.split(".")[0].split("[")[0]
+    block = (origins or {}).get(top, where)
+    return f"{block}.{field_name}" if field_name else block
+
+
+def _takes_tuple(hint: Any) -> bool:
+    """Whether a field's type admits a tuple (YAML gives a list)."""
+    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    return any(typing.get_origin(h) is tuple for h in (typing.get_args(hint) if union else (hint,)))
 
 
 def _fits(value: Any, hint: Any) -> bool:

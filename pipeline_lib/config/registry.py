@@ -314,8 +314,10 @@ def fit_name(method: str) -> str | None:
     return base if method_entry(base).fit is not None else None
 
 
-def build_method_config(name: str, params: Mapping[str, Any], where: str) -> MethodConfig:
+def build_method_config(
+    name: str, params: Mapping[str, Any], where: str, origins: Mapping[str, str] | None = None
+) -> MethodConfig:
     """``name``'s config from user settings (``extends`` already resolved) and the variant's overrides;
-    a :class:`ConfigError` names ``where`` (the config path) and the field."""
+    a :class:`ConfigError` names each bad field's path (``origins[field]`` or ``where``, then the field)."""
     entry = method_entry(name)
-    return build_config(entry.config, {**params, **entry.overrides}, where)
+    return build_config(entry.config, {**params, **entry.overrides}, where, origins)

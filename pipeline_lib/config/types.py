@@ -11,7 +11,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pipeline_lib.config.errors import ConfigError
+from pipeline_lib.config.errors import ConfigError, FieldErrors
+from pipeline_lib.config.ranges import instance_range_problems, ranged
 from pipeline_lib.model.config import ModelConfig
 
 if TYPE_CHECKING:
@@ -278,10 +279,12 @@ class TrainConfig:
 
 
 class MethodConfig:
-    """Base of the method configs: field checks in :meth:`problems`, checks against a setting in
-    :meth:`setting_problems`; both return messages naming the field, without its path."""
+    """Base of the method configs, the one layer that checks method parameters: each numeric field declares
+    its range (:func:`~pipeline_lib.config.ranges.ranged`), checked here for every config; cross-field rules
+    are :meth:`problems` and, against the setting that runs it, :meth:`setting_problems`."""
 
-    def problems(self) -> list[str]:
+    def problems(self) -> list[tuple[str, str]]:
+        """Cross-field problems as (field, message), the message without the field's path."""
         return []
 
     def setting_problems(self, m: int, train: TrainConfig) -> list[str]:
@@ -297,9 +300,9 @@ class MethodConfig:
         return []
 
     def __post_init__(self) -> None:
-        problems = self.problems()
+        problems = [*instance_range_problems(self), *self.problems()]
         if problems:
-            raise ConfigError("; ".join(problems))
+            raise FieldErrors(problems)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -403,23 +406,20 @@ class PilotConfig:
     """Pilot sweeps: static runs at grid mixtures (grid search, DML, the static law's fidelity), and the
     dynamic-law sweep (a parent run stopped at a break step, short children under each grid mixture)."""
 
-    n_mixtures: int | None = None
-    steps_fraction: float = 1.0
-    break_fraction: float = 0.5
-    child_steps: int = 10
+    n_mixtures: int | None = ranged(None, ge=2)
+    """Pilot mixtures for m >= 3 groups (a Dirichlet cover); None: 9 for m = 3, else 10. m = 2: the 9-point
+    grid."""
+    steps_fraction: float = ranged(1.0, gt=0, le=1)
+    """A pilot's length as a fraction of a final run's."""
+    break_fraction: float = ranged(0.5, gt=0, lt=1)
+    """Dynamic sweep: where the parent run stops, as a fraction of its steps."""
+    child_steps: int = ranged(10, ge=1)
+    """Dynamic sweep: the steps each child trains from the parent's state."""
 
     def __post_init__(self) -> None:
-        problems = []
-        if self.n_mixtures is not None and self.n_mixtures < 2:
-            problems.append("pilots.n_mixtures must be >= 2")
-        if not 0 < self.steps_fraction <= 1:
-            problems.append("pilots.steps_fraction must be in (0, 1]")
-        if not 0 < self.break_fraction < 1:
-            problems.append("pilots.break_fraction must be in (0, 1)")
-        if self.child_steps < 1:
-            problems.append("pilots.child_steps must be >= 1")
+        problems = instance_range_problems(self)
         if problems:
-            raise ConfigError("; ".join(problems))
+            raise ConfigError(*(f"pilots.{name}: {message}" for name, message in problems))
 
     def size(self, m: int) -> int:
         """Number of pilot mixtures: the 9-point grid for two groups; the paper's cover sizes otherwise."""

@@ -154,7 +154,7 @@ def test_bad_parameters_are_named():
         AioliConfig(one_hot_factor=1.5)
     with pytest.raises(ConfigError, match=r"methods\.aioli: unknown parameter\(s\) \['lp_round'\]"):
         build_method_config("aioli", {"lp_round": 2}, "methods.aioli")
-    with pytest.raises(ConfigError, match=r"methods\.aioli: eta must be float, got '0\.2'"):
+    with pytest.raises(ConfigError, match=r"methods\.aioli\.eta: must be float, got '0\.2'"):
         build_method_config("aioli", {"eta": "0.2"}, "methods.aioli")
     with pytest.raises(ValueError, match=r"one_hot_factor = 0\.5 is not above 1/m"):
         make_policy("aioli", ("a", "b"), {"one_hot_factor": 0.5})

@@ -37,7 +37,10 @@ def test_valid_config_builds_run_specs():
     "mutate,message",
     [
         (lambda c: c["settings"]["pair"].update(static={"alpha": 1.0}), "exactly the setting's groups"),
-        (lambda c: c["settings"]["pair"].update(static={"alpha": -0.2, "beta": 1.2}), "non-negative"),
+        (
+            lambda c: c["settings"]["pair"].update(static={"alpha": -0.2, "beta": 1.2}),
+            r"settings\.pair\.static\.alpha: must be >= 0, got -0\.2",
+        ),
         (lambda c: c["settings"]["pair"].update(static={"alpha": 0.5, "beta": 0.6}), "sum to 1"),
         (lambda c: c["run"].update(methods=["stratified", "nope"]), "unknown method 'nope'"),
         (lambda c: c["run"].update(settings=["missing"]), "unknown setting 'missing'"),
@@ -180,7 +183,7 @@ def test_bad_restricted_config(restricted, message):
         ),
         (
             lambda c: c["methods"].update(aioli={"eta": "fast"}),
-            r"methods\.aioli: eta must be float, got 'fast'",
+            r"methods\.aioli\.eta: must be float, got 'fast'",
         ),
         (lambda c: c["methods"].update(alchemy={}), "methods: unknown method 'alchemy'"),
         # cross-field: Skill-It re-mixes after an evaluation; LearnParams must leave a round room to train
@@ -205,7 +208,8 @@ def test_bad_restricted_config(restricted, message):
         ),
         (
             lambda c: c["methods"].update(olmix={"proxy_model": "huge", "swarm_factor": 0}),
-            r"methods\.olmix: swarm_factor must be > 0; proxy_model 'huge' is not a model preset",
+            r"methods\.olmix\.swarm_factor: must be > 0, got 0\n  - methods\.olmix\.proxy_model: 'huge' is "
+            "not a model preset",
         ),
     ],
 )

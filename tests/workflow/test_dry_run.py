@@ -106,7 +106,11 @@ def test_reuse_priors_take_the_configured_natural_distribution(tmp_path):
     "overrides,message",
     [
         ({"trian": {"steps": 3}}, "Additional properties are not allowed ('trian'"),
-        ({"methods.skillit": {"etta": 0.2}}, "Additional properties are not allowed ('etta'"),
+        ({"methods.skillit": {"etta": 0.2}}, "methods.skillit: unknown parameter(s) ['etta']"),
+        ({"methods.aioli.eta": 0}, "methods.aioli.eta: must be > 0, got 0"),
+        ({"methods.aioli.eta": -0.5}, "methods.aioli.eta: must be > 0, got -0.5"),
+        ({"settings.as.methods": {"aioli": {"eta": 0}}}, "settings.as.methods.aioli.eta: must be > 0, got 0"),
+        ({"methods.alchemy": {"eta": 1}}, "methods: unknown method 'alchemy'"),
         (
             {"settings.as.static": {"arxiv": 0.5, "stackexchange": 0.6}},
             "settings.as.static: proportions must sum to 1",
