@@ -8,8 +8,10 @@ import dataclasses
 import math
 import types
 import typing
+from pathlib import Path
 
 import pytest
+import yaml
 
 from pipeline_lib.config import ConfigError, PilotConfig, load_project
 from pipeline_lib.config.methods import METHODS, PROXIES, MethodConfig, build_method_config, method_entry
@@ -217,3 +219,30 @@ def test_olmix_tasks_must_not_be_empty():
     assert "methods.olmix.tasks: must name at least one group" in _load_error(
         lambda c: c["methods"].update(olmix={"tasks": []})
     )
+
+
+# -- the schema keeps the structure -----------------------------------------------------------------------
+SCHEMA = Path(__file__).resolve().parents[2] / "config" / "config.schema.yaml"
+
+
+def test_the_schema_leaves_method_parameters_to_the_typed_configs():
+    schema = yaml.safe_load(SCHEMA.read_text())
+    setting_methods = schema["properties"]["settings"]["additionalProperties"]["properties"]["methods"]
+    for block in (schema["properties"]["methods"], setting_methods):
+        assert block["type"] == "object" and block["additionalProperties"] == {"type": "object"}
+        assert "properties" not in block
+    assert not set(schema["$defs"]) & set(METHODS)
+
+
+def test_the_schema_and_the_model_agree_on_presets():
+    """model.preset: the schema refused nano and pythia-14m, which ModelConfig (and Olmix's proxies) take."""
+    from snakemake.utils import validate
+
+    cfg = copy.deepcopy(BASE)
+    cfg["model"] = {"preset": "nano"}
+    validate(cfg, str(SCHEMA))
+    assert load_project(cfg).settings["pair"].model.n_layer == 1
+    cfg["model"] = {"preset": "huge"}
+    validate(cfg, str(SCHEMA))
+    with pytest.raises(ConfigError, match=r"model\.preset 'huge' is unknown; choose one of \['nano'"):
+        load_project(cfg)
