@@ -58,12 +58,12 @@ if __name__ == "__main__":
 TOY_ENTRY = """
 
 # -- a test's toy method: its config and its declaration ------------------------------------------------
+from pipeline_lib.config.ranges import ranged
+
+
 @dataclass(frozen=True)
 class ToyConfig(MethodConfig):
-    weight: float = 0.5
-
-    def problems(self) -> list[str]:
-        return [] if 0 <= self.weight <= 1 else ["weight must be in [0, 1]"]
+    weight: float = ranged(0.5, ge=0, le=1)  # the best group's share beyond uniform
 
 
 METHODS["toy"] = Method(
@@ -121,4 +121,4 @@ def test_a_toy_method_added_as_module_entry_and_config_is_planned_run_and_tabled
     bad = write_config("config/test/tiny.yaml", tmp_path, methods={"toy": {"weight": 2.0}}, run={
         "settings": ["pair"], "methods": ["toy"], "seeds": [0], "law_fidelity": False})  # fmt: skip
     out = snakemake(tmp_path, bad, "-n", repo=repo, check=False)
-    assert out.returncode != 0 and "methods.toy: weight must be in [0, 1]" in out.stderr + out.stdout
+    assert out.returncode != 0 and "methods.toy.weight: must be in [0, 1], got 2.0" in out.stderr + out.stdout

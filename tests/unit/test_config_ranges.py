@@ -14,8 +14,9 @@ import pytest
 import yaml
 
 from pipeline_lib.config import ConfigError, PilotConfig, load_project
-from pipeline_lib.config.methods import METHODS, PROXIES, MethodConfig, build_method_config, method_entry
+from pipeline_lib.config.methods import MethodConfig
 from pipeline_lib.config.ranges import RANGE, Range, instance_range_problems
+from pipeline_lib.config.registry import METHODS, PROXIES, build_method_config, method_entry
 
 REGISTERED = [*METHODS, *PROXIES, "aioli+dml"]
 
