@@ -219,21 +219,15 @@ class OlmixConfig(MethodConfig):
         from pipeline_lib.model.config import PRESETS
 
         out = []
-        if self.min_strength > self.max_strength:
-            out.append(
-                (
-                    "min_strength",
-                    f"must not exceed max_strength ({self.max_strength}), got {self.min_strength}",
-                )
-            )
+        low, high, model = self.min_strength, self.max_strength, self.proxy_model
+        if low > high:
+            out.append(("min_strength", f"must not exceed max_strength ({high}), got {low}"))
         if self.natural is not None and not sum(self.natural.values()) > 0:
             out.append(("natural", f"weights must have a positive sum, got {self.natural}"))
         if self.tasks is not None and not self.tasks:
             out.append(("tasks", "must name at least one group, or be null (the setting's groups)"))
-        if self.proxy_model not in PRESETS:
-            out.append(
-                ("proxy_model", f"'{self.proxy_model}' is not a model preset; choose from {sorted(PRESETS)}")
-            )
+        if model not in PRESETS:
+            out.append(("proxy_model", f"'{model}' is not a model preset; choose from {sorted(PRESETS)}"))
         return out
 
 
@@ -347,6 +341,9 @@ def _fits(value: Any, hint: Any) -> bool:
         return isinstance(value, int) and not isinstance(value, bool)
     if origin is tuple:
         return isinstance(value, tuple) and all(_fits(v, typing.get_args(hint)[0]) for v in value)
+    if origin is dict:
+        key, item = typing.get_args(hint)
+        return isinstance(value, dict) and all(_fits(k, key) and _fits(v, item) for k, v in value.items())
     return isinstance(value, origin or hint)
 
 

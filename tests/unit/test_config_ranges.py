@@ -132,6 +132,17 @@ def test_range_problems_name_entries_of_tuples_and_dicts():
         method_entry("aioli").config(prior=(1.5, -0.5))
 
 
+def test_entries_of_tuple_and_dict_parameters_are_type_checked():
+    """A wrong entry type is named as a type problem, before any range check compares it."""
+    with pytest.raises(
+        ConfigError, match=r"methods\.olmix\.natural: must be dict\[str, float\] \| None, got"
+    ):
+        build_method_config("olmix", {"natural": {"a": "x"}}, "methods.olmix")
+    with pytest.raises(ConfigError, match=r"methods\.aioli\.prior: must be tuple\[float, \.\.\.\] \| None"):
+        build_method_config("aioli", {"prior": [0.5, "x"]}, "methods.aioli")
+    assert build_method_config("aioli", {"prior": [0.5, 0.5]}, "methods.aioli").prior == (0.5, 0.5)
+
+
 def test_pilot_ranges_name_the_field():
     with pytest.raises(ConfigError, match=r"pilots\.break_fraction: must be in \(0, 1\), got 1"):
         PilotConfig(break_fraction=1)
