@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -57,12 +56,3 @@ def group_losses(
         return sums / n
     sums = torch.stack(totals).cpu().numpy()  # (m,) float64: the one host synchronisation
     return sums / np.asarray(counts, dtype=np.float64)
-
-
-def bits_per_byte(mean_nll: float, tokens: int, n_bytes: int) -> float:
-    """Bits per UTF-8 byte of a split: its summed NLL in nats (the mean per predicted token x its tokens)
-    over ln 2 x its bytes. Exact up to the tokens the chunking leaves unpredicted (one per chunk, and the
-    tail shorter than a chunk: about 1% at context 128)."""
-    if n_bytes <= 0:
-        raise ValueError(f"a split needs bytes to be scored per byte, got {n_bytes}")
-    return float(mean_nll * tokens / (math.log(2) * n_bytes))

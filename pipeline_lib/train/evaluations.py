@@ -30,6 +30,11 @@ class Scored:
     """The split's entry of the group's meta.json (``tokens``, ``bytes``, ``sha256``)."""
 
 
+def scored(data: Sequence[Any], split: str) -> list[Scored]:
+    """Each packed group's ``split`` (``GroupTokens``) as a scored item."""
+    return [Scored(g.name, getattr(g, split), g.meta.get("splits", {}).get(split, {})) for g in data]
+
+
 class Evaluation:
     """What an evaluation scores and how its numbers are recorded."""
 

@@ -20,7 +20,6 @@ import argparse
 import dataclasses
 import json
 import logging
-import math
 import os
 import subprocess
 import sys
@@ -34,7 +33,6 @@ import torch
 
 from pipeline_lib import parallel
 from pipeline_lib.config import RunSpec
-from pipeline_lib.data.sampler import eval_chunks
 from pipeline_lib.data.tokens import GroupTokens
 from pipeline_lib.io import stable_hash, write_csv, write_json
 from pipeline_lib.logs import setup_logging
@@ -44,7 +42,7 @@ from pipeline_lib.train import gpu_slot
 from pipeline_lib.train.allocator import keep_freed_memory
 from pipeline_lib.train.checkpoint import NAME as CHECKPOINT
 from pipeline_lib.train.checkpoint import Checkpointer
-from pipeline_lib.train.evaluate import bits_per_byte, group_losses
+from pipeline_lib.train.evaluations import TEST, VALIDATION, Scored, SplitBPB, scored
 from pipeline_lib.train.state_file import UnreadableStateError, read_state, write_state_file
 from pipeline_lib.train.tracking import TensorBoardTracker
 from pipeline_lib.train.trainer import DivergenceError, Trainer
@@ -52,50 +50,21 @@ from pipeline_lib.train.trainer import DivergenceError, Trainer
 log = logging.getLogger(__name__)
 
 
-def _finite(value: float) -> float | None:
-    return float(value) if math.isfinite(value) else None
-
-
-def _exp(value: float) -> float | None:
-    try:
-        return _finite(math.exp(value))
-    except OverflowError:
-        return None
-
-
 def perplexity_summary(groups: Sequence[str], test_losses: np.ndarray) -> dict:
-    """Per-group test loss/perplexity, their average perplexity and exp(mean loss). A value that is not
-    finite (a perplexity that overflows) is null, and ``overflow`` says which."""
-    with np.errstate(over="ignore"):
-        ppl = np.exp(test_losses)
-    out = {
-        "test_loss": {g: _finite(v) for g, v in zip(groups, test_losses, strict=True)},
-        "test_ppl": {g: _finite(v) for g, v in zip(groups, ppl, strict=True)},
-        "avg_test_ppl": _finite(ppl.mean()),
-        "exp_mean_test_loss": _exp(test_losses.mean()),
-    }
-    bad = [g for g, v in out["test_ppl"].items() if v is None]
-    if bad:
-        out["overflow"] = f"the test perplexity of {bad} is not finite (test losses {out['test_loss']})"
+    """The test pass's run.json entries (:class:`~pipeline_lib.train.evaluations.TestPass`), logged when a
+    perplexity overflows."""
+    items = [Scored(g, np.empty(0, dtype=np.int64), {}) for g in groups]
+    out = TEST.record(items, np.asarray(test_losses, dtype=float))
+    if "overflow" in out:
         log.error(out["overflow"])
     return out
 
 
 def task_bpb(trainer: Trainer, tasks: Sequence[GroupTokens], split: str = "val") -> dict[str, float]:
-    """Bits per byte of each task's whole ``split`` (Olmix's tasks: groups, mixed or not), from the pack
-    step's token and byte counts: val for what fits read, test for what tables report."""
-    chunks = [eval_chunks(getattr(g, split), trainer.model_config.context) for g in tasks]
-    batch = trainer.cfg.eval_batch_size
-    losses = group_losses(trainer.model, chunks, batch, trainer.device, trainer.autocast, ranks=trainer.ranks)
-    out = {}
-    for g, loss in zip(tasks, losses, strict=True):
-        split_meta = g.meta["splits"][split]
-        if "bytes" not in split_meta:
-            raise ValueError(
-                f"{g.name}/meta.json has no byte count: re-run the pack step (delete its data dir)"
-            )
-        out[g.name] = bits_per_byte(float(loss), split_meta["tokens"], split_meta["bytes"])
-    return out
+    """Bits per byte of each task's whole ``split`` (Olmix's tasks: groups, mixed or not): val for what
+    fits read, test for what tables report."""
+    evaluation, items = SplitBPB(split), scored(tasks, split)
+    return evaluation.record(items, trainer.score(evaluation, items))[evaluation.key]
 
 
 def run_record(
@@ -129,7 +98,7 @@ def run_record(
         "tokens": trainer.tokens,  # on the model's whole schedule, a resumed parent's included
         "tokens_trained": tokens,  # by this job
         "final_mixture": {g: float(v) for g, v in zip(spec.groups, trainer.p, strict=True)},
-        "val_loss": {row["group"]: row["val_loss"] for row in final_val},
+        **VALIDATION.record(trainer.val_items, np.array([row["val_loss"] for row in final_val])),
         **(perplexity_summary(spec.groups, test_losses) if test_losses is not None else {}),
         "compute": {
             "device": str(trainer.device),
@@ -173,17 +142,9 @@ def train_run(
     if init_state is not None:
         trainer.load_state_dict(read_state(init_state))
     start_step, start_tokens = trainer.step, trainer.tokens
-    log.info(
-        "%s/%s seed %d: %d groups, %.2fM params, %d steps x %d tokens on %s",
-        spec.setting,
-        spec.method,
-        spec.seed,
-        len(spec.groups),
-        trainer.model.n_params() / 1e6,
-        spec.train.steps,
-        spec.tokens_per_step,
-        trainer.device,
-    )
+    log.info("%s/%s seed %d: %d groups, %.2fM params, %d steps x %d tokens on %s", spec.setting, spec.method,
+             spec.seed, len(spec.groups), trainer.model.n_params() / 1e6, spec.train.steps,
+             spec.tokens_per_step, trainer.device)  # fmt: skip
     checkpointer = None
     if spec.train.checkpoint_every:
         key = stable_hash({"spec": spec.to_dict(), "init_state": str(init_state), "until": until})
@@ -197,29 +158,25 @@ def train_run(
     if tasks:  # every rank scores its share
         loaded = {g.name: g for g in data}
         task_data = [loaded.get(t) or GroupTokens.load(Path(data_dir) / t) for t in tasks]
-        key = "task_bpb" if task_split == "val" else f"{task_split}_task_bpb"
-        record[key] = task_bpb(trainer, task_data, task_split)
+        record[SplitBPB(task_split).key] = task_bpb(trainer, task_data, task_split)
     if main:
         write_outputs(out, trainer, record, save_state or spec.train.save_checkpoint)
     if tracker is not None:
         tracker.close()
     if checkpointer is not None:
         checkpointer.remove()
-    if test_losses is not None:
+    _log_outcome(spec, trainer, record, wall)
+    return record
+
+
+def _log_outcome(spec: RunSpec, trainer: Trainer, record: dict, wall: float) -> None:
+    if "avg_test_ppl" in record:
         ppl = record["avg_test_ppl"]
         outcome = f"avg test ppl {ppl:.3f}" if ppl is not None else "test perplexity not finite"
     else:
         outcome = "done (learning run, no test pass)" if trainer.step == spec.train.steps else "stopped"
-    log.info(
-        "%s/%s seed %d at step %d: %s in %.1f s",
-        spec.setting,
-        spec.method,
-        spec.seed,
-        trainer.step,
-        outcome,
-        wall,
-    )
-    return record
+    log.info("%s/%s seed %d at step %d: %s in %.1f s", spec.setting, spec.method, spec.seed, trainer.step,
+             outcome, wall)  # fmt: skip
 
 
 def write_outputs(out: Path, trainer: Trainer, record: dict, save_state: bool) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from pipeline_lib.config import RunSpec
-from pipeline_lib.data.sampler import MixtureSampler, eval_chunks
+from pipeline_lib.data.sampler import MixtureSampler
 from pipeline_lib.data.tokens import GroupTokens
 from pipeline_lib.lmo.simplex import check_mixture
 from pipeline_lib.methods.base import MixturePolicy
@@ -29,6 +29,7 @@ from pipeline_lib.model import GPT
 from pipeline_lib.parallel import SINGLE, Ranks
 from pipeline_lib.train.checkpoint import Checkpointer
 from pipeline_lib.train.evaluate import batch_to_device, group_losses
+from pipeline_lib.train.evaluations import TEST, VALIDATION, Evaluation, Scored, scored
 from pipeline_lib.train.schedule import lr_at
 from pipeline_lib.train.state_file import STATE_FORMAT
 
@@ -132,8 +133,8 @@ class Trainer:
                         f"group '{g.name}' has fewer than {context + 1} {split} tokens; "
                         "raise data.split fractions or lower model.context"
                     )
-        self.val_chunks = [eval_chunks(g.val, context, self.cfg.val_sequences) for g in data]
-        self.test_tokens = [g.test for g in data]  # chunked at the test pass, which learning runs skip
+        self.val_items, self.test_items = scored(data, "val"), scored(data, "test")
+        self.val_chunks = [VALIDATION.chunks(s, context, self.cfg.val_sequences) for s in self.val_items]
         self.policy: MixturePolicy | None = None
         self.step = 0
         self.tokens = 0
@@ -297,12 +298,18 @@ class Trainer:
 
     def evaluate(self, split: str = "val") -> np.ndarray:
         """Per-group mean loss on the fixed validation subset ('val') or the whole test split ('test')."""
+        if split == "val":
+            return self._score(self.val_chunks)
+        return self.score(TEST, self.test_items)
+
+    def score(self, evaluation: Evaluation, items: Sequence[Scored]) -> np.ndarray:
+        """Each item's mean token loss under ``evaluation`` (its chunks of each item's split)."""
+        limit = self.cfg.val_sequences if evaluation is VALIDATION else None
+        return self._score([evaluation.chunks(s, self.model_config.context, limit) for s in items])
+
+    def _score(self, chunks: Sequence[np.ndarray]) -> np.ndarray:
         self.sync_losses()  # evaluation reads its losses back anyway: the training losses come with them
         t0 = time.perf_counter()
-        if split == "val":
-            chunks = self.val_chunks
-        else:
-            chunks = [eval_chunks(tokens, self.model_config.context) for tokens in self.test_tokens]
         cfg = self.cfg
         losses = group_losses(
             self._eval_model, chunks, cfg.eval_batch_size, self.device, self.autocast, cfg.pin_memory,

@@ -21,7 +21,7 @@ from pipeline_lib.lmo import (
 from pipeline_lib.olmix.__main__ import main as olmix_main
 from pipeline_lib.olmix.propose import InfeasibleCaps, SolveSettings, propose
 from pipeline_lib.olmix.swarmio import Priors, Swarm
-from pipeline_lib.train.evaluate import bits_per_byte
+from pipeline_lib.train.evaluations import bits_per_byte
 
 PRIOR = np.array([0.5, 0.3, 0.2])
 TOKENS = np.array([5e5, 3e5, 2e5])
