@@ -147,7 +147,16 @@ def get_train_inputs(wildcards):
 
 
 def get_train_spec(wildcards):
-    return json.dumps(PLAN.train_jobs[wildcards.job].spec.to_dict(), sort_keys=True)
+    """What defines the run's numbers; how it executes reaches the job through the environment, below."""
+    return json.dumps(PLAN.train_jobs[wildcards.job].spec.identity(), sort_keys=True)
+
+
+# How runs execute (train.device, compile, checkpoint_every, tensorboard, ...: the fields TrainConfig marks as
+# execution) is no part of a job's spec or params, so changing it reruns nothing: each job reads its view's
+# settings from this variable (set again wherever Snakemake parses this file, a cluster job included).
+os.environ["MIXPIPE_EXECUTION"] = json.dumps(
+    {key: s.train.execution() for key, s in PROJECT.settings.items()}, sort_keys=True
+)
 
 
 def get_train_args(wildcards):

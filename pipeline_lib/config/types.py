@@ -182,6 +182,16 @@ class DataConfig:
         )
 
 
+def execution(default: Any) -> Any:
+    """A field that says how a run executes (device, compile, checkpoints, tracking), not what it computes:
+    left out of the run's spec and config hash (:meth:`RunSpec.identity`), so changing it reruns no job."""
+    return field(default=default, metadata={"execution": True})
+
+
+def is_execution(f: dataclasses.Field) -> bool:
+    return bool(f.metadata.get("execution"))
+
+
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune-no-cudagraphs", "max-autotune")
 
 
@@ -217,37 +227,41 @@ class TrainConfig:
     """Sequences of each group's validation split in the fixed validation subset."""
     eval_batch_size: int = 32
     """Sequences per evaluation forward."""
-    device: str = "auto"
+    device: str = execution("auto")
     """``auto``, ``cpu``, ``cuda`` or ``cuda:N``."""
     precision: str = "auto"
     """``auto`` (bf16 autocast on CUDA, fp32 on CPU), ``fp32`` or ``bf16``."""
-    compile: bool = False
+    compile: bool = execution(False)
     """torch.compile the model."""
-    compile_mode: str = "default"
+    compile_mode: str = execution("default")
     """torch.compile's mode: ``default``, ``reduce-overhead`` (CUDA graphs: static shapes replayed without
     launch overhead), ``max-autotune-no-cudagraphs`` or ``max-autotune``."""
-    eval_compile: bool = False
+    eval_compile: bool = execution(False)
     """Evaluate through torch.compile too (the training's compiled model when ``compile`` is on)."""
-    sync_every: int = 1
+    sync_every: int = execution(1)
     """Read the training loss back to the host every N steps (and before each evaluation) instead of after
     every step, so the GPU never waits for the host; divergence checks and the progress bar see it late."""
-    pin_memory: bool = False
+    pin_memory: bool = execution(False)
     """CUDA: copy batches from pinned host memory, asynchronously (no effect on CPU)."""
-    attention: str = "auto"
+    attention: str = execution("auto")
     """``auto`` (flash-attn where installed and the inputs are bf16/fp16 on CUDA, else SDPA), ``sdpa``,
     ``flash``."""
-    loss_chunk: int = 0
+    loss_chunk: int = execution(0)
     """Head and cross-entropy over this many tokens at a time, logits recomputed in the backward (0: off)."""
-    save_checkpoint: bool = False
+    save_checkpoint: bool = execution(False)
     """Write state.pt (model, optimizer, sampler) at the end of every run."""
     test_eval: bool = True
     """Evaluate the test split at the end (learning runs no table reports skip it)."""
-    checkpoint_every: int | None = None
+    checkpoint_every: int | None = execution(None)
     """Write a resumable checkpoint every N steps (a killed job continues from it); None: never."""
     max_loss: float | None = 100.0
     """Stop a run whose training loss exceeds this (nats per token); a non-finite loss always stops it."""
-    tensorboard: bool = False
+    tensorboard: bool = execution(False)
     """TensorBoard event files of the validation losses in ``<run>/tensorboard/`` (the ``tracking`` extra)."""
+
+    def execution(self) -> dict[str, Any]:
+        """The fields that say how a run executes, not what it computes."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if is_execution(f)}
 
     def __post_init__(self) -> None:
         problems = []
@@ -307,11 +321,6 @@ class MethodConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
-
-# Train keys added after results existed, left out of a spec at their defaults (which reproduce the earlier
-# runs exactly): a job's spec, its Snakemake params and run.json's config hash stay as they were, so adding
-# them reruns no finished job.
-LATE_TRAIN_KEYS = ("eval_compile", "sync_every", "pin_memory", "attention", "loss_chunk", "compile_mode")
 
 RESTRICTED = "restricted"  # the view name of a restricted setting: results/<setting>/restricted/
 AIOLI_PLUS = "aioli+"  # "aioli+<X>": X's policy for a prefix, then Aioli (the restricted setting)
@@ -376,16 +385,25 @@ class RunSpec:
     """This run's schedule (learning runs: a shortened one)."""
 
     def to_dict(self) -> dict[str, Any]:
+        """Everything, execution included (a job started by hand or by a test)."""
         out = dataclasses.asdict(self)
         out["groups"] = list(self.groups)
-        defaults = TrainConfig()
-        out["train"] = {
-            k: v for k, v in out["train"].items() if k not in LATE_TRAIN_KEYS or v != getattr(defaults, k)
-        }
         return out
 
+    def identity(self) -> dict[str, Any]:
+        """What defines the run's numbers: :meth:`to_dict` without the execution fields (Snakemake's params,
+        run.json's spec and config hash, the checkpoint's key)."""
+        out = self.to_dict()
+        out["train"] = {k: v for k, v in out["train"].items() if k not in self.train.execution()}
+        return out
+
+    def execution(self) -> dict[str, Any]:
+        """How the run executes: the execution fields of its schedule."""
+        return self.train.execution()
+
     @classmethod
-    def from_dict(cls, spec: dict[str, Any]) -> RunSpec:
+    def from_dict(cls, spec: dict[str, Any], execution: dict[str, Any] | None = None) -> RunSpec:
+        """A spec from its JSON; ``execution`` fills the execution fields the JSON leaves out."""
         return cls(
             setting=spec["setting"],
             groups=tuple(spec["groups"]),
@@ -393,7 +411,7 @@ class RunSpec:
             method_params=dict(spec.get("method_params") or {}),
             seed=int(spec["seed"]),
             model=ModelConfig(**spec["model"]),
-            train=TrainConfig(**spec["train"]),
+            train=TrainConfig(**{**(execution or {}), **spec["train"]}),
         )
 
     @property

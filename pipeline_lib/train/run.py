@@ -89,8 +89,8 @@ def run_record(
         "method": spec.method,
         "seed": spec.seed,
         "groups": list(spec.groups),
-        "spec": trained.to_dict(),
-        "config_hash": stable_hash({"spec": trained.to_dict(), "data": data_hashes}),
+        "spec": trained.identity(),
+        "config_hash": stable_hash({"spec": trained.identity(), "data": data_hashes}),
         "data_sha256": data_hashes,
         "start_step": start_step,
         "init_state": str(init_state) if init_state is not None else None,
@@ -147,7 +147,7 @@ def train_run(
              spec.tokens_per_step, trainer.device)  # fmt: skip
     checkpointer = None
     if spec.train.checkpoint_every:
-        key = stable_hash({"spec": spec.to_dict(), "init_state": str(init_state), "until": until})
+        key = stable_hash({"spec": spec.identity(), "init_state": str(init_state), "until": until})
         checkpointer = Checkpointer(out / CHECKPOINT, spec.train.checkpoint_every, key, owner=main)
     start = time.perf_counter()
     test_losses = trainer.run(policy, until=until, checkpointer=checkpointer)
@@ -199,6 +199,18 @@ def launch(n: int, gpu_slots: int, argv: Sequence[str]) -> int:
         return subprocess.run(command, check=False, preexec_fn=parallel.die_with_parent).returncode
 
 
+EXECUTION_ENV = "MIXPIPE_EXECUTION"
+"""JSON: view key -> the execution settings of its runs (the workflow sets it; see docs/architecture.md)."""
+
+
+def execution_of(view: str, given: str | None) -> dict:
+    """The execution settings a job's spec leaves out: ``given`` (``--execution``), else its view's in the
+    workflow's environment, else none (the defaults)."""
+    if given is not None:
+        return json.loads(given)
+    return json.loads(os.environ.get(EXECUTION_ENV) or "{}").get(view, {})
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--spec", required=True, help="the run spec as JSON")
@@ -219,6 +231,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         help=f"take a free GPU among N and pin to it (default: ${gpu_slot.SLOTS_ENV}, 0 = off)",
     )
     ap.add_argument("--ranks", type=int, default=1, help="data-parallel processes (GPUs) for this run")
+    ap.add_argument(
+        "--execution",
+        default=None,
+        help=f"JSON of execution settings the spec leaves out (default: the run's view in ${EXECUTION_ENV})",
+    )
     args = ap.parse_args(argv)
     ranks = parallel.from_env()
     if args.ranks > 1 and not ranks.parallel:  # the launcher: start the ranks and wait for them
@@ -230,7 +247,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     keep_freed_memory()
     if args.threads:
         torch.set_num_threads(args.threads)
-    spec = RunSpec.from_dict(json.loads(args.spec))
+    raw = json.loads(args.spec)
+    spec = RunSpec.from_dict(raw, execution_of(raw["setting"], args.execution))
     slots = 0 if ranks.parallel else args.gpu_slots  # the launcher pinned the ranks' GPUs
     with gpu_slot.pinned_gpu(slots):  # before anything initialises CUDA
         inputs = RunInputs(fit=args.fit, reference=args.reference)

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from tests.workflow.helpers import finished_workflow, snakemake
 
@@ -166,6 +167,21 @@ def test_second_run_has_nothing_to_do(finished):
     workdir, cfg = finished
     out = snakemake(workdir, cfg, "-n").stdout
     assert "Nothing to be done" in out
+
+
+def test_changing_how_runs_execute_reruns_nothing(finished):
+    """Execution settings (device, compile, checkpoints, sync) are no part of a job's identity: a finished
+    workflow stays finished when they change, and only an identity field (the learning rate) reruns jobs."""
+    workdir, cfg = finished
+    raw = yaml.safe_load(cfg.read_text())
+    execution = {"checkpoint_every": 3, "device": "cpu", "compile": True, "sync_every": 4, "pin_memory": True}
+    raw["train"] = {**raw["train"], **execution}
+    changed = workdir / "execution.yaml"
+    changed.write_text(yaml.safe_dump(raw))
+    assert "Nothing to be done" in snakemake(workdir, changed, "-n").stdout
+    raw["train"]["lr"] = 1e-3
+    changed.write_text(yaml.safe_dump(raw))
+    assert "Nothing to be done" not in snakemake(workdir, changed, "-n").stdout
 
 
 def test_restricted_setting(finished):

@@ -263,21 +263,24 @@ def test_tensorboard_without_its_package_stops_the_load(monkeypatch):
         _load(lambda c: c.update(train={"tensorboard": True}))
 
 
-def test_late_train_keys_stay_out_of_a_spec_at_their_defaults():
-    """Throughput keys added after results existed leave the spec (Snakemake's params, run.json's config
-    hash) of a default job as it was, and appear once set; the spec round-trips either way."""
+def test_execution_settings_are_no_part_of_a_specs_identity():
+    """Fields marked as execution leave the spec's identity (Snakemake's params, run.json's config hash), come
+    back from the execution settings; changing one leaves the identity as it was, an identity field not."""
     import dataclasses
 
     from pipeline_lib.config import RunSpec, TrainConfig
-    from pipeline_lib.config.types import LATE_TRAIN_KEYS
     from pipeline_lib.model.config import ModelConfig
 
     spec = RunSpec("s", ("a", "b"), "stratified", {}, 0, ModelConfig(), TrainConfig())
-    assert not set(LATE_TRAIN_KEYS) & set(spec.to_dict()["train"])
-    assert RunSpec.from_dict(spec.to_dict()) == spec
-    fast = dataclasses.replace(spec, train=dataclasses.replace(spec.train, sync_every=50, attention="sdpa"))
-    assert {"sync_every": 50, "attention": "sdpa"}.items() <= fast.to_dict()["train"].items()
-    assert RunSpec.from_dict(fast.to_dict()) == fast
+    marked = {f.name for f in dataclasses.fields(TrainConfig) if f.metadata.get("execution")}
+    assert {"device", "compile", "checkpoint_every", "tensorboard", "sync_every"} <= marked
+    assert not marked & set(spec.identity()["train"]) and "lr" in spec.identity()["train"]
+    fast = dataclasses.replace(spec, train=dataclasses.replace(spec.train, checkpoint_every=7, compile=True))
+    assert fast.identity() == spec.identity() and fast.execution()["checkpoint_every"] == 7
+    assert RunSpec.from_dict(fast.identity(), fast.execution()) == fast
+    assert RunSpec.from_dict(fast.to_dict()) == fast  # a whole spec needs nothing else
+    slower = dataclasses.replace(spec, train=dataclasses.replace(spec.train, lr=1e-3))
+    assert slower.identity() != spec.identity()
 
 
 def test_olmix_natural_must_weigh_every_group_it_mixes():
