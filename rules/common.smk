@@ -23,6 +23,7 @@ shell.prefix(  # Snakemake formats the prefix: doubled braces are the shell's
 
 from pipeline_lib.config import RESTRICTED, ConfigError, load_project
 from pipeline_lib.config.names import results_dir_problems
+from pipeline_lib.config.types import EXECUTION_ENV
 from pipeline_lib.config.registry import METHODS, PROXY, fit_step
 from pipeline_lib.data.sources import DataError, make_source
 from pipeline_lib.plan import Planner, paths
@@ -154,9 +155,8 @@ def get_train_spec(wildcards):
 # How runs execute (train.device, compile, checkpoint_every, tensorboard, ...: the fields TrainConfig marks as
 # execution) is no part of a job's spec or params, so changing it reruns nothing: each job reads its view's
 # settings from this variable (set again wherever Snakemake parses this file, a cluster job included).
-os.environ["MIXPIPE_EXECUTION"] = json.dumps(
-    {key: s.train.execution() for key, s in PROJECT.settings.items()}, sort_keys=True
-)
+_execution = {key: s.train.execution() for key, s in PROJECT.settings.items()}
+os.environ.update({EXECUTION_ENV: json.dumps(_execution, sort_keys=True)})
 
 
 def get_train_args(wildcards):

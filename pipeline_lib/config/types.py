@@ -188,6 +188,10 @@ def execution(default: Any) -> Any:
     return field(default=default, metadata={"execution": True})
 
 
+EXECUTION_ENV = "MIXPIPE_EXECUTION"
+"""JSON: view key -> the execution settings of its runs (the workflow sets it; a job reads its view's)."""
+
+
 def is_execution(f: dataclasses.Field) -> bool:
     return bool(f.metadata.get("execution"))
 

@@ -33,6 +33,7 @@ import torch
 
 from pipeline_lib import parallel
 from pipeline_lib.config import RunSpec
+from pipeline_lib.config.types import EXECUTION_ENV
 from pipeline_lib.data.tokens import GroupTokens
 from pipeline_lib.io import stable_hash, write_csv, write_json
 from pipeline_lib.logs import setup_logging
@@ -197,10 +198,6 @@ def launch(n: int, gpu_slots: int, argv: Sequence[str]) -> int:
     ]  # fmt: skip
     with gpu_slot.pinned_gpu(gpu_slots, count=n):
         return subprocess.run(command, check=False, preexec_fn=parallel.die_with_parent).returncode
-
-
-EXECUTION_ENV = "MIXPIPE_EXECUTION"
-"""JSON: view key -> the execution settings of its runs (the workflow sets it; see docs/architecture.md)."""
 
 
 def execution_of(view: str, given: str | None) -> dict:
