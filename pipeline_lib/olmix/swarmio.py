@@ -58,8 +58,10 @@ class Priors:
 
     @classmethod
     def read(cls, path: str | Path) -> Priors:
+        """The priors in their own ``domains`` order (the JSON's dicts are stored with sorted keys)."""
         d = read_json(path)
-        return cls.from_tokens(d["tokens"], d.get("natural"))
+        order = d.get("domains") or list(d["tokens"])
+        return cls.from_tokens({dom: d["tokens"][dom] for dom in order}, d.get("natural"))
 
     def write(self, path: str | Path) -> None:
         write_json(path, self.to_dict())

@@ -168,3 +168,17 @@ def test_bits_per_byte_on_a_hand_counted_text():
     assert n_bytes == 13
     # 4 tokens at a mean NLL of ln 2 nats each: 4 bits over 13 bytes
     assert bits_per_byte(math.log(2), 4, n_bytes) == pytest.approx(4 / 13)
+
+
+def test_priors_keep_their_own_domain_order(tmp_path):
+    """A setting listing its groups c, a, b: priors.json stores its dicts with sorted keys, and reading it
+    back keeps the priors' own order (the swarm's columns), not the alphabetical one."""
+    from pipeline_lib.olmix.swarmio import Priors
+
+    priors = Priors.from_tokens({"c": 30.0, "a": 10.0, "b": 20.0})
+    priors.write(tmp_path / "priors.json")
+    back = Priors.read(tmp_path / "priors.json")
+    assert back.domains == ("c", "a", "b")
+    assert back.tokens.tolist() == [30.0, 10.0, 20.0] and back.natural.tolist() == pytest.approx(
+        [0.5, 1 / 6, 1 / 3]
+    )
