@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from pipeline_lib.config import TrainConfig
 from pipeline_lib.data.sampler import eval_chunks
 
 
@@ -41,7 +42,7 @@ class Evaluation:
     name: ClassVar[str]
     split: ClassVar[str]
 
-    def chunks(self, item: Scored, context: int, limit: int | None) -> np.ndarray:
+    def chunks(self, item: Scored, context: int, cfg: TrainConfig) -> np.ndarray:
         """The (N, context + 1) chunks of ``item`` it scores (default: the whole split)."""
         return eval_chunks(item.tokens, context)
 
@@ -56,8 +57,8 @@ class ValidationSubset(Evaluation):
 
     name, split = "val", "val"
 
-    def chunks(self, item: Scored, context: int, limit: int | None) -> np.ndarray:
-        return eval_chunks(item.tokens, context, limit)
+    def chunks(self, item: Scored, context: int, cfg: TrainConfig) -> np.ndarray:
+        return eval_chunks(item.tokens, context, cfg.val_sequences)
 
     def record(self, items: Sequence[Scored], losses: np.ndarray) -> dict[str, Any]:
         return {"val_loss": {s.name: float(v) for s, v in zip(items, losses, strict=True)}}
@@ -70,7 +71,12 @@ class TestPass(Evaluation):
     name, split = "test", "test"
 
     def record(self, items: Sequence[Scored], losses: np.ndarray) -> dict[str, Any]:
-        groups = [s.name for s in items]
+        return self.summary([s.name for s in items], losses)
+
+    @staticmethod
+    def summary(groups: Sequence[str], losses: np.ndarray) -> dict[str, Any]:
+        """The entries from per-group test losses."""
+        losses = np.asarray(losses, dtype=float)
         with np.errstate(over="ignore"):
             ppl = np.exp(losses)
         out = {

@@ -43,7 +43,7 @@ from pipeline_lib.train import gpu_slot
 from pipeline_lib.train.allocator import keep_freed_memory
 from pipeline_lib.train.checkpoint import NAME as CHECKPOINT
 from pipeline_lib.train.checkpoint import Checkpointer
-from pipeline_lib.train.evaluations import TEST, VALIDATION, Scored, SplitBPB, scored
+from pipeline_lib.train.evaluations import TEST, VALIDATION, SplitBPB, scored
 from pipeline_lib.train.state_file import UnreadableStateError, read_state, write_state_file
 from pipeline_lib.train.tracking import TensorBoardTracker
 from pipeline_lib.train.trainer import DivergenceError, Trainer
@@ -54,8 +54,7 @@ log = logging.getLogger(__name__)
 def perplexity_summary(groups: Sequence[str], test_losses: np.ndarray) -> dict:
     """The test pass's run.json entries (:class:`~pipeline_lib.train.evaluations.TestPass`), logged when a
     perplexity overflows."""
-    items = [Scored(g, np.empty(0, dtype=np.int64), {}) for g in groups]
-    out = TEST.record(items, np.asarray(test_losses, dtype=float))
+    out = TEST.summary(groups, test_losses)
     if "overflow" in out:
         log.error(out["overflow"])
     return out

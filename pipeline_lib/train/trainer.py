@@ -134,7 +134,7 @@ class Trainer:
                         "raise data.split fractions or lower model.context"
                     )
         self.val_items, self.test_items = scored(data, "val"), scored(data, "test")
-        self.val_chunks = [VALIDATION.chunks(s, context, self.cfg.val_sequences) for s in self.val_items]
+        self.val_chunks = [VALIDATION.chunks(s, context, self.cfg) for s in self.val_items]
         self.policy: MixturePolicy | None = None
         self.step = 0
         self.tokens = 0
@@ -304,8 +304,7 @@ class Trainer:
 
     def score(self, evaluation: Evaluation, items: Sequence[Scored]) -> np.ndarray:
         """Each item's mean token loss under ``evaluation`` (its chunks of each item's split)."""
-        limit = self.cfg.val_sequences if evaluation is VALIDATION else None
-        return self._score([evaluation.chunks(s, self.model_config.context, limit) for s in items])
+        return self._score([evaluation.chunks(s, self.model_config.context, self.cfg) for s in items])
 
     def _score(self, chunks: Sequence[np.ndarray]) -> np.ndarray:
         self.sync_losses()  # evaluation reads its losses back anyway: the training losses come with them
