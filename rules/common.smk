@@ -328,7 +328,8 @@ def final_targets():
     targets += [R(paths.figure(s, "mixtures")) for s in restricted]
     targets.append(R(paths.report_figure("avg_ppl")))
     targets.append(R(paths.report("claims.md")))
-    targets += [R(paths.table(s, f"{paths.LAW_TABLE}.md")) for s in run if law_table_methods(s)[:1]]
+    own_table = [s for s in run if _declared("law_table", "own", PROJECT.methods_of(s))]
+    targets += [R(paths.table(s, f"{paths.LAW_TABLE}.md")) for s in own_table]
     if PROJECT.law_fidelity:
         targets += [R(paths.figure(s, "law_fit")) for s in run]
         targets += [R(paths.table(s, "fidelity.md")) for s in run]

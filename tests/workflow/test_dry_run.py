@@ -278,3 +278,10 @@ def test_conda_deployment_dry_run(tmp_path):
     steps = [line for line in out.splitlines() if "-m pipeline_lib." in line]
     assert steps and all(re.search(r"(^|\s)python -m pipeline_lib\.", line) for line in steps)
     assert job_counts(out)["total"] == 153
+
+
+def test_the_law_table_is_made_only_for_a_method_it_belongs_to(tmp_path):
+    """DML is only a peer column of the law table: without Olmix there is no table to make."""
+    cfg = write_config("config/test/tiny.yaml", tmp_path, **{"run.methods": ["stratified", "dml"]})
+    counts = job_counts(snakemake(tmp_path, cfg, "-n").stdout)
+    assert counts["fit"] >= 1 and "law_table" not in counts and "fit_with_tables" not in counts
