@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from pipeline_lib.config.methods import (
     AioliConfig,
@@ -31,11 +31,21 @@ from pipeline_lib.config.methods import (
 )
 from pipeline_lib.config.types import AIOLI_PLUS, ConfigError
 
-if TYPE_CHECKING:
-    from pipeline_lib.plan import Planner
-
 GRID, ONEHOT, PROXY, SWARM = "grid", "onehot", "proxy", "swarm"
 """The kinds of learning runs a method's fit reads (:mod:`pipeline_lib.plan.learning` plans each once)."""
+
+
+class Planner(Protocol):
+    """What a fit step asks of the planner (:class:`pipeline_lib.plan.Planner`)."""
+
+    def learning_runs(self, kind: str, view: str, seed: int | str) -> list[str]: ...
+    def reference_dir(self, view: str, method: str, seed: int | str) -> str | None: ...
+    def priors_file(self, view: str) -> str: ...
+    def proxy_run(self, view: str, method: str, seed: int | str) -> str: ...
+    def method_config(self, view: str, method: str) -> MethodConfig: ...
+    def swarm_config(self, view: str) -> OlmixConfig: ...
+    def target_tokens(self, view: str) -> int: ...
+    def proxy_tokens(self, view: str) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -111,13 +121,13 @@ class Method:
 def _runs(kind: str, tables: str | None = None) -> Callable[[Planner, str, int], dict[str, list[str]]]:
     def inputs(plan: Planner, view: str, seed: int) -> dict[str, list[str]]:
         out = {"runs": plan.learning_runs(kind, view, seed)}
-        return out | ({"priors": [plan.paths.priors_file(view)]} if tables else {})
+        return out | ({"priors": [plan.priors_file(view)]} if tables else {})
 
     return inputs
 
 
 def _proxy_inputs(plan: Planner, view: str, seed: int, method: str) -> dict[str, list[str]]:
-    out = {"proxy": [f"{plan.paths.pilot_dir(view, method, seed)}/run.json"]}
+    out = {"proxy": [plan.proxy_run(view, method, seed)]}
     reference = plan.reference_dir(view, method, seed)
     return out | ({"reference": [f"{reference}/run.json"]} if reference else {})
 
@@ -163,7 +173,7 @@ def _law_step(method: str, metric: str, kind: str) -> FitStep:
 
 
 def _swarm_draw(plan: Planner, view: str, seed: int) -> dict[str, list[str]]:
-    return {"priors": [plan.paths.priors_file(view)]}
+    return {"priors": [plan.priors_file(view)]}
 
 
 SWARM_STEP = "olmix_swarm"

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from pipeline_lib.config import Project, RunSpec, Setting, TrainConfig
-from pipeline_lib.config.methods import OlmixConfig, StaticConfig
+from pipeline_lib.config.methods import MethodConfig, OlmixConfig, StaticConfig
 from pipeline_lib.config.registry import (
     GRID,
     METHODS,
@@ -29,17 +29,16 @@ from pipeline_lib.lmo.grids import grid_mixtures
 from pipeline_lib.lmo.swarm import SwarmSettings
 from pipeline_lib.plan import paths
 from pipeline_lib.plan.jobs import TrainJob
-from pipeline_lib.plan.learning import learning_jobs
+from pipeline_lib.plan.learning import LearningRuns
 from pipeline_lib.plan.reuse import ReusePlanning
 
 
 @dataclass
-class Planner(ReusePlanning):
+class Planner(LearningRuns, ReusePlanning):
     """Specs, inputs and the jobs of a project (paths relative to the results directory)."""
 
     project: Project
     _cache: dict = field(default_factory=dict, repr=False)
-    paths = paths
 
     # -- what a view runs ---------------------------------------------------------------------------------
     @property
@@ -57,8 +56,17 @@ class Planner(ReusePlanning):
         names += [SWARM_STEP] if SWARM in self.learning_kinds(view) else []
         return [n for n in dict.fromkeys(names) if n]
 
-    def method_config(self, view: str, method: str):
+    def method_config(self, view: str, method: str) -> MethodConfig:
         return self.project.settings[view].methods[method]
+
+    @staticmethod
+    def priors_file(view: str) -> str:
+        return paths.priors_file(view)
+
+    @staticmethod
+    def proxy_run(view: str, method: str, seed: int | str) -> str:
+        """The run.json of ``method``'s proxy run."""
+        return paths.run_outputs(paths.pilot_dir(view, method, seed))["run"]
 
     def swarm_config(self, view: str) -> OlmixConfig:
         """The swarm's and priors' settings: the view's swarm-fitted method's config, else another Olmix
@@ -184,7 +192,7 @@ class Planner(ReusePlanning):
         jobs: list[TrainJob] = []
         for view in self.views:
             for seed in self.project.seeds:
-                jobs += self._final_jobs(view, seed) + learning_jobs(self, view, seed)
+                jobs += self._final_jobs(view, seed) + self.learning_jobs(view, seed)
         for seed in self.project.reuse.seeds if self.project.reuse else ():
             jobs += self.reuse_jobs(seed)
         return {job.path: job for job in jobs}

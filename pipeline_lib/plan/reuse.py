@@ -4,7 +4,6 @@ proxies, and each strategy's target run on the last stage's mixture."""
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
 
 from pipeline_lib.config import RunSpec
 from pipeline_lib.config.registry import SWARM_PROXY
@@ -14,15 +13,12 @@ from pipeline_lib.olmix.reuse import plan_stage
 from pipeline_lib.plan import paths
 from pipeline_lib.plan.jobs import TrainJob
 
-if TYPE_CHECKING:
-    from pipeline_lib.plan.planner import Planner
-
 
 class ReusePlanning:
     """Mixed into :class:`~pipeline_lib.plan.planner.Planner`: the reuse experiment's paths, counts, jobs."""
 
     @property
-    def reuse(self: Planner) -> ReuseConfig:
+    def reuse(self) -> ReuseConfig:
         if self.project.reuse is None:
             raise ValueError("the configuration has no reuse: block")
         return self.project.reuse
@@ -31,7 +27,7 @@ class ReusePlanning:
         """A stage's directory for a strategy and seed (stage 0: shared by every strategy but natural)."""
         return paths.reuse_dir(stage, ReuseConfig.chain(int(stage), strategy), seed)
 
-    def reuse_counts(self: Planner, strategy: str) -> list[tuple[int, int]]:
+    def reuse_counts(self, strategy: str) -> list[tuple[int, int]]:
         """(new runs, runs in the fit) per stage: the plans' counts, which need only the domain names (a
         swarm-reuse stage fits its new runs and every run of the previous stage, mapped)."""
         key = ("reuse", strategy)
@@ -72,7 +68,7 @@ class ReusePlanning:
         t = int(stage)
         return f"{self.reuse_dir(t - 1, chain, seed)}/fit.json" if t else None
 
-    def reuse_jobs(self: Planner, seed: int) -> list[TrainJob]:
+    def reuse_jobs(self, seed: int) -> list[TrainJob]:
         """Every stage's new proxies (once per chain) and the target run of each strategy."""
         r, jobs = self.reuse, []
         for t in range(r.n_stages):
