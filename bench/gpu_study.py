@@ -26,16 +26,19 @@ Design: why it resolves ~1%.
   MFLOP a token (6N + attention), 4.3 TFLOP a run. The corpus caps the scale: a larger batch or more steps
   would mostly repeat stackexchange; seeds, not tokens, buy the resolution.
 - Noise: at the CPU demo scale (tiny, batch 12, 100 steps) the paired sd of a method's difference to
-  stratified is ~2.4% of stratified's perplexity (review-2026-11.md section 2; unpaired sd 1.9% at batch 12,
-  1.7% at batch 24); bench/power.py at this scale (240 x 32, 4 seeds, static 0.3/0.7 against stratified, on
-  CPU) measured 0.84%. A 95% half-width of at most 1% needs t(n-1) sd / sqrt(n) <= 1: n = 25 seeds at
-  2.4%, 7 at 0.84%. 48 seeds give +-0.70% at 2.4% and +-0.24% at 0.84%, and still +-1% if the budget guard
-  (below) cuts the last third of the seeds at the pessimistic 2.4%.
+  stratified is ~2.4% of stratified's perplexity (review-2026-11.md section 2: data order varied, unpaired
+  sd 1.9% at batch 12, 1.7% at batch 24); it falls with a larger batch and a longer run, so 2.4% bounds it
+  here (2.7x the batch, 2.4x the steps; the study reports the sd it gets). A 95% half-width of at most 1%
+  needs t(n-1) sd / sqrt(n) <= 1%: n = 25 seeds at 2.4%, 12 at 1.5%. 48 seeds give +-0.70% at 2.4%
+  (+-0.44% at 1.5%), +-1% up to a paired sd of 3.4%, and still +-1% at 2.4% if the budget guard (below)
+  cuts the last third of the seeds (32 seeds: +-0.87%); and 48 is the n for 80% power to detect a true 1%
+  difference at 2.4% (two-sided, 5%).
 - Time per run: the step of a model this small is launch-bound, not FLOP-bound: the 160M shape (8 x 2048,
   bf16) runs at ~234k tokens/s through HF GPTNeoX with SDPA (~230 TFLOP/s) and ~428k with a compiled
-  minimal GPT, at which a tiny run's 4.3 TFLOP would take 20-40 ms; instead the trainer's tiny step dispatches
+  minimal GPT, at which a tiny run's 4.3 TFLOP would take 10-20 ms; instead the trainer's tiny step dispatches
   ~590 ops (profiled on CPU; fused AdamW on CUDA has fewer), ~3 ms on an H100 (the tiny model's measured
-  eager rate, 379k tokens/s at 8 x 128 tokens a step, ecosystem.md section 4, is 2.7 ms a step). So a
+  eager rate, 379k tokens/s, ecosystem.md section 4, is 2.7 ms a step at TrainConfig's default 8 x 128
+  tokens, launch-bound: the same few ms at batch 32). So a
   stratified run is 240 x ~3 ms + 7 evaluations of the whole validation split and one test pass (~0.1 s) +
   set-up (~0.2 s): ~1-1.5 s; Aioli adds 27 evaluations (LearnParams): ~1.5-2 s.
 - Concurrency: 8 worker processes (1 CPU thread each) train runs side by side on the one GPU: each is
@@ -104,7 +107,7 @@ QUICK: dict[str, Any] = {
     "train": {
         "steps": 12, "batch_size": 4, "lr": 2.0e-3, "init_lr": 1.0e-7, "min_lr": 2.0e-4,
         "warmup_steps": 2, "weight_decay": 0.01, "grad_clip": 1.0, "eval_every": 6,
-        "val_sequences": 8, "eval_batch_size": 16, "precision": "fp32",
+        "val_sequences": 8, "eval_batch_size": 64, "precision": "fp32",
     },
     "aioli": {"lp_rounds": 1, "lp_steps": 1, "update_steps": 6, "eta": 0.2, "ema": 0.1,
               "one_hot_factor": 0.875, "lp_after_warmup": True},
@@ -188,6 +191,8 @@ def run_job(task: dict) -> dict:
     except Exception as err:  # a failed run is a result of the study
         return {**key, "status": "failed", "error": f"{type(err).__name__}: {err}",
                 "traceback": traceback.format_exc()[-1500:]}  # fmt: skip
+    if record.get("avg_test_ppl") is None:  # an overflowing test perplexity: no number to pair
+        return {**key, "status": "failed", "error": record.get("overflow", "no test perplexity")}
     compute = record["compute"]
     return {
         **key, "status": "ok", "avg_test_ppl": record["avg_test_ppl"],
@@ -206,7 +211,13 @@ def run_all(pool: ProcessPoolExecutor, tasks: list[dict], log: list[str]) -> lis
     futures = {pool.submit(worker.run_job, t): i for i, t in enumerate(tasks)}
     out: list[dict] = [{}] * len(tasks)
     for future in as_completed(futures):
-        r = out[futures[future]] = future.result()
+        task = tasks[futures[future]]
+        try:
+            r = future.result()
+        except Exception as err:  # a worker that died (a broken pool): the run failed, the rest is kept
+            r = {k: task[k] for k in ("method", "seed", "name")}
+            r.update(status="failed", error=f"{type(err).__name__}: {err}")
+        out[futures[future]] = r
         detail = f"ppl {r['avg_test_ppl']:.3f}, {r['wall_s']:.1f} s" if r["status"] == "ok" else r["status"]
         line = f"[gpu_study] {time.time() - T0:6.1f} s  {r['name']}: {detail}"
         log.append(line)
@@ -380,10 +391,11 @@ def environment(device: str) -> dict[str, Any]:
 
 def study(args: argparse.Namespace, plan: dict[str, Any], work: Path, summary: dict[str, Any]) -> None:
     """Data, pilots and fits, final runs, statistics: each stage recorded in ``summary`` as it ends."""
-    from common import pack_sample
+    from common import SAMPLE_GROUPS, pack_sample
 
     t = time.time()
-    summary["data"] = pack_sample(work / "data", GROUPS, plan["vocab"])
+    tokenizer = GROUPS if args.quick else SAMPLE_GROUPS  # quick: a smaller BPE training set
+    summary["data"] = pack_sample(work / "data", GROUPS, plan["vocab"], tokenizer)
     summary["timing"] = {"data_s": time.time() - t}
     context = multiprocessing.get_context("spawn")  # CUDA in workers: never fork a CUDA parent
     with ProcessPoolExecutor(plan["workers"], mp_context=context, initializer=init_worker) as pool:

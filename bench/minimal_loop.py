@@ -239,8 +239,18 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 # -- commands ---------------------------------------------------------------------------------------------
-def cmd_compare(args: argparse.Namespace) -> None:
+def process_setup(args: argparse.Namespace) -> None:
+    """Threads, and with ``--keep-freed-memory`` the malloc thresholds the trainer's entry point sets
+    (``pipeline_lib.train.allocator``): a process setting, not part of either loop."""
     torch.set_num_threads(args.threads)
+    if args.keep_freed_memory:
+        from pipeline_lib.train.allocator import keep_freed_memory
+
+        keep_freed_memory()
+
+
+def cmd_compare(args: argparse.Namespace) -> None:
+    process_setup(args)
     rows = []
     for preset in args.presets:
         rows.append(compare_preset(args, preset))
@@ -253,7 +263,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
 
 def cmd_run(args: argparse.Namespace) -> None:
     """One whole run of the minimal loop from a RunSpec JSON (the trainer entry point's ``--spec``)."""
-    torch.set_num_threads(args.threads)
+    process_setup(args)
     spec = json.loads(args.spec)
     splits = open_splits(args.data_dir, spec["groups"])
     vocab = max(
@@ -271,7 +281,8 @@ def cmd_commands(args: argparse.Namespace) -> None:
     text = json.dumps(spec.to_dict(), separators=(",", ":"))
     common = f"--spec {shlex.quote(text)} --data-dir {args.data_dir} --threads {args.threads}"
     print(f"{sys.executable} -m pipeline_lib.train.run {common} --out-dir {args.out_dir}/trainer")
-    print(f"{sys.executable} {Path(__file__).resolve()} run {common} --out-dir {args.out_dir}/minimal")
+    keep = " --keep-freed-memory" if args.keep_freed_memory else ""
+    print(f"{sys.executable} {Path(__file__).resolve()} run {common} --out-dir {args.out_dir}/minimal{keep}")
 
 
 def cmd_prepare(args: argparse.Namespace) -> None:
@@ -302,6 +313,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     for p in (compare, run, commands):
         p.add_argument("--data-dir", default=None, required=p is run, help="packed groups (default: random)")
         p.add_argument("--threads", type=int, default=1)
+        p.add_argument("--keep-freed-memory", action="store_true", help="the trainer's malloc thresholds")
     for p in (compare, commands):
         p.add_argument("--vocab", type=int, default=2048, help="the vocabulary of random tokens")
         p.add_argument("--run-steps", type=int, default=40, help="steps of a whole short run")
