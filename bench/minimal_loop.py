@@ -145,7 +145,8 @@ def run_spec(preset: str, vocab: int, steps: int, seed: int = 0) -> Any:
     from pipeline_lib.config import RunSpec, TrainConfig
 
     model = ModelConfig.from_dict({"preset": preset, "vocab_size": vocab})
-    return RunSpec("bench", GROUPS, "stratified", {}, seed, model, TrainConfig(steps=steps, **SCHEDULE))
+    train = TrainConfig(**{**SCHEDULE, "steps": steps, "warmup_steps": min(SCHEDULE["warmup_steps"], steps)})
+    return RunSpec("bench", GROUPS, "stratified", {}, seed, model, train)
 
 
 def load_data(data_dir: str | None, vocab: int, context: int) -> list:
@@ -162,15 +163,17 @@ def load_data(data_dir: str | None, vocab: int, context: int) -> list:
 
 def minimal_for(spec: Any, data: list) -> MinimalLoop:
     splits = {s: [getattr(g, s) for g in data] for s in ("train", "val", "test")}
-    train = {**SCHEDULE, "steps": spec.train.steps}
+    train = {**SCHEDULE, "steps": spec.train.steps, "warmup_steps": spec.train.warmup_steps}
     vocab = max(int(g.meta["vocab_size"]) for g in data)
     model = ModelConfig(**{**spec.model.__dict__, "vocab_size": vocab})
     return MinimalLoop(model, train, splits, spec.seed)
 
 
 # -- measurements ------------------------------------------------------------------------------------------
-def paired(a: Callable[[], float], b: Callable[[], float], repeats: int) -> dict[str, Any]:
-    """``repeats`` pairs, the order alternating (A B, B A, ...): medians of each and of the ratio A/B."""
+def paired(a: Callable[[], tuple[float, float]], b: Callable[[], tuple[float, float]], repeats: int) -> dict:
+    """``repeats`` pairs, the order alternating (A B, B A, ...); each call returns (wall, CPU) seconds.
+    Medians of each and of the ratio A/B, by wall time and by this process's CPU time (on a shared machine
+    the CPU time leaves out the waits for a core, which the wall time does not)."""
     ta, tb = [], []
     for r in range(repeats):
         if r % 2 == 0:
@@ -179,19 +182,24 @@ def paired(a: Callable[[], float], b: Callable[[], float], repeats: int) -> dict
         else:
             tb.append(b())
             ta.append(a())
-    ratios = [x / y for x, y in zip(ta, tb, strict=True)]
-    return {
-        "trainer_s": statistics.median(ta), "minimal_s": statistics.median(tb),
-        "ratio": statistics.median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios),
-        "pairs": repeats, "trainer_all_s": ta, "minimal_all_s": tb,
-    }  # fmt: skip
+    out: dict[str, Any] = {"pairs": repeats}
+    for i, clock in enumerate(("wall", "cpu")):
+        xa, xb = [t[i] for t in ta], [t[i] for t in tb]
+        ratios = [x / y for x, y in zip(xa, xb, strict=True)]
+        out[clock] = {
+            "trainer_s": statistics.median(xa), "minimal_s": statistics.median(xb),
+            "ratio": statistics.median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios),
+            "trainer_all_s": xa, "minimal_all_s": xb,
+        }  # fmt: skip
+    return out
 
 
-def timed(fn: Callable[[], object], n: int = 1) -> float:
-    t0 = time.perf_counter()
+def timed(fn: Callable[[], object], n: int = 1) -> tuple[float, float]:
+    """Wall and process CPU seconds per call of ``fn``, over ``n`` calls."""
+    w0, c0 = time.perf_counter(), time.process_time()
     for _ in range(n):
         fn()
-    return (time.perf_counter() - t0) / n
+    return (time.perf_counter() - w0) / n, (time.process_time() - c0) / n
 
 
 def compare_preset(args: argparse.Namespace, preset: str) -> dict[str, Any]:
@@ -211,7 +219,7 @@ def compare_preset(args: argparse.Namespace, preset: str) -> dict[str, Any]:
                    args.repeats)  # fmt: skip
     short = run_spec(preset, vocab, args.run_steps)
 
-    def trainer_run() -> float:
+    def trainer_run() -> tuple[float, float]:
         return timed(lambda: Trainer(short, data).run(make_policy("stratified", GROUPS)))
 
     runs = paired(trainer_run, lambda: timed(lambda: minimal_for(short, data).run()), args.run_repeats)
@@ -221,20 +229,21 @@ def compare_preset(args: argparse.Namespace, preset: str) -> dict[str, Any]:
 
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| preset | measured | trainer | minimal | trainer/minimal [min-max] | pairs |",
-        "|---|---|---|---|---|---|",
+        "| preset | measured | clock | trainer | minimal | trainer/minimal [min-max] | pairs |",
+        "|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         for what, unit, scale in (("step", "ms", 1e3), ("run", "s", 1.0)):
-            r = row[what]
             name = (
                 f"step (batch {row['batch']})" if what == "step" else f"short run ({row['run_steps']} steps)"
             )
-            lines.append(
-                f"| {row['preset']} | {name} | {r['trainer_s'] * scale:.1f} {unit} | "
-                f"{r['minimal_s'] * scale:.1f} {unit} | {r['ratio']:.3f} [{r['ratio_min']:.3f}-"
-                f"{r['ratio_max']:.3f}] | {r['pairs']} |"
-            )
+            for clock in ("cpu", "wall"):
+                r = row[what][clock]
+                lines.append(
+                    f"| {row['preset']} | {name} | {clock} | {r['trainer_s'] * scale:.1f} {unit} | "
+                    f"{r['minimal_s'] * scale:.1f} {unit} | {r['ratio']:.3f} [{r['ratio_min']:.3f}-"
+                    f"{r['ratio_max']:.3f}] | {row[what]['pairs']} |"
+                )
     return "\n".join(lines)
 
 
