@@ -79,6 +79,7 @@ class MinimalLoop:
         self.opt = torch.optim.AdamW(
             self.model.param_groups(train["weight_decay"]), lr=train["lr"],
             betas=(train.get("beta1", 0.9), train.get("beta2", 0.999)), eps=train.get("eps", 1e-8),
+            fused=False,  # as nanoGPT (and the trainer): fused on CUDA only, and this loop runs on CPU
         )  # fmt: skip
         self.rng = np.random.default_rng(seed)
         self.train_tokens = splits["train"]
