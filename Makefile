@@ -56,5 +56,9 @@ bench: install  ## training throughput of the default model on this machine
 gpu-check:  ## the device check on a CUDA machine (CUDA tests, throughput, runs; <= 8 min on one H100)
 	bash bench/gpu_check.sh
 
+.PHONY: gpu-study
+gpu-study:  ## the GPU study on a CUDA machine (stratified, Aioli, grid search, 48 paired seeds; <= 6 min)
+	bash bench/gpu_study.sh
+
 clean:
 	rm -rf results .snakemake

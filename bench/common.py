@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+import types
+from collections.abc import Sequence
+from pathlib import Path
+
 import numpy as np
 
 from pipeline_lib.data.tokens import GroupTokens
@@ -24,6 +30,48 @@ def fake_groups(
         )
         for i in range(m)
     ]
+
+
+SAMPLE_GROUPS = ("arxiv", "book", "dictionary", "github", "manpages", "stackexchange", "wikipedia")
+
+
+def pack_sample(
+    out_dir: str | Path,
+    groups: Sequence[str] = ("arxiv", "stackexchange"),
+    vocab: int = 2048,
+    tokenizer_groups: Sequence[str] = SAMPLE_GROUPS,
+) -> dict[str, dict[str, int]]:
+    """``groups`` of the shipped corpus (data/sample) as the demo packs them (config.yaml's data block: the
+    same split, a byte-level BPE of ``vocab`` trained on all seven groups), by the project's own tokenizer
+    and pack steps, into ``out_dir/<group>``; returns each group's token count per split."""
+    if importlib.util.find_spec("tqdm") is None:  # the pack step's progress bar, on a bare GPU image
+        sys.modules["tqdm"] = types.SimpleNamespace(tqdm=lambda it=None, **kw: it)
+    from pipeline_lib.config import DataConfig
+    from pipeline_lib.data.pack import pack_group
+    from pipeline_lib.data.tokenizer import build_tokenizer
+
+    repo = Path(__file__).resolve().parents[1]
+    cfg = DataConfig.from_dict(
+        {
+            "source": {
+                "kind": "jsonl",
+                "path": str(repo / "data" / "sample"),
+                "group_field": "domain",
+                "file_pattern": "{group}.jsonl.gz",
+                "id_field": "source",
+            },
+            "split": {"val_fraction": 0.05, "test_fraction": 0.05, "salt": "mixpipe"},
+            "tokenizer": {"kind": "bpe", "vocab_size": vocab, "append_eot": True},
+        }
+    )
+    root = Path(out_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    build_tokenizer(cfg, tokenizer_groups, str(root / "tokenizer.json"))
+    out = {}
+    for group in groups:
+        meta = pack_group(cfg, group, str(root / "tokenizer.json"), str(root / group), None, 0)
+        out[group] = {split: meta["splits"][split]["tokens"] for split in ("train", "val", "test")}
+    return out
 
 
 # Dense bf16 peak FLOP/s by device name (the longest matching key wins), for MFU.
