@@ -15,6 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline_lib.config.types import ConfigError, MethodConfig, TrainConfig
+from pipeline_lib.olmix.fit.settings import (
+    AutoscaleSettings,
+    BimixSettings,
+    GPSettings,
+    LightGBMSettings,
+    SimulationSettings,
+)
 
 
 @dataclass(frozen=True)
@@ -221,8 +228,51 @@ class OlmixConfig(MethodConfig):
     natural: dict[str, float] | None = None
     """group -> weight: the natural distribution when the packed train tokens do not give it (a
     ``train_token_margin`` truncates them); None: the packed tokens' proportions."""
+    regressor: str = "log_linear"
+    """The law fitted per task (pipeline_lib.olmix.fit.REGRESSORS): linear, log_linear (paper), lightgbm, gp,
+    bimix, autoscale or search; log_linear's settings are huber_delta, ridge and n_random."""
+    proposer: str = "exact"
+    """How the mix is chosen (PROPOSERS): exact (paper; needs log_linear, uses kl_weight), simulation or
+    search."""
+    lightgbm: LightGBMSettings = field(default_factory=LightGBMSettings)
+    """regressor lightgbm's settings (RegMix's)."""
+    gp: GPSettings = field(default_factory=GPSettings)
+    """regressor gp's settings."""
+    bimix: BimixSettings = field(default_factory=BimixSettings)
+    """regressor bimix's settings."""
+    autoscale: AutoscaleSettings = field(default_factory=AutoscaleSettings)
+    """regressor autoscale's settings."""
+    simulation: SimulationSettings = field(default_factory=SimulationSettings)
+    """proposer simulation's settings."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields, less the regressor and proposer keys at their defaults: a step's ``--config`` and its
+        hash stay those of the results made before these keys existed (as LATE_TRAIN_KEYS do)."""
+        out = dataclasses.asdict(self)
+        defaults = OlmixConfig()
+        return {
+            k: v for k, v in out.items() if k not in _UNIT_KEYS or getattr(self, k) != getattr(defaults, k)
+        }
+
+    def swarm_dict(self) -> dict[str, Any]:
+        """:meth:`to_dict` without the regressor and proposer: the swarm draw's ``--config``, so choosing
+        another regressor or proposer redraws no swarm and retrains no proxy."""
+        return {k: v for k, v in self.to_dict().items() if k not in _UNIT_KEYS}
 
     def problems(self) -> list[str]:
+        return self.field_problems() + self.unit_problems()
+
+    def unit_problems(self) -> list[str]:
+        """The regressor and proposer: known names, a workable pair, each section's ranges."""
+        from pipeline_lib.olmix.fit.proposers import pairing_problem
+
+        why = pairing_problem(self.regressor, self.proposer)
+        out = [] if why is None else [why]
+        for key in _UNIT_KEYS[2:]:
+            out += [f"{key}.{msg}" for msg in getattr(self, key).problems()]
+        return out
+
+    def field_problems(self) -> list[str]:
         from pipeline_lib.model.config import PRESETS
 
         out = [f"{n} must be > 0" for n in _POSITIVE_OLMIX if getattr(self, n) <= 0]
@@ -246,6 +296,8 @@ class OlmixConfig(MethodConfig):
 
 
 _POSITIVE_OLMIX = ("swarm_factor", "min_strength", "swarm_repetitions", "repetitions", "huber_delta", "ridge")
+_UNIT_KEYS = ("regressor", "proposer", "lightgbm", "gp", "bimix", "autoscale", "simulation")
+"""OlmixConfig's keys added with the regressor and proposer units (left out of to_dict at their defaults)."""
 
 
 @dataclass(frozen=True)
@@ -277,7 +329,8 @@ class AioliPlusConfig(MethodConfig):
 
 def build_config(cls: type[MethodConfig], params: Mapping[str, Any], where: str) -> MethodConfig:
     """A method's typed config ``cls`` from its settings; a :class:`ConfigError` names ``where`` (the config
-    path) and the field. A nested method config (Aioli + X's ``aioli``) is built from its mapping."""
+    path) and the field. A nested config (Aioli + X's ``aioli``, Olmix's ``gp``) is built from its mapping;
+    a nested settings class that is not a MethodConfig is checked by its parent's ``problems``."""
     values = dict(params)
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - known)
@@ -289,7 +342,7 @@ def build_config(cls: type[MethodConfig], params: Mapping[str, Any], where: str)
     hints = typing.get_type_hints(cls)
     for key, value in values.items():
         nested = hints[key]
-        if isinstance(nested, type) and issubclass(nested, MethodConfig) and isinstance(value, Mapping):
+        if isinstance(nested, type) and dataclasses.is_dataclass(nested) and isinstance(value, Mapping):
             values[key] = build_config(nested, value, f"{where}.{key}")
     wrong = [
         f"{k} must be {_type_name(hints[k])}, got {v!r}" for k, v in values.items() if not _fits(v, hints[k])

@@ -12,7 +12,7 @@ Shapes: ``P`` is ``(K, m)`` swarm mixtures, ``Y`` is ``(K, n)`` task metrics (lo
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Self
 
 import numpy as np
@@ -107,17 +107,6 @@ class TaskLogLinearLaw:
         return cls(tasks, np.array([c for c, _ in fits]), np.array([t for _, t in fits]))
 
     @classmethod
-    def leave_one_out(cls, P: Any, Y: Any, tasks: tuple[str, ...], settings: FitSettings) -> np.ndarray:
-        """Predictions ``(K, n)`` of each run from laws refitted without it (``loo_n_random`` starts)."""
-        P, Y = check_mixtures(P), np.asarray(Y, dtype=float)
-        out = np.empty_like(Y)
-        for r in range(P.shape[0]):
-            keep = np.arange(P.shape[0]) != r
-            law = cls.fit(P[keep], Y[keep], tasks, replace(settings, n_random=settings.loo_n_random))
-            out[r] = law.predict(P[r : r + 1])[0]
-        return out
-
-    @classmethod
     def from_static(cls, law: LogLinearStaticLaw, tasks: tuple[str, ...]) -> Self:
         """The DML law as a task law: ``t_i = log(b_i) 1 - A_i`` (tasks = the groups)."""
         return cls(tasks, law.c.copy(), np.log(law.b)[:, None] - law.A)
@@ -150,10 +139,13 @@ class TaskLogLinearLaw:
 
 
 def correlations(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float | None]:
-    """Pearson and Spearman correlation of observed and predicted values (None when one is constant)."""
+    """Pearson and Spearman correlation of observed and predicted values (None when one is constant or a
+    prediction is not finite)."""
     from scipy.stats import pearsonr, spearmanr
 
     y_true, y_pred = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
+    if not (np.all(np.isfinite(y_true)) and np.all(np.isfinite(y_pred))):
+        return {"pearson": None, "spearman": None}
     if y_true.size < 3 or np.ptp(y_true) == 0 or np.ptp(y_pred) == 0:
         return {"pearson": None, "spearman": None}
     return {
