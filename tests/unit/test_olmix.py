@@ -132,12 +132,25 @@ def test_ratios_and_metrics_round_trip_in_olmixs_layout(tmp_path):
     assert list(pd.read_csv(tmp_path / "metrics.csv").columns) == ["run", "name", "index", "t1", "t2", "t3"]
     back = Swarm.read(tmp_path / "ratios.csv", tmp_path / "metrics.csv")
     assert back.runs == swarm.runs and back.tasks == swarm.tasks
-    assert np.allclose(back.P, P) and np.allclose(back.Y, Y)
+    assert np.array_equal(back.P, P) and np.array_equal(back.Y, Y)  # full precision: bit for bit
+    # a file at olmix's own precision (rows off 1 by up to 0.01) is renormalised
+    ratios.round(4).to_csv(tmp_path / "r4.csv", index=False)
+    four = Swarm.read(tmp_path / "r4.csv", tmp_path / "metrics.csv").P
+    assert np.allclose(four.sum(axis=1), 1.0, atol=1e-15) and np.allclose(four, P, atol=1e-4)
     # olmix's run_id spelling, a row with a missing metric dropped
     metrics = pd.read_csv(tmp_path / "metrics.csv").rename(columns={"run": "run_id"})
     metrics.loc[2, "t2"] = np.nan
     metrics.to_csv(tmp_path / "m2.csv", index=False)
     assert Swarm.read(tmp_path / "ratios.csv", tmp_path / "m2.csv").runs == ("run0", "run1", "run3", "run4")
+
+
+def test_a_fit_from_the_written_csvs_is_the_fit_of_the_swarm(tmp_path):
+    P, Y, _, _ = planted()
+    swarm = Swarm(tuple(f"run{k}" for k in range(len(P))), ("a", "b", "c"), P, ("x", "y", "z"), Y)
+    swarm.write(tmp_path / "ratios.csv", tmp_path / "metrics.csv")
+    back = Swarm.read(tmp_path / "ratios.csv", tmp_path / "metrics.csv")
+    settings = FitSettings(n_random=2, loo_n_random=1)
+    assert propose(back, None, settings)["proportions"] == propose(swarm, None, settings)["proportions"]
 
 
 def test_standalone_fit_writes_olmixs_outputs(tmp_path):
