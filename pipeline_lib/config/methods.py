@@ -218,8 +218,9 @@ class OlmixConfig(MethodConfig):
     """k: epochs of a domain the final run may take, p_j <= k N_j / R (paper 4)."""
     huber_delta: float = 0.02
     """Huber threshold of each task law's fit."""
-    ridge: float = 1e-4
-    """Ridge on the spread of each task's t (identifies a domain absent from the swarm)."""
+    ridge: float = 0.0
+    """Ridge on the spread of each task's t, relative to the task's own spread (0: olmix's objective; a
+    domain absent from the swarm gets the mean coefficient without it)."""
     n_random: int = 10
     """Random starts per log-c start (10 x n_random starts per task; Olmix 30)."""
     tasks: tuple[str, ...] | None = None
@@ -282,8 +283,8 @@ class OlmixConfig(MethodConfig):
             out.append("minimum_weight must be in [0, 1)")
         if not 0 < self.proxy_steps_fraction <= 1:
             out.append("proxy_steps_fraction must be in (0, 1]")
-        if self.kl_weight < 0 or self.n_random < 1:
-            out.append("kl_weight must be >= 0 and n_random >= 1")
+        if self.kl_weight < 0 or self.n_random < 1 or self.ridge < 0:
+            out.append("kl_weight and ridge must be >= 0 and n_random >= 1")
         if self.natural is not None and (
             min(self.natural.values(), default=-1) < 0 or not sum(self.natural.values())
         ):
@@ -295,7 +296,7 @@ class OlmixConfig(MethodConfig):
         return out
 
 
-_POSITIVE_OLMIX = ("swarm_factor", "min_strength", "swarm_repetitions", "repetitions", "huber_delta", "ridge")
+_POSITIVE_OLMIX = ("swarm_factor", "min_strength", "swarm_repetitions", "repetitions", "huber_delta")
 _UNIT_KEYS = ("regressor", "proposer", "lightgbm", "gp", "bimix", "autoscale", "simulation")
 """OlmixConfig's keys added with the regressor and proposer units (left out of to_dict at their defaults)."""
 

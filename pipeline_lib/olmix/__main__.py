@@ -202,7 +202,7 @@ def _parser() -> argparse.ArgumentParser:
         "--kl-weight", type=float, default=0.05, help="lambda: pull toward the natural distribution"
     )
     p.add_argument("--huber-delta", type=float, default=0.02)
-    p.add_argument("--ridge", type=float, default=1e-4)
+    p.add_argument("--ridge", type=float, default=0.0, help="relative ridge on t's spread (0: olmix's)")
     p.add_argument("--n-random", type=int, default=10, help="random starts per log-c start (Olmix: 30)")
     p.add_argument("--regressor", default="log_linear", help="the law per task (see pipeline_lib.olmix.fit)")
     p.add_argument("--proposer", default="exact", help="exact (needs log_linear), simulation or search")

@@ -50,12 +50,44 @@ def test_fit_recovers_planted_laws_under_noise():
     assert np.allclose(centred(law.t), centred(t), atol=0.1)
 
 
-def test_ridge_identifies_a_domain_absent_from_every_run():
+def test_a_domain_absent_from_every_run_gets_the_mean_coefficient_and_moves_nothing():
     P, Y, _, _ = planted()
-    P = np.column_stack([P, np.zeros(len(P))])  # a fourth domain no run trained on
-    law = TaskLogLinearLaw.fit(P, Y, ("a", "b", "c"), FAST)
-    # unidentified by the data, its coefficient sits at its row's mean of the others (the ridge's minimum)
-    assert np.allclose(law.t[:, 3], law.t[:, :3].mean(axis=1), atol=5e-3)
+    P4 = np.column_stack([P, np.zeros(len(P))])  # a fourth domain no run trained on
+    law = TaskLogLinearLaw.fit(P4, Y, ("a", "b", "c"), FAST)
+    assert np.allclose(law.t[:, 3], law.t[:, :3].mean(axis=1), rtol=0, atol=1e-12)
+    three = TaskLogLinearLaw.fit(P, Y, ("a", "b", "c"), FAST)  # the other coefficients fit as without it
+    assert np.allclose(law.predict(P4), three.predict(P), atol=2e-4)
+    # the proposal stays finite and on the simplex, and weighs the unknown domain like an average one
+    p = minimize_task_law(law, prior=np.full(4, 0.25), kl_weight=0.05)
+    assert np.all(np.isfinite(p)) and p.sum() == pytest.approx(1.0) and 0 < p[3] < 0.5
+
+
+def test_leave_one_out_survives_a_domain_only_one_run_trained_on():
+    P, Y, c, t = planted(K=14, noise=0.002)
+    P = np.column_stack([P, np.zeros(len(P))])
+    P[0] = [0.2, 0.2, 0.2, 0.4]  # the fourth domain's only run: leaving it out leaves the domain absent
+    t4 = np.column_stack([t, t.mean(axis=1)])
+    Y[0] = c + np.exp(P[0] @ t4.T)
+    swarm = Swarm(tuple(f"r{k}" for k in range(len(P))), ("a", "b", "c", "d"), P, ("x", "y", "z"), Y)
+    fit = propose(swarm, None, FAST)["fit"]
+    loo = np.array(fit["loo_predicted"])
+    assert np.all(np.isfinite(loo)) and abs(loo[0] - Y[0]).max() < 0.1
+    assert fit["correlations"]["average"]["leave_one_out"]["pearson"] > 0.9
+
+
+def test_ridge_is_relative_to_the_tasks_spread():
+    P, Y, _, _ = planted()
+    y = Y[:, :1]
+    fits = {
+        (ridge, scale): centred(
+            TaskLogLinearLaw.fit(P, scale * y, ("x",), FitSettings(ridge=ridge, n_random=3)).t
+        )
+        for ridge in (0.0, 0.01)
+        for scale in (1.0, 0.5)
+    }
+    # the same relative ridge shrinks t alike at either scale of the metric
+    assert np.allclose(fits[0.01, 1.0], fits[0.01, 0.5], atol=5e-3)
+    assert np.abs(fits[0.01, 1.0]).sum() < 0.7 * np.abs(fits[0.0, 1.0]).sum()
 
 
 def test_static_law_maps_onto_the_task_law():
