@@ -256,9 +256,9 @@ class OlmixConfig(MethodConfig):
         }
 
     def swarm_dict(self) -> dict[str, Any]:
-        """:meth:`to_dict` without the regressor and proposer: the swarm draw's ``--config``, so choosing
-        another regressor or proposer redraws no swarm and retrains no proxy."""
-        return {k: v for k, v in self.to_dict().items() if k not in _UNIT_KEYS}
+        """The fields the swarm draw reads, its ``--config``: changing the fit, the proposal or the proxies'
+        schedule redraws no swarm (and so retrains no proxy that the draw would make stale)."""
+        return {k: getattr(self, k) for k in _SWARM_KEYS}
 
     def problems(self) -> list[str]:
         return self.field_problems() + self.unit_problems()
@@ -297,6 +297,7 @@ class OlmixConfig(MethodConfig):
 
 
 _POSITIVE_OLMIX = ("swarm_factor", "min_strength", "swarm_repetitions", "repetitions", "huber_delta")
+_SWARM_KEYS = ("swarm_factor", "min_strength", "max_strength", "minimum_weight", "swarm_repetitions")
 _UNIT_KEYS = ("regressor", "proposer", "lightgbm", "gp", "bimix", "autoscale", "simulation")
 """OlmixConfig's keys added with the regressor and proposer units (left out of to_dict at their defaults)."""
 

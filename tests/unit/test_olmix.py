@@ -106,9 +106,24 @@ def test_swarm_is_deterministic_distinct_and_within_bounds():
     assert not np.array_equal(a, dirichlet_swarm(PRIOR, TOKENS, proxy, 12, 8, s))
     assert a.shape == (12, 3) and np.allclose(a.sum(axis=1), 1.0)
     assert np.all((a == 0) | (a >= s.minimum_weight))
-    assert np.all(np.ceil(1000 * a * proxy / TOKENS) / 1000 <= 1.0)
+    assert np.all(np.ceil(1000 * np.floor(a * proxy) / TOKENS) / 1000 <= 1.0)  # whole tokens, as olmix
     assert all(not np.allclose(a[i], a[j], atol=1e-5) for i in range(12) for j in range(i))
     assert SwarmSettings().size(3) == 12 and SwarmSettings(factor=2.5).size(6) == 18
+
+
+def test_swarm_weights_lie_on_the_minimum_weight_grid():
+    s = SwarmSettings(minimum_weight=0.05)
+    a = dirichlet_swarm(PRIOR, TOKENS, 100_000, 12, 0, s)
+    # olmix rounds each draw to multiples of the minimum, then renormalises: each row is k / sum(k) for
+    # integers k with sum(k) * 0.05 within m / 2 steps of 1
+    for row in a:
+        n = [n for n in range(17, 24) if np.allclose(row * n, np.round(row * n), atol=1e-9)]
+        assert n, row
+    fine = dirichlet_swarm(PRIOR, TOKENS, 100_000, 12, 0, SwarmSettings(minimum_weight=0.0))
+    assert not all(np.allclose(r * 20, np.round(r * 20), atol=1e-9) for r in fine)  # no minimum: no grid
+    # the grid merges near-identical draws, so fewer distinct mixtures pass: a small grid asks for too many
+    with pytest.raises(ValueError, match="distinct mixtures"):
+        dirichlet_swarm(PRIOR, TOKENS, 100_000, 200, 0, SwarmSettings(minimum_weight=0.25))
 
 
 def test_swarm_says_when_the_bounds_leave_no_mixture():

@@ -296,4 +296,8 @@ def test_unit_keys_stay_out_of_the_config_json_at_their_defaults():
     cfg = chosen.settings["pair"].methods["olmix"]
     assert cfg.gp == GPSettings(n_restarts=3) and cfg.to_dict()["gp"]["n_restarts"] == 3
     assert {"regressor", "proposer", "gp"} <= set(cfg.to_dict()) and "simulation" not in cfg.to_dict()
-    assert cfg.swarm_dict() == default.swarm_dict() == default.to_dict()  # another pair redraws no swarm
+    assert cfg.swarm_dict() == default.swarm_dict()  # another pair redraws no swarm
+    assert _load({"kl_weight": 0.5, "ridge": 0.1}).settings["pair"].methods["olmix"].swarm_dict() == {
+        "swarm_factor": 3.0, "min_strength": 0.1, "max_strength": 5.0, "minimum_weight": 0.002,
+        "swarm_repetitions": 4.0,
+    }  # fmt: skip
