@@ -245,15 +245,22 @@ class OlmixConfig(MethodConfig):
     """regressor autoscale's settings."""
     simulation: SimulationSettings = field(default_factory=SimulationSettings)
     """proposer simulation's settings."""
+    task_families: dict[str, list[str]] | None = None
+    """family -> tasks: each family's mean metric is one task of the fit, and only families are fitted
+    (olmix's aggregate_task_families); None: every task."""
+    drop_metrics: tuple[str, ...] = ()
+    """Tasks (or families) left out of the fit and the objective (olmix's drop_metrics)."""
+    obj_weights: dict[str, float] | None = None
+    """task -> weight in the proposal's objective, an unnamed task 1, normalised to sum 1 (olmix's
+    obj_weights; olmix hands them to the exact solve unnormalised, which weakens lambda by their sum)."""
 
     def to_dict(self) -> dict[str, Any]:
-        """The fields, less the regressor and proposer keys at their defaults: a step's ``--config`` and its
-        hash stay those of the results made before these keys existed (as LATE_TRAIN_KEYS do)."""
+        """The fields, less the keys added since issue 26 at their defaults: a step's ``--config`` and its
+        hash do not grow with options it does not use (as LATE_TRAIN_KEYS do)."""
         out = dataclasses.asdict(self)
         defaults = OlmixConfig()
-        return {
-            k: v for k, v in out.items() if k not in _UNIT_KEYS or getattr(self, k) != getattr(defaults, k)
-        }
+        late = _UNIT_KEYS + _TARGET_KEYS
+        return {k: v for k, v in out.items() if k not in late or getattr(self, k) != getattr(defaults, k)}
 
     def swarm_dict(self) -> dict[str, Any]:
         """The fields the swarm draw reads, its ``--config``: changing the fit, the proposal or the proxies'
@@ -261,7 +268,18 @@ class OlmixConfig(MethodConfig):
         return {k: getattr(self, k) for k in _SWARM_KEYS}
 
     def problems(self) -> list[str]:
-        return self.field_problems() + self.unit_problems()
+        return self.field_problems() + self.unit_problems() + self.target_problems()
+
+    def target_problems(self) -> list[str]:
+        """The task hooks' shapes (their names are checked against the swarm's tasks when it is fitted)."""
+        out = []
+        weights = self.obj_weights
+        if weights is not None and (min(weights.values(), default=-1) < 0 or not sum(weights.values())):
+            out.append("obj_weights must map tasks to non-negative weights with a positive sum")
+        families = self.task_families
+        if families is not None and (not families or not all(families.values())):
+            out.append("task_families must map each family to a non-empty list of tasks")
+        return out
 
     def unit_problems(self) -> list[str]:
         """The regressor and proposer: known names, a workable pair, each section's ranges."""
@@ -299,6 +317,7 @@ class OlmixConfig(MethodConfig):
 _POSITIVE_OLMIX = ("swarm_factor", "min_strength", "swarm_repetitions", "repetitions", "huber_delta")
 _SWARM_KEYS = ("swarm_factor", "min_strength", "max_strength", "minimum_weight", "swarm_repetitions")
 _UNIT_KEYS = ("regressor", "proposer", "lightgbm", "gp", "bimix", "autoscale", "simulation")
+_TARGET_KEYS = ("task_families", "drop_metrics", "obj_weights")
 """OlmixConfig's keys added with the regressor and proposer units (left out of to_dict at their defaults)."""
 
 
@@ -338,7 +357,7 @@ def build_config(cls: type[MethodConfig], params: Mapping[str, Any], where: str)
     unknown = sorted(set(values) - known)
     if unknown:
         raise ConfigError(f"{where}: unknown parameter(s) {unknown}; known: {sorted(known)}")
-    for key in ("prior", "proportions", "tasks"):
+    for key in ("prior", "proportions", "tasks", "drop_metrics"):
         if isinstance(values.get(key), list):
             values[key] = tuple(values[key])
     hints = typing.get_type_hints(cls)

@@ -28,6 +28,7 @@ import argparse
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +37,7 @@ from pipeline_lib.config.methods import OlmixConfig
 from pipeline_lib.io import read_json, spent, write_json
 from pipeline_lib.lmo import FitSettings, SwarmSettings, dirichlet_swarm
 from pipeline_lib.logs import setup_logging
-from pipeline_lib.olmix.propose import SolveSettings, Units, propose, write_outputs
+from pipeline_lib.olmix.propose import SolveSettings, Targets, Units, propose, write_outputs
 from pipeline_lib.olmix.swarmio import Priors, Swarm
 
 log = logging.getLogger("pipeline_lib.olmix")
@@ -49,6 +50,11 @@ def olmix_config(cfg: dict, where: str = "--config") -> OlmixConfig:
     return build_config(OlmixConfig, cfg, where)
 
 
+def targets(cfg: OlmixConfig) -> Targets:
+    """The config's task hooks: families, drops and objective weights."""
+    return Targets(cfg.task_families, cfg.drop_metrics, cfg.obj_weights)
+
+
 def units(cfg: OlmixConfig) -> Units:
     """The config's regressor and proposer; a unit's settings section is named as the unit (None: it has
     none, or log_linear's and exact's, which come from the fit's and solve's settings)."""
@@ -57,11 +63,20 @@ def units(cfg: OlmixConfig) -> Units:
     )
 
 
-def _settings(
-    cfg: dict, seed: int, target_tokens: int | None
-) -> tuple[SwarmSettings, FitSettings, SolveSettings, Units]:
-    """The method config (``methods.olmix``) as the swarm's, the fit's and the solve's settings, and the
-    regressor and proposer."""
+@dataclass(frozen=True)
+class Steps:
+    """The method config as each step's settings."""
+
+    swarm: SwarmSettings
+    fit: FitSettings
+    solve: SolveSettings
+    units: Units
+    targets: Targets
+
+
+def _settings(cfg: dict, seed: int, target_tokens: int | None) -> Steps:
+    """The method config (``methods.olmix``) as the swarm's, the fit's and the solve's settings, the
+    regressor and proposer, and the task hooks."""
     c = olmix_config(cfg)
     swarm = SwarmSettings(
         factor=c.swarm_factor, min_strength=c.min_strength, max_strength=c.max_strength,
@@ -69,12 +84,12 @@ def _settings(
     )  # fmt: skip
     fit = FitSettings(huber_delta=c.huber_delta, ridge=c.ridge, n_random=c.n_random, seed=seed)
     solve = SolveSettings(c.kl_weight, c.repetitions, target_tokens)
-    return swarm, fit, solve, units(c)
+    return Steps(swarm, fit, solve, units(c), targets(c))
 
 
 def cmd_swarm(args: argparse.Namespace) -> None:
     priors = Priors.read(args.priors)
-    swarm_s, _, _, _ = _settings(json.loads(args.config), args.seed, None)
+    swarm_s = _settings(json.loads(args.config), args.seed, None).swarm
     size = swarm_s.size(len(priors.domains))
     P = dirichlet_swarm(priors.natural, priors.tokens, args.proxy_tokens, size, args.seed, swarm_s)
     write_json(
@@ -99,10 +114,10 @@ def swarm_from_runs(paths: Sequence[str], metric: str) -> tuple[Swarm, dict]:
 
 def cmd_fit_runs(args: argparse.Namespace) -> None:
     swarm, cost = swarm_from_runs(args.runs, args.metric)
-    _, fit_s, solve_s, units_ = _settings(json.loads(args.config), args.seed, args.target_tokens)
+    s = _settings(json.loads(args.config), args.seed, args.target_tokens)
     out = Path(args.out)
     swarm.write(out / "ratios.csv", out / "metrics.csv", names=args.runs)
-    result = propose(swarm, Priors.read(args.priors), fit_s, solve_s, units_)
+    result = propose(swarm, Priors.read(args.priors), s.fit, s.solve, s.units, s.targets)
     write_outputs(result, swarm, out)
     fit = {"method": args.method, "groups": result["domains"], **result, "metric": args.metric}
     write_json(args.fit_out, {**fit, "extra_runs": cost})
@@ -117,7 +132,8 @@ def cmd_fit(args: argparse.Namespace) -> None:
     )
     solve_s = SolveSettings(args.kl_weight, args.repetitions, args.target_tokens)
     cfg = {"regressor": args.regressor, "proposer": args.proposer, **json.loads(args.settings)}
-    result = propose(swarm, priors, fit_s, solve_s, units(olmix_config(cfg, "olmix fit")))
+    c = olmix_config(cfg, "olmix fit")
+    result = propose(swarm, priors, fit_s, solve_s, units(c), targets(c))
     write_outputs(result, swarm, args.out)
     write_json(Path(args.out) / "result.json", result)
     _log_result(result)
@@ -138,7 +154,7 @@ def cmd_reuse_plan(args: argparse.Namespace) -> None:
     from pipeline_lib.config.reuse import ReuseConfig
     from pipeline_lib.olmix.sequence import plan_step
 
-    swarm_s, _, _, _ = _settings(json.loads(args.config), args.seed, None)
+    swarm_s = _settings(json.loads(args.config), args.seed, None).swarm
     previous = read_json(args.previous) if args.previous else None
     plan = plan_step(
         ReuseConfig.from_dict(json.loads(args.experiment)), args.stage, args.strategy, args.seed,
@@ -154,7 +170,8 @@ def cmd_reuse_fit(args: argparse.Namespace) -> None:
     from pipeline_lib.config.reuse import ReuseConfig
     from pipeline_lib.olmix.sequence import fit_step
 
-    _, fit_s, solve_s, _ = _settings(json.loads(args.config), args.seed, args.target_tokens)
+    s = _settings(json.loads(args.config), args.seed, args.target_tokens)
+    fit_s, solve_s = s.fit, s.solve
     previous = read_json(args.previous) if args.previous else None
     out_dir = Path(args.out).with_suffix("")
     fit = fit_step(
@@ -207,7 +224,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--regressor", default="log_linear", help="the law per task (see pipeline_lib.olmix.fit)")
     p.add_argument("--proposer", default="exact", help="exact (needs log_linear), simulation or search")
     p.add_argument(
-        "--settings", default="{}", help='JSON: the units\' sections, e.g. \'{"gp": {"n_restarts": 3}}\''
+        "--settings", default="{}", help='JSON: more of methods.olmix, e.g. \'{"gp": {"n_restarts": 3}}\''
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output directory")

@@ -10,6 +10,7 @@ Any regressor and proposer of :mod:`pipeline_lib.olmix.fit` can stand in (:class
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,65 @@ class Units:
         }  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Targets:
+    """Which metrics the fit and the objective use (olmix's aggregate_task_families, drop_metrics and
+    obj_weights). Names this swarm lacks are skipped with a warning, as olmix skips them, since one config
+    serves settings with different tasks."""
+
+    families: Mapping[str, Sequence[str]] | None = None
+    drop: tuple[str, ...] = ()
+    weights: Mapping[str, float] | None = None
+
+    def apply(self, swarm: Swarm) -> Swarm:
+        """The swarm with each family's mean as one task (only families kept), then the drops removed."""
+        tasks, Y = swarm.tasks, swarm.Y
+        if self.families is not None:
+            cols = []
+            for family, members in self.families.items():
+                present = [tasks.index(t) for t in members if t in tasks]
+                if not present:
+                    raise ValueError(
+                        f"task_families.{family}: none of {list(members)} is a task; the tasks: {list(tasks)}"
+                    )
+                cols.append(Y[:, present].mean(axis=1))
+            tasks, Y = tuple(self.families), np.column_stack(cols)
+        _warn_absent("drop_metrics", self.drop, tasks)
+        keep = [i for i, t in enumerate(tasks) if t not in self.drop]
+        if not keep:
+            raise ValueError(f"drop_metrics {list(self.drop)} leaves no task of {list(tasks)}")
+        return Swarm(swarm.runs, swarm.domains, swarm.P, tuple(tasks[i] for i in keep), Y[:, keep])
+
+    def task_weights(self, tasks: tuple[str, ...]) -> np.ndarray | None:
+        """The objective's weights over ``tasks`` (unnamed ones 1), summing to 1; None: the plain mean."""
+        if self.weights is None:
+            return None
+        _warn_absent("obj_weights", tuple(self.weights), tasks)
+        w = np.array([float(self.weights.get(t, 1.0)) for t in tasks])
+        if w.sum() <= 0:
+            raise ValueError(f"obj_weights give the tasks {list(tasks)} no positive weight")
+        return w / w.sum()
+
+    def describe(self) -> dict[str, Any]:
+        families = None if self.families is None else {k: list(v) for k, v in self.families.items()}
+        weights = None if self.weights is None else dict(self.weights)
+        return {"task_families": families, "drop_metrics": list(self.drop), "obj_weights": weights}
+
+    @classmethod
+    def from_result(cls, result: Mapping[str, Any]) -> Targets:
+        """The targets a :func:`propose` result was made with (recorded when not the defaults)."""
+        d = result["settings"].get("targets")
+        if d is None:
+            return cls()
+        return cls(d["task_families"], tuple(d["drop_metrics"]), d["obj_weights"])
+
+
+def _warn_absent(field: str, names: Sequence[str], tasks: Sequence[str]) -> None:
+    absent = sorted(set(names) - set(tasks))
+    if absent:
+        log.warning("%s: %s are not tasks of this swarm (%s); skipped", field, absent, list(tasks))
+
+
 def check_caps(domains: tuple[str, ...], tokens: np.ndarray, caps: np.ndarray, s: SolveSettings) -> None:
     """Raise :class:`InfeasibleCaps` naming every domain's tokens and cap when no mixture fits."""
     if caps.sum() >= 1.0:
@@ -138,10 +198,13 @@ def propose(
     fit: FitSettings | None = None,
     solve: SolveSettings | None = None,
     units: Units = Units(),
+    targets: Targets = Targets(),
 ) -> dict:
-    """Fit the regressor, score it, and propose the mixture. Without priors, p0 is the swarm's mean mixture
-    (the swarm is drawn around it) and there are no caps. Settings default to the papers' values."""
+    """Fit the regressor on the ``targets``' tasks, score it, and propose the mixture. Without priors, p0 is
+    the swarm's mean mixture (the swarm is drawn around it) and there are no caps. Settings default to the
+    papers' values."""
     fit, solve = fit or FitSettings(), solve or SolveSettings()
+    swarm = targets.apply(swarm) if targets != Targets() else swarm
     regressor, proposer = units.build(fit, solve)
     regressor.fit(swarm.P, swarm.Y, swarm.tasks)
     prior = priors.select(swarm.domains) if priors is not None else None
@@ -150,9 +213,11 @@ def propose(
     if prior is not None and solve.target_tokens:
         caps = repetition_caps(prior.tokens, solve.target_tokens, solve.repetitions)
         check_caps(swarm.domains, prior.tokens, caps, solve)
-    p = proposer.propose(regressor, Problem(natural, caps, swarm.P), fit.seed)
+    weights = targets.task_weights(swarm.tasks)
+    p = proposer.propose(regressor, Problem(natural, caps, swarm.P, weights), fit.seed)
     predicted = regressor.predict(p[None, :])[0]
     settings = {"fit": asdict(fit), "solve": asdict(solve)}
+    settings |= {} if targets == Targets() else {"targets": targets.describe()}
     return {
         "domains": list(swarm.domains),
         "tasks": list(swarm.tasks),
@@ -174,6 +239,8 @@ def write_outputs(result: dict, swarm: Swarm, out_dir: str | Path, figures: bool
     regressor has one), the mix and (``figures``) the figures."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    targets = Targets.from_result(result)
+    swarm = targets.apply(swarm) if targets != Targets() else swarm  # the tasks the regressor was fitted on
     regressor = regressor_from_dict(result["law"])
     write_json(out / "law.json", result["law"])
     write_json(out / "correlations.json", result["fit"]["correlations"])

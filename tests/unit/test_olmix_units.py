@@ -24,7 +24,7 @@ from pipeline_lib.olmix.fit.settings import (
     LightGBMSettings,
     SimulationSettings,
 )
-from pipeline_lib.olmix.propose import SolveSettings, Units, propose, write_outputs
+from pipeline_lib.olmix.propose import SolveSettings, Targets, Units, propose, write_outputs
 from pipeline_lib.olmix.swarmio import Priors, Swarm
 
 TASKS = ("t1", "t2")
@@ -301,3 +301,56 @@ def test_unit_keys_stay_out_of_the_config_json_at_their_defaults():
         "swarm_factor": 3.0, "min_strength": 0.1, "max_strength": 5.0, "minimum_weight": 0.002,
         "swarm_repetitions": 4.0,
     }  # fmt: skip
+
+
+# -- olmix's task hooks: families, drops, objective weights ------------------------------------------------
+def _three_task_swarm() -> Swarm:
+    P = mixtures(14, 3, 0)
+    Y = np.column_stack([_log_linear(P), _linear(P)[:, :1] - 2.0])
+    return Swarm(tuple(f"r{k}" for k in range(14)), ("a", "b", "c"), P, ("t1", "t2", "t3"), Y)
+
+
+def test_task_families_fit_each_familys_mean_and_drops_leave_tasks_out(tmp_path):
+    swarm = _three_task_swarm()
+    families = {"fam": ["t1", "t2"], "solo": ["t3", "absent"]}
+    result = propose(swarm, None, FAST, SolveSettings(), targets=Targets(families, drop=("solo",)))
+    assert result["tasks"] == ["fam"] and result["settings"]["targets"]["drop_metrics"] == ["solo"]
+    by_hand = Swarm(swarm.runs, swarm.domains, swarm.P, ("fam",), swarm.Y[:, :2].mean(axis=1, keepdims=True))
+    assert result["proportions"] == propose(by_hand, None, FAST, SolveSettings())["proportions"]
+    write_outputs(result, swarm, tmp_path)  # the figures take the fitted tasks
+    assert np.load(tmp_path / "interaction_matrix.npy").shape == (1, 3)
+    with pytest.raises(ValueError, match=r"task_families\.none: none of \['x'\] is a task"):
+        Targets({"none": ["x"]}).apply(swarm)
+    with pytest.raises(ValueError, match="leaves no task"):
+        Targets(drop=("t1", "t2", "t3")).apply(swarm)
+
+
+def test_obj_weights_weigh_the_objective_normalised():
+    swarm = _three_task_swarm()
+    plain = propose(swarm, None, FAST, SolveSettings())
+    even = propose(
+        swarm, None, FAST, SolveSettings(), targets=Targets(weights={"t1": 2.0, "t2": 2.0, "t3": 2.0})
+    )
+    assert even["proportions"] == plain["proportions"]  # normalised: equal weights are the plain mean
+    heavy = propose(swarm, None, FAST, SolveSettings(), targets=Targets(weights={"t1": 8.0}))
+    law = regressor_from_dict(heavy["law"]).law
+    w = np.array([8.0, 1.0, 1.0]) / 10
+    expected = minimize_task_law(law, weights=w, prior=swarm.P.mean(axis=0), kl_weight=0.05, seed=0)
+    assert np.allclose(heavy["proportions"], expected, atol=1e-9)
+    assert heavy["predicted"]["t1"] < plain["predicted"]["t1"]  # the weighted task gains
+
+
+def test_task_hooks_load_from_config_and_the_cli(tmp_path):
+    cfg = _load({"drop_metrics": ["beta"], "obj_weights": {"alpha": 2.0}}).settings["pair"].methods["olmix"]
+    assert cfg.drop_metrics == ("beta",) and cfg.to_dict()["obj_weights"] == {"alpha": 2.0}
+    assert "task_families" not in cfg.to_dict() and "drop_metrics" not in OlmixConfig().to_dict()
+    with pytest.raises(ConfigError, match=r"methods\.olmix: obj_weights must map tasks to non-negative"):
+        _load({"obj_weights": {"alpha": -1.0}})
+    with pytest.raises(ConfigError, match=r"methods\.olmix: task_families must map each family"):
+        _load({"task_families": {"empty": []}})
+    _three_task_swarm().write(tmp_path / "ratios.csv", tmp_path / "metrics.csv")
+    olmix_main([
+        "fit", "--ratios", str(tmp_path / "ratios.csv"), "--metrics", str(tmp_path / "metrics.csv"),
+        "--n-random", "2", "--settings", '{"drop_metrics": ["t3"]}', "--out", str(tmp_path / "o"),
+    ])  # fmt: skip
+    assert read_json(tmp_path / "o" / "result.json")["tasks"] == ["t1", "t2"]
