@@ -66,10 +66,11 @@ def read_json(path: str | os.PathLike) -> Any:
         return json.load(fh)
 
 
-def write_csv(path: str | os.PathLike, frame: Any) -> None:
-    """Write a pandas DataFrame as CSV, atomically."""
+def write_csv(path: str | os.PathLike, frame: Any, float_format: str | None = "%.6g") -> None:
+    """Write a pandas DataFrame as CSV, atomically; ``float_format`` None writes each float in full (its
+    shortest repr, which reads back bit for bit)."""
     with atomic_open(path, "w", encoding="utf-8", newline="") as fh:
-        frame.to_csv(fh, index=False, float_format="%.6g")
+        frame.to_csv(fh, index=False, float_format=float_format)
 
 
 def stable_hash(obj: Any, length: int = 16) -> str:

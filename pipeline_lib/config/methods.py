@@ -19,7 +19,14 @@ from typing import Any
 
 from pipeline_lib.config.errors import FieldErrors
 from pipeline_lib.config.ranges import range_problems, ranged
-from pipeline_lib.config.types import ConfigError, MethodConfig, TrainConfig
+from pipeline_lib.config.types import Checked, ConfigError, MethodConfig, TrainConfig
+from pipeline_lib.olmix.fit.settings import (
+    AutoscaleSettings,
+    BimixSettings,
+    GPSettings,
+    LightGBMSettings,
+    SimulationSettings,
+)
 
 
 @dataclass(frozen=True)
@@ -204,8 +211,9 @@ class OlmixConfig(MethodConfig):
     """k: epochs of a domain the final run may take, p_j <= k N_j / R (paper 4)."""
     huber_delta: float = ranged(0.02, gt=0)
     """Huber threshold of each task law's fit."""
-    ridge: float = ranged(1e-4, gt=0)
-    """Ridge on the spread of each task's t (identifies a domain absent from the swarm)."""
+    ridge: float = ranged(0.0, ge=0)
+    """Ridge on the spread of each task's t, relative to the task's own spread (0: olmix's objective; a
+    domain absent from the swarm gets the mean coefficient without it)."""
     n_random: int = ranged(10, ge=1)
     """Random starts per log-c start (10 x n_random starts per task; Olmix 30)."""
     tasks: tuple[str, ...] | None = None
@@ -214,21 +222,74 @@ class OlmixConfig(MethodConfig):
     natural: dict[str, float] | None = ranged(None, ge=0)
     """group -> weight (a positive sum): the natural distribution when the packed train tokens do not give
     it (a ``train_token_margin`` truncates them); None: the packed tokens' proportions."""
+    regressor: str = "log_linear"
+    """The law fitted per task (pipeline_lib.olmix.fit.REGRESSORS): linear, log_linear (paper), lightgbm, gp,
+    bimix, autoscale or search; log_linear's settings are huber_delta, ridge and n_random."""
+    proposer: str = "exact"
+    """How the mix is chosen (PROPOSERS): exact (paper; needs log_linear, uses kl_weight), simulation or
+    search."""
+    lightgbm: LightGBMSettings = field(default_factory=LightGBMSettings)
+    """regressor lightgbm's settings (RegMix's)."""
+    gp: GPSettings = field(default_factory=GPSettings)
+    """regressor gp's settings."""
+    bimix: BimixSettings = field(default_factory=BimixSettings)
+    """regressor bimix's settings."""
+    autoscale: AutoscaleSettings = field(default_factory=AutoscaleSettings)
+    """regressor autoscale's settings."""
+    simulation: SimulationSettings = field(default_factory=SimulationSettings)
+    """proposer simulation's settings."""
+    task_families: dict[str, list[str]] | None = None
+    """family -> tasks: each family's mean metric is one task of the fit, and only families are fitted
+    (olmix's aggregate_task_families); None: every task."""
+    drop_metrics: tuple[str, ...] = ()
+    """Tasks (or families) left out of the fit and the objective (olmix's drop_metrics)."""
+    obj_weights: dict[str, float] | None = ranged(None, ge=0)
+    """task -> weight (a positive sum) in the proposal's objective, an unnamed task 1, normalised to sum 1
+    (olmix's obj_weights; olmix hands them to the exact solve unnormalised, which weakens lambda by their
+    sum)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields, less the keys added with the regressor and proposer units at their defaults: a step's
+        ``--config`` and its hash do not grow with options it does not use."""
+        out = dataclasses.asdict(self)
+        defaults = OlmixConfig()
+        late = _UNIT_KEYS + _TARGET_KEYS
+        return {k: v for k, v in out.items() if k not in late or getattr(self, k) != getattr(defaults, k)}
+
+    def swarm_dict(self) -> dict[str, Any]:
+        """The fields the swarm draw reads, its ``--config``: changing the fit, the proposal or the proxies'
+        schedule redraws no swarm (and so retrains no proxy that the draw would make stale)."""
+        return {k: getattr(self, k) for k in _SWARM_KEYS}
 
     def problems(self) -> list[tuple[str, str]]:
         from pipeline_lib.model.config import PRESETS
+        from pipeline_lib.olmix.fit.proposers import pairing_problem
 
         out = []
         low, high, model = self.min_strength, self.max_strength, self.proxy_model
         if low > high:
             out.append(("min_strength", f"must not exceed max_strength ({high}), got {low}"))
-        if self.natural is not None and not sum(self.natural.values()) > 0:
-            out.append(("natural", f"weights must have a positive sum, got {self.natural}"))
+        for name in ("natural", "obj_weights"):
+            weights = getattr(self, name)
+            ranged_out = weights is None or min(weights.values(), default=0) < 0  # a negative: its range
+            if not ranged_out and not sum(weights.values()) > 0:
+                out.append((name, f"weights must have a positive sum, got {weights}"))
         if self.tasks is not None and not self.tasks:
             out.append(("tasks", "must name at least one group, or be null (the setting's groups)"))
         if model not in PRESETS:
             out.append(("proxy_model", f"'{model}' is not a model preset; choose from {sorted(PRESETS)}"))
+        if (why := pairing_problem(self.regressor, self.proposer)) is not None:
+            out.append(("regressor" if why.startswith("regressor") else "proposer", why))
+        families = self.task_families
+        if families is not None and (not families or not all(families.values())):
+            out.append(("task_families", "must map each family to a non-empty list of tasks"))
         return out
+
+
+_SWARM_KEYS = ("swarm_factor", "min_strength", "max_strength", "minimum_weight", "swarm_repetitions")
+_UNIT_KEYS = ("regressor", "proposer", "lightgbm", "gp", "bimix", "autoscale", "simulation")
+_TARGET_KEYS = ("task_families", "drop_metrics", "obj_weights")
+"""OlmixConfig's keys added with the regressor and proposer units (left out of to_dict at their defaults)."""
 
 
 @dataclass(frozen=True)
@@ -266,13 +327,13 @@ def build_config(
 ) -> MethodConfig:
     """A method's typed config ``cls`` from its settings. A :class:`ConfigError` names each bad field by its
     path: the block that set it (``origins``, parameter -> block path; default ``where``), then the field,
-    e.g. ``methods.aioli.eta: must be > 0, got 0``. A nested method config (Aioli + X's ``aioli``) is built
-    from its mapping."""
+    e.g. ``methods.aioli.eta: must be > 0, got 0``. A nested section (Aioli + X's ``aioli``, Olmix's
+    ``gp``) is built from its mapping and checked as its own block."""
     values = dict(params)
     hints = typing.get_type_hints(cls)
     for key, value in values.items():
         nested = hints.get(key)
-        if isinstance(nested, type) and issubclass(nested, MethodConfig) and isinstance(value, Mapping):
+        if _is_section(nested) and isinstance(value, Mapping):
             values[key] = build_config(nested, value, f"{where}.{key}")
     problems = parameter_problems(cls, values, where, origins, ranges=False)
     if problems:
@@ -301,12 +362,15 @@ def parameter_problems(
     if unknown:
         return [f"{block}: unknown parameter(s) {keys}; known: {known}" for block, keys in unknown.items()]
     hints = typing.get_type_hints(cls)
+    sections = {k: v for k, v in values.items() if _is_section(hints[k]) and isinstance(v, Mapping)}
     typed = {k: v for k, v in values.items() if _fits(tuple(v) if isinstance(v, list) else v, hints[k])}
     out = [
         f"{_path(k, where, origins)}: must be {_type_name(hints[k])}, got {v!r}"
         for k, v in values.items()
-        if k not in typed
+        if k not in typed and k not in sections
     ]
+    for key, section in sections.items():  # a nested section (Olmix's gp): its own fields, by path
+        out += parameter_problems(hints[key], section, _path(key, where, origins), ranges=ranges)
     if not ranges:
         return out
     return out + [f"{_path(f, where, origins)}: {msg}" for f, msg in range_problems(cls, typed)]
@@ -318,6 +382,11 @@ def _path(field_name: str, where: str, origins: Mapping[str, str] | None, key: s
     top = key or field_name.split(".")[0].split("[")[0]
     block = (origins or {}).get(top, where)
     return f"{block}.{field_name}" if field_name else block
+
+
+def _is_section(hint: Any) -> bool:
+    """Whether a field holds a nested checked section (built from a mapping of its own)."""
+    return isinstance(hint, type) and issubclass(hint, Checked)
 
 
 def _takes_tuple(hint: Any) -> bool:

@@ -190,7 +190,7 @@ STEPS: dict[str, FitStep] = {
             "--seed",
             str(c.seed),
             "--config",
-            json.dumps(c.plan.swarm_config(c.view).to_dict(), sort_keys=True),
+            json.dumps(c.plan.swarm_config(c.view).swarm_dict(), sort_keys=True),
             "--out",
             c.out,
         ],

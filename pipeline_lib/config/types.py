@@ -296,14 +296,29 @@ class TrainConfig:
             raise ConfigError("; ".join(problems))
 
 
-class MethodConfig:
-    """Base of the method configs, the one layer that checks method parameters: each numeric field declares
-    its range (:func:`~pipeline_lib.config.ranges.ranged`), checked here for every config; cross-field rules
-    are :meth:`problems` and, against the setting that runs it, :meth:`setting_problems`."""
+class Checked:
+    """A typed config section (a dataclass) checked as it is built: each numeric field's declared range
+    (:func:`~pipeline_lib.config.ranges.ranged`), then the cross-field rules of :meth:`problems`. A section
+    nested in a method's config (Olmix's ``gp``) is built and checked the same way, its fields named by
+    path."""
 
     def problems(self) -> list[tuple[str, str]]:
         """Cross-field problems as (field, message), the message without the field's path."""
         return []
+
+    def __post_init__(self) -> None:
+        problems = [*instance_range_problems(self), *self.problems()]
+        if problems:
+            raise FieldErrors(problems)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+class MethodConfig(Checked):
+    """Base of the method configs, the one layer that checks method parameters: each numeric field declares
+    its range, checked for every config; cross-field rules are :meth:`problems` and, against the setting
+    that runs it, :meth:`setting_problems`."""
 
     def setting_problems(self, m: int, train: TrainConfig) -> list[str]:
         """Conflicts with the setting that runs it: ``m`` groups, its final run's ``train`` schedule."""
@@ -316,14 +331,6 @@ class MethodConfig:
     def proxy_parallel_problems(self, ranks: int, m: int) -> list[str]:
         """Why this method's proxy run over ``m`` groups cannot train over ``ranks`` processes."""
         return []
-
-    def __post_init__(self) -> None:
-        problems = [*instance_range_problems(self), *self.problems()]
-        if problems:
-            raise FieldErrors(problems)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 RESTRICTED = "restricted"  # the view name of a restricted setting: results/<setting>/restricted/

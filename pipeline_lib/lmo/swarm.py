@@ -3,8 +3,10 @@
 One draw tries ``n_strengths`` concentrations s, log-spaced in [min_strength, max_strength], samples
 ``Dir(s * prior)`` at each, keeps the candidates within the proxy-scale repetition bound
 ``p_j <= min(repetitions * N_j / proxy_tokens, 1)``, and picks one of them at random; weights below
-``minimum_weight`` are zeroed and the rest renormalised, and a draw that then needs more than ``repetitions``
-epochs of a domain (rounded up to 1/1000) is rejected. ``sample_multiplier`` times the wanted size is drawn,
+``minimum_weight`` are zeroed, the rest renormalised, rounded to the grid of step ``minimum_weight`` and
+renormalised again (olmix's synthesize_mixture, where the source and topic minima are equal, as in one flat
+level), and a draw that then needs more than ``repetitions`` epochs of a domain (its whole tokens, rounded
+up to 1/1000 of an epoch) is rejected. ``sample_multiplier`` times the wanted size is drawn,
 near-duplicates (within 1e-5) are removed, and the swarm is a random subset of the rest. Seeded: the same
 arguments give the same swarm. (Olmix draws the source and topic levels of a hierarchy this way; the
 groups here are one flat level.)
@@ -60,6 +62,11 @@ def _one_draw(
         return None
     p = ok[rng.integers(len(ok))]
     p = np.where(p < s.minimum_weight, 0.0, p)
+    if p.sum() <= 0:
+        return None
+    p = p / p.sum()
+    if s.minimum_weight > 0:  # onto the grid: near-identical draws become one, as in olmix
+        p = np.round(p / s.minimum_weight) * s.minimum_weight
     return p / p.sum() if p.sum() > 0 else None
 
 
@@ -87,7 +94,7 @@ def dirichlet_swarm(
         p = _one_draw(rng, prior, bound, strengths, s)
         if p is None:
             continue
-        epochs = np.ceil(1000 * p * proxy_tokens / tokens) / 1000
+        epochs = np.ceil(1000 * np.floor(p * proxy_tokens) / tokens) / 1000
         if np.all(epochs <= s.repetitions):
             draws.append(p)
     unique: list[np.ndarray] = []

@@ -3,8 +3,10 @@
 The same family as the DML law of :mod:`.laws`: ``c_i + b_i exp(-A_i . p) = c_i + exp(t_i . p)`` with
 ``t_i = log(b_i) 1 - A_i``, because ``sum p = 1`` (:meth:`TaskLogLinearLaw.from_static`). What differs is
 the target (a task's metric, e.g. bits per byte, rather than a training group's loss) and the fit: Olmix's
-summed Huber loss with its multi-start, plus a small ridge on the spread of each ``t_i`` so that a domain
-absent from every swarm run is still identified (at the row's mean) instead of drifting.
+summed Huber loss with its multi-start, over the domains some swarm run trained on. A domain absent from
+every run leaves its ``t_ij`` unidentified: it is set to the mean of the row's fitted ones (a domain the
+data cannot tell from an average one), which neither moves the other coefficients nor drifts. An optional
+ridge on the spread of ``t_i`` is scale-free: its weight is relative to the task's sum of squares.
 
 Shapes: ``P`` is ``(K, m)`` swarm mixtures, ``Y`` is ``(K, n)`` task metrics (lower is better).
 """
@@ -12,7 +14,7 @@ Shapes: ``P`` is ``(K, m)`` swarm mixtures, ``Y`` is ``(K, n)`` task metrics (lo
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Self
 
 import numpy as np
@@ -29,8 +31,10 @@ class FitSettings:
     """How each task's law is fitted (Olmix's defaults)."""
 
     huber_delta: float = 0.02
-    ridge: float = 1e-4
-    """Weight of ``sum_j (t_ij - mean_j t_ij)^2`` in each task's objective."""
+    ridge: float = 0.0
+    """Weight of ``sum_j (t_ij - mean_j t_ij)^2`` over the present domains, times the task's total sum of
+    squares ``sum_r (y_r - mean y)^2`` (so it means the same on any metric's scale while the fit's residuals
+    stay within the Huber threshold); 0: olmix's objective."""
     n_random: int = 10
     """Random t per log-c start: 10 x n_random starts (Olmix: 30, i.e. 300 starts, at 3x the time)."""
     loo_n_random: int = 1
@@ -42,18 +46,22 @@ class FitSettings:
 def _fit_task(
     P: np.ndarray, y: np.ndarray, s: FitSettings, rng: np.random.Generator
 ) -> tuple[float, np.ndarray]:
-    """Fit ``y ~ exp(theta0) + exp(P @ t)`` for one task; return (c, t)."""
+    """Fit ``y ~ exp(theta0) + exp(P @ t)`` for one task; return (c, t). Only the domains some run trained
+    on are fitted; an absent one gets the mean of the fitted coefficients."""
     from scipy.optimize import minimize  # imported here: every training job imports lmo, few fit laws
 
     m = P.shape[1]
+    present = (P > 0).any(axis=0)
+    X = P[:, present]
+    ridge = s.ridge * float(((y - y.mean()) ** 2).sum())  # relative to the task's own spread
 
     def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
         theta0, t = x[0], x[1:]
-        c, e = np.exp(min(theta0, 50.0)), np.exp(np.clip(P @ t, -50.0, 50.0))
+        c, e = np.exp(min(theta0, 50.0)), np.exp(np.clip(X @ t, -50.0, 50.0))
         loss, psi = _huber(c + e - y, s.huber_delta)
         dev = t - t.mean()
-        loss += s.ridge * float(dev @ dev)
-        grad_t = P.T @ (psi * e) + 2.0 * s.ridge * dev
+        loss += ridge * float(dev @ dev)
+        grad_t = X.T @ (psi * e) + 2.0 * ridge * dev
         return loss, np.concatenate(([psi.sum() * c], grad_t))
 
     best: tuple[float, np.ndarray] | None = None
@@ -62,14 +70,16 @@ def _fit_task(
             t = rng.uniform(0.0, 0.1, size=m)
             t[rng.integers(m)] = -rng.uniform(0.0, 1.0)
             res = minimize(
-                objective, np.concatenate(([theta0], t)), jac=True, method="L-BFGS-B",
+                objective, np.concatenate(([theta0], t[present])), jac=True, method="L-BFGS-B",
                 options={"maxiter": s.maxiter},
             )  # fmt: skip
             if np.all(np.isfinite(res.x)) and np.isfinite(res.fun) and (best is None or res.fun < best[0]):
                 best = (float(res.fun), res.x)
     if best is None:
         raise RuntimeError("task law fit: every start diverged (non-finite parameters)")
-    return float(np.exp(best[1][0])), best[1][1:]
+    t = np.full(m, best[1][1:].mean())
+    t[present] = best[1][1:]
+    return float(np.exp(best[1][0])), t
 
 
 @dataclass(frozen=True)
@@ -107,17 +117,6 @@ class TaskLogLinearLaw:
         return cls(tasks, np.array([c for c, _ in fits]), np.array([t for _, t in fits]))
 
     @classmethod
-    def leave_one_out(cls, P: Any, Y: Any, tasks: tuple[str, ...], settings: FitSettings) -> np.ndarray:
-        """Predictions ``(K, n)`` of each run from laws refitted without it (``loo_n_random`` starts)."""
-        P, Y = check_mixtures(P), np.asarray(Y, dtype=float)
-        out = np.empty_like(Y)
-        for r in range(P.shape[0]):
-            keep = np.arange(P.shape[0]) != r
-            law = cls.fit(P[keep], Y[keep], tasks, replace(settings, n_random=settings.loo_n_random))
-            out[r] = law.predict(P[r : r + 1])[0]
-        return out
-
-    @classmethod
     def from_static(cls, law: LogLinearStaticLaw, tasks: tuple[str, ...]) -> Self:
         """The DML law as a task law: ``t_i = log(b_i) 1 - A_i`` (tasks = the groups)."""
         return cls(tasks, law.c.copy(), np.log(law.b)[:, None] - law.A)
@@ -150,10 +149,13 @@ class TaskLogLinearLaw:
 
 
 def correlations(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float | None]:
-    """Pearson and Spearman correlation of observed and predicted values (None when one is constant)."""
+    """Pearson and Spearman correlation of observed and predicted values (None when one is constant or a
+    prediction is not finite)."""
     from scipy.stats import pearsonr, spearmanr
 
     y_true, y_pred = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
+    if not (np.all(np.isfinite(y_true)) and np.all(np.isfinite(y_pred))):
+        return {"pearson": None, "spearman": None}
     if y_true.size < 3 or np.ptp(y_true) == 0 or np.ptp(y_pred) == 0:
         return {"pearson": None, "spearman": None}
     return {

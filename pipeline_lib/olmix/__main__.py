@@ -1,7 +1,8 @@
 """Olmix's steps on the command line.
 
     python -m pipeline_lib.olmix fit --ratios ratios.csv --metrics metrics.csv [--priors priors.json] \\
-        [--target-tokens R --repetitions 4] [--kl-weight 0.05] --out DIR        # any swarm, no training
+        [--target-tokens R --repetitions 4] [--kl-weight 0.05] [--regressor gp --proposer simulation \\
+        --settings '{"gp": {"n_restarts": 3}}'] --out DIR                         # any swarm, no training
 
 The workflow's steps (rules/olmix.smk):
 
@@ -27,35 +28,68 @@ import argparse
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from pipeline_lib.config.methods import OlmixConfig
 from pipeline_lib.io import read_json, spent, write_json
 from pipeline_lib.lmo import FitSettings, SwarmSettings, dirichlet_swarm
 from pipeline_lib.logs import setup_logging
-from pipeline_lib.olmix.propose import SolveSettings, propose, write_outputs
+from pipeline_lib.olmix.propose import SolveSettings, Targets, Units, propose, write_outputs
 from pipeline_lib.olmix.swarmio import Priors, Swarm
 
 log = logging.getLogger("pipeline_lib.olmix")
 
 
-def _settings(
-    cfg: dict, seed: int, target_tokens: int | None
-) -> tuple[SwarmSettings, FitSettings, SolveSettings]:
-    """The method config (``methods.olmix``) as the swarm's, the fit's and the solve's settings."""
+def olmix_config(cfg: dict, where: str = "--config") -> OlmixConfig:
+    """The method config (``methods.olmix`` as JSON) typed and checked; a bad field raises naming it."""
+    from pipeline_lib.config.methods import build_config
+
+    return build_config(OlmixConfig, cfg, where)
+
+
+def targets(cfg: OlmixConfig) -> Targets:
+    """The config's task hooks: families, drops and objective weights."""
+    return Targets(cfg.task_families, cfg.drop_metrics, cfg.obj_weights)
+
+
+def units(cfg: OlmixConfig) -> Units:
+    """The config's regressor and proposer; a unit's settings section is named as the unit (None: it has
+    none, or log_linear's and exact's, which come from the fit's and solve's settings)."""
+    return Units(
+        cfg.regressor, cfg.proposer, getattr(cfg, cfg.regressor, None), getattr(cfg, cfg.proposer, None)
+    )
+
+
+@dataclass(frozen=True)
+class Steps:
+    """The method config as each step's settings."""
+
+    swarm: SwarmSettings
+    fit: FitSettings
+    solve: SolveSettings
+    units: Units
+    targets: Targets
+
+
+def _settings(cfg: dict, seed: int, target_tokens: int | None) -> Steps:
+    """The method config (``methods.olmix``) as the swarm's, the fit's and the solve's settings, the
+    regressor and proposer, and the task hooks."""
+    c = olmix_config(cfg)
     swarm = SwarmSettings(
-        factor=cfg["swarm_factor"], min_strength=cfg["min_strength"], max_strength=cfg["max_strength"],
-        minimum_weight=cfg["minimum_weight"], repetitions=cfg["swarm_repetitions"],
+        factor=c.swarm_factor, min_strength=c.min_strength, max_strength=c.max_strength,
+        minimum_weight=c.minimum_weight, repetitions=c.swarm_repetitions,
     )  # fmt: skip
-    fit = FitSettings(huber_delta=cfg["huber_delta"], ridge=cfg["ridge"], n_random=cfg["n_random"], seed=seed)
-    solve = SolveSettings(cfg["kl_weight"], cfg["repetitions"], target_tokens)
-    return swarm, fit, solve
+    fit = FitSettings(huber_delta=c.huber_delta, ridge=c.ridge, n_random=c.n_random, seed=seed)
+    solve = SolveSettings(c.kl_weight, c.repetitions, target_tokens)
+    return Steps(swarm, fit, solve, units(c), targets(c))
 
 
 def cmd_swarm(args: argparse.Namespace) -> None:
     priors = Priors.read(args.priors)
-    swarm_s, _, _ = _settings(json.loads(args.config), args.seed, None)
+    swarm_s = _settings(json.loads(args.config), args.seed, None).swarm
     size = swarm_s.size(len(priors.domains))
     P = dirichlet_swarm(priors.natural, priors.tokens, args.proxy_tokens, size, args.seed, swarm_s)
     write_json(
@@ -80,10 +114,10 @@ def swarm_from_runs(paths: Sequence[str], metric: str) -> tuple[Swarm, dict]:
 
 def cmd_fit_runs(args: argparse.Namespace) -> None:
     swarm, cost = swarm_from_runs(args.runs, args.metric)
-    _, fit_s, solve_s = _settings(json.loads(args.config), args.seed, args.target_tokens)
+    s = _settings(json.loads(args.config), args.seed, args.target_tokens)
     out = Path(args.out)
     swarm.write(out / "ratios.csv", out / "metrics.csv", names=args.runs)
-    result = propose(swarm, Priors.read(args.priors), fit_s, solve_s)
+    result = propose(swarm, Priors.read(args.priors), s.fit, s.solve, s.units, s.targets)
     write_outputs(result, swarm, out)
     fit = {"method": args.method, "groups": result["domains"], **result, "metric": args.metric}
     write_json(args.fit_out, {**fit, "extra_runs": cost})
@@ -97,7 +131,9 @@ def cmd_fit(args: argparse.Namespace) -> None:
         huber_delta=args.huber_delta, ridge=args.ridge, n_random=args.n_random, seed=args.seed
     )
     solve_s = SolveSettings(args.kl_weight, args.repetitions, args.target_tokens)
-    result = propose(swarm, priors, fit_s, solve_s)
+    cfg = {"regressor": args.regressor, "proposer": args.proposer, **json.loads(args.settings)}
+    c = olmix_config(cfg, "olmix fit")
+    result = propose(swarm, priors, fit_s, solve_s, units(c), targets(c))
     write_outputs(result, swarm, args.out)
     write_json(Path(args.out) / "result.json", result)
     _log_result(result)
@@ -118,7 +154,7 @@ def cmd_reuse_plan(args: argparse.Namespace) -> None:
     from pipeline_lib.config.reuse import ReuseConfig
     from pipeline_lib.olmix.sequence import plan_step
 
-    swarm_s, _, _ = _settings(json.loads(args.config), args.seed, None)
+    swarm_s = _settings(json.loads(args.config), args.seed, None).swarm
     previous = read_json(args.previous) if args.previous else None
     plan = plan_step(
         ReuseConfig.from_dict(json.loads(args.experiment)), args.stage, args.strategy, args.seed,
@@ -134,7 +170,8 @@ def cmd_reuse_fit(args: argparse.Namespace) -> None:
     from pipeline_lib.config.reuse import ReuseConfig
     from pipeline_lib.olmix.sequence import fit_step
 
-    _, fit_s, solve_s = _settings(json.loads(args.config), args.seed, args.target_tokens)
+    s = _settings(json.loads(args.config), args.seed, args.target_tokens)
+    fit_s, solve_s = s.fit, s.solve
     previous = read_json(args.previous) if args.previous else None
     out_dir = Path(args.out).with_suffix("")
     fit = fit_step(
@@ -182,8 +219,13 @@ def _parser() -> argparse.ArgumentParser:
         "--kl-weight", type=float, default=0.05, help="lambda: pull toward the natural distribution"
     )
     p.add_argument("--huber-delta", type=float, default=0.02)
-    p.add_argument("--ridge", type=float, default=1e-4)
+    p.add_argument("--ridge", type=float, default=0.0, help="relative ridge on t's spread (0: olmix's)")
     p.add_argument("--n-random", type=int, default=10, help="random starts per log-c start (Olmix: 30)")
+    p.add_argument("--regressor", default="log_linear", help="the law per task (see pipeline_lib.olmix.fit)")
+    p.add_argument("--proposer", default="exact", help="exact (needs log_linear), simulation or search")
+    p.add_argument(
+        "--settings", default="{}", help='JSON: more of methods.olmix, e.g. \'{"gp": {"n_restarts": 3}}\''
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output directory")
     p.set_defaults(func=cmd_fit)

@@ -14,18 +14,20 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from pipeline_lib.lmo import TaskLogLinearLaw
 from pipeline_lib.olmix.swarmio import Swarm
 from pipeline_lib.report.figures import save_png
 
 
-def interaction_matrix(law: TaskLogLinearLaw, domains: Sequence[str], out: str | Path) -> None:
-    """Heat map of t (tasks x domains), each row centred: its mean is absorbed by the simplex."""
-    t = law.t - law.t.mean(axis=1, keepdims=True)
-    fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(domains), 1.0 + 0.5 * len(law.tasks)))
+def interaction_matrix(
+    matrix: np.ndarray, tasks: Sequence[str], domains: Sequence[str], out: str | Path
+) -> None:
+    """Heat map of a regressor's (tasks x domains) matrix (log-linear: t), each row centred: for t its mean
+    is absorbed by the simplex."""
+    t = matrix - matrix.mean(axis=1, keepdims=True)
+    fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(domains), 1.0 + 0.5 * len(tasks)))
     lim = float(np.abs(t).max()) or 1.0
     sns.heatmap(
-        pd.DataFrame(t, index=list(law.tasks), columns=list(domains)),
+        pd.DataFrame(t, index=list(tasks), columns=list(domains)),
         annot=True, fmt=".2f", cmap="RdBu_r", vmin=-lim, vmax=lim, ax=ax, cbar_kws={"label": "t (centred)"},
     )  # fmt: skip
     ax.set_title("Interaction matrix: a domain's effect on each task's metric (lower = helps)")

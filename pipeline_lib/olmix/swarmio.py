@@ -2,7 +2,9 @@
 
 ``ratios.csv`` has columns ``run, name, index, <domain...>`` (each row sums to 1 within 0.01) and
 ``metrics.csv`` has ``run, name, index, <metric...>``; they join on ``run`` (olmix also accepts ``run_id``),
-and rows with a missing value are dropped, as olmix does.
+and rows with a missing value are dropped, as olmix does. Both are written at full precision and a row that
+sums to 1 within :data:`EXACT_SUM_ATOL` is read as written, so a fit from the files is the fit the workflow
+made from its runs, to the bit; other rows (olmix's own files: 0.01) are renormalised.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pipeline_lib.io import read_json, write_csv, write_json
 
 ID_COLUMNS = ("run", "name", "index")
 ROW_SUM_ATOL = 0.01
+EXACT_SUM_ATOL = 1e-12  # a row this close to 1 is a full-precision mixture: read as written
 
 
 @dataclass(frozen=True)
@@ -87,13 +90,14 @@ class Swarm:
 
     def write(self, ratios: str | Path, metrics: str | Path, names: Sequence[str] | None = None) -> None:
         ids = pd.DataFrame({"run": self.runs, "name": names or self.runs, "index": range(len(self.runs))})
-        write_csv(ratios, pd.concat([ids, pd.DataFrame(self.P, columns=list(self.domains))], axis=1))
-        write_csv(metrics, pd.concat([ids, pd.DataFrame(self.Y, columns=list(self.tasks))], axis=1))
+        write_csv(ratios, pd.concat([ids, pd.DataFrame(self.P, columns=list(self.domains))], axis=1), None)
+        write_csv(metrics, pd.concat([ids, pd.DataFrame(self.Y, columns=list(self.tasks))], axis=1), None)
 
     @classmethod
     def read(cls, ratios: str | Path, metrics: str | Path) -> Swarm:
         """Join the two files on ``run`` (or ``run_id``); drop rows with a missing value; check the rows."""
-        r, m = _with_run(pd.read_csv(ratios), ratios), _with_run(pd.read_csv(metrics), metrics)
+        r = _with_run(pd.read_csv(ratios), ratios)
+        m = _with_run(pd.read_csv(metrics), metrics)
         domains = [c for c in r.columns if c not in ID_COLUMNS]
         tasks = [c for c in m.columns if c not in ID_COLUMNS]
         if len(domains) < 2 or not tasks:
@@ -106,13 +110,16 @@ class Swarm:
         left, right = left[ok], right[ok]
         if left.empty:
             raise ValueError(f"no run of {ratios} has metrics in {metrics} (joined on 'run')")
-        P = left.to_numpy(float)
+        # C order, as the workflow's arrays: the same sums in the same order, so the same bits
+        P = np.ascontiguousarray(left.to_numpy(float))
         bad = np.flatnonzero(np.abs(P.sum(axis=1) - 1.0) > ROW_SUM_ATOL)
         if bad.size or P.min() < 0:
             runs = left.index[bad].tolist()
             raise ValueError(f"{ratios}: mixtures must be non-negative and sum to 1 (runs {runs} do not)")
-        P = P / P.sum(axis=1, keepdims=True)
-        return cls(tuple(map(str, left.index)), tuple(domains), P, tuple(tasks), right.to_numpy(float))
+        off = np.abs(P.sum(axis=1) - 1.0) > EXACT_SUM_ATOL
+        P[off] = P[off] / P[off].sum(axis=1, keepdims=True)
+        Y = np.ascontiguousarray(right.to_numpy(float))
+        return cls(tuple(map(str, left.index)), tuple(domains), P, tuple(tasks), Y)
 
 
 def _with_run(frame: pd.DataFrame, path: str | Path) -> pd.DataFrame:

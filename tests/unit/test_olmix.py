@@ -50,12 +50,44 @@ def test_fit_recovers_planted_laws_under_noise():
     assert np.allclose(centred(law.t), centred(t), atol=0.1)
 
 
-def test_ridge_identifies_a_domain_absent_from_every_run():
+def test_a_domain_absent_from_every_run_gets_the_mean_coefficient_and_moves_nothing():
     P, Y, _, _ = planted()
-    P = np.column_stack([P, np.zeros(len(P))])  # a fourth domain no run trained on
-    law = TaskLogLinearLaw.fit(P, Y, ("a", "b", "c"), FAST)
-    # unidentified by the data, its coefficient sits at its row's mean of the others (the ridge's minimum)
-    assert np.allclose(law.t[:, 3], law.t[:, :3].mean(axis=1), atol=5e-3)
+    P4 = np.column_stack([P, np.zeros(len(P))])  # a fourth domain no run trained on
+    law = TaskLogLinearLaw.fit(P4, Y, ("a", "b", "c"), FAST)
+    assert np.allclose(law.t[:, 3], law.t[:, :3].mean(axis=1), rtol=0, atol=1e-12)
+    three = TaskLogLinearLaw.fit(P, Y, ("a", "b", "c"), FAST)  # the other coefficients fit as without it
+    assert np.allclose(law.predict(P4), three.predict(P), atol=2e-4)
+    # the proposal stays finite and on the simplex, and weighs the unknown domain like an average one
+    p = minimize_task_law(law, prior=np.full(4, 0.25), kl_weight=0.05)
+    assert np.all(np.isfinite(p)) and p.sum() == pytest.approx(1.0) and 0 < p[3] < 0.5
+
+
+def test_leave_one_out_survives_a_domain_only_one_run_trained_on():
+    P, Y, c, t = planted(K=14, noise=0.002)
+    P = np.column_stack([P, np.zeros(len(P))])
+    P[0] = [0.2, 0.2, 0.2, 0.4]  # the fourth domain's only run: leaving it out leaves the domain absent
+    t4 = np.column_stack([t, t.mean(axis=1)])
+    Y[0] = c + np.exp(P[0] @ t4.T)
+    swarm = Swarm(tuple(f"r{k}" for k in range(len(P))), ("a", "b", "c", "d"), P, ("x", "y", "z"), Y)
+    fit = propose(swarm, None, FAST)["fit"]
+    loo = np.array(fit["loo_predicted"])
+    assert np.all(np.isfinite(loo)) and abs(loo[0] - Y[0]).max() < 0.1
+    assert fit["correlations"]["average"]["leave_one_out"]["pearson"] > 0.9
+
+
+def test_ridge_is_relative_to_the_tasks_spread():
+    P, Y, _, _ = planted()
+    y = Y[:, :1]
+    fits = {
+        (ridge, scale): centred(
+            TaskLogLinearLaw.fit(P, scale * y, ("x",), FitSettings(ridge=ridge, n_random=3)).t
+        )
+        for ridge in (0.0, 0.01)
+        for scale in (1.0, 0.5)
+    }
+    # the same relative ridge shrinks t alike at either scale of the metric
+    assert np.allclose(fits[0.01, 1.0], fits[0.01, 0.5], atol=5e-3)
+    assert np.abs(fits[0.01, 1.0]).sum() < 0.7 * np.abs(fits[0.0, 1.0]).sum()
 
 
 def test_static_law_maps_onto_the_task_law():
@@ -74,9 +106,24 @@ def test_swarm_is_deterministic_distinct_and_within_bounds():
     assert not np.array_equal(a, dirichlet_swarm(PRIOR, TOKENS, proxy, 12, 8, s))
     assert a.shape == (12, 3) and np.allclose(a.sum(axis=1), 1.0)
     assert np.all((a == 0) | (a >= s.minimum_weight))
-    assert np.all(np.ceil(1000 * a * proxy / TOKENS) / 1000 <= 1.0)
+    assert np.all(np.ceil(1000 * np.floor(a * proxy) / TOKENS) / 1000 <= 1.0)  # whole tokens, as olmix
     assert all(not np.allclose(a[i], a[j], atol=1e-5) for i in range(12) for j in range(i))
     assert SwarmSettings().size(3) == 12 and SwarmSettings(factor=2.5).size(6) == 18
+
+
+def test_swarm_weights_lie_on_the_minimum_weight_grid():
+    s = SwarmSettings(minimum_weight=0.05)
+    a = dirichlet_swarm(PRIOR, TOKENS, 100_000, 12, 0, s)
+    # olmix rounds each draw to multiples of the minimum, then renormalises: each row is k / sum(k) for
+    # integers k with sum(k) * 0.05 within m / 2 steps of 1
+    for row in a:
+        n = [n for n in range(17, 24) if np.allclose(row * n, np.round(row * n), atol=1e-9)]
+        assert n, row
+    fine = dirichlet_swarm(PRIOR, TOKENS, 100_000, 12, 0, SwarmSettings(minimum_weight=0.0))
+    assert not all(np.allclose(r * 20, np.round(r * 20), atol=1e-9) for r in fine)  # no minimum: no grid
+    # the grid merges near-identical draws, so fewer distinct mixtures pass: a small grid asks for too many
+    with pytest.raises(ValueError, match="distinct mixtures"):
+        dirichlet_swarm(PRIOR, TOKENS, 100_000, 200, 0, SwarmSettings(minimum_weight=0.25))
 
 
 def test_swarm_says_when_the_bounds_leave_no_mixture():
@@ -132,12 +179,25 @@ def test_ratios_and_metrics_round_trip_in_olmixs_layout(tmp_path):
     assert list(pd.read_csv(tmp_path / "metrics.csv").columns) == ["run", "name", "index", "t1", "t2", "t3"]
     back = Swarm.read(tmp_path / "ratios.csv", tmp_path / "metrics.csv")
     assert back.runs == swarm.runs and back.tasks == swarm.tasks
-    assert np.allclose(back.P, P) and np.allclose(back.Y, Y)
+    assert np.array_equal(back.P, P) and np.array_equal(back.Y, Y)  # full precision: bit for bit
+    # a file at olmix's own precision (rows off 1 by up to 0.01) is renormalised
+    ratios.round(4).to_csv(tmp_path / "r4.csv", index=False)
+    four = Swarm.read(tmp_path / "r4.csv", tmp_path / "metrics.csv").P
+    assert np.allclose(four.sum(axis=1), 1.0, atol=1e-15) and np.allclose(four, P, atol=1e-4)
     # olmix's run_id spelling, a row with a missing metric dropped
     metrics = pd.read_csv(tmp_path / "metrics.csv").rename(columns={"run": "run_id"})
     metrics.loc[2, "t2"] = np.nan
     metrics.to_csv(tmp_path / "m2.csv", index=False)
     assert Swarm.read(tmp_path / "ratios.csv", tmp_path / "m2.csv").runs == ("run0", "run1", "run3", "run4")
+
+
+def test_a_fit_from_the_written_csvs_is_the_fit_of_the_swarm(tmp_path):
+    P, Y, _, _ = planted()
+    swarm = Swarm(tuple(f"run{k}" for k in range(len(P))), ("a", "b", "c"), P, ("x", "y", "z"), Y)
+    swarm.write(tmp_path / "ratios.csv", tmp_path / "metrics.csv")
+    back = Swarm.read(tmp_path / "ratios.csv", tmp_path / "metrics.csv")
+    settings = FitSettings(n_random=2, loo_n_random=1)
+    assert propose(back, None, settings)["proportions"] == propose(swarm, None, settings)["proportions"]
 
 
 def test_standalone_fit_writes_olmixs_outputs(tmp_path):

@@ -126,6 +126,16 @@ def test_reuse_priors_take_the_configured_natural_distribution(tmp_path):
         ({"run.methods": ["stratified", "alchemy"]}, "unknown method 'alchemy'"),
         ({"methods.aioli": {"etaa": 1}}, "methods.aioli: unknown parameter(s) ['etaa']"),
         (
+            {"methods.olmix.regressor": "xgboost"},
+            "methods.olmix.regressor: regressor 'xgboost' is not a regressor; choose from ['autoscale', 'bimix', 'gp', "
+            "'lightgbm', 'linear', 'log_linear', 'search']",
+        ),
+        (
+            {"methods.olmix.proposer": "anneal"},
+            "methods.olmix.proposer: proposer 'anneal' is not a proposer; choose from ['exact', 'search', "
+            "'simulation']",
+        ),
+        (
             {"settings.abse.methods": {"aiolii": {"eta": 1}}},
             "settings.abse.methods: unknown method(s) ['aiolii']",
         ),

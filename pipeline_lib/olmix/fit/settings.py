@@ -1,0 +1,97 @@
+"""Typed settings of the regressors and proposers (numpy-free: ``OlmixConfig`` nests them).
+
+A unit's settings section in ``methods.olmix`` is named as the unit (``gp``, ``simulation``, ...). Each class
+is a :class:`~pipeline_lib.config.types.Checked` section: its ranges are declared on its fields and checked
+as it is built, an error naming ``methods.olmix.<section>.<field>``. The log-linear regressor's settings are
+``OlmixConfig``'s flat fields (``huber_delta``, ``ridge``, ``n_random``) and the exact proposer's is
+``kl_weight``, as before the units existed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipeline_lib.config.ranges import ranged
+from pipeline_lib.config.types import Checked
+
+
+@dataclass(frozen=True)
+class LightGBMSettings(Checked):
+    """RegMix's LightGBM per task (sail-sg/regmix, regression_fitting/regression.ipynb): gbdt, regression
+    objective, metrics l1 and l2, learning rate 0.01, 1000 iterations, seed 42, early stopping after 3 rounds.
+    olmix (fit/utils.py) keeps these but runs 10,000 iterations and stops on the training set; a swarm has
+    no held-out mixtures, so the stopping rounds here watch the training set too."""
+
+    num_iterations: int = ranged(1000, ge=1)
+    """Boosting rounds (RegMix 1000; olmix 10000)."""
+    learning_rate: float = ranged(0.01, gt=0, le=1)
+    early_stopping_rounds: int = ranged(3, ge=0)
+    """Stop when the training l1 or l2 has not improved for this many rounds; 0: never stop early."""
+    min_child_samples: int = ranged(20, ge=1)
+    """LightGBM's default, which both references keep: with fewer than 2x this many runs no tree splits,
+    so the prediction is the swarm's mean (one reason the paper finds LightGBM needs > 118 runs)."""
+    seed: int = 42
+
+
+@dataclass(frozen=True)
+class GPSettings(Checked):
+    """A Gaussian process per task (olmix fit/utils.py): kernel C(constant_value) x RBF(length_scale) +
+    White(noise_level), bounds (1e-3, 1e3), (1e-2, 1e2) and (1e-5, 10), ``n_restarts`` optimiser restarts
+    seeded by the fit's seed, targets normalised. Each initial value must lie within its bounds."""
+
+    n_restarts: int = ranged(10, ge=0)
+    normalize_y: bool = True
+    constant_value: float = ranged(1.0, ge=1e-3, le=1e3)
+    length_scale: float = ranged(1.0, ge=1e-2, le=1e2)
+    noise_level: float = ranged(0.1, ge=1e-5, le=10)
+
+
+@dataclass(frozen=True)
+class BimixSettings(Checked):
+    """BiMix's power law summed over domains (olmix fit/utils.py): ``f(p) = sum_j F_j p_j^(-alpha_j)``,
+    ``F, alpha >= 0``, p clipped at ``eps``; scipy ``least_squares`` from F = mean(y) / m, alpha = 1."""
+
+    max_nfev: int = ranged(50_000, ge=1)
+    eps: float = ranged(1e-12, gt=0, lt=1)
+
+
+@dataclass(frozen=True)
+class AutoscaleSettings(Checked):
+    """AutoScale's law (olmix fit/utils.py): ``f(p) = sum_j (N (alpha_j + p_j))^(-gamma_j) + L`` with
+    ``alpha, gamma >= 1e-12`` and ``0 <= L <= min y``; scipy ``least_squares`` from alpha = 1/m, gamma = 0.5,
+    L = min(y) / 10."""
+
+    max_nfev: int = ranged(50_000, ge=1)
+    tokens: float | None = ranged(None, gt=0)
+    """N; None: the target run's tokens R, as olmix passes them."""
+
+
+@dataclass(frozen=True)
+class ExactSettings(Checked):
+    """The exact proposer: ``min_p sum_i w_i exp(t_i . p) + kl_weight KL(p || natural)`` on the capped
+    simplex (olmix's LogLinearExactProposer; the paper's lambda = 0.05)."""
+
+    kl_weight: float = ranged(0.05, ge=0)
+
+
+@dataclass(frozen=True)
+class SimulationSettings(Checked):
+    """olmix's SimulationProposer: ``rounds`` rounds of ``samples`` Dirichlet(s x prior) mixtures, s
+    log-uniform in [min_strength, max_strength] x growth (r + 1) in round r (r from 0); mixtures over the
+    caps are dropped; the mean of those predicted within ``tolerance`` of the best is the round's answer,
+    weights below ``min_weight`` zeroed; the next round's prior is (answer + prior) / 2."""
+
+    rounds: int = ranged(10, ge=1)
+    samples: int = ranged(100_000, ge=1)
+    min_strength: float = ranged(1.0, gt=0)
+    max_strength: float = ranged(100.0, gt=0)
+    growth: float = ranged(2.0, gt=0)
+    tolerance: float = ranged(1e-3, ge=0)
+    """In the objective's units (bits per byte here)."""
+    min_weight: float = ranged(1e-5, ge=0, lt=1)
+    temperature: float | None = ranged(None, gt=0)
+    """Sample around natural^temperature (renormalised); None: natural."""
+
+    def problems(self) -> list[tuple[str, str]]:
+        low, high = self.min_strength, self.max_strength
+        return [] if low <= high else [("min_strength", f"must not exceed max_strength ({high}), got {low}")]
