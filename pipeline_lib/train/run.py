@@ -20,7 +20,6 @@ import argparse
 import dataclasses
 import json
 import logging
-import math
 import os
 import subprocess
 import sys
@@ -36,10 +35,11 @@ from pipeline_lib import parallel
 from pipeline_lib.config import RunSpec
 from pipeline_lib.data.sampler import eval_chunks
 from pipeline_lib.data.tokens import GroupTokens
-from pipeline_lib.io import atomic_path, stable_hash, write_csv, write_json
+from pipeline_lib.io import atomic_path, stable_hash, write_csv
 from pipeline_lib.logs import setup_logging
 from pipeline_lib.methods import NO_INPUTS, MixturePolicy, RunInputs, make_policy
 from pipeline_lib.parallel import SINGLE, Ranks
+from pipeline_lib.records import RUN_FILE, Compute, RunRecord, TestResult
 from pipeline_lib.train import gpu_slot
 from pipeline_lib.train.allocator import keep_freed_memory
 from pipeline_lib.train.checkpoint import NAME as CHECKPOINT
@@ -49,35 +49,6 @@ from pipeline_lib.train.tracking import TensorBoardTracker
 from pipeline_lib.train.trainer import DivergenceError, Trainer
 
 log = logging.getLogger(__name__)
-
-
-def _finite(value: float) -> float | None:
-    return float(value) if math.isfinite(value) else None
-
-
-def _exp(value: float) -> float | None:
-    try:
-        return _finite(math.exp(value))
-    except OverflowError:
-        return None
-
-
-def perplexity_summary(groups: Sequence[str], test_losses: np.ndarray) -> dict:
-    """Per-group test loss/perplexity, their average perplexity and exp(mean loss). A value that is not
-    finite (a perplexity that overflows) is null, and ``overflow`` says which."""
-    with np.errstate(over="ignore"):
-        ppl = np.exp(test_losses)
-    out = {
-        "test_loss": {g: _finite(v) for g, v in zip(groups, test_losses, strict=True)},
-        "test_ppl": {g: _finite(v) for g, v in zip(groups, ppl, strict=True)},
-        "avg_test_ppl": _finite(ppl.mean()),
-        "exp_mean_test_loss": _exp(test_losses.mean()),
-    }
-    bad = [g for g, v in out["test_ppl"].items() if v is None]
-    if bad:
-        out["overflow"] = f"the test perplexity of {bad} is not finite (test losses {out['test_loss']})"
-        log.error(out["overflow"])
-    return out
 
 
 def task_bpb(trainer: Trainer, tasks: Sequence[GroupTokens], split: str = "val") -> dict[str, float]:
@@ -106,7 +77,7 @@ def run_record(
     test_losses: np.ndarray | None,
     wall: float,
     init_state: str | Path | None = None,
-) -> dict:
+) -> RunRecord:
     """run.json: the spec as trained (the tokenizer's vocabulary) and its hash, the data's hashes, where the
     job started (``start``: step, tokens), the outcome, compute, and what the policy reports."""
     start_step, start_tokens = start
@@ -114,35 +85,35 @@ def run_record(
     data_hashes = {g.name: {s: g.meta["splits"][s]["sha256"] for s in ("train", "val", "test")} for g in data}
     trained = dataclasses.replace(spec, model=trainer.model_config)
     tokens = trainer.tokens - start_tokens
-    return {
-        "setting": spec.setting,
-        "method": spec.method,
-        "seed": spec.seed,
-        "groups": list(spec.groups),
-        "spec": trained.to_dict(),
-        "config_hash": stable_hash({"spec": trained.to_dict(), "data": data_hashes}),
-        "data_sha256": data_hashes,
-        "start_step": start_step,
-        "init_state": str(init_state) if init_state is not None else None,
-        "steps": trainer.step,
-        "tokens": trainer.tokens,  # on the model's whole schedule, a resumed parent's included
-        "tokens_trained": tokens,  # by this job
-        "final_mixture": {g: float(v) for g, v in zip(spec.groups, trainer.p, strict=True)},
-        "val_loss": {row["group"]: row["val_loss"] for row in final_val},
-        **(perplexity_summary(spec.groups, test_losses) if test_losses is not None else {}),
-        "compute": {
-            "device": str(trainer.device),
-            "n_params": trainer.model.n_params(),
-            "flops": trainer.model_config.flops_per_token() * tokens,
-            "wall_time_s": wall,
-            "train_time_s": trainer.timers["train"],
-            "eval_time_s": trainer.timers["eval"],
-            "tokens_per_s": tokens / max(trainer.timers["train"], 1e-9),
-            "torch_threads": torch.get_num_threads(),
-        },
-        "extra_runs": policy.extra_runs,
-        "method_summary": policy.summary(),
-    }
+    return RunRecord(
+        setting=spec.setting,
+        method=spec.method,
+        seed=spec.seed,
+        groups=tuple(spec.groups),
+        spec=trained.to_dict(),
+        config_hash=stable_hash({"spec": trained.to_dict(), "data": data_hashes}),
+        data_sha256=data_hashes,
+        start_step=start_step,
+        init_state=str(init_state) if init_state is not None else None,
+        steps=trainer.step,
+        tokens=trainer.tokens,  # on the model's whole schedule, a resumed parent's included
+        tokens_trained=tokens,  # by this job
+        final_mixture={g: float(v) for g, v in zip(spec.groups, trainer.p, strict=True)},
+        val_loss={row["group"]: row["val_loss"] for row in final_val},
+        test=TestResult.from_losses(spec.groups, test_losses) if test_losses is not None else None,
+        compute=Compute(
+            device=str(trainer.device),
+            n_params=trainer.model.n_params(),
+            flops=trainer.model_config.flops_per_token() * tokens,
+            wall_time_s=wall,
+            train_time_s=trainer.timers["train"],
+            eval_time_s=trainer.timers["eval"],
+            tokens_per_s=tokens / max(trainer.timers["train"], 1e-9),
+            torch_threads=torch.get_num_threads(),
+        ),
+        extra_runs=policy.extra_runs,
+        method_summary=policy.summary(),
+    )
 
 
 def train_run(
@@ -156,7 +127,7 @@ def train_run(
     tasks: Sequence[str] = (),
     task_split: str = "val",
     ranks: Ranks = SINGLE,
-) -> dict:
+) -> RunRecord:
     """Train one run; optionally resume from a saved state, stop at a break step, save the state.
     ``inputs``: the files the method reads (its fit, DoReMi's reference model); ``tasks``: groups whose
     bits per byte on ``task_split`` go into run.json (``task_bpb``, or ``test_task_bpb`` on test);
@@ -196,8 +167,7 @@ def train_run(
     if tasks:  # every rank scores its share
         loaded = {g.name: g for g in data}
         task_data = [loaded.get(t) or GroupTokens.load(Path(data_dir) / t) for t in tasks]
-        key = "task_bpb" if task_split == "val" else f"{task_split}_task_bpb"
-        record[key] = task_bpb(trainer, task_data, task_split)
+        record = record.with_task_bpb(task_split, task_bpb(trainer, task_data, task_split))
     if main:
         write_outputs(out, trainer, record, save_state or spec.train.save_checkpoint)
     if tracker is not None:
@@ -205,7 +175,7 @@ def train_run(
     if checkpointer is not None:
         checkpointer.remove()
     if test_losses is not None:
-        ppl = record["avg_test_ppl"]
+        ppl = record.tested.avg_ppl
         outcome = f"avg test ppl {ppl:.3f}" if ppl is not None else "test perplexity not finite"
     else:
         outcome = "done (learning run, no test pass)" if trainer.step == spec.train.steps else "stopped"
@@ -221,14 +191,14 @@ def train_run(
     return record
 
 
-def write_outputs(out: Path, trainer: Trainer, record: dict, save_state: bool) -> None:
+def write_outputs(out: Path, trainer: Trainer, record: RunRecord, save_state: bool) -> None:
     """curve.csv, mixture.csv, state.pt if asked, and last run.json, the marker of a finished job."""
     write_csv(out / "curve.csv", pd.DataFrame(trainer.history.curve))
     write_csv(out / "mixture.csv", pd.DataFrame(trainer.history.mixture))
     if save_state:
         with atomic_path(out / "state.pt") as tmp:
             torch.save(trainer.state_dict(), tmp)
-    write_json(out / "run.json", record)
+    record.write(out / RUN_FILE)
 
 
 def launch(n: int, gpu_slots: int, argv: Sequence[str]) -> int:
