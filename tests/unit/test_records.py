@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -26,6 +28,7 @@ from pipeline_lib.records import (
     task_bpb_key,
     task_bpb_split,
 )
+from tests.conftest import REPO
 from tests.fixtures.make_records import FITS, RUNS, SWARMS
 from tests.records import FIXTURES, fixture, run_dict
 
@@ -256,3 +259,10 @@ def test_swarm_files_read_back(name):
     path = FIXTURES / f"swarm_{name}.json"
     swarm = SwarmFile.read(path)
     assert swarm.to_dict() == json.loads(path.read_text()) and len(swarm.mixtures[0]) == len(swarm.groups)
+
+
+def test_the_records_load_neither_torch_nor_pandas():
+    code = "import json, sys, pipeline_lib.records; print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
+    loaded = {m.split(".")[0] for m in json.loads(out.stdout)}
+    assert "numpy" in loaded and not loaded & {"torch", "pandas"}
