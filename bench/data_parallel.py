@@ -27,6 +27,7 @@ from common import fake_groups
 
 from pipeline_lib.config import RunSpec, TrainConfig
 from pipeline_lib.model import ModelConfig
+from pipeline_lib.records import RUN_FILE, RunRecord
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -37,14 +38,14 @@ def write_groups(root: Path, vocab: int, context: int, tokens: int) -> None:
         dataclasses.replace(g, meta={**g.meta, "splits": splits}).save(root / g.name)
 
 
-def train(spec: RunSpec, data: Path, out: Path, ranks: int, threads: int) -> dict:
+def train(spec: RunSpec, data: Path, out: Path, ranks: int, threads: int) -> RunRecord:
     command = [
         sys.executable, "-m", "pipeline_lib.train.run", "--spec", json.dumps(spec.to_dict()),
         "--data-dir", str(data), "--out-dir", str(out), "--threads", str(threads), "--ranks", str(ranks),
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     subprocess.run(command, check=True, env=env, cwd=REPO, capture_output=True)
-    return json.loads((out / "run.json").read_text())
+    return RunRecord.read(out / RUN_FILE)
 
 
 def main() -> None:
@@ -64,7 +65,7 @@ def main() -> None:
         eval_batch_size=16, device=args.device,
     )  # fmt: skip
     spec = RunSpec("bench", ("g0", "g1"), "stratified", {}, 0, model, train_cfg)
-    results: dict[int, list[dict]] = {1: [], args.ranks: []}
+    results: dict[int, list[RunRecord]] = {1: [], args.ranks: []}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         write_groups(root / "data", args.vocab, model.context, (args.batch * args.steps + 2) * model.context)
@@ -72,24 +73,20 @@ def main() -> None:
             for n in (1, args.ranks) if r % 2 == 0 else (args.ranks, 1):
                 record = train(spec, root / "data", root / f"r{r}n{n}", n, args.threads)
                 results[n].append(record)
-                print(
-                    json.dumps(
-                        {"ranks": n, "repeat": r, "train_s": round(record["compute"]["train_time_s"], 3)}
-                    )
-                )
+                print(json.dumps({"ranks": n, "repeat": r, "train_s": round(record.compute.train_time_s, 3)}))
     report(results, args)
 
 
-def report(results: dict[int, list[dict]], args: argparse.Namespace) -> None:
+def report(results: dict[int, list[RunRecord]], args: argparse.Namespace) -> None:
     one, many = results[1], results[args.ranks]
-    t1 = float(np.median([r["compute"]["train_time_s"] for r in one]))
-    tn = float(np.median([r["compute"]["train_time_s"] for r in many]))
+    t1 = float(np.median([r.compute.train_time_s for r in one]))
+    tn = float(np.median([r.compute.train_time_s for r in many]))
     diff = max(
         abs(a - b)
         for x, y in zip(one, many, strict=True)
-        for a, b in zip(x["test_loss"].values(), y["test_loss"].values(), strict=True)
+        for a, b in zip(x.tested.loss.values(), y.tested.loss.values(), strict=True)
     )
-    tokens = one[0]["tokens_trained"]
+    tokens = one[0].trained_tokens
     print(
         f"\n{args.model}, batch {args.batch}, {args.steps} steps, {args.device}, {args.threads} threads/rank"
     )

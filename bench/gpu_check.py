@@ -241,15 +241,15 @@ def one_run(args: argparse.Namespace, ctx: dict, method: str, params: dict, out_
         "gpu-sample", RUN_GROUPS, method, params, 0, model_config(args), train_config(args, args.run_steps)
     )
     record = train_run(spec, ctx["data_dir"], out_dir)
-    compute = record["compute"]
+    compute = record.compute
     curve = [row["val_loss"] for row in json_rows(out_dir / "curve.csv")]
     return {
-        "wall_s": compute["wall_time_s"],
-        "eval_s": compute["eval_time_s"],
-        "eval_share": compute["eval_time_s"] / compute["wall_time_s"],
-        "tokens_per_s": compute["tokens_per_s"],
-        "avg_test_ppl": record.get("avg_test_ppl"),
-        "losses": [*record["test_loss"].values(), *curve],
+        "wall_s": compute.wall_time_s,
+        "eval_s": compute.eval_time_s,
+        "eval_share": compute.eval_time_s / compute.wall_time_s,
+        "tokens_per_s": compute.tokens_per_s,
+        "avg_test_ppl": record.test.avg_ppl if record.test is not None else None,
+        "losses": [*(record.test.loss.values() if record.test is not None else ()), *curve],
     }
 
 
@@ -294,6 +294,7 @@ def section_runs(args: argparse.Namespace, ctx: dict) -> dict:
 def section_data_parallel(args: argparse.Namespace, ctx: dict) -> dict:
     """The stratified run over two ranks against one process, both through the launcher of ``train.run``."""
     from pipeline_lib.config import RunSpec
+    from pipeline_lib.records import RUN_FILE, RunRecord
 
     if "data_dir" not in ctx:
         raise RuntimeError("no prepared data (the data section failed)")
@@ -312,13 +313,13 @@ def section_data_parallel(args: argparse.Namespace, ctx: dict) -> dict:
         proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
         if proc.returncode:
             raise RuntimeError(f"--ranks {ranks} failed: {proc.stderr[-1500:]}")
-        records[ranks] = json.loads((out_dir / "run.json").read_text())
+        records[ranks] = RunRecord.read(out_dir / RUN_FILE)
     one, two = records[1], records[2]
-    losses = [(one["test_loss"][g], two["test_loss"][g]) for g in RUN_GROUPS]
+    losses = [(one.tested.loss[g], two.tested.loss[g]) for g in RUN_GROUPS]
     return {
         "ranks": 2,
-        "train_s": {n: round(r["compute"]["train_time_s"], 2) for n, r in records.items()},
-        "speedup": round(one["compute"]["train_time_s"] / two["compute"]["train_time_s"], 3),
+        "train_s": {n: round(r.compute.train_time_s, 2) for n, r in records.items()},
+        "speedup": round(one.compute.train_time_s / two.compute.train_time_s, 3),
         "max_abs_test_loss_diff": max(abs(a - b) for a, b in losses),
     }
 

@@ -191,16 +191,17 @@ def run_job(task: dict) -> dict:
     except Exception as err:  # a failed run is a result of the study
         return {**key, "status": "failed", "error": f"{type(err).__name__}: {err}",
                 "traceback": traceback.format_exc()[-1500:]}  # fmt: skip
-    if record.get("avg_test_ppl") is None:  # an overflowing test perplexity: no number to pair
-        return {**key, "status": "failed", "error": record.get("overflow", "no test perplexity")}
-    compute = record["compute"]
+    test = record.test
+    if test is None or test.avg_ppl is None:  # an overflowing test perplexity: no number to pair
+        return {**key, "status": "failed", "error": (test and test.overflow) or "no test perplexity"}
+    compute = record.compute
     return {
-        **key, "status": "ok", "avg_test_ppl": record["avg_test_ppl"],
-        "mean_test_loss": sum(record["test_loss"].values()) / len(record["test_loss"]),
-        "test_loss": record["test_loss"], "val_loss": record["val_loss"],
-        "final_mixture": record["final_mixture"], "run_json": str(Path(task["out_dir"]) / "run.json"),
-        "wall_s": compute["wall_time_s"], "train_s": compute["train_time_s"],
-        "eval_s": compute["eval_time_s"], "tokens": record["tokens_trained"],
+        **key, "status": "ok", "avg_test_ppl": test.avg_ppl,
+        "mean_test_loss": sum(test.loss.values()) / len(test.loss),
+        "test_loss": dict(test.loss), "val_loss": dict(record.val_loss),
+        "final_mixture": dict(record.final_mixture), "run_json": str(Path(task["out_dir"]) / "run.json"),
+        "wall_s": compute.wall_time_s, "train_s": compute.train_time_s,
+        "eval_s": compute.eval_time_s, "tokens": record.trained_tokens,
         "process_s": time.perf_counter() - t0,
     }  # fmt: skip
 
@@ -228,7 +229,6 @@ def run_all(pool: ProcessPoolExecutor, tasks: list[dict], log: list[str]) -> lis
 # -- pilots and the offline fit -----------------------------------------------------------------------------
 def fit_offline(method: str, pilots: list[dict], out: Path) -> dict[str, Any]:
     """The offline step of ``method`` on the pilots that finished: its fit file (the final runs read it)."""
-    from pipeline_lib.io import write_json
     from pipeline_lib.methods.pilots import load_pilots
 
     paths = [p["run_json"] for p in pilots if p.get("status") == "ok"]
@@ -242,8 +242,8 @@ def fit_offline(method: str, pilots: list[dict], out: Path) -> dict[str, Any]:
         from pipeline_lib.methods.dml import fit_dml
 
         fit = fit_dml(load_pilots(paths), seed=PILOT_SEED)
-    write_json(out, fit)
-    return {"fit": str(out), "proportions": fit["proportions"], "pilots": len(paths)}
+    fit.write(out)
+    return {"fit": str(out), "proportions": list(fit.proportions), "pilots": len(paths)}
 
 
 def pilot_tasks(plan: dict[str, Any], work: Path) -> list[dict]:

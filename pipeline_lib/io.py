@@ -85,17 +85,3 @@ def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             digest.update(block)
     return digest.hexdigest()
-
-
-def spent(records: list[dict]) -> dict[str, float]:
-    """What training runs cost, for a method's compute accounting: runs, tokens and FLOPs (this job's)."""
-    return {
-        "runs": len(records),
-        "tokens": sum(trained_tokens(r) for r in records),
-        "flops": sum(float(r.get("compute", {}).get("flops", 0.0)) for r in records),
-    }
-
-
-def trained_tokens(record: dict) -> int:
-    """Tokens a run's own job trained (a resumed child's, not its parent's); older records: ``tokens``."""
-    return int(record.get("tokens_trained", record["tokens"]))

@@ -25,6 +25,7 @@ from pipeline_lib.lmo.dynamic import aioli_A, ema_A, normalize_A
 from pipeline_lib.lmo.simplex import check_mixture
 from pipeline_lib.methods.base import NO_INPUTS, MixturePolicy, RunInputs, RunPort
 from pipeline_lib.methods.static import Static
+from pipeline_lib.records import Spent
 
 
 def lp_order(m: int, rounds: int, rng: np.random.Generator) -> np.ndarray:
@@ -153,7 +154,7 @@ class Aioli(MixturePolicy):
         return out
 
     @property
-    def extra_runs(self) -> dict[str, float]:
+    def extra_runs(self) -> Spent:
         return self.prefix.extra_runs if self.prefix is not None else super().extra_runs
 
     def state_dict(self) -> dict[str, Any]:

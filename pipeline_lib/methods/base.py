@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 
+from pipeline_lib.records import NO_RUNS, Spent
+
 if TYPE_CHECKING:
     import torch
 
@@ -143,6 +145,6 @@ class MixturePolicy:
             setattr(self, name, state[name])
 
     @property
-    def extra_runs(self) -> dict[str, float]:
+    def extra_runs(self) -> Spent:
         """Training spent before this run (pilots, proxies), for the compute accounting."""
-        return {"runs": 0, "tokens": 0}
+        return NO_RUNS

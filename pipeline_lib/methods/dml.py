@@ -14,11 +14,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from pipeline_lib.io import write_json
 from pipeline_lib.lmo import FitReport, LogLinearStaticLaw, minimize_static_law
 from pipeline_lib.logs import setup_logging
 from pipeline_lib.methods.fitted import FittedStatic
 from pipeline_lib.methods.pilots import PilotSet, load_pilots
+from pipeline_lib.records import DmlFit
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ class Dml(FittedStatic):
     fit_name = "dml"
 
 
-def fit_dml(pilots: PilotSet, seed: int = 0, n_starts: int = 8) -> dict:
+def fit_dml(pilots: PilotSet, seed: int = 0, n_starts: int = 8) -> DmlFit:
     """Fit the static law on the pilots, solve for its optimum; report in-sample and leave-one-out fit."""
     law = LogLinearStaticLaw.fit(pilots.P, pilots.L, seed=seed, n_starts=n_starts)
     p_star = minimize_static_law(law, seed=seed)
@@ -38,21 +38,24 @@ def fit_dml(pilots: PilotSet, seed: int = 0, n_starts: int = 8) -> dict:
             pilots.P, pilots.L, seed=seed, n_starts=max(2, n_starts // 2)
         )
         loo = FitReport.from_predictions(pilots.L, preds).to_dict()
-    return {
-        "method": "dml",
-        "groups": list(pilots.groups),
-        "proportions": p_star.tolist(),
+    predicted = {
         "predicted_losses": law.predict(p_star[None, :])[0].tolist(),
         "predicted_avg_loss": float(law.total(p_star) / len(pilots.groups)),
-        "law": law.to_dict(),
-        "fit": law.report(pilots.P, pilots.L).to_dict(),
-        "leave_one_out": loo,
-        "runs": [
+    }
+    return DmlFit(
+        method="dml",
+        groups=pilots.groups,
+        proportions=tuple(p_star.tolist()),
+        law=law.to_dict(),
+        fit=law.report(pilots.P, pilots.L).to_dict(),
+        leave_one_out=loo,
+        runs=[
             {"run": path, "mixture": p.tolist(), "val_loss": loss.tolist()}
             for path, p, loss in zip(pilots.paths, pilots.P, pilots.L, strict=True)
         ],
-        "extra_runs": pilots.extra_runs,
-    }
+        extra_runs=pilots.extra_runs,
+        details=predicted,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -63,12 +66,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = ap.parse_args(argv)
     setup_logging()
     fit = fit_dml(load_pilots(args.pilots), seed=args.seed)
-    write_json(args.out, fit)
-    log.info(
-        "DML optimum %s, fit R^2 %.3f",
-        np.round(fit["proportions"], 3).tolist(),
-        fit["fit"]["r2_mean"],
-    )
+    fit.write(args.out)
+    log.info("DML optimum %s, fit R^2 %.3f", np.round(fit.proportions, 3).tolist(), fit.fit["r2_mean"])
 
 
 if __name__ == "__main__":

@@ -20,10 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline_lib.io import atomic_path, read_json, write_json
+from pipeline_lib.io import atomic_path
 from pipeline_lib.logs import setup_logging
 from pipeline_lib.methods.fitted import FittedStatic
 from pipeline_lib.methods.pilots import PilotSet, load_pilots
+from pipeline_lib.records import RUN_FILE, GridSearchFit, RunRecord
 
 log = logging.getLogger(__name__)
 
@@ -39,37 +40,32 @@ def select(pilots: PilotSet) -> int:
     return int(np.argmin(pilots.L.mean(axis=1)))
 
 
-def fit_grid_search(pilots: PilotSet) -> dict:
+def fit_grid_search(pilots: PilotSet) -> GridSearchFit:
     """The fit record: the winning mixture, its run and every candidate."""
     best = select(pilots)
     log.info("grid search picked %s (p = %s)", pilots.paths[best], np.round(pilots.P[best], 3).tolist())
-    return {
-        "method": "grid_search",
-        "groups": list(pilots.groups),
-        "proportions": pilots.P[best].tolist(),
-        "selected_run": pilots.paths[best],
-        "candidates": [
+    return GridSearchFit(
+        method="grid_search",
+        groups=pilots.groups,
+        proportions=tuple(pilots.P[best].tolist()),
+        selected_run=pilots.paths[best],
+        candidates=[
             {"run": path, "mixture": p.tolist(), "avg_val_loss": float(loss.mean())}
             for path, p, loss in zip(pilots.paths, pilots.P, pilots.L, strict=True)
         ],
-        "extra_runs": pilots.extra_runs,
-    }
+        extra_runs=pilots.extra_runs,
+    )
 
 
 def copy_selected(fit_path: str | Path, out_dir: str | Path) -> None:
     """Make the selected pilot the method's run: its curve, mixture and record, with the fit's accounting."""
-    fit = read_json(fit_path)
-    src, out = Path(fit["selected_run"]).parent, Path(out_dir)
+    fit = GridSearchFit.read(fit_path)
+    src, out = Path(fit.selected_run).parent, Path(out_dir)
     for name in ("curve.csv", "mixture.csv"):
         with atomic_path(out / name) as tmp:
             shutil.copyfile(src / name, tmp)
-    record = read_json(fit["selected_run"])
-    record.update(
-        method="grid_search",
-        extra_runs=fit["extra_runs"],
-        method_summary={"fit_path": str(fit_path), "selected_run": fit["selected_run"]},
-    )
-    write_json(out / "run.json", record)
+    record = RunRecord.read(fit.selected_run)
+    record.as_selected(fit.method, str(fit_path), fit.selected_run, fit.extra_runs).write(out / RUN_FILE)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -84,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = ap.parse_args(argv)
     setup_logging()
     if args.command == "fit":
-        write_json(args.out, fit_grid_search(load_pilots(args.pilots)))
+        fit_grid_search(load_pilots(args.pilots)).write(args.out)
     else:
         copy_selected(args.fit, args.out_dir)
 

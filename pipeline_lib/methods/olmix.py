@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline_lib.io import read_json
 from pipeline_lib.lmo.simplex import check_mixture
 from pipeline_lib.methods.base import NO_INPUTS, MixturePolicy, RunInputs, RunPort
 from pipeline_lib.methods.fitted import FittedStatic
+from pipeline_lib.records import SwarmFile
 
 
 class Olmix(FittedStatic):
@@ -29,12 +29,12 @@ class SwarmProxy(MixturePolicy):
     def __init__(self, groups: tuple[str, ...], cfg, inputs: RunInputs = NO_INPUTS) -> None:
         super().__init__(groups, cfg, inputs)
         path = inputs.need("fit", "olmix_proxy")
-        swarm = read_json(path)
-        if tuple(swarm["groups"]) != groups:
-            raise ValueError(f"{path}: swarm groups {swarm['groups']} differ from {list(groups)}")
-        if not 0 <= cfg.index < len(swarm["mixtures"]):
-            raise ValueError(f"{path}: no swarm mixture {cfg.index} (the swarm has {len(swarm['mixtures'])})")
-        self.p = check_mixture(swarm["mixtures"][cfg.index], self.m, f"{path} mixture {cfg.index}")
+        swarm = SwarmFile.read(path)
+        if swarm.groups != groups:
+            raise ValueError(f"{path}: swarm groups {list(swarm.groups)} differ from {list(groups)}")
+        if not 0 <= cfg.index < len(swarm.mixtures):
+            raise ValueError(f"{path}: no swarm mixture {cfg.index} (the swarm has {len(swarm.mixtures)})")
+        self.p = check_mixture(swarm.mixtures[cfg.index], self.m, f"{path} mixture {cfg.index}")
 
     def start(self, run: RunPort) -> np.ndarray:
         return self.p

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline_lib.io import read_json, spent, trained_tokens
+from pipeline_lib.records import RunRecord, Spent
 
 
 @dataclass(frozen=True)
@@ -19,23 +19,23 @@ class PilotSet:
     L: np.ndarray
     tokens: int
     paths: tuple[str, ...]
-    records: tuple[dict, ...]
+    records: tuple[RunRecord, ...]
 
     @property
-    def extra_runs(self) -> dict[str, float]:
-        return spent(list(self.records))
+    def extra_runs(self) -> Spent:
+        return Spent.of(self.records)
 
 
 def load_pilots(paths: Sequence[str]) -> PilotSet:
     """Read pilot ``run.json`` files; all must share the same groups."""
-    records = [read_json(p) for p in paths]
+    records = [RunRecord.read(p) for p in paths]
     if not records:
         raise ValueError("no pilot runs given")
-    groups = tuple(records[0]["groups"])
+    groups = records[0].groups
     for path, rec in zip(paths, records, strict=True):
-        if tuple(rec["groups"]) != groups:
-            raise ValueError(f"{path}: groups {rec['groups']} differ from {list(groups)}")
-    P = np.array([[rec["final_mixture"][g] for g in groups] for rec in records])
-    L = np.array([[rec["val_loss"][g] for g in groups] for rec in records])
-    tokens = sum(trained_tokens(rec) for rec in records)
+        if rec.groups != groups:
+            raise ValueError(f"{path}: groups {list(rec.groups)} differ from {list(groups)}")
+    P = np.array([rec.mixture(groups) for rec in records])
+    L = np.array([rec.val_losses(groups) for rec in records])
+    tokens = sum(rec.trained_tokens for rec in records)
     return PilotSet(groups, P, L, tokens, tuple(map(str, paths)), tuple(records))

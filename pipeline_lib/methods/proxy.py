@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from pipeline_lib.io import read_json, spent, write_json
 from pipeline_lib.logs import setup_logging
 from pipeline_lib.methods.base import NO_INPUTS, MixturePolicy, RunInputs, RunPort
+from pipeline_lib.records import ProxyFit, RunRecord, Spent
 
 log = logging.getLogger(__name__)
 
@@ -61,22 +61,22 @@ class ProxyPolicy(MixturePolicy):
         }
 
 
-def proxy_fit(method: str, proxy: dict, reference: dict | None = None) -> dict:
+def proxy_fit(method: str, proxy: RunRecord, reference: RunRecord | None = None) -> ProxyFit:
     """The fit record of a proxy run: time-averaged weights, their trace and the runs spent on them."""
-    summary = proxy["method_summary"]
+    summary = proxy.method_summary  # ProxyPolicy.summary()
     avg = np.asarray(summary["avg_domain_weights"], dtype=float)
     runs = [proxy] + ([reference] if reference is not None else [])
-    return {
-        "method": method,
-        "groups": list(proxy["groups"]),
-        "proportions": (avg / avg.sum()).tolist(),
-        "final_weights": summary["domain_weights"],
-        "updates": summary["updates"],
-        "trace": summary["trace"],
-        "proxy_val_loss": proxy["val_loss"],
-        "hyper_parameters": proxy["spec"]["method_params"],
-        "extra_runs": spent(runs),
-    }
+    return ProxyFit(
+        method=method,
+        groups=proxy.groups,
+        proportions=tuple((avg / avg.sum()).tolist()),
+        final_weights=summary["domain_weights"],
+        updates=summary["updates"],
+        trace=summary["trace"],
+        proxy_val_loss=dict(proxy.val_loss),
+        hyper_parameters=proxy.method_params,
+        extra_runs=Spent.of(runs),
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -87,10 +87,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--out", required=True)
     args = ap.parse_args(argv)
     setup_logging()
-    reference = read_json(args.reference) if args.reference else None
-    fit = proxy_fit(args.method, read_json(args.proxy), reference)
-    write_json(args.out, fit)
-    log.info("%s time-averaged weights %s", args.method, np.round(fit["proportions"], 4).tolist())
+    reference = RunRecord.read(args.reference) if args.reference else None
+    fit = proxy_fit(args.method, RunRecord.read(args.proxy), reference)
+    fit.write(args.out)
+    log.info("%s time-averaged weights %s", args.method, np.round(fit.proportions, 4).tolist())
 
 
 if __name__ == "__main__":

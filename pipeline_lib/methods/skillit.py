@@ -21,11 +21,11 @@ import numpy as np
 import pandas as pd
 
 from pipeline_lib.config.methods import SkillItConfig
-from pipeline_lib.io import read_json, spent, write_json
 from pipeline_lib.lmo import eg_from_scores
 from pipeline_lib.lmo.dynamic import skillit_A
 from pipeline_lib.logs import setup_logging
 from pipeline_lib.methods.base import NO_INPUTS, MixturePolicy, RunInputs, RunPort
+from pipeline_lib.records import RunRecord, SkillItFit, Spent
 
 log = logging.getLogger(__name__)
 
@@ -48,27 +48,29 @@ def skills_graph(curves: Sequence[pd.DataFrame], groups: Sequence[str]) -> np.nd
     return G
 
 
-def fit_graph(run_paths: Sequence[str]) -> dict:
+def fit_graph(run_paths: Sequence[str]) -> SkillItFit:
     """The skills graph from the one-hot runs (any order; each is placed by the group it trained on)."""
-    records = [read_json(p) for p in run_paths]
-    groups = list(records[0]["groups"])
-    by_group: dict[str, tuple[str, dict]] = {}
+    records = [RunRecord.read(p) for p in run_paths]
+    groups = list(records[0].groups)
+    by_group: dict[str, tuple[str, RunRecord]] = {}
     for path, rec in zip(run_paths, records, strict=True):
-        mix = np.array([rec["final_mixture"][g] for g in groups])
-        if list(rec["groups"]) != groups or not np.isclose(mix.max(), 1.0):
+        if list(rec.groups) != groups:
+            raise ValueError(f"{path}: not a one-hot run over {groups}")
+        mix = np.array(rec.mixture(groups))
+        if not np.isclose(mix.max(), 1.0):
             raise ValueError(f"{path}: not a one-hot run over {groups}")
         by_group[groups[int(mix.argmax())]] = (path, rec)
     if sorted(by_group) != sorted(groups):
         raise ValueError(f"one-hot runs cover {sorted(by_group)}, need one per group of {groups}")
     ordered = [by_group[g] for g in groups]
     G = skills_graph([pd.read_csv(Path(path).parent / "curve.csv") for path, _ in ordered], groups)
-    return {
-        "method": "skillit",
-        "groups": groups,
-        "graph": G.tolist(),
-        "runs": [path for path, _ in ordered],
-        "extra_runs": spent([rec for _, rec in ordered]),
-    }
+    return SkillItFit(
+        method="skillit",
+        groups=tuple(groups),
+        graph=G.tolist(),
+        runs=[path for path, _ in ordered],
+        extra_runs=Spent.of(rec for _, rec in ordered),
+    )
 
 
 class SkillIt(MixturePolicy):
@@ -81,10 +83,10 @@ class SkillIt(MixturePolicy):
     def __init__(self, groups: tuple[str, ...], cfg: SkillItConfig, inputs: RunInputs = NO_INPUTS) -> None:
         super().__init__(groups, cfg, inputs)
         self.fit_path = inputs.need("fit", "skillit")
-        self.fit = read_json(self.fit_path)
-        if tuple(self.fit["groups"]) != groups:
-            raise ValueError(f"{self.fit_path}: graph groups {self.fit['groups']} differ from {groups}")
-        self.G = np.asarray(self.fit["graph"], dtype=float)
+        self.fit = SkillItFit.read(self.fit_path)
+        if self.fit.groups != groups:
+            raise ValueError(f"{self.fit_path}: graph groups {list(self.fit.groups)} differ from {groups}")
+        self.G = np.asarray(self.fit.graph, dtype=float)
         self.trace: list[dict[str, Any]] = []
 
     def start(self, run: RunPort) -> np.ndarray:
@@ -106,11 +108,11 @@ class SkillIt(MixturePolicy):
         return p
 
     @property
-    def extra_runs(self) -> dict[str, float]:
-        return dict(self.fit["extra_runs"])
+    def extra_runs(self) -> Spent:
+        return self.fit.extra_runs
 
     def summary(self) -> dict[str, Any]:
-        return {"fit_path": self.fit_path, "graph": self.fit["graph"], "trace": self.trace}
+        return {"fit_path": self.fit_path, "graph": self.fit.graph, "trace": self.trace}
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -120,8 +122,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = ap.parse_args(argv)
     setup_logging()
     fit = fit_graph(args.runs)
-    write_json(args.out, fit)
-    log.info("skills graph %s", np.round(fit["graph"], 3).tolist())
+    fit.write(args.out)
+    log.info("skills graph %s", np.round(fit.graph, 3).tolist())
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ The mixture-reuse experiment (rules/reuse.smk), per stage, strategy and seed, th
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 from collections.abc import Sequence
@@ -34,11 +35,12 @@ from pathlib import Path
 import numpy as np
 
 from pipeline_lib.config.methods import OlmixConfig
-from pipeline_lib.io import read_json, spent, write_json
+from pipeline_lib.io import read_json, write_json
 from pipeline_lib.lmo import FitSettings, SwarmSettings, dirichlet_swarm
 from pipeline_lib.logs import setup_logging
 from pipeline_lib.olmix.propose import SolveSettings, Targets, Units, propose, write_outputs
 from pipeline_lib.olmix.swarmio import Priors, Swarm
+from pipeline_lib.records import OlmixFit, ReuseFit, RunRecord, Spent, SwarmFile
 
 log = logging.getLogger("pipeline_lib.olmix")
 
@@ -92,24 +94,21 @@ def cmd_swarm(args: argparse.Namespace) -> None:
     swarm_s = _settings(json.loads(args.config), args.seed, None).swarm
     size = swarm_s.size(len(priors.domains))
     P = dirichlet_swarm(priors.natural, priors.tokens, args.proxy_tokens, size, args.seed, swarm_s)
-    write_json(
-        args.out,
-        {"groups": list(priors.domains), "mixtures": P.tolist(), "size": size, "seed": args.seed,
-         "proxy_tokens": args.proxy_tokens, "priors": priors.to_dict()},
-    )  # fmt: skip
+    details = {"size": size, "seed": args.seed, "proxy_tokens": args.proxy_tokens, "priors": priors.to_dict()}
+    SwarmFile(priors.domains, P.tolist(), details).write(args.out)
     log.info("swarm of %d mixtures over %s (seed %d)", size, list(priors.domains), args.seed)
 
 
-def swarm_from_runs(paths: Sequence[str], metric: str) -> tuple[Swarm, dict]:
+def swarm_from_runs(paths: Sequence[str], metric: str) -> tuple[Swarm, Spent]:
     """The swarm's table from run.json files: final mixtures and ``metric`` (task_bpb or val_loss) per
     task, and what the runs cost (runs, tokens, FLOPs)."""
-    records = [read_json(p) for p in paths]
-    domains = tuple(records[0]["groups"])
-    tasks = tuple(records[0][metric])
-    P = np.array([[r["final_mixture"][d] for d in domains] for r in records])
-    Y = np.array([[r[metric][t] for t in tasks] for r in records])
+    records = [RunRecord.read(p) for p in paths]
+    domains = records[0].groups
+    tasks = tuple(records[0].metric(metric))
+    P = np.array([r.mixture(domains) for r in records])
+    Y = np.array([[r.metric(metric)[t] for t in tasks] for r in records])
     runs = tuple(f"{Path(p).parent.parent.name}/{Path(p).parent.name}" for p in paths)  # seed<n>/run<k>
-    return Swarm(runs, domains, P, tasks, Y), spent(records)
+    return Swarm(runs, domains, P, tasks, Y), Spent.of(records)
 
 
 def cmd_fit_runs(args: argparse.Namespace) -> None:
@@ -119,8 +118,12 @@ def cmd_fit_runs(args: argparse.Namespace) -> None:
     swarm.write(out / "ratios.csv", out / "metrics.csv", names=args.runs)
     result = propose(swarm, Priors.read(args.priors), s.fit, s.solve, s.units, s.targets)
     write_outputs(result, swarm, out)
-    fit = {"method": args.method, "groups": result["domains"], **result, "metric": args.metric}
-    write_json(args.fit_out, {**fit, "extra_runs": cost})
+    typed = ("proportions", "natural", "fit")
+    OlmixFit(
+        method=args.method, groups=tuple(result["domains"]), proportions=tuple(result["proportions"]),
+        natural=result["natural"], fit=result["fit"], metric=args.metric, extra_runs=cost,
+        details={k: v for k, v in result.items() if k not in typed},
+    ).write(args.fit_out)  # fmt: skip
     _log_result(result)
 
 
@@ -155,7 +158,7 @@ def cmd_reuse_plan(args: argparse.Namespace) -> None:
     from pipeline_lib.olmix.sequence import plan_step
 
     swarm_s = _settings(json.loads(args.config), args.seed, None).swarm
-    previous = read_json(args.previous) if args.previous else None
+    previous = ReuseFit.read(args.previous) if args.previous else None
     plan = plan_step(
         ReuseConfig.from_dict(json.loads(args.experiment)), args.stage, args.strategy, args.seed,
         Priors.read(args.priors), previous, (args.new_runs, args.mapped_runs), swarm_s, args.proxy_tokens,
@@ -172,17 +175,17 @@ def cmd_reuse_fit(args: argparse.Namespace) -> None:
 
     s = _settings(json.loads(args.config), args.seed, args.target_tokens)
     fit_s, solve_s = s.fit, s.solve
-    previous = read_json(args.previous) if args.previous else None
+    previous = ReuseFit.read(args.previous) if args.previous else None
     out_dir = Path(args.out).with_suffix("")
     fit = fit_step(
         ReuseConfig.from_dict(json.loads(args.experiment)), args.stage, args.strategy,
         Priors.read(args.priors), read_json(args.plan) if args.plan else None, previous,
         Path(args.previous).with_suffix("") if args.previous else None, args.runs, fit_s, solve_s, out_dir,
     )  # fmt: skip
-    write_json(args.out, {**fit, "seed": args.seed})
-    mix = dict(zip(fit["groups"], np.round(fit["proportions"], 3).tolist(), strict=True))
+    dataclasses.replace(fit, seed=args.seed).write(args.out)
+    mix = {g: round(p, 3) for g, p in fit.mixture.items()}
     log.info("stage %d %s seed %d: %s after %d runs in all", args.stage, args.strategy, args.seed, mix,
-             fit["extra_runs"]["runs"])  # fmt: skip
+             fit.extra_runs.runs)  # fmt: skip
 
 
 def cmd_reuse_table(args: argparse.Namespace) -> None:

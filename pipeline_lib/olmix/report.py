@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from pipeline_lib.io import read_json
+from pipeline_lib.records import FitRecord, OlmixFit
 from pipeline_lib.report.tables import write_formats
 
 
@@ -22,24 +22,24 @@ def mix_rows(paths: Sequence[str]) -> pd.DataFrame:
     Pearson r in sample and leave-one-out (Olmix fits), and the learning runs and FLOPs spent."""
     rows, seen = [], set()
     for path in paths:
-        fit = read_json(path)
+        fit = FitRecord.read(path)
         seed = int(path.rsplit("seed", 1)[1].split(".")[0])
-        groups = fit["groups"]
-        if "natural" in fit and seed not in seen:
+        olmix = fit.as_type(OlmixFit) if fit.has(OlmixFit) else None  # DML's fit: no natural, no r
+        if olmix is not None and seed not in seen:
             seen.add(seed)
             rows.append(
-                {"seed": seed, "mixture": "natural", **dict(zip(groups, fit["natural"], strict=True))}
+                {"seed": seed, "mixture": "natural", **dict(zip(fit.groups, olmix.natural, strict=True))}
             )
-        avg = fit.get("fit", {}).get("correlations", {}).get("average")
+        avg = olmix.average_correlations if olmix is not None else None
         rows.append(
             {
                 "seed": seed,
-                "mixture": fit["method"],
-                **dict(zip(groups, fit["proportions"], strict=True)),
+                "mixture": fit.method,
+                **fit.mixture,
                 "fit r": _r(avg, "train"),
                 "LOO r": _r(avg, "leave_one_out"),
-                "runs": fit["extra_runs"]["runs"],
-                "FLOPs": fit["extra_runs"].get("flops"),
+                "runs": fit.extra_runs.runs,
+                "FLOPs": fit.extra_runs.flops,
             }
         )
     return pd.DataFrame(rows).set_index(["seed", "mixture"]).sort_index(level=0, sort_remaining=False)

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline_lib.config.reuse import SHARED, STRATEGIES
-from pipeline_lib.io import atomic_open, read_json, write_csv
+from pipeline_lib.io import atomic_open, write_csv
+from pipeline_lib.records import ReuseFit, RunRecord
 from pipeline_lib.report.markdown import to_markdown
 from pipeline_lib.report.stats import paired_diff
 from pipeline_lib.report.tables import write_formats
@@ -36,16 +37,15 @@ def fit_frame(paths: Sequence[str]) -> pd.DataFrame:
     """One row per link (stage, chain, seed): its mixture, its new runs and the cumulative cost."""
     rows = []
     for path in paths:
-        fit = read_json(path)
+        fit = ReuseFit.read(path)
         chain = Path(path).parent.parent.name
         rows.append(
             {
-                "stage": int(fit["stage"]), "chain": chain, "seed": int(fit["seed"]),
-                "groups": tuple(fit["groups"]), "proportions": tuple(fit["proportions"]),
-                "natural": tuple(fit["natural"]), "new runs": int(fit["stage_runs"]["runs"]),
-                "runs": int(fit["extra_runs"]["runs"]), "flops": float(fit["extra_runs"]["flops"]),
-                "recomputed": ", ".join((fit.get("partial") or {}).get("recomputed", [])),
-                "update": fit.get("update", ""),
+                "stage": int(fit.stage), "chain": chain, "seed": int(fit.seed),
+                "groups": tuple(fit.groups), "proportions": tuple(fit.mixture.values()),
+                "natural": tuple(fit.natural), "new runs": int(fit.stage_runs.runs),
+                "runs": int(fit.extra_runs.runs), "flops": float(fit.extra_runs.flops),
+                "recomputed": ", ".join(fit.recomputed), "update": fit.update,
             }
         )  # fmt: skip
     return pd.DataFrame(rows)
@@ -56,14 +56,13 @@ def target_frame(paths: Sequence[str]) -> pd.DataFrame:
     the final mixture and what its chain's proxies cost."""
     rows = []
     for path in paths:
-        run = read_json(path)
-        bpb = run["test_task_bpb"]
+        run = RunRecord.read(path)
         rows.append(
             {
-                "strategy": Path(path).parent.parent.name, "seed": int(run["seed"]),
-                "bpb": float(np.mean(list(bpb.values()))), "ppl": run.get("avg_test_ppl"),
-                "mixture": tuple(run["final_mixture"][g] for g in run["groups"]),
-                "runs": int(run["extra_runs"]["runs"]), "flops": float(run["extra_runs"]["flops"]),
+                "strategy": Path(path).parent.parent.name, "seed": int(run.seed),
+                "bpb": run.mean_task_bpb("test"), "ppl": run.test.avg_ppl if run.test is not None else None,
+                "mixture": tuple(run.mixture()),
+                "runs": int(run.extra_runs.runs), "flops": float(run.extra_runs.flops),
             }
         )  # fmt: skip
     return pd.DataFrame(rows)

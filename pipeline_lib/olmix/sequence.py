@@ -8,6 +8,7 @@ Stage 0 is one link every strategy but natural shares; natural needs no runs at 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -15,15 +16,15 @@ from pathlib import Path
 import numpy as np
 
 from pipeline_lib.config.reuse import SHARED, STRATEGIES, ReuseConfig
-from pipeline_lib.io import read_json, spent
 from pipeline_lib.lmo import FitSettings, SwarmSettings, dirichlet_swarm
 from pipeline_lib.lmo.swarm import swarm_size
 from pipeline_lib.olmix.propose import SolveSettings, propose, write_outputs
 from pipeline_lib.olmix.reuse import VIRTUAL, ReusePlan, choose_partial, map_runs, plan_stage, restrict_law
 from pipeline_lib.olmix.swarmio import Priors, Swarm
+from pipeline_lib.records import ReuseFit, RunRecord, Spent
 
 log = logging.getLogger(__name__)
-NO_RUNS = {"runs": 0, "tokens": 0, "flops": 0.0}
+NO_PROXIES = Spent(0, 0, 0.0)
 
 
 def swarm_seed(seed: int, stage: int, chain: str) -> int:
@@ -35,7 +36,7 @@ def stage_plan(
     reuse: ReuseConfig,
     stage: int,
     strategy: str,
-    previous: Mapping | None,
+    previous: ReuseFit | None,
     previous_runs: int,
     factor: float,
     task_of: Mapping[str, str] | None = None,
@@ -48,10 +49,10 @@ def stage_plan(
     if previous is None:
         raise ValueError(f"stage {stage} needs the previous stage's fit")
     update = reuse.updates[stage - 1]
-    mixture = dict(zip(previous["groups"], previous["proportions"], strict=True))
+    mixture = previous.mixture
     partial, scores = reuse.given_partial(stage, strategy), {}
     if partial is None:
-        partial, scores = choose_partial(previous["domain_law"], update, reuse.partial_count, task_of)
+        partial, scores = choose_partial(previous.domain_law, update, reuse.partial_count, task_of)
     plan = plan_stage(strategy, mixture, update, partial, previous_runs, factor, reuse.pow2)
     return plan, {"recomputed": list(partial), "coupling": scores}
 
@@ -72,7 +73,7 @@ def plan_step(
     strategy: str,
     seed: int,
     priors: Priors,
-    previous: Mapping | None,
+    previous: ReuseFit | None,
     counts: tuple[int, int],
     swarm: SwarmSettings,
     proxy_tokens: int,
@@ -108,13 +109,13 @@ def _collapse(plan: ReusePlan, q: np.ndarray) -> np.ndarray:
 
 def link_swarm(
     plan: ReusePlan, stage: int, runs: Sequence[str], previous_dir: str | Path | None, update
-) -> tuple[Swarm | None, dict]:
+) -> tuple[Swarm | None, Spent]:
     """The swarm a link fits: its new runs over the plan's columns (their realised mixtures collapsed),
     after (swarm reuse) the previous link's runs mapped onto the stage's domains; and the new runs' cost."""
-    records = [read_json(p) for p in runs]
-    tasks = tuple(records[0]["task_bpb"]) if records else ()
-    P = [_collapse(plan, np.array([r["final_mixture"][d] for d in plan.domains])) for r in records]
-    Y = [[r["task_bpb"][t] for t in tasks] for r in records]
+    records = [RunRecord.read(p) for p in runs]
+    tasks = tuple(records[0].task_scores("val")) if records else ()
+    P = [_collapse(plan, np.array(r.mixture(plan.domains))) for r in records]
+    Y = [[r.task_scores("val")[t] for t in tasks] for r in records]
     names = [f"stage{stage}/{Path(p).parent.name}" for p in runs]
     if plan.mapped_runs and previous_dir is not None:
         old = Swarm.read(Path(previous_dir) / "ratios.csv", Path(previous_dir) / "metrics.csv")
@@ -125,9 +126,9 @@ def link_swarm(
         P, Y = list(mapped) + P, list(old.Y[keep]) + Y
         names = [n for n, k in zip(old.runs, keep, strict=True) if k] + names
     if not P:
-        return None, NO_RUNS
+        return None, NO_PROXIES
     swarm = Swarm(tuple(names), plan.columns, np.array(P), tasks, np.array(Y))
-    return swarm, spent(records)
+    return swarm, Spent.of(records)
 
 
 def fit_step(
@@ -136,38 +137,42 @@ def fit_step(
     strategy: str,
     priors: Priors,
     plan_file: Mapping | None,
-    previous: Mapping | None,
+    previous: ReuseFit | None,
     previous_dir: str | Path | None,
     runs: Sequence[str],
     fit: FitSettings,
     solve: SolveSettings,
     out_dir: str | Path,
-) -> dict:
+) -> ReuseFit:
     """fit.json: the link's mixture over the stage's domains, what it cost (this stage and cumulative), and
     the law over the domains the next link's PartialMixtureReuse reads."""
     domains = reuse.stages[stage]
     natural = priors.select(domains).natural
-    base = {"method": "olmix", "stage": stage, "strategy": strategy, "groups": list(domains)}
-    base |= {"natural": natural.tolist(), "update": reuse.updates[stage - 1].describe() if stage else "start"}
-    cumulative = dict(previous["extra_runs"]) if previous is not None else dict(NO_RUNS)
+    link = ReuseFit(
+        method="olmix", stage=stage, strategy=strategy, groups=tuple(domains), natural=natural.tolist(),
+        update=reuse.updates[stage - 1].describe() if stage else "start", proportions=tuple(natural.tolist()),
+        extra_runs=NO_PROXIES, stage_runs=NO_PROXIES,
+    )  # fmt: skip
     if strategy == "natural":
-        return {**base, "proportions": natural.tolist(), "extra_runs": dict(NO_RUNS), "stage_runs": NO_RUNS}
+        return link
+    cumulative = previous.extra_runs if previous is not None else NO_PROXIES
     plan = ReusePlan.from_dict(plan_file["plan"])
     update = reuse.updates[stage - 1] if stage else None
     swarm, cost = link_swarm(plan, stage, runs, previous_dir, update)
-    total = {k: cumulative[k] + cost[k] for k in NO_RUNS}
-    out = {**base, "plan": plan.to_dict(), "partial": plan_file.get("partial", {}), "stage_runs": cost}
+    details = {"plan": plan.to_dict(), "partial": plan_file.get("partial", {})}
+    link = dataclasses.replace(link, extra_runs=cumulative + cost, stage_runs=cost)
     if swarm is None:  # a removal: drop the domain, keep the others' ratios
-        law = restrict_law(previous["domain_law"], domains)
-        return {**out, "proportions": plan.expand([1.0]).tolist(), "extra_runs": total, "domain_law": law}
+        details["domain_law"] = restrict_law(previous.domain_law, domains)
+        return dataclasses.replace(link, proportions=tuple(plan.expand([1.0]).tolist()), details=details)
     result = propose(swarm, column_priors(plan, priors.select(domains)), fit, solve)
     out_dir = Path(out_dir)
     swarm.write(out_dir / "ratios.csv", out_dir / "metrics.csv")
     write_outputs(result, swarm, out_dir, figures=False)
     t = plan.domain_t(np.asarray(result["law"]["t"]))
-    return {
-        **out, "proportions": plan.expand(result["proportions"]).tolist(), "extra_runs": total,
+    details |= {
         "columns": list(plan.columns), "column_proportions": result["proportions"], "pool": len(swarm.runs),
         "domain_law": {"tasks": list(swarm.tasks), "domains": list(domains), "t": t.tolist()},
         "predicted_average": result["predicted_average"], "fit": result["fit"]["correlations"]["average"],
     }  # fmt: skip
+    proportions = plan.expand(result["proportions"]).tolist()
+    return dataclasses.replace(link, proportions=tuple(proportions), details=details)

@@ -19,16 +19,18 @@ from __future__ import annotations
 import argparse
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from pipeline_lib.io import read_json, spent, write_json
+from pipeline_lib.io import read_json, write_json
 from pipeline_lib.lmo import LinearDynamicLaw
 from pipeline_lib.lmo.dynamic import skillit_A
 from pipeline_lib.logs import setup_logging
 from pipeline_lib.methods.pilots import load_pilots
+from pipeline_lib.records import RUN_FILE, DmlFit, ProxyFit, RunRecord, Spent
 from pipeline_lib.report.tables import write_formats
 
 log = logging.getLogger(__name__)
@@ -36,17 +38,17 @@ log = logging.getLogger(__name__)
 
 def dynamic_fidelity(parent_path: str, child_paths: Sequence[str]) -> dict:
     """Fit the linear dynamic law on children resumed from one parent state."""
-    parent = read_json(parent_path)
+    parent = RunRecord.read(parent_path)
     children = load_pilots(child_paths)
-    before = np.array([[parent["val_loss"][g] for g in children.groups]] * len(child_paths))
+    before = np.array([parent.val_losses(children.groups)] * len(child_paths))
     law = LinearDynamicLaw.fit(before, children.P, children.L)
     return {
-        "break_step": parent["steps"],
-        "child_steps": int(children.records[0]["steps"]) - int(parent["steps"]),
+        "break_step": parent.steps,
+        "child_steps": children.records[0].steps - parent.steps,
         "A": law.to_dict(),
         "fit": law.report(before, children.P, children.L).to_dict(),
         "observations": {"P": children.P.tolist(), "before": before.tolist(), "after": children.L.tolist()},
-        "extra_runs": spent([parent, *children.records]),
+        "extra_runs": Spent.of([parent, *children.records]).to_dict(),
     }
 
 
@@ -58,41 +60,42 @@ def similarity(colsum_method: np.ndarray, colsum_star: np.ndarray) -> float:
     return 0.5 * cos + 0.5 * float(rho)
 
 
-def method_column_sums(record: dict, step: int) -> tuple[int, np.ndarray] | None:
+def read_online(path: str) -> RunRecord | ProxyFit:
+    """An online run's record (a ``run.json``) or a proxy's fit (any other file)."""
+    return RunRecord.read(path) if Path(path).name == RUN_FILE else ProxyFit.read(path)
+
+
+def method_column_sums(record: RunRecord | ProxyFit, step: int) -> tuple[int, np.ndarray] | None:
     """(step, column sums of A^t) at the update nearest ``step`` of an online run (``run.json``: Aioli's
     rounds, Skill-It's trace) or a proxy fit (``fits/{doremi,doge}``: its score trace); None otherwise."""
-    summary = record.get("method_summary") or {}
-    if summary.get("rounds"):
+    if isinstance(record, ProxyFit):
+        trace = record.trace if record.trace and "scores" in record.trace[0] else []
+        entries = [(t["step"], np.asarray(t["scores"])) for t in trace]
+    elif (summary := record.method_summary).get("rounds"):  # the policies' own summaries
         entries = [(r["step"], np.asarray(r["A"]).sum(0)) for r in summary["rounds"]]
     elif "graph" in summary and summary.get("trace"):
         G = np.asarray(summary["graph"])
         entries = [(t["step"], skillit_A(G, t["loss_sum"]).sum(0)) for t in summary["trace"]]
-    elif record.get("trace") and "scores" in record["trace"][0]:
-        entries = [(t["step"], np.asarray(t["scores"])) for t in record["trace"]]
     else:
-        return None
-    return min(entries, key=lambda e: abs(e[0] - step))
+        entries = []
+    return min(entries, key=lambda e: abs(e[0] - step)) if entries else None
 
 
 def fidelity(
     static_fit_path: str, parent_path: str, child_paths: Sequence[str], online: Sequence[str] = ()
 ) -> dict:
-    static = read_json(static_fit_path)
+    static = DmlFit.read(static_fit_path)
     dynamic = dynamic_fidelity(parent_path, child_paths)
     colsum_star = np.asarray(dynamic["A"]["A"]).sum(0)
     sims = {}
     for path in online:
-        record = read_json(path)
+        record = read_online(path)
         found = method_column_sums(record, dynamic["break_step"])
         if found is not None:
-            sims[record["method"]] = {"step": found[0], "similarity": similarity(found[1], colsum_star)}
+            sims[record.method] = {"step": found[0], "similarity": similarity(found[1], colsum_star)}
     return {
-        "groups": static["groups"],
-        "static": {
-            "fit": static["fit"],
-            "leave_one_out": static["leave_one_out"],
-            "runs": len(static["runs"]),
-        },
+        "groups": list(static.groups),
+        "static": {"fit": static.fit, "leave_one_out": static.leave_one_out, "runs": len(static.runs)},
         "dynamic": dynamic,
         "similarity": sims,
     }

@@ -27,6 +27,7 @@ import seaborn as sns
 from pipeline_lib.io import atomic_path, read_json
 from pipeline_lib.lmo import LinearDynamicLaw, LogLinearStaticLaw
 from pipeline_lib.logs import setup_logging
+from pipeline_lib.records import DmlFit, ProxyFit, RunRecord
 from pipeline_lib.report.tables import BASELINE, load_runs, method_order, summarize
 
 log = logging.getLogger(__name__)
@@ -45,20 +46,20 @@ def mixture_frame(run_paths: Sequence[str], proxy_fits: Sequence[str] = ()) -> p
     domain-weight traces (DoReMi, DoGE: the weights their objective used, averaged into the final mixture)."""
     frames = []
     for path in run_paths:
-        run = read_json(path)
+        run = RunRecord.read(path)
         mix = pd.read_csv(Path(path).parent / "mixture.csv")
         if len(mix.drop(columns="step").drop_duplicates()) < 2:
             continue  # a static run
-        if mix["step"].iloc[-1] < run["steps"]:  # mixture.csv lists changes: hold the last one to the end
-            mix = pd.concat([mix, mix.tail(1).assign(step=run["steps"])], ignore_index=True)
+        if mix["step"].iloc[-1] < run.steps:  # mixture.csv lists changes: hold the last one to the end
+            mix = pd.concat([mix, mix.tail(1).assign(step=run.steps)], ignore_index=True)
         long = mix.melt(id_vars="step", var_name="group", value_name="p")
-        frames.append(long.assign(method=run["method"], seed=run["seed"]))
+        frames.append(long.assign(method=run.method, seed=run.seed))
     for path in proxy_fits:
-        fit = read_json(path)
+        fit = ProxyFit.read(path)
         rows = [
-            {"step": t["step"], "group": g, "p": w, "method": f"{fit['method']} (proxy)", "seed": 0}
-            for t in fit["trace"]
-            for g, w in zip(fit["groups"], t["weights"], strict=True)
+            {"step": t["step"], "group": g, "p": w, "method": f"{fit.method} (proxy)", "seed": 0}
+            for t in fit.trace
+            for g, w in zip(fit.groups, t["weights"], strict=True)
         ]
         frames.append(pd.DataFrame(rows))
     if not frames:
@@ -87,9 +88,9 @@ def plot_mixtures(frame: pd.DataFrame, title: str, out: str | Path) -> None:
 def curve_frame(run_paths: Sequence[str]) -> pd.DataFrame:
     frames = []
     for path in run_paths:
-        run = read_json(path)
+        run = RunRecord.read(path)
         curve = pd.read_csv(Path(path).parent / "curve.csv")
-        frames.append(curve.assign(method=run["method"], seed=run["seed"]))
+        frames.append(curve.assign(method=run.method, seed=run.seed))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -107,14 +108,14 @@ def law_fit_frame(dml_fit: str | None, fidelity: str | None) -> pd.DataFrame:
     """Predicted vs observed validation losses: the static law on the pilots, the dynamic law on children."""
     rows = []
     if dml_fit:
-        fit = read_json(dml_fit)
-        law = LogLinearStaticLaw.from_dict(fit["law"])
-        P = np.array([r["mixture"] for r in fit["runs"]])
-        L = np.array([r["val_loss"] for r in fit["runs"]])
+        fit = DmlFit.read(dml_fit)
+        law = LogLinearStaticLaw.from_dict(fit.law)
+        P = np.array([r["mixture"] for r in fit.runs])
+        L = np.array([r["val_loss"] for r in fit.runs])
         for obs, pred in zip(L, law.predict(P), strict=True):
             rows += [
                 {"law": "static (log-linear)", "group": g, "observed": o, "predicted": q}
-                for g, o, q in zip(fit["groups"], obs, pred, strict=True)
+                for g, o, q in zip(fit.groups, obs, pred, strict=True)
             ]
     if fidelity:
         fid = read_json(fidelity)

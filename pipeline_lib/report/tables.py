@@ -28,8 +28,9 @@ import numpy as np
 import pandas as pd
 
 from pipeline_lib.config import AIOLI_PLUS, RESTRICTED
-from pipeline_lib.io import atomic_open, read_json, write_csv
+from pipeline_lib.io import atomic_open, write_csv
 from pipeline_lib.logs import setup_logging
+from pipeline_lib.records import RunRecord
 from pipeline_lib.report.html import to_html
 from pipeline_lib.report.latex import to_latex
 from pipeline_lib.report.markdown import to_markdown
@@ -44,27 +45,23 @@ METRICS = {
 PAPER_SOURCE = "Aioli (Chen et al., ICLR 2025, arXiv:2411.05735 v2), Table 2"
 
 
-def training_flops(run: dict) -> float:
-    """FLOPs of a method's final run and its extra runs. Unrestricted grid search's final run is its best
-    pilot (``method_summary.selected_run``), already among the extra runs: counted once."""
-    extra = run["extra_runs"].get("flops", 0.0)
-    if run.get("method_summary", {}).get("selected_run"):
-        return float(extra)
-    return run["compute"]["flops"] + extra
+def run_row(run: RunRecord) -> dict[str, object]:
+    """A final run's row: setting, method, seed, the test pass's averages and per-group perplexity, what the
+    run and its extra runs spent (FLOPs: :attr:`RunRecord.training_flops`)."""
+    test = run.tested
+    row = {"setting": run.setting, "method": run.method, "seed": run.seed, "avg_test_ppl": test.avg_ppl}
+    row["exp_mean_test_loss"] = test.exp_mean_loss
+    row.update({f"ppl_{g}": v for g, v in test.ppl.items()})
+    row["extra_runs"] = run.extra_runs.runs
+    row["extra_tokens"] = run.extra_runs.tokens
+    row["tokens"] = run.trained_tokens
+    row["flops"] = run.training_flops
+    return row
 
 
 def load_runs(paths: Sequence[str]) -> pd.DataFrame:
     """One row per run: setting, method, seed, avg_test_ppl, exp_mean_test_loss, ppl_<group>, compute."""
-    rows = []
-    for path in paths:
-        run = read_json(path)
-        row = {k: run[k] for k in ("setting", "method", "seed", "avg_test_ppl", "exp_mean_test_loss")}
-        row.update({f"ppl_{g}": v for g, v in run["test_ppl"].items()})
-        row["extra_runs"] = run["extra_runs"]["runs"]
-        row["extra_tokens"] = run["extra_runs"]["tokens"]
-        row["tokens"] = run.get("tokens_trained", run.get("tokens", 0))
-        row["flops"] = training_flops(run)
-        rows.append(row)
+    rows = [run_row(RunRecord.read(path)) for path in paths]
     if not rows:
         raise ValueError("no run records given")
     return pd.DataFrame(rows)

@@ -19,6 +19,7 @@ import numpy as np
 
 from pipeline_lib.config import TrainConfig
 from pipeline_lib.data.sampler import eval_chunks
+from pipeline_lib.records import TestResult, task_bpb_key
 
 
 @dataclass(frozen=True)
@@ -71,24 +72,12 @@ class TestPass(Evaluation):
     name, split = "test", "test"
 
     def record(self, items: Sequence[Scored], losses: np.ndarray) -> dict[str, Any]:
-        return self.summary([s.name for s in items], losses)
+        return self.result([s.name for s in items], losses).to_dict()
 
     @staticmethod
-    def summary(groups: Sequence[str], losses: np.ndarray) -> dict[str, Any]:
-        """The entries from per-group test losses."""
-        losses = np.asarray(losses, dtype=float)
-        with np.errstate(over="ignore"):
-            ppl = np.exp(losses)
-        out = {
-            "test_loss": {g: _finite(v) for g, v in zip(groups, losses, strict=True)},
-            "test_ppl": {g: _finite(v) for g, v in zip(groups, ppl, strict=True)},
-            "avg_test_ppl": _finite(ppl.mean()),
-            "exp_mean_test_loss": _exp(losses.mean()),
-        }
-        bad = [g for g, v in out["test_ppl"].items() if v is None]
-        if bad:
-            out["overflow"] = f"the test perplexity of {bad} is not finite (test losses {out['test_loss']})"
-        return out
+    def result(groups: Sequence[str], losses: np.ndarray) -> TestResult:
+        """The typed test pass of per-group test losses (an overflowing perplexity is logged)."""
+        return TestResult.from_losses(groups, np.asarray(losses, dtype=float))
 
 
 @dataclass(frozen=True)
@@ -101,7 +90,7 @@ class SplitBPB(Evaluation):
 
     @property
     def key(self) -> str:
-        return "task_bpb" if self.split == "val" else f"{self.split}_task_bpb"
+        return task_bpb_key(self.split)
 
     def record(self, items: Sequence[Scored], losses: np.ndarray) -> dict[str, Any]:
         out = {}
@@ -131,14 +120,3 @@ EVALUATIONS: dict[str, Evaluation] = {
     "test_task_bpb": SplitBPB("test"),
 }
 """Every evaluation a run can make, by the name a job asks for."""
-
-
-def _finite(value: float) -> float | None:
-    return float(value) if math.isfinite(value) else None
-
-
-def _exp(value: float) -> float | None:
-    try:
-        return _finite(math.exp(value))
-    except OverflowError:
-        return None

@@ -35,10 +35,11 @@ from pipeline_lib import parallel
 from pipeline_lib.config import RunSpec
 from pipeline_lib.config.types import EXECUTION_ENV
 from pipeline_lib.data.tokens import GroupTokens
-from pipeline_lib.io import stable_hash, write_csv, write_json
+from pipeline_lib.io import stable_hash, write_csv
 from pipeline_lib.logs import setup_logging
 from pipeline_lib.methods import NO_INPUTS, MixturePolicy, RunInputs, make_policy
 from pipeline_lib.parallel import SINGLE, Ranks
+from pipeline_lib.records import RUN_FILE, Compute, RunRecord
 from pipeline_lib.train import gpu_slot
 from pipeline_lib.train.allocator import keep_freed_memory
 from pipeline_lib.train.checkpoint import NAME as CHECKPOINT
@@ -49,15 +50,6 @@ from pipeline_lib.train.tracking import TensorBoardTracker
 from pipeline_lib.train.trainer import DivergenceError, Trainer
 
 log = logging.getLogger(__name__)
-
-
-def perplexity_summary(groups: Sequence[str], test_losses: np.ndarray) -> dict:
-    """The test pass's run.json entries (:class:`~pipeline_lib.train.evaluations.TestPass`), logged when a
-    perplexity overflows."""
-    out = TEST.summary(groups, test_losses)
-    if "overflow" in out:
-        log.error(out["overflow"])
-    return out
 
 
 def task_bpb(trainer: Trainer, tasks: Sequence[GroupTokens], split: str = "val") -> dict[str, float]:
@@ -76,7 +68,7 @@ def run_record(
     test_losses: np.ndarray | None,
     wall: float,
     init_state: str | Path | None = None,
-) -> dict:
+) -> RunRecord:
     """run.json: the spec as trained (the tokenizer's vocabulary) and its hash, the data's hashes, where the
     job started (``start``: step, tokens), the outcome, compute, and what the policy reports."""
     start_step, start_tokens = start
@@ -84,35 +76,36 @@ def run_record(
     data_hashes = {g.name: {s: g.meta["splits"][s]["sha256"] for s in ("train", "val", "test")} for g in data}
     trained = dataclasses.replace(spec, model=trainer.model_config)
     tokens = trainer.tokens - start_tokens
-    return {
-        "setting": spec.setting,
-        "method": spec.method,
-        "seed": spec.seed,
-        "groups": list(spec.groups),
-        "spec": trained.identity(),
-        "config_hash": stable_hash({"spec": trained.identity(), "data": data_hashes}),
-        "data_sha256": data_hashes,
-        "start_step": start_step,
-        "init_state": str(init_state) if init_state is not None else None,
-        "steps": trainer.step,
-        "tokens": trainer.tokens,  # on the model's whole schedule, a resumed parent's included
-        "tokens_trained": tokens,  # by this job
-        "final_mixture": {g: float(v) for g, v in zip(spec.groups, trainer.p, strict=True)},
-        **VALIDATION.record(trainer.val_items, np.array([row["val_loss"] for row in final_val])),
-        **(perplexity_summary(spec.groups, test_losses) if test_losses is not None else {}),
-        "compute": {
-            "device": str(trainer.device),
-            "n_params": trainer.model.n_params(),
-            "flops": trainer.model_config.flops_per_token() * tokens,
-            "wall_time_s": wall,
-            "train_time_s": trainer.timers["train"],
-            "eval_time_s": trainer.timers["eval"],
-            "tokens_per_s": tokens / max(trainer.timers["train"], 1e-9),
-            "torch_threads": torch.get_num_threads(),
-        },
-        "extra_runs": policy.extra_runs,
-        "method_summary": policy.summary(),
-    }
+    val = VALIDATION.record(trainer.val_items, np.array([row["val_loss"] for row in final_val]))
+    return RunRecord(
+        setting=spec.setting,
+        method=spec.method,
+        seed=spec.seed,
+        groups=tuple(spec.groups),
+        spec=trained.identity(),
+        config_hash=stable_hash({"spec": trained.identity(), "data": data_hashes}),
+        data_sha256=data_hashes,
+        start_step=start_step,
+        init_state=str(init_state) if init_state is not None else None,
+        steps=trainer.step,
+        tokens=trainer.tokens,  # on the model's whole schedule, a resumed parent's included
+        tokens_trained=tokens,  # by this job
+        final_mixture={g: float(v) for g, v in zip(spec.groups, trainer.p, strict=True)},
+        val_loss=val["val_loss"],
+        test=TEST.result(spec.groups, test_losses) if test_losses is not None else None,
+        compute=Compute(
+            device=str(trainer.device),
+            n_params=trainer.model.n_params(),
+            flops=trainer.model_config.flops_per_token() * tokens,
+            wall_time_s=wall,
+            train_time_s=trainer.timers["train"],
+            eval_time_s=trainer.timers["eval"],
+            tokens_per_s=tokens / max(trainer.timers["train"], 1e-9),
+            torch_threads=torch.get_num_threads(),
+        ),
+        extra_runs=policy.extra_runs,
+        method_summary=policy.summary(),
+    )
 
 
 def train_run(
@@ -126,7 +119,7 @@ def train_run(
     tasks: Sequence[str] = (),
     task_split: str = "val",
     ranks: Ranks = SINGLE,
-) -> dict:
+) -> RunRecord:
     """Train one run; optionally resume from a saved state, stop at a break step, save the state.
     ``inputs``: the files the method reads (its fit, DoReMi's reference model); ``tasks``: groups whose
     bits per byte on ``task_split`` go into run.json (``task_bpb``, or ``test_task_bpb`` on test);
@@ -158,7 +151,7 @@ def train_run(
     if tasks:  # every rank scores its share
         loaded = {g.name: g for g in data}
         task_data = [loaded.get(t) or GroupTokens.load(Path(data_dir) / t) for t in tasks]
-        record[SplitBPB(task_split).key] = task_bpb(trainer, task_data, task_split)
+        record = record.with_task_bpb(task_split, task_bpb(trainer, task_data, task_split))
     if main:
         write_outputs(out, trainer, record, save_state or spec.train.save_checkpoint)
     if tracker is not None:
@@ -169,9 +162,9 @@ def train_run(
     return record
 
 
-def _log_outcome(spec: RunSpec, trainer: Trainer, record: dict, wall: float) -> None:
-    if "avg_test_ppl" in record:
-        ppl = record["avg_test_ppl"]
+def _log_outcome(spec: RunSpec, trainer: Trainer, record: RunRecord, wall: float) -> None:
+    if record.test is not None:
+        ppl = record.test.avg_ppl
         outcome = f"avg test ppl {ppl:.3f}" if ppl is not None else "test perplexity not finite"
     else:
         outcome = "done (learning run, no test pass)" if trainer.step == spec.train.steps else "stopped"
@@ -179,13 +172,13 @@ def _log_outcome(spec: RunSpec, trainer: Trainer, record: dict, wall: float) -> 
              outcome, wall)  # fmt: skip
 
 
-def write_outputs(out: Path, trainer: Trainer, record: dict, save_state: bool) -> None:
+def write_outputs(out: Path, trainer: Trainer, record: RunRecord, save_state: bool) -> None:
     """curve.csv, mixture.csv, state.pt if asked, and last run.json, the marker of a finished job."""
     write_csv(out / "curve.csv", pd.DataFrame(trainer.history.curve))
     write_csv(out / "mixture.csv", pd.DataFrame(trainer.history.mixture))
     if save_state:
         write_state_file(out / "state.pt", trainer.state_dict())
-    write_json(out / "run.json", record)
+    record.write(out / RUN_FILE)
 
 
 def launch(n: int, gpu_slots: int, argv: Sequence[str]) -> int:

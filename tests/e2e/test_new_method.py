@@ -27,9 +27,9 @@ import argparse
 
 import numpy as np
 
-from pipeline_lib.io import spent, write_json
 from pipeline_lib.methods.fitted import FittedStatic
 from pipeline_lib.methods.pilots import load_pilots
+from pipeline_lib.records import FitRecord, Spent
 
 
 class Toy(FittedStatic):
@@ -47,8 +47,10 @@ def main(argv=None) -> None:
     best = int(np.argmin(runs.L.mean(axis=1)))
     p = np.full(m, (1 - args.weight) / m)
     p[best] += args.weight
-    fit = {"groups": list(runs.groups), "proportions": p.tolist(), "extra_runs": spent(list(runs.records))}
-    write_json(args.out, {**fit, "best": runs.groups[best]})
+    FitRecord(
+        method="toy", groups=runs.groups, extra_runs=Spent.of(runs.records), proportions=tuple(p.tolist()),
+        details={"best": runs.groups[best]},
+    ).write(args.out)
 
 
 if __name__ == "__main__":

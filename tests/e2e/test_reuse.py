@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.records import assert_records_read_back
 from tests.workflow.helpers import finished_workflow, snakemake
 
 pytestmark = pytest.mark.slow
@@ -58,6 +59,11 @@ def test_full_reuse_keeps_the_first_stages_ratios(finished):
     assert target["final_mixture"] == pytest.approx(dict(zip(fit["groups"], fit["proportions"], strict=True)))
     assert set(target["test_task_bpb"]) == {"arxiv", "book", "stackexchange", "github"}
     assert target["extra_runs"]["runs"] == fit["extra_runs"]["runs"]
+
+
+def test_every_record_of_the_experiment_reads_back_to_its_file(finished):
+    workdir, _ = finished
+    assert assert_records_read_back(workdir / "results") > 30  # proxies, targets, links' fits and plans
 
 
 def test_a_rerun_has_nothing_to_do(finished):

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from tests.records import assert_records_read_back
 from tests.workflow.helpers import finished_workflow, snakemake
 
 pytestmark = pytest.mark.slow
@@ -226,6 +227,11 @@ def test_figures_are_non_empty_pngs(finished):
     for path in paths:
         data = path.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000, path
+
+
+def test_every_run_and_fit_record_reads_back_to_its_file(finished):
+    workdir, _ = finished
+    assert assert_records_read_back(workdir / "results") > 100  # every run.json, fit and swarm file
 
 
 def test_html_report_builds(finished):

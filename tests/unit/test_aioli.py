@@ -177,10 +177,12 @@ def test_round_guard_rejects_learnparams_as_long_as_a_round():
 
 def test_aioli_plus_x_runs_x_for_the_prefix_then_aioli_from_uniform(tmp_path):
     """Aioli + DML: DML's mixture for prior_steps, then p resets to uniform and Aioli's rounds start."""
-    import json
+    from pipeline_lib.records import FitRecord, Spent
 
-    fit = {"groups": ["a", "b", "c"], "proportions": [0.6, 0.3, 0.1], "extra_runs": {"runs": 9, "tokens": 90}}
-    (tmp_path / "dml.json").write_text(json.dumps(fit))
+    mixture = (0.6, 0.3, 0.1)
+    FitRecord(method="dml", groups=("a", "b", "c"), proportions=mixture, extra_runs=Spent(9, 90)).write(
+        tmp_path / "dml.json"
+    )
     policy = _policy("aioli+dml", inputs=RunInputs(fit=str(tmp_path / "dml.json")), prior_steps=20)
     env = LinearEnv(A_TRUE, steps=120)
     np.testing.assert_allclose(policy.start(env), [0.6, 0.3, 0.1])
@@ -191,7 +193,7 @@ def test_aioli_plus_x_runs_x_for_the_prefix_then_aioli_from_uniform(tmp_path):
     assert [r["step"] for r in policy.rounds] == [20]
     expected = np.exp(np.asarray(policy.rounds[0]["A"]).sum(0))  # EG from uniform (eta 1), not from X's p
     np.testing.assert_allclose(p, expected / expected.sum(), rtol=1e-6)
-    assert policy.extra_runs == {"runs": 9, "tokens": 90}  # X's learning runs are Aioli + X's cost
+    assert policy.extra_runs == Spent(9, 90)  # X's learning runs are Aioli + X's cost
     assert policy.summary()["prior"]["steps"] == 20
     with pytest.raises(ConfigError, match="not a baseline"):
         make_policy("aioli+aioli", ("a", "b", "c"), {"aioli": {}, "prior_method": "aioli"})

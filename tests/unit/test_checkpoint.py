@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from pipeline_lib.methods import RunInputs, make_policy
+from pipeline_lib.records import RunRecord, SkillItFit, Spent, TestResult
 from pipeline_lib.train.checkpoint import Checkpointer
-from pipeline_lib.train.run import perplexity_summary
 from pipeline_lib.train.trainer import DivergenceError, Trainer
 from tests.unit.test_trainer import _groups, _spec
 
@@ -25,7 +25,8 @@ class Killed(Exception):
 
 def _graph(tmp_path) -> RunInputs:
     path = tmp_path / "graph.json"
-    path.write_text(json.dumps({"groups": list(GROUPS), "graph": [[0.5, 0.1], [0.2, 0.3]], "extra_runs": {}}))
+    graph = [[0.5, 0.1], [0.2, 0.3]]
+    SkillItFit(method="skillit", groups=GROUPS, graph=graph, runs=[], extra_runs=Spent(2, 7)).write(path)
     return RunInputs(fit=str(path))
 
 
@@ -114,10 +115,10 @@ def test_divergence_stops_the_run_naming_step_and_lr():
 
 
 def test_an_overflowing_perplexity_is_reported_not_raised():
-    summary = perplexity_summary(GROUPS, np.array([2.0, 800.0]))
+    summary = TestResult.from_losses(GROUPS, np.array([2.0, 800.0])).to_dict()
     assert summary["test_ppl"]["g0"] == pytest.approx(math.exp(2.0)) and summary["test_ppl"]["g1"] is None
     assert summary["avg_test_ppl"] is None and summary["exp_mean_test_loss"] == pytest.approx(math.exp(401.0))
-    assert perplexity_summary(GROUPS, np.array([800.0, 900.0]))["exp_mean_test_loss"] is None
+    assert TestResult.from_losses(GROUPS, np.array([800.0, 900.0])).exp_mean_loss is None
     assert "g1" in summary["overflow"]
     json.dumps(summary, allow_nan=False)  # run.json stays valid JSON
 
@@ -164,9 +165,8 @@ def test_train_run_continues_a_killed_job_and_removes_its_checkpoint(tmp_path, m
     ).exists()
     monkeypatch.setattr(Trainer, "train_step", step)
     resumed = train_run(spec, data, tmp_path / "killed")
-    assert {k: v for k, v in resumed.items() if k != "compute"} == {
-        k: v for k, v in straight.items() if k != "compute"
-    }
+    assert dataclasses.replace(resumed, compute=None) == dataclasses.replace(straight, compute=None)
+    assert RunRecord.read(tmp_path / "killed" / "run.json") == resumed
     assert not (tmp_path / "killed" / "checkpoint.pt").exists()
     for name in ("curve.csv", "mixture.csv"):
         assert (tmp_path / "killed" / name).read_text() == (tmp_path / "straight" / name).read_text()

@@ -115,7 +115,7 @@ def test_two_ranks_train_as_one_process(tmp_path, method):
     reference = _reference(tmp_path).reference if method == "doremi_proxy" else None
     spec = _spec(method, steps=16, **PARALLEL_CASES[method])
     spec = dataclasses.replace(spec, train=dataclasses.replace(spec.train, checkpoint_every=5, sync_every=3))
-    single = train_run(spec, data, tmp_path / "one", inputs=_inputs(reference))
+    single = train_run(spec, data, tmp_path / "one", inputs=_inputs(reference)).to_dict()
     command = [
         sys.executable, "-m", "pipeline_lib.train.run", "--spec", json.dumps(spec.to_dict()),
         "--data-dir", str(data), "--out-dir", str(tmp_path / "two"), "--threads", "1", "--ranks", "2",

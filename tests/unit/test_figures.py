@@ -1,18 +1,16 @@
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 
 from pipeline_lib.report.figures import mixture_frame
+from tests.records import write_run
 
 
 def _run(tmp_path, name: str, rows: list[tuple[int, float]], steps: int = 100) -> str:
     d = tmp_path / name
     d.mkdir()
     pd.DataFrame([{"step": s, "a": p, "b": 1 - p} for s, p in rows]).to_csv(d / "mixture.csv", index=False)
-    (d / "run.json").write_text(json.dumps({"method": name, "seed": 0, "steps": steps}))
-    return str(d / "run.json")
+    return write_run(d / "run.json", method=name, seed=0, steps=steps)
 
 
 def test_mixture_frame_holds_the_last_mixture_to_the_end_and_skips_static_runs(tmp_path):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline_lib.config.methods import OlmixConfig
 from pipeline_lib.lmo import (
     FitSettings,
     LogLinearStaticLaw,
@@ -21,7 +23,9 @@ from pipeline_lib.lmo import (
 from pipeline_lib.olmix.__main__ import main as olmix_main
 from pipeline_lib.olmix.propose import InfeasibleCaps, SolveSettings, propose
 from pipeline_lib.olmix.swarmio import Priors, Swarm
+from pipeline_lib.records import OlmixFit, Spent
 from pipeline_lib.train.evaluations import bits_per_byte
+from tests.records import FIXTURES, fixture, write_run
 
 PRIOR = np.array([0.5, 0.3, 0.2])
 TOKENS = np.array([5e5, 3e5, 2e5])
@@ -242,3 +246,48 @@ def test_priors_keep_their_own_domain_order(tmp_path):
     assert back.tokens.tolist() == [30.0, 10.0, 20.0] and back.natural.tolist() == pytest.approx(
         [0.5, 1 / 6, 1 / 3]
     )
+
+
+def test_fit_runs_reads_the_proxies_records_and_writes_an_olmix_fit(tmp_path):
+    """``fit-runs``: each proxy's run.json gives a row (final mixture, task bits per byte on val), the fit
+    file names the metric and what the proxies cost, and reads back as an :class:`OlmixFit`."""
+    P, Y, _, _ = planted()
+    paths = [
+        write_run(
+            tmp_path / "swarm" / "seed0" / f"run{k}" / "run.json", groups=("a", "b", "c"), mixture=list(p),
+            test_loss=None, task_bpb=dict(zip(("x", "y", "z"), y, strict=True)), tokens_trained=100,
+            flops=10.0 * (k + 1),
+        )
+        for k, (p, y) in enumerate(zip(P, Y, strict=True))
+    ]  # fmt: skip
+    Priors.from_tokens(dict(zip("abc", TOKENS, strict=True))).write(tmp_path / "priors.json")
+    config = OlmixConfig(n_random=2).to_dict()
+    olmix_main([
+        "fit-runs", "--runs", *paths, "--priors", str(tmp_path / "priors.json"),
+        "--config", json.dumps(config), "--method", "olmix", "--target-tokens", "400000",
+        "--fit-out", str(tmp_path / "fit.json"), "--out", str(tmp_path / "out"),
+    ])  # fmt: skip
+    fit = OlmixFit.read(tmp_path / "fit.json")
+    assert fit.groups == ("a", "b", "c") and fit.metric == "task_bpb"
+    assert fit.details["tasks"] == ["x", "y", "z"]
+    assert fit.extra_runs == Spent(len(P), 100 * len(P), 10.0 * sum(range(1, len(P) + 1)))
+    assert sum(fit.proportions) == pytest.approx(1.0) and fit.average_correlations["train"]["pearson"] > 0.9
+    swarm = Swarm.read(tmp_path / "out" / "ratios.csv", tmp_path / "out" / "metrics.csv")
+    assert np.allclose(swarm.P, P) and np.allclose(swarm.Y, Y) and swarm.runs[0] == "seed0/run0"
+
+
+def test_the_olmix_table_reads_olmix_and_dml_fits(tmp_path):
+    from pipeline_lib.olmix.report import mix_rows
+
+    paths = []
+    for name in ("olmix", "olmix_pilots", "dml"):
+        (tmp_path / name).mkdir()
+        shutil.copyfile(FIXTURES / f"fit_{name}.json", tmp_path / name / "seed0.json")
+        paths.append(str(tmp_path / name / "seed0.json"))
+    rows = mix_rows(paths).loc[0]
+    assert list(rows.index) == ["natural", "olmix", "olmix_pilots", "dml"]  # natural once per seed
+    olmix, dml = fixture("fit_olmix"), fixture("fit_dml")
+    assert rows.loc["natural", list(olmix["groups"])].tolist() == olmix["natural"]
+    assert rows.loc["olmix", "fit r"] == olmix["fit"]["correlations"]["average"]["train"]["pearson"]
+    assert np.isnan(rows.loc["dml", "fit r"]) and rows.loc["dml", "runs"] == dml["extra_runs"]["runs"]
+    assert rows.loc["dml", list(dml["groups"])].tolist() == dml["proportions"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
@@ -18,7 +17,9 @@ from pipeline_lib.methods.doge import doge_scores, doge_update, per_group_grads
 from pipeline_lib.methods.doremi import doremi_update
 from pipeline_lib.methods.proxy import proxy_fit
 from pipeline_lib.methods.skillit import skillit_mixture, skills_graph
+from pipeline_lib.records import RunRecord, SkillItFit, Spent
 from pipeline_lib.train.trainer import Trainer
+from tests.records import run_dict
 from tests.unit.test_trainer import _groups, _spec
 
 GROUPS = ("g0", "g1")
@@ -60,15 +61,8 @@ def test_skills_graph_is_the_relative_drop_from_first_to_last_eval():
 
 def test_skillit_run_updates_every_update_steps(tmp_path):
     fit = tmp_path / "graph.json"
-    fit.write_text(
-        json.dumps(
-            {
-                "groups": list(GROUPS),
-                "graph": [[0.5, 0.1], [0.2, 0.3]],
-                "extra_runs": {"runs": 2, "tokens": 7},
-            }
-        )
-    )
+    graph = [[0.5, 0.1], [0.2, 0.3]]
+    SkillItFit(method="skillit", groups=GROUPS, graph=graph, runs=[], extra_runs=Spent(2, 7)).write(fit)
     params = {"eta": 0.2, "window": 3, "update_steps": 8}
     trainer = Trainer(_spec("skillit", steps=16, **params), _groups())
     policy = make_policy("skillit", GROUPS, params, RunInputs(fit=str(fit)))
@@ -79,12 +73,14 @@ def test_skillit_run_updates_every_update_steps(tmp_path):
     expected = skillit_mixture(np.array([[0.5, 0.1], [0.2, 0.3]]), loss_sum, 0.2)
     assert policy.trace[1]["mixture"] == pytest.approx(expected.tolist())
     assert [r["step"] for r in trainer.history.mixture] == [0, 8]
-    assert policy.extra_runs == {"runs": 2, "tokens": 7}
+    assert policy.extra_runs == Spent(2, 7)
+    assert policy.summary() == {"fit_path": str(fit), "graph": graph, "trace": policy.trace}
 
 
 def test_skillit_update_steps_must_be_a_multiple_of_eval_every(tmp_path):
     fit = tmp_path / "graph.json"
-    fit.write_text(json.dumps({"groups": list(GROUPS), "graph": [[1, 0], [0, 1]], "extra_runs": {}}))
+    identity = [[1, 0], [0, 1]]
+    SkillItFit(method="skillit", groups=GROUPS, graph=identity, runs=[], extra_runs=Spent(2, 7)).write(fit)
     params = {"update_steps": 6}
     trainer = Trainer(_spec("skillit", steps=12, **params), _groups())
     with pytest.raises(ValueError, match=r"methods\.skillit\.update_steps"):
@@ -139,17 +135,13 @@ def test_doremi_proxy_run_moves_weights_and_fits(tmp_path):
     summary = policy.summary()
     assert summary["updates"] == 8 and len(summary["trace"]) == 8
     assert sum(summary["avg_domain_weights"]) == pytest.approx(1.0)
-    proxy = {
-        "groups": list(GROUPS),
-        "method_summary": summary,
-        "val_loss": {},
-        "spec": {"method_params": params},
-        "tokens": 10,
-    }
-    fit = proxy_fit("doremi", proxy, {"tokens": 5})
-    assert fit["extra_runs"] == {"runs": 2, "tokens": 15, "flops": 0.0} and fit[
-        "proportions"
-    ] == pytest.approx(summary["avg_domain_weights"])
+    spec = {**run_dict()["spec"], "method_params": params}
+    proxy = run_dict(GROUPS, method_summary=summary, spec=spec, tokens=10, tokens_trained=10, flops=6.0)
+    reference = run_dict(GROUPS, tokens=5, tokens_trained=5, flops=3.0)
+    fit = proxy_fit("doremi", RunRecord.from_dict(proxy), RunRecord.from_dict(reference))
+    assert fit.extra_runs == Spent(2, 15, 9.0) and fit.hyper_parameters == params
+    assert fit.proportions == pytest.approx(summary["avg_domain_weights"])
+    assert fit.trace == summary["trace"] and fit.proxy_val_loss == proxy["val_loss"]
 
 
 def test_doremi_reference_microbatch_doubles_steps_and_discards_half(tmp_path):

@@ -19,6 +19,8 @@ from pipeline_lib.olmix.reuse import VIRTUAL, choose_partial, map_runs, plan_sta
 from pipeline_lib.olmix.sequence import fit_step, plan_step
 from pipeline_lib.olmix.swarmio import Priors, Swarm
 from pipeline_lib.plan import Planner
+from pipeline_lib.records import ReuseFit
+from tests.records import write_run
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -124,12 +126,9 @@ def _fake_runs(tmp: Path, plan_file: dict, stage: int, tasks, law_t: dict) -> li
     for k, q in enumerate(plan_file["mixtures"]):
         q = dict(zip(plan_file["groups"], q, strict=True))
         bpb = {t: 1.0 + float(np.exp(sum(law_t[t].get(d, 0.0) * w for d, w in q.items()))) for t in tasks}
-        run = {"final_mixture": q, "task_bpb": bpb, "tokens_trained": 100}
-        run["compute"], run["tokens"] = {"flops": 10.0}, 100
         path = tmp / f"stage{stage}" / "swarm" / f"run{k}" / "run.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(run))
-        paths.append(str(path))
+        run = {"groups": list(q), "mixture": list(q.values()), "task_bpb": bpb, "tokens_trained": 100}
+        paths.append(write_run(path, **run, test_loss=None, flops=10.0, tokens=100))
     return paths
 
 
@@ -145,23 +144,32 @@ def test_a_two_stage_link_plans_fits_and_expands(tmp_path):
     assert len(first["mixtures"]) == 9 and first["columns"] == ["a", "b"]
     runs = _fake_runs(tmp_path, first, 0, ("ta", "tc"), law_t)
     fit0 = fit_step(reuse, 0, "shared", priors, first, None, None, runs, fit, solve, tmp_path / "fit0")
-    fit0["seed"] = 0
-    assert fit0["extra_runs"]["runs"] == 9 and fit0["groups"] == ["a", "b"]
+    assert fit0.extra_runs.to_dict() == {"runs": 9, "tokens": 900, "flops": 90.0} and fit0.groups == (
+        "a",
+        "b",
+    )
+    ReuseFit.from_dict(fit0.to_dict() | {"seed": 0}).write(tmp_path / "fit0.json")
+    fit0 = ReuseFit.read(tmp_path / "fit0.json")  # as the next link reads it
     second = plan_step(reuse, 1, "full_reuse", 0, priors, fit0, (9, 9), swarm, 10**5)
     assert second["columns"] == [VIRTUAL, "c"] and len(second["mixtures"]) == 9
     for r, q in zip(second["column_mixtures"], second["mixtures"], strict=True):
-        assert q[0] / q[1] == pytest.approx(fit0["proportions"][0] / fit0["proportions"][1])
+        assert q[0] / q[1] == pytest.approx(fit0.proportions[0] / fit0.proportions[1])
         assert q[2] == pytest.approx(r[1])
     runs = _fake_runs(tmp_path, second, 1, ("ta", "tc"), law_t)
     fit1 = fit_step(reuse, 1, "full_reuse", priors, second, fit0, None, runs, fit, solve, tmp_path / "fit1")
-    q = np.array(fit1["proportions"])
+    q = np.array(fit1.proportions)
     assert q.sum() == pytest.approx(1) and q[0] / q[1] == pytest.approx(
-        fit0["proportions"][0] / fit0["proportions"][1]
+        fit0.proportions[0] / fit0.proportions[1]
     )
-    assert fit1["extra_runs"]["runs"] == 18 and fit1["stage_runs"]["runs"] == 9
-    assert np.array(fit1["domain_law"]["t"]).shape == (2, 3)
+    assert fit1.extra_runs.runs == 18 and fit1.stage_runs.runs == 9 and fit1.extra_runs.flops == 180.0
+    assert np.array(fit1.domain_law["t"]).shape == (2, 3) and fit1.seed is None
     natural = fit_step(reuse, 1, "natural", priors, None, None, None, [], fit, solve, tmp_path / "n")
-    assert natural["proportions"] == pytest.approx([0.5, 0.25, 0.25]) and natural["extra_runs"]["runs"] == 0
+    assert natural.proportions == pytest.approx([0.5, 0.25, 0.25]) and natural.extra_runs.runs == 0
+    assert (
+        natural.to_dict()["extra_runs"]
+        == natural.to_dict()["stage_runs"]
+        == {"runs": 0, "tokens": 0, "flops": 0.0}
+    )
 
 
 def test_swarm_files_may_name_a_task_as_a_domain(tmp_path):
@@ -185,17 +193,14 @@ def test_the_report_takes_any_subset_of_strategies(tmp_path, strategies):
             link = tmp_path / "stage0" / ("natural" if s == "natural" else "shared") / f"seed{seed}"
             link.mkdir(parents=True, exist_ok=True)
             cost = {"runs": 0 if s == "natural" else 4, "tokens": 10, "flops": 0.0 if s == "natural" else 8.0}
-            fit = {"stage": 0, "seed": seed, "groups": ["a", "b"], "proportions": [0.4, 0.6]}
-            fit |= {"natural": [0.5, 0.5], "stage_runs": cost, "extra_runs": cost, "update": "start"}
-            (link / "fit.json").write_text(json.dumps(fit))
+            fit = {"method": "olmix", "stage": 0, "strategy": s, "seed": seed, "groups": ["a", "b"]}
+            fit |= {"proportions": [0.4, 0.6], "natural": [0.5, 0.5], "stage_runs": cost, "extra_runs": cost}
+            (link / "fit.json").write_text(json.dumps(fit | {"update": "start"}))
             fits.append(str(link / "fit.json"))
             run = tmp_path / "targets" / s / f"seed{seed}" / "run.json"
-            run.parent.mkdir(parents=True)
             bpb = {"a": 1.0 + 0.01 * seed + 0.02 * strategies.index(s), "b": 2.0}
-            record = {"seed": seed, "groups": ["a", "b"], "test_task_bpb": bpb, "avg_test_ppl": 10.0}
-            record |= {"final_mixture": {"a": 0.4, "b": 0.6}, "extra_runs": cost}
-            run.write_text(json.dumps(record))
-            targets.append(str(run))
+            record = {"seed": seed, "test_task_bpb": bpb, "avg_test_ppl": 10.0, "extra_runs": cost}
+            targets.append(write_run(run, mixture=[0.4, 0.6], **record))
     write_reuse_report(sorted(set(fits)), targets, tmp_path / "report" / "reuse")
     table = (tmp_path / "report" / "reuse.md").read_text()
     assert all(f"| {s} |" in table for s in strategies)

@@ -19,6 +19,7 @@ import pytest
 import torch
 
 from pipeline_lib.methods import RunInputs, make_policy
+from pipeline_lib.records import RunRecord
 from pipeline_lib.train.checkpoint import Checkpointer
 from pipeline_lib.train.run import train_run
 from pipeline_lib.train.state_file import (
@@ -161,8 +162,8 @@ def _killed_run(tmp_path, monkeypatch, method: str = "stratified"):
     return spec, data, straight
 
 
-def _without_timings(record: dict) -> dict:
-    return {k: v for k, v in record.items() if k != "compute"}
+def _without_timings(record: RunRecord) -> dict:
+    return {k: v for k, v in record.to_dict().items() if k != "compute"}
 
 
 @pytest.mark.parametrize("damage", ["payload", "truncated", "empty", "foreign"])
@@ -269,5 +270,5 @@ def test_a_child_continues_its_parents_state_exactly(tmp_path):
     straight = train_run(spec, data, tmp_path / "straight")
     train_run(spec, data, tmp_path / "parent", until=12, save_state=True)
     child = train_run(spec, data, tmp_path / "child", init_state=tmp_path / "parent" / "state.pt")
-    assert child["start_step"] == 12 and child["test_loss"] == straight["test_loss"]
-    assert child["val_loss"] == straight["val_loss"] and child["final_mixture"] == straight["final_mixture"]
+    assert child.start_step == 12 and child.tested.loss == straight.tested.loss
+    assert child.val_loss == straight.val_loss and child.final_mixture == straight.final_mixture

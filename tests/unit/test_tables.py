@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 import pytest
 
@@ -17,26 +15,20 @@ from pipeline_lib.report.tables import (
     table3_wide,
     write_table2,
 )
+from tests.records import write_run
 
 
 def _run(tmp_path, setting, method, seed, ppl):
     path = tmp_path / f"{setting.replace('/', '_')}-{method}-{seed}.json"
-    record = {
-        "setting": setting,
-        "method": method,
-        "seed": seed,
-        "extra_runs": {
-            "runs": 9 if method == "static" else 0,
-            "tokens": 900 if method == "static" else 0,
-            "flops": 4e9 if method == "static" else 0.0,
-        },
-        "compute": {"flops": 1e9},
-        "test_ppl": dict(zip(["a", "b"], ppl, strict=True)),
-        "avg_test_ppl": sum(ppl) / 2,
-        "exp_mean_test_loss": 0.0,
+    extra_runs = {
+        "runs": 9 if method == "static" else 0,
+        "tokens": 900 if method == "static" else 0,
+        "flops": 4e9 if method == "static" else 0.0,
     }
-    path.write_text(json.dumps(record))
-    return str(path)
+    return write_run(
+        path, setting=setting, method=method, seed=seed, extra_runs=extra_runs, flops=1e9,
+        test_ppl=dict(zip(["a", "b"], ppl, strict=True)), avg_test_ppl=sum(ppl) / 2, exp_mean_test_loss=0.0,
+    )  # fmt: skip
 
 
 def test_setting_table_means_stds_and_delta(tmp_path):
@@ -176,12 +168,12 @@ def test_html_table_escapes_and_keeps_title_and_note():
     assert "<td>m2</td><td></td>" in page  # NaN left blank
 
 
-def test_grid_search_counts_its_selected_pilot_once():
+def test_grid_search_counts_its_selected_pilot_once(tmp_path):
     """Unrestricted grid search's final run is one of its 9 pilots: 9 runs of compute, not 10."""
-    from pipeline_lib.report.tables import training_flops
-
     pilots = {"runs": 9, "tokens": 900, "flops": 9e9}
-    selected = {"extra_runs": pilots, "compute": {"flops": 1e9}, "method_summary": {"selected_run": "p3"}}
-    dml = {"extra_runs": pilots, "compute": {"flops": 1e9}, "method_summary": {"fit_path": "f"}}
-    assert training_flops(selected) == 9e9 and training_flops(dml) == 10e9
-    assert training_flops({"extra_runs": {"runs": 0, "tokens": 0}, "compute": {"flops": 1e9}}) == 1e9
+    summaries = {"grid_search": {"selected_run": "p3"}, "dml": {"fit_path": "f"}}
+    paths = [
+        write_run(tmp_path / m / "run.json", method=m, extra_runs=pilots, flops=1e9, method_summary=summary)
+        for m, summary in summaries.items()
+    ]
+    assert load_runs(paths).set_index("method")["flops"].to_dict() == {"grid_search": 9e9, "dml": 10e9}

@@ -127,8 +127,8 @@ def test_reuse_priors_take_the_configured_natural_distribution(tmp_path):
         ({"methods.aioli": {"etaa": 1}}, "methods.aioli: unknown parameter(s) ['etaa']"),
         (
             {"methods.olmix.regressor": "xgboost"},
-            "methods.olmix.regressor: regressor 'xgboost' is not a regressor; choose from ['autoscale', 'bimix', 'gp', "
-            "'lightgbm', 'linear', 'log_linear', 'search']",
+            "methods.olmix.regressor: regressor 'xgboost' is not a regressor; choose from "
+            "['autoscale', 'bimix', 'gp', 'lightgbm', 'linear', 'log_linear', 'search']",
         ),
         (
             {"methods.olmix.proposer": "anneal"},
