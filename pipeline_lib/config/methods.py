@@ -26,6 +26,7 @@ from pipeline_lib.olmix.fit.settings import (
     GPSettings,
     LightGBMSettings,
     SimulationSettings,
+    TopKSettings,
 )
 
 
@@ -226,8 +227,8 @@ class OlmixConfig(MethodConfig):
     """The law fitted per task (pipeline_lib.olmix.fit.REGRESSORS): linear, log_linear (paper), lightgbm, gp,
     bimix, autoscale or search; log_linear's settings are huber_delta, ridge and n_random."""
     proposer: str = "exact"
-    """How the mix is chosen (PROPOSERS): exact (paper; needs log_linear, uses kl_weight), simulation or
-    search."""
+    """How the mix is chosen (PROPOSERS): exact (paper; needs log_linear, uses kl_weight), simulation,
+    search or topk (RegMix's)."""
     lightgbm: LightGBMSettings = field(default_factory=LightGBMSettings)
     """regressor lightgbm's settings (RegMix's)."""
     gp: GPSettings = field(default_factory=GPSettings)
@@ -238,6 +239,8 @@ class OlmixConfig(MethodConfig):
     """regressor autoscale's settings."""
     simulation: SimulationSettings = field(default_factory=SimulationSettings)
     """proposer simulation's settings."""
+    topk: TopKSettings = field(default_factory=TopKSettings)
+    """proposer topk's settings (RegMix's search)."""
     task_families: dict[str, list[str]] | None = None
     """family -> tasks: each family's mean metric is one task of the fit, and only families are fitted
     (olmix's aggregate_task_families); None: every task."""
@@ -260,6 +263,14 @@ class OlmixConfig(MethodConfig):
         """The fields the swarm draw reads, its ``--config``: changing the fit, the proposal or the proxies'
         schedule redraws no swarm (and so retrains no proxy that the draw would make stale)."""
         return {k: getattr(self, k) for k in _SWARM_KEYS}
+
+    def proxy_dict(self) -> dict[str, Any]:
+        """What the swarm's runs are: the draw's fields, the proxies' model and schedule (methods fitting
+        one swarm must agree on them)."""
+        return self.swarm_dict() | {
+            "proxy_model": self.proxy_model,
+            "proxy_steps_fraction": self.proxy_steps_fraction,
+        }
 
     def problems(self) -> list[tuple[str, str]]:
         from pipeline_lib.model.config import PRESETS
@@ -287,7 +298,7 @@ class OlmixConfig(MethodConfig):
 
 
 _SWARM_KEYS = ("swarm_factor", "min_strength", "max_strength", "minimum_weight", "swarm_repetitions")
-_UNIT_KEYS = ("regressor", "proposer", "lightgbm", "gp", "bimix", "autoscale", "simulation")
+_UNIT_KEYS = ("regressor", "proposer", "lightgbm", "gp", "bimix", "autoscale", "simulation", "topk")
 _TARGET_KEYS = ("task_families", "drop_metrics", "obj_weights")
 """OlmixConfig's keys added with the regressor and proposer units (left out of to_dict at their defaults)."""
 

@@ -268,6 +268,13 @@ METHODS: dict[str, Method] = {
         law_table="own",
         fit=_law_step("olmix", "task_bpb", SWARM),
     ),
+    "regmix": Method(
+        _M + "olmix:RegMix",
+        OlmixConfig,
+        {"regressor": "lightgbm", "proposer": "topk"},
+        learns_on=SWARM,
+        fit=_law_step("regmix", "task_bpb", SWARM),
+    ),
     "olmix_pilots": Method(
         _M + "olmix:OlmixPilots",
         OlmixConfig,

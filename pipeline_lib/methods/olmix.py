@@ -23,6 +23,13 @@ class OlmixPilots(FittedStatic):
     fit_name = "olmix_pilots"
 
 
+class RegMix(FittedStatic):
+    """RegMix (Liu et al. 2024) on Olmix's swarm: LightGBM per task and the mean of the best sampled mixtures
+    (``fits/regmix/seed<n>.json``)."""
+
+    fit_name = "regmix"
+
+
 class SwarmProxy(MixturePolicy):
     """One proxy of the swarm: row ``index`` of the swarm file (``--fit``), fixed for the whole run."""
 

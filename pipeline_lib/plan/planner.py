@@ -25,6 +25,7 @@ from pipeline_lib.config.registry import (
     fit_name,
     fit_step,
 )
+from pipeline_lib.config.types import ConfigError
 from pipeline_lib.lmo.grids import grid_mixtures
 from pipeline_lib.lmo.swarm import SwarmSettings
 from pipeline_lib.plan import paths
@@ -74,6 +75,14 @@ class Planner(LearningRuns, ReusePlanning):
         configs = self.project.settings[view].methods
         users = [m for m, cfg in configs.items() if isinstance(cfg, OlmixConfig)]
         users.sort(key=lambda m: METHODS[m].learns_on != SWARM)
+        sharing = [m for m in users if METHODS[m].learns_on == SWARM]
+        differ = [m for m in sharing if configs[m].proxy_dict() != configs[sharing[0]].proxy_dict()]
+        if differ:
+            raise ConfigError(
+                f"{view}: {sharing[0]} and {differ[0]} fit one swarm but set its draw or proxies differently "
+                f"({configs[sharing[0]].proxy_dict()} vs {configs[differ[0]].proxy_dict()}): give "
+                f"methods.{differ[0]} 'extends: {sharing[0]}' or the same values"
+            )
         return configs[users[0]] if users else OlmixConfig()
 
     # -- run directories of a view ------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from pipeline_lib.olmix.fit.settings import (
     GPSettings,
     LightGBMSettings,
     SimulationSettings,
+    TopKSettings,
 )
 from pipeline_lib.olmix.propose import SolveSettings, Targets, Units, propose, write_outputs
 from pipeline_lib.olmix.swarmio import Priors, Swarm
@@ -93,7 +94,7 @@ def _fitted(name: str, seed: int = 0):
 
 def test_the_registries_have_one_entry_per_type():
     assert set(REGRESSORS) == {"linear", "log_linear", "lightgbm", "gp", "bimix", "autoscale", "search"}
-    assert set(PROPOSERS) == {"exact", "simulation", "search"}
+    assert set(PROPOSERS) == {"exact", "simulation", "search", "topk"}
     assert all(cls.name == name for name, cls in {**REGRESSORS, **PROPOSERS}.items())
 
 
@@ -158,8 +159,10 @@ def _problem(caps=None) -> tuple[Problem, np.ndarray]:
 
 
 PAIRS = [("log_linear", "exact"), ("log_linear", "simulation"), ("gp", "simulation"), ("bimix", "search"),
-         ("search", "search"), ("lightgbm", "search")]  # fmt: skip
+         ("search", "search"), ("lightgbm", "search"), ("lightgbm", "topk"),
+         ("log_linear", "topk")]  # fmt: skip
 QUICK_SIM = SimulationSettings(rounds=4, samples=20_000)
+QUICK_TOPK = TopKSettings(samples=20_000, top_k=50)
 
 
 @pytest.mark.parametrize("regressor,proposer", PAIRS)
@@ -169,7 +172,8 @@ def test_proposals_lie_on_the_simplex_within_the_caps(regressor, proposer):
     problem = Problem(problem.natural, caps, np.vstack([P, [[0.2, 0.5, 0.3], [0.1, 0.1, 0.8]]]))
     settings = {"log_linear": FAST, "gp": GPSettings(n_restarts=1)}.get(regressor)
     reg = make_regressor(regressor, settings).fit(problem.observed, _log_linear(problem.observed), TASKS)
-    p = make_proposer(proposer, QUICK_SIM if proposer == "simulation" else None).propose(reg, problem, 0)
+    quick = {"simulation": QUICK_SIM, "topk": QUICK_TOPK}.get(proposer)
+    p = make_proposer(proposer, quick).propose(reg, problem, 0)
     assert p.shape == (3,) and p.min() >= 0 and p.sum() == pytest.approx(1.0, abs=1e-9)
     assert np.all(p <= caps + 1e-9)
 
@@ -187,6 +191,30 @@ def test_simulation_is_deterministic_per_seed_and_finds_the_laws_optimum():
     optimum = minimize_task_law(reg.law)  # no KL pull: the law's own minimiser
     assert 0.5 * np.abs(first - optimum).sum() < 0.05
     assert problem.objective(reg, first[None])[0] < problem.objective(reg, problem.natural[None])[0]
+
+
+def test_topk_averages_the_best_samples_deterministically_per_seed():
+    """RegMix's proposal: with k = 1 the best sample; with k the mean of the k best, which on a law with an
+    interior optimum lands near it; a seed gives one answer."""
+    problem, P = _problem()
+    reg = make_regressor("log_linear", FAST).fit(P, _log_linear(P), TASKS)
+    topk = make_proposer("topk", QUICK_TOPK)
+    first, again, other = (topk.propose(reg, problem, s) for s in (3, 3, 4))
+    assert np.array_equal(first, again) and not np.array_equal(first, other)
+    one = make_proposer("topk", TopKSettings(samples=20_000, top_k=1)).propose(reg, problem, 3)
+    rng = np.random.default_rng(3)  # the same draws, scored directly: the single best is the answer
+    strength = np.exp(rng.uniform(np.log(0.1), np.log(5.0), 20_000))
+    g = rng.standard_gamma(strength[:, None] * problem.natural)
+    S = g[g.sum(axis=1) > 0] / g[g.sum(axis=1) > 0].sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(one, S[np.argmin(problem.objective(reg, S))], rtol=1e-12)
+    k_best = S[np.argsort(problem.objective(reg, S), kind="stable")[:50]].mean(axis=0)
+    np.testing.assert_allclose(first, k_best, rtol=1e-12)
+    assert problem.objective(reg, first[None])[0] < problem.objective(reg, problem.natural[None])[0]
+
+
+def test_topk_settings_are_checked():
+    with pytest.raises(ConfigError, match=r"top_k: must not exceed samples \(10\), got 20"):
+        TopKSettings(samples=10, top_k=20)
 
 
 def test_search_proposer_picks_the_best_observed_run_within_the_caps():

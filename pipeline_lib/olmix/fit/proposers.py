@@ -15,7 +15,7 @@ import numpy as np
 
 from pipeline_lib.lmo.solvers import minimize_task_law, project_to_capped_simplex
 from pipeline_lib.olmix.fit.regressors import REGRESSORS, LogLinearRegressor, Regressor
-from pipeline_lib.olmix.fit.settings import ExactSettings, SimulationSettings
+from pipeline_lib.olmix.fit.settings import ExactSettings, SimulationSettings, TopKSettings
 
 CAP_ATOL = 1e-12  # how far over a cap a sampled or observed mixture may sit
 
@@ -160,8 +160,40 @@ class SearchProposer(Proposer):
         return P[int(np.argmin(problem.objective(regressor, P)))].copy()
 
 
+class TopKProposer(Proposer):
+    """RegMix's proposal (:class:`~.settings.TopKSettings`): the mean of the ``top_k`` best of many sampled
+    mixtures within the caps; seeded by ``np.random.default_rng(seed)``."""
+
+    name = "topk"
+    settings_type = TopKSettings
+
+    @classmethod
+    def regressor_problem(cls, regressor: str) -> str | None:
+        if REGRESSORS[regressor].can_extrapolate:
+            return None
+        return f"proposer 'topk' scores unseen mixtures, which regressor '{regressor}' cannot predict"
+
+    def propose(self, regressor: Regressor, problem: Problem, seed: int) -> np.ndarray:
+        why = self.regressor_problem(regressor.name)
+        if why:
+            raise ValueError(why)
+        s, rng = self.settings, np.random.default_rng(seed)
+        low, high = np.log(s.min_strength), np.log(s.max_strength)
+        strength = np.exp(rng.uniform(low, high, s.samples))
+        g = rng.standard_gamma(strength[:, None] * problem.natural)  # a Dirichlet row each, unnormalised
+        P = g[g.sum(axis=1) > 0]
+        P = P / P.sum(axis=1, keepdims=True)
+        P = P[problem.within_caps(P)]
+        obj = problem.objective(regressor, P) if len(P) else np.empty(0)
+        P, obj = P[np.isfinite(obj)], obj[np.isfinite(obj)]
+        if not len(P):
+            raise ValueError(f"proposer topk: no sampled mixture satisfies the caps {problem.caps}")
+        best = P[np.argsort(obj, kind="stable")[: s.top_k]].mean(axis=0)
+        return best / best.sum()  # a mean of capped mixtures stays within the caps
+
+
 PROPOSERS: dict[str, type[Proposer]] = {
-    cls.name: cls for cls in (ExactProposer, SimulationProposer, SearchProposer)
+    cls.name: cls for cls in (ExactProposer, SimulationProposer, SearchProposer, TopKProposer)
 }
 """Every proposer by name (``methods.olmix.proposer``)."""
 

@@ -95,3 +95,29 @@ class SimulationSettings(Checked):
     def problems(self) -> list[tuple[str, str]]:
         low, high = self.min_strength, self.max_strength
         return [] if low <= high else [("min_strength", f"must not exceed max_strength ({high}), got {low}")]
+
+
+@dataclass(frozen=True)
+class TopKSettings(Checked):
+    """RegMix's search (sail-sg/regmix, its regression notebook): ``samples`` mixtures drawn around the
+    natural distribution (Dirichlet(s x natural), s log-uniform in [min_strength, max_strength], the swarm
+    draw's range), each scored by the regressor; the proposal is the mean of the ``top_k`` best (RegMix
+    averages its top 100). Mixtures over the caps are dropped first; seeded."""
+
+    samples: int = ranged(100_000, ge=1)
+    top_k: int = ranged(100, ge=1)
+    min_strength: float = ranged(0.1, gt=0)
+    max_strength: float = ranged(5.0, gt=0)
+
+    def problems(self) -> list[tuple[str, str]]:
+        out = []
+        if self.min_strength > self.max_strength:
+            out.append(
+                (
+                    "min_strength",
+                    f"must not exceed max_strength ({self.max_strength}), got {self.min_strength}",
+                )
+            )
+        if self.top_k > self.samples:
+            out.append(("top_k", f"must not exceed samples ({self.samples}), got {self.top_k}"))
+        return out
