@@ -20,13 +20,14 @@ from typing import Any
 from pipeline_lib.config.errors import FieldErrors
 from pipeline_lib.config.ranges import range_problems, ranged
 from pipeline_lib.config.types import Checked, ConfigError, MethodConfig, TrainConfig
-from pipeline_lib.olmix.fit.settings import (
+from pipeline_lib.config.units import (
     AutoscaleSettings,
     BimixSettings,
     GPSettings,
     LightGBMSettings,
     SimulationSettings,
     TopKSettings,
+    pairing_problem,
 )
 
 
@@ -274,7 +275,6 @@ class OlmixConfig(MethodConfig):
 
     def problems(self) -> list[tuple[str, str]]:
         from pipeline_lib.model.config import PRESETS
-        from pipeline_lib.olmix.fit.proposers import pairing_problem
 
         out = []
         low, high, model = self.min_strength, self.max_strength, self.proxy_model

@@ -17,12 +17,12 @@ from typing import Any
 
 import numpy as np
 
+from pipeline_lib.config.units import ExactSettings
 from pipeline_lib.io import write_json
 from pipeline_lib.lmo import FitSettings, repetition_caps
 from pipeline_lib.lmo.tasklaw import correlations
 from pipeline_lib.olmix.fit.proposers import Problem, Proposer, make_proposer
 from pipeline_lib.olmix.fit.regressors import FitContext, Regressor, make_regressor, regressor_from_dict
-from pipeline_lib.olmix.fit.settings import ExactSettings
 from pipeline_lib.olmix.swarmio import Priors, Swarm
 
 log = logging.getLogger(__name__)

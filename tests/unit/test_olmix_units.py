@@ -13,18 +13,21 @@ from scipy.stats import spearmanr
 
 from pipeline_lib.config import ConfigError, load_project
 from pipeline_lib.config.methods import OlmixConfig
-from pipeline_lib.io import read_json, write_json
-from pipeline_lib.lmo import FitSettings, minimize_task_law
-from pipeline_lib.olmix.__main__ import main as olmix_main
-from pipeline_lib.olmix.fit.proposers import PROPOSERS, Problem, make_proposer, pairing_problem
-from pipeline_lib.olmix.fit.regressors import REGRESSORS, FitContext, make_regressor, regressor_from_dict
-from pipeline_lib.olmix.fit.settings import (
+from pipeline_lib.config.units import (
+    PROPOSER_NAMES,
+    REGRESSOR_NAMES,
     AutoscaleSettings,
     GPSettings,
     LightGBMSettings,
     SimulationSettings,
     TopKSettings,
+    pairing_problem,
 )
+from pipeline_lib.io import read_json, write_json
+from pipeline_lib.lmo import FitSettings, minimize_task_law
+from pipeline_lib.olmix.__main__ import main as olmix_main
+from pipeline_lib.olmix.fit.proposers import PROPOSERS, Problem, make_proposer
+from pipeline_lib.olmix.fit.regressors import REGRESSORS, FitContext, make_regressor, regressor_from_dict
 from pipeline_lib.olmix.propose import SolveSettings, Targets, Units, propose, write_outputs
 from pipeline_lib.olmix.swarmio import Priors, Swarm
 
@@ -95,6 +98,7 @@ def _fitted(name: str, seed: int = 0):
 def test_the_registries_have_one_entry_per_type():
     assert set(REGRESSORS) == {"linear", "log_linear", "lightgbm", "gp", "bimix", "autoscale", "search"}
     assert set(PROPOSERS) == {"exact", "simulation", "search", "topk"}
+    assert set(REGRESSOR_NAMES) == set(REGRESSORS) and set(PROPOSER_NAMES) == set(PROPOSERS)  # as declared
     assert all(cls.name == name for name, cls in {**REGRESSORS, **PROPOSERS}.items())
 
 

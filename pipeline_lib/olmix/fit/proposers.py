@@ -13,9 +13,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from pipeline_lib.config.units import ExactSettings, SimulationSettings, TopKSettings, pairing_problem
 from pipeline_lib.lmo.solvers import minimize_task_law, project_to_capped_simplex
-from pipeline_lib.olmix.fit.regressors import REGRESSORS, LogLinearRegressor, Regressor
-from pipeline_lib.olmix.fit.settings import ExactSettings, SimulationSettings, TopKSettings
+from pipeline_lib.olmix.fit.regressors import Regressor
 
 CAP_ATOL = 1e-12  # how far over a cap a sampled or observed mixture may sit
 
@@ -53,10 +53,11 @@ class Proposer(ABC):
             settings = self.settings_type()
         self.settings = settings
 
-    @classmethod
-    def regressor_problem(cls, regressor: str) -> str | None:
-        """Why this proposer cannot use the named regressor (None: it can)."""
-        return None
+    def check(self, regressor: Regressor) -> None:
+        """Stop if it cannot use ``regressor`` (:func:`pipeline_lib.config.units.pairing_problem`)."""
+        why = pairing_problem(regressor.name, self.name)
+        if why:
+            raise ValueError(why)
 
     @abstractmethod
     def propose(self, regressor: Regressor, problem: Problem, seed: int) -> np.ndarray:
@@ -70,19 +71,8 @@ class ExactProposer(Proposer):
     name = "exact"
     settings_type = ExactSettings
 
-    @classmethod
-    def regressor_problem(cls, regressor: str) -> str | None:
-        if regressor == LogLinearRegressor.name:
-            return None
-        return (
-            "proposer 'exact' solves the log-linear law's convex problem, so it needs regressor "
-            f"'log_linear' (got '{regressor}'); choose proposer 'simulation' or 'search' for it"
-        )
-
     def propose(self, regressor: Regressor, problem: Problem, seed: int) -> np.ndarray:
-        why = self.regressor_problem(regressor.name)
-        if why:
-            raise ValueError(why)
+        self.check(regressor)
         return minimize_task_law(
             regressor.law, weights=problem.weights, prior=problem.natural, kl_weight=self.settings.kl_weight,
             caps=problem.caps, seed=seed,
@@ -95,12 +85,6 @@ class SimulationProposer(Proposer):
 
     name = "simulation"
     settings_type = SimulationSettings
-
-    @classmethod
-    def regressor_problem(cls, regressor: str) -> str | None:
-        if REGRESSORS[regressor].can_extrapolate:
-            return None
-        return f"proposer 'simulation' scores unseen mixtures, which regressor '{regressor}' cannot predict"
 
     def _samples(self, rng: np.random.Generator, prior: np.ndarray, r: int) -> np.ndarray:
         """``samples`` Dirichlet(s x prior) rows, s log-uniform in [min, max] x growth (r + 1)."""
@@ -126,9 +110,7 @@ class SimulationProposer(Proposer):
         return best / best.sum()
 
     def propose(self, regressor: Regressor, problem: Problem, seed: int) -> np.ndarray:
-        why = self.regressor_problem(regressor.name)
-        if why:
-            raise ValueError(why)
+        self.check(regressor)
         rng, s = np.random.default_rng(seed), self.settings
         prior = problem.natural if s.temperature is None else problem.natural**s.temperature
         prior = prior / prior.sum()
@@ -167,16 +149,8 @@ class TopKProposer(Proposer):
     name = "topk"
     settings_type = TopKSettings
 
-    @classmethod
-    def regressor_problem(cls, regressor: str) -> str | None:
-        if REGRESSORS[regressor].can_extrapolate:
-            return None
-        return f"proposer 'topk' scores unseen mixtures, which regressor '{regressor}' cannot predict"
-
     def propose(self, regressor: Regressor, problem: Problem, seed: int) -> np.ndarray:
-        why = self.regressor_problem(regressor.name)
-        if why:
-            raise ValueError(why)
+        self.check(regressor)
         s, rng = self.settings, np.random.default_rng(seed)
         low, high = np.log(s.min_strength), np.log(s.max_strength)
         strength = np.exp(rng.uniform(low, high, s.samples))
@@ -202,12 +176,3 @@ def make_proposer(name: str, settings: Any = None) -> Proposer:
     if name not in PROPOSERS:
         raise ValueError(f"unknown proposer {name!r}; choose from {sorted(PROPOSERS)}")
     return PROPOSERS[name](settings)
-
-
-def pairing_problem(regressor: str, proposer: str) -> str | None:
-    """Why this pair cannot run (unknown names, or a proposer that cannot use the regressor); None: it can."""
-    if regressor not in REGRESSORS:
-        return f"regressor '{regressor}' is not a regressor; choose from {sorted(REGRESSORS)}"
-    if proposer not in PROPOSERS:
-        return f"proposer '{proposer}' is not a proposer; choose from {sorted(PROPOSERS)}"
-    return PROPOSERS[proposer].regressor_problem(regressor)

@@ -16,9 +16,15 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 
+from pipeline_lib.config.units import (
+    PREDICTS_UNSEEN,
+    AutoscaleSettings,
+    BimixSettings,
+    GPSettings,
+    LightGBMSettings,
+)
 from pipeline_lib.lmo.laws import check_losses, check_mixtures
 from pipeline_lib.lmo.tasklaw import FitSettings, TaskLogLinearLaw
-from pipeline_lib.olmix.fit.settings import AutoscaleSettings, BimixSettings, GPSettings, LightGBMSettings
 
 SEARCH_ATOL = 1e-9  # how close a mixture must be to an observed one for the search regressor to know it
 
@@ -39,8 +45,6 @@ class Regressor(ABC):
     kind: ClassVar[str]
     """The ``kind`` of its JSON file (the name, except log_linear's ``task_log_linear``)."""
     settings_type: ClassVar[type | None] = None
-    can_extrapolate: ClassVar[bool] = True
-    """Whether it predicts mixtures it was not fitted on (search does not)."""
 
     def __init__(self, settings: Any = None, context: FitContext = FitContext()) -> None:
         if settings is None and self.settings_type is not None:
@@ -48,6 +52,11 @@ class Regressor(ABC):
         self.settings, self.context = settings, context
         self.tasks: tuple[str, ...] = ()
         self.m = 0
+
+    @property
+    def can_extrapolate(self) -> bool:
+        """Whether it predicts mixtures it was not fitted on (as :mod:`pipeline_lib.config.units` says)."""
+        return self.name in PREDICTS_UNSEEN
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -179,7 +188,6 @@ class SearchRegressor(Regressor):
     SearchRegressor; it pairs with the search proposer)."""
 
     name = "search"
-    can_extrapolate = False
 
     def _fit(self, X: np.ndarray, Y: np.ndarray) -> None:
         self.X, self.Y = X.copy(), Y.copy()

@@ -1,4 +1,6 @@
-"""Typed settings of the regressors and proposers (numpy-free: ``OlmixConfig`` nests them).
+"""Olmix's regressors and proposers as declared to the config: their names, what each can pair with, and
+their typed settings (numpy-free: ``OlmixConfig`` nests them; :mod:`pipeline_lib.olmix.fit` implements the
+units under the same names).
 
 A unit's settings section in ``methods.olmix`` is named as the unit (``gp``, ``simulation``, ...). Each class
 is a :class:`~pipeline_lib.config.types.Checked` section: its ranges are declared on its fields and checked
@@ -121,3 +123,29 @@ class TopKSettings(Checked):
         if self.top_k > self.samples:
             out.append(("top_k", f"must not exceed samples ({self.samples}), got {self.top_k}"))
         return out
+
+
+REGRESSOR_NAMES = ("linear", "log_linear", "lightgbm", "gp", "bimix", "autoscale", "search")
+"""Every regressor (``methods.olmix.regressor``); :data:`pipeline_lib.olmix.fit.REGRESSORS` has them."""
+PREDICTS_UNSEEN = frozenset(REGRESSOR_NAMES) - {"search"}
+"""Regressors that predict mixtures they were not fitted on (search recalls observed runs only)."""
+PROPOSER_NAMES = ("exact", "simulation", "search", "topk")
+"""Every proposer (``methods.olmix.proposer``); :data:`pipeline_lib.olmix.fit.PROPOSERS` has them."""
+SCORES_UNSEEN = frozenset({"simulation", "topk"})
+"""Proposers that score sampled mixtures, so need a regressor of :data:`PREDICTS_UNSEEN`."""
+
+
+def pairing_problem(regressor: str, proposer: str) -> str | None:
+    """Why this pair cannot run (unknown names, or a proposer that cannot use the regressor); None: it can."""
+    if regressor not in REGRESSOR_NAMES:
+        return f"regressor '{regressor}' is not a regressor; choose from {sorted(REGRESSOR_NAMES)}"
+    if proposer not in PROPOSER_NAMES:
+        return f"proposer '{proposer}' is not a proposer; choose from {sorted(PROPOSER_NAMES)}"
+    if proposer == "exact" and regressor != "log_linear":
+        return (
+            "proposer 'exact' solves the log-linear law's convex problem, so it needs regressor "
+            f"'log_linear' (got '{regressor}'); choose proposer 'simulation' or 'search' for it"
+        )
+    if proposer in SCORES_UNSEEN and regressor not in PREDICTS_UNSEEN:
+        return f"proposer '{proposer}' scores unseen mixtures, which regressor '{regressor}' cannot predict"
+    return None
