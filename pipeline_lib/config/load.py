@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -68,25 +67,6 @@ def load_project(config: dict[str, Any]) -> Project:
     if problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
     return project
-
-
-def check_yaml_file(path: str | os.PathLike) -> None:
-    """Raise a :class:`ConfigError` with the file, line and column where ``path`` is not valid YAML (Snakemake
-    says only "not valid JSON or YAML"); a missing file is left to Snakemake's own message."""
-    import yaml  # only the Snakefile needs it, for the embedded default config
-
-    try:
-        with open(path, encoding="utf-8") as fh:
-            yaml.safe_load(fh)
-    except FileNotFoundError:
-        return
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        context = f" ({err.context})" if err.context else ""
-        raise ConfigError(f"{where}: not valid YAML: {err.problem}{context}; fix the file there") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: not valid YAML ({err}); fix the file") from None
 
 
 def _load_part(cls: type, raw: Mapping[str, Any] | None, where: str) -> tuple[Any, Problems]:
