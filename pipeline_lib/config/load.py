@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -187,6 +188,7 @@ def _load_run(run: Mapping[str, Any], settings: dict[str, Setting]) -> tuple[tup
         for m in run_methods
         if m not in METHODS
     ]
+    problems += repeated_seeds("run.seeds", seeds)
     if "static" in run_methods:
         missing = [s for s in run_settings if s in settings and settings[s].static is None]
         if missing:
@@ -195,6 +197,16 @@ def _load_run(run: Mapping[str, Any], settings: dict[str, Setting]) -> tuple[tup
                 "add settings.<name>.static: {group: weight, ...}"
             )
     return (run_settings, run_methods, seeds), problems
+
+
+def repeated_seeds(where: str, seeds: Sequence[int]) -> Problems:
+    """A seed listed twice would plan the same run twice (the same job, or two runs counted as two seeds)."""
+    times = {2: "twice"}
+    return [
+        f"{where}: seed {seed} is listed {times.get(n, f'{n} times')}; list each seed once"
+        for seed, n in Counter(seeds).items()
+        if n > 1
+    ]
 
 
 def _load_restricted(raw: Mapping[str, Any] | None, settings: dict[str, Setting]) -> tuple[Any, Problems]:
@@ -381,7 +393,7 @@ def _load_reuse(config: Mapping[str, Any], project: Project) -> tuple[Project, P
         found = [*cfg.setting_problems(len(s.groups), s.train), *_natural_problems(cfg, s.groups)]
         problems += [f"methods.olmix: {p} (reuse {t})" for p in found]
         views[s.key] = dataclasses.replace(s, methods={"olmix": cfg})
-    problems += _check_partial(reuse)
+    problems += _check_partial(reuse) + repeated_seeds("reuse.seeds", reuse.seeds)
     return dataclasses.replace(project, settings=views, reuse=reuse), list(dict.fromkeys(problems))
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from pipeline_lib.config import ConfigError, load_project
+from pipeline_lib.config.load import repeated_seeds
 from pipeline_lib.config.yamlfile import check_yaml_file
 from pipeline_lib.data.sources import DataError, make_source
 from pipeline_lib.plan import Planner
@@ -333,3 +334,15 @@ def test_olmix_natural_must_weigh_every_group_it_mixes():
 
     with pytest.raises(ConfigError, match=r"natural has no weight for \['beta'\] \(setting 'pair'\)"):
         _load(partial_natural)
+
+
+def test_a_seed_listed_twice_is_refused():
+    with pytest.raises(ConfigError) as err:
+        _load(lambda c: c["run"].update(seeds=[0, 1, 0]))
+    assert "run.seeds: seed 0 is listed twice; list each seed once" in str(err.value)
+
+
+def test_a_reuse_seed_listed_twice_is_refused():
+    assert repeated_seeds("reuse.seeds", (2, 2, 2, 1)) == [
+        "reuse.seeds: seed 2 is listed 3 times; list each seed once"
+    ]
