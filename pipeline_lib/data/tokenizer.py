@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from pipeline_lib.config import DataConfig
+from pipeline_lib.data.documents import is_blank
 from pipeline_lib.data.sources import DataError, Source, make_source
 from pipeline_lib.io import atomic_path
 from pipeline_lib.logs import setup_logging
@@ -40,12 +41,15 @@ def train_bpe(texts: Iterator[str], vocab_size: int, special_tokens: Sequence[st
 
 
 def training_texts(source: Source, groups: Sequence[str], chars_per_group: int | None) -> Iterator[str]:
-    """Train-split texts of every group, in group order, optionally capped per group."""
+    """Train-split texts of every group, in group order, optionally capped per group; empty or
+    whitespace-only documents are skipped (the pack step drops them too)."""
     for group in groups:
         used = 0
         for doc in source.iter_split(group, "train"):
             if chars_per_group is not None and used >= chars_per_group:
                 break
+            if is_blank(doc.text):
+                continue
             used += len(doc.text)
             yield doc.text
         if used == 0:

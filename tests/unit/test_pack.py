@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import itertools
 import json
 
 import numpy as np
@@ -109,3 +110,41 @@ def test_a_group_smaller_than_one_batch_fails_the_pack_step(corpus_dir, tmp_path
             data, "beta", str(tmp_path / "tok.json"), str(tmp_path / "big"), one_batch_tokens=train_tokens + 1
         )
     assert not (tmp_path / "big" / "meta.json").exists()
+
+
+def _with_empty_documents(corpus_dir, root, blanks):
+    """A copy of the corpus with ``blanks`` (empty or whitespace-only texts) among beta's, each its own id."""
+    root.mkdir()
+    for path in corpus_dir.glob("*.jsonl.gz"):
+        lines = gzip.decompress(path.read_bytes()).decode().splitlines(keepends=True)
+        if path.name == "beta.jsonl.gz":
+            extra = [
+                json.dumps({"text": t, "domain": "beta", "source": f"blank#{i}"}) + "\n" for i, t in blanks
+            ]
+            lines = [line for pair in itertools.zip_longest(lines, extra, fillvalue="") for line in pair]
+        (root / path.name).write_bytes(gzip.compress("".join(lines).encode()))
+    return root
+
+
+def test_empty_and_whitespace_documents_are_dropped_and_counted(corpus_dir, tmp_path, caplog):
+    blanks = list(enumerate(["", " ", "\n\n", "\t \r\n", "\u00a0\u2003"] * 6))
+    data, dirty = _data(corpus_dir), _data(_with_empty_documents(corpus_dir, tmp_path / "dirty", blanks))
+    build_tokenizer(data, ["alpha", "beta"], str(tmp_path / "clean.json"))
+    build_tokenizer(dirty, ["alpha", "beta"], str(tmp_path / "dirty.json"))
+    assert (tmp_path / "clean.json").read_bytes() == (tmp_path / "dirty.json").read_bytes()
+    clean = pack_group(data, "beta", str(tmp_path / "clean.json"), str(tmp_path / "a"))
+    with caplog.at_level("WARNING"):
+        meta = pack_group(dirty, "beta", str(tmp_path / "clean.json"), str(tmp_path / "b"))
+    for split in ("train", "val", "test"):
+        assert (tmp_path / "a" / f"{split}.bin").read_bytes() == (
+            tmp_path / "b" / f"{split}.bin"
+        ).read_bytes()
+        assert meta["splits"][split]["documents"] == clean["splits"][split]["documents"]
+        assert clean["splits"][split]["dropped_empty_documents"] == 0
+    assert sum(meta["splits"][s]["dropped_empty_documents"] for s in ("train", "val", "test")) == len(blanks)
+    assert meta["dropped_empty_documents"] == len(blanks) and clean["dropped_empty_documents"] == 0
+    n_train = meta["splits"]["train"]["dropped_empty_documents"]
+    assert (
+        f"group 'beta', train split: dropped {n_train} empty or whitespace-only document(s); they are not "
+        "packed (meta.json: dropped_empty_documents)" in caplog.text
+    )
