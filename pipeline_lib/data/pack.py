@@ -13,6 +13,7 @@ import argparse
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from tokenizers import Tokenizer
 from tqdm import tqdm
 
 from pipeline_lib.config import SPLITS, DataConfig
+from pipeline_lib.config.types import PACK_CHECKS_ENV
 from pipeline_lib.data.documents import is_blank
 from pipeline_lib.data.sources import DataError, Document, make_source
 from pipeline_lib.data.tokens import token_dtype
@@ -125,6 +127,22 @@ def _check_split(group: str, split: str, stats: dict, one_batch_tokens: int) -> 
         )
 
 
+def _check_eval_splits(group: str, splits: dict, need: int) -> None:
+    """Stop when the val or test split is shorter than one evaluation sequence (``need`` = context + 1):
+    the runs would fail at their start."""
+    short = [s for s in ("val", "test") if splits[s]["tokens"] < need]
+    if not short:
+        return
+    counts = ", ".join(f"{s} split {splits[s]['tokens']:,} tokens" for s in short)
+    fractions = " and ".join(f"data.split.{s}_fraction" for s in short)
+    raise DataError(
+        f"group '{group}': fewer tokens than one evaluation sequence of the runs reading it needs "
+        f"(model.context + 1 = {need:,}, model.context {need - 1:,}): {counts}; every run reading it "
+        f"would stop at its start. Lower model.context of the settings using it, raise {fractions}, or add "
+        "documents"
+    )
+
+
 def pack_group(
     cfg: DataConfig,
     group: str,
@@ -132,9 +150,11 @@ def pack_group(
     out_dir: str,
     train_token_budget: int | None = None,
     one_batch_tokens: int = 0,
+    eval_chunk_tokens: int = 0,
 ) -> dict:
     """Tokenise and pack a group's three splits; fail (before any training job) when its train split holds
-    fewer than ``one_batch_tokens`` tokens, one batch of distinct sequences."""
+    fewer than ``one_batch_tokens`` tokens, one batch of distinct sequences, or its val or test split fewer
+    than ``eval_chunk_tokens``, one evaluation sequence."""
     source = make_source(cfg)
     source.check_group(group)
     tok = Tokenizer.from_file(tokenizer_path)
@@ -163,6 +183,7 @@ def pack_group(
         stats["sha256"] = file_sha256(out / f"{split}.bin")
         meta["splits"][split] = stats
         log.info("%s/%s: %d docs, %d tokens", group, split, stats["documents"], stats["tokens"])
+    _check_eval_splits(group, meta["splits"], eval_chunk_tokens)
     write_json(out / "meta.json", meta)
     return meta
 
@@ -182,12 +203,27 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=0,
         help="fail when the train split has fewer tokens (one batch)",
     )
+    ap.add_argument(
+        "--eval-chunk-tokens",
+        type=int,
+        default=None,
+        help=f"fail when the val or test split has fewer tokens (default: the group's in ${PACK_CHECKS_ENV})",
+    )
     args = ap.parse_args(argv)
     setup_logging()
     data = DataConfig.from_dict(json.loads(args.data))
+    eval_tokens = args.eval_chunk_tokens
+    if eval_tokens is None:
+        eval_tokens = json.loads(os.environ.get(PACK_CHECKS_ENV) or "{}").get(args.group, 0)
     try:
         pack_group(
-            data, args.group, args.tokenizer, args.out_dir, args.train_token_budget, args.one_batch_tokens
+            data,
+            args.group,
+            args.tokenizer,
+            args.out_dir,
+            args.train_token_budget,
+            args.one_batch_tokens,
+            eval_tokens,
         )
     except DataError as err:
         raise SystemExit(f"DataError: {err}") from None  # the message, not a traceback, ends the job's log

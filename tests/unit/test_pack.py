@@ -10,6 +10,7 @@ import pytest
 from tokenizers import Tokenizer
 
 from pipeline_lib.config import DataConfig
+from pipeline_lib.config.types import PACK_CHECKS_ENV
 from pipeline_lib.data.pack import main as pack_main
 from pipeline_lib.data.pack import pack_group
 from pipeline_lib.data.sources import DataError, JsonlSource
@@ -148,3 +149,42 @@ def test_empty_and_whitespace_documents_are_dropped_and_counted(corpus_dir, tmp_
         f"group 'beta', train split: dropped {n_train} empty or whitespace-only document(s); they are not "
         "packed (meta.json: dropped_empty_documents)" in caplog.text
     )
+
+
+def test_a_split_shorter_than_one_evaluation_sequence_fails_the_pack_step(corpus_dir, tmp_path):
+    data = _data(corpus_dir)
+    build_tokenizer(data, ["alpha", "beta", "gamma"], str(tmp_path / "tok.json"))
+    meta = pack_group(data, "beta", str(tmp_path / "tok.json"), str(tmp_path / "ok"))
+    val, test = meta["splits"]["val"]["tokens"], meta["splits"]["test"]["tokens"]
+    pack_group(
+        data, "beta", str(tmp_path / "tok.json"), str(tmp_path / "fits"), eval_chunk_tokens=min(val, test)
+    )
+    short = "val" if val < test else "test"
+    for need, splits in ((min(val, test) + 1, [short]), (max(val, test) + 1, ["val", "test"])):
+        with pytest.raises(DataError) as err:
+            pack_group(data, "beta", str(tmp_path / "tok.json"), str(tmp_path / "x"), eval_chunk_tokens=need)
+        counts = ", ".join(f"{s} split {meta['splits'][s]['tokens']:,} tokens" for s in splits)
+        fractions = " and ".join(f"data.split.{s}_fraction" for s in splits)
+        assert str(err.value) == (
+            f"group 'beta': fewer tokens than one evaluation sequence of the runs reading it needs "
+            f"(model.context + 1 = {need:,}, model.context {need - 1:,}): {counts}; every run reading it "
+            f"would stop at its start. Lower model.context of the settings using it, raise {fractions}, or "
+            "add documents"
+        )
+        assert not (tmp_path / "x" / "meta.json").exists()
+
+
+def test_the_pack_step_reads_the_workflows_evaluation_needs(corpus_dir, tmp_path, monkeypatch):
+    """The workflow passes each group's need through the environment (not a parameter: no packed data
+    reruns)."""
+    data = _data(corpus_dir)
+    build_tokenizer(data, ["alpha", "beta", "gamma"], str(tmp_path / "tok.json"))
+    meta = pack_group(data, "beta", str(tmp_path / "tok.json"), str(tmp_path / "ok"))
+    need = meta["splits"]["val"]["tokens"] + 1
+    monkeypatch.setenv(PACK_CHECKS_ENV, json.dumps({"beta": need, "alpha": 1}))
+    args = ["--data", json.dumps(dataclasses.asdict(data)), "--tokenizer", str(tmp_path / "tok.json")]
+    with pytest.raises(
+        SystemExit, match=r"^DataError: group 'beta': fewer tokens than one evaluation sequence"
+    ):
+        pack_main([*args, "--group", "beta", "--out-dir", str(tmp_path / "b")])
+    pack_main([*args, "--group", "alpha", "--out-dir", str(tmp_path / "a")])
