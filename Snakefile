@@ -50,6 +50,17 @@ if PROJECT.reuse:
     include: "rules/reuse.smk"
 
 
+# One workflow at a time per results_dir (pipeline_lib/results_lock.py): taken when jobs are about to run, so
+# not for a dry run, --list or --report, nor in the jobs Snakemake spawns (--no-hooks); held until it exits.
+onstart:
+    from pipeline_lib.results_lock import ResultsDirLocked, lock_results_dir
+
+    try:
+        lock_results_dir(RESULTS)
+    except ResultsDirLocked as err:
+        raise WorkflowError(str(err)) from None
+
+
 rule all:
     default_target: True
     input:
