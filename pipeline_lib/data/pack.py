@@ -28,6 +28,7 @@ from pipeline_lib.data.sources import DataError, Document, make_source
 from pipeline_lib.data.tokens import token_dtype
 from pipeline_lib.io import atomic_path, file_sha256, write_json
 from pipeline_lib.logs import setup_logging
+from pipeline_lib.storage import StorageError, storage_errors
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ def pack_split(
     ids_hash = hashlib.sha256()
     n_docs = n_tokens = n_bytes = 0
     dropped = [0]
-    with atomic_path(out) as tmp, open(tmp, "wb") as fh:
+    with storage_errors(out, "packed tokens"), atomic_path(out) as tmp, open(tmp, "wb") as fh:
         for batch in _batched(_non_blank(tqdm(docs, desc=out.name, unit="doc", mininterval=5), dropped), 256):
             if token_budget is not None and n_tokens >= token_budget:
                 break
@@ -184,7 +185,8 @@ def pack_group(
         meta["splits"][split] = stats
         log.info("%s/%s: %d docs, %d tokens", group, split, stats["documents"], stats["tokens"])
     _check_eval_splits(group, meta["splits"], eval_chunk_tokens)
-    write_json(out / "meta.json", meta)
+    with storage_errors(out / "meta.json", "the group's pack metadata"):
+        write_json(out / "meta.json", meta)
     return meta
 
 
@@ -225,8 +227,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             args.one_batch_tokens,
             eval_tokens,
         )
-    except DataError as err:
-        raise SystemExit(f"DataError: {err}") from None  # the message, not a traceback, ends the job's log
+    except (DataError, StorageError) as err:  # the message, not a traceback, ends the job's log
+        raise SystemExit(f"{type(err).__name__}: {err}") from None
 
 
 if __name__ == "__main__":
