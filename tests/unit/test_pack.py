@@ -14,7 +14,7 @@ from pipeline_lib.config.types import PACK_CHECKS_ENV
 from pipeline_lib.data.pack import main as pack_main
 from pipeline_lib.data.pack import pack_group
 from pipeline_lib.data.sources import DataError, JsonlSource
-from pipeline_lib.data.tokenizer import build_tokenizer
+from pipeline_lib.data.tokenizer import TRAINING_PIECE_CHARS, build_tokenizer, training_texts
 from pipeline_lib.data.tokenizer import main as tokenizer_main
 from pipeline_lib.data.tokens import GroupTokens, token_dtype
 
@@ -188,3 +188,24 @@ def test_the_pack_step_reads_the_workflows_evaluation_needs(corpus_dir, tmp_path
     ):
         pack_main([*args, "--group", "beta", "--out-dir", str(tmp_path / "b")])
     pack_main([*args, "--group", "alpha", "--out-dir", str(tmp_path / "a")])
+
+
+def test_tokenizer_training_reads_a_huge_document_in_bounded_pieces_up_to_the_budget(tmp_path):
+    """One 6M-character document and a 1,000-character budget: 1,000 characters reach the trainer (before:
+    all 6M at once); without a budget it arrives in pieces of at most TRAINING_PIECE_CHARS."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    huge = "lorem ipsum dolor " * 333_334  # ~6M characters
+    lines = [
+        json.dumps({"text": t, "domain": "big", "source": f"d{i}"}) for i, t in enumerate([huge, "tail"])
+    ]
+    (corpus / "big.jsonl.gz").write_bytes(gzip.compress(("\n".join(lines) + "\n").encode(), compresslevel=1))
+    data = DataConfig.from_dict(
+        {"source": {"path": str(corpus)}, "split": {"val_fraction": 0, "test_fraction": 0}}
+    )
+    source = JsonlSource(data.source, data.split)
+    texts = list(training_texts(source, ["big"], 1_000))
+    assert [len(t) for t in texts] == [1_000] and huge.startswith(texts[0])
+    pieces = list(training_texts(source, ["big"], None))
+    assert max(map(len, pieces)) == TRAINING_PIECE_CHARS < len(huge)
+    assert "".join(pieces) == huge + "tail"
