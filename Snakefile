@@ -9,18 +9,22 @@ min_version("9.0")
 
 # config.yaml is the default; a --configfile replaces it (it does not merge into it), so a test or paper
 # config never inherits the default's settings. Overlays: --configfile config.yaml config/sample-full.yaml
-# A malformed config.yaml is reported with its line here; a --configfile is read by Snakemake's command line
-# before this file runs, so its errors are Snakemake's own ("not valid JSON or YAML", "not found").
+# Every config file is untrusted input (pipeline_lib/config/yamlfile.py): a malformed file, a key given twice
+# or YTE templating (`__use_yte__`: Python code in the file) stops here with the file and line. config.yaml is
+# checked before it is loaded; a --configfile is loaded (and a YTE template in it evaluated) by Snakemake's
+# command line before this file runs, so it is checked after, and its syntax errors are Snakemake's own.
+from snakemake.exceptions import WorkflowError
+
+from pipeline_lib.config import ConfigError
+from pipeline_lib.config.yamlfile import check_yaml_file
+
+try:
+    for _file in workflow.overwrite_configfiles or ["config.yaml"]:
+        check_yaml_file(_file, evaluated=bool(workflow.overwrite_configfiles))
+except ConfigError as err:
+    raise WorkflowError(str(err)) from None
+
 if not workflow.overwrite_configfiles:
-    from snakemake.exceptions import WorkflowError
-
-    from pipeline_lib.config import ConfigError
-    from pipeline_lib.config.load import check_yaml_file
-
-    try:
-        check_yaml_file("config.yaml")
-    except ConfigError as err:
-        raise WorkflowError(str(err)) from None
 
     configfile: "config.yaml"
 
@@ -44,6 +48,17 @@ include: "rules/report.smk"
 if PROJECT.reuse:
 
     include: "rules/reuse.smk"
+
+
+# One workflow at a time per results_dir (pipeline_lib/results_lock.py): taken when jobs are about to run, so
+# not for a dry run, --list or --report, nor in the jobs Snakemake spawns (--no-hooks); held until it exits.
+onstart:
+    from pipeline_lib.results_lock import ResultsDirLocked, lock_results_dir
+
+    try:
+        lock_results_dir(RESULTS)
+    except ResultsDirLocked as err:
+        raise WorkflowError(str(err)) from None
 
 
 rule all:

@@ -23,7 +23,7 @@ shell.prefix(  # Snakemake formats the prefix: doubled braces are the shell's
 
 from pipeline_lib.config import RESTRICTED, ConfigError, load_project
 from pipeline_lib.config.names import results_dir_problems
-from pipeline_lib.config.types import EXECUTION_ENV
+from pipeline_lib.config.types import EXECUTION_ENV, PACK_CHECKS_ENV
 from pipeline_lib.config.registry import METHODS, PROXY, fit_step
 from pipeline_lib.data.sources import DataError, make_source
 from pipeline_lib.plan import Planner, paths
@@ -131,6 +131,12 @@ def get_pack_budget(wildcards):
     budget = PLAN.train_token_budget(wildcards.group, PROJECT.data.source.train_token_margin)
     batch = f"--one-batch-tokens {PLAN.one_batch_tokens(wildcards.group)}"
     return f"--train-token-budget {budget} {batch}" if budget is not None else batch
+
+
+# The pack step also checks each group's val and test splits against one evaluation sequence (model.context + 1)
+# of the runs reading it. Like the execution settings below, that reaches it through the environment, not its
+# params: a check, not what it writes, so it reruns no packed data (set wherever Snakemake parses this file).
+os.environ[PACK_CHECKS_ENV] = json.dumps(PLAN.pack_checks(), sort_keys=True)
 
 
 # One GPU per training job on a local multi-GPU machine: with a `gpu` limit (profiles/local-gpu sets

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -68,25 +68,6 @@ def load_project(config: dict[str, Any]) -> Project:
     if problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
     return project
-
-
-def check_yaml_file(path: str | os.PathLike) -> None:
-    """Raise a :class:`ConfigError` with the file, line and column where ``path`` is not valid YAML (Snakemake
-    says only "not valid JSON or YAML"); a missing file is left to Snakemake's own message."""
-    import yaml  # only the Snakefile needs it, for the embedded default config
-
-    try:
-        with open(path, encoding="utf-8") as fh:
-            yaml.safe_load(fh)
-    except FileNotFoundError:
-        return
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        context = f" ({err.context})" if err.context else ""
-        raise ConfigError(f"{where}: not valid YAML: {err.problem}{context}; fix the file there") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: not valid YAML ({err}); fix the file") from None
 
 
 def _load_part(cls: type, raw: Mapping[str, Any] | None, where: str) -> tuple[Any, Problems]:
@@ -207,6 +188,7 @@ def _load_run(run: Mapping[str, Any], settings: dict[str, Setting]) -> tuple[tup
         for m in run_methods
         if m not in METHODS
     ]
+    problems += repeated_seeds("run.seeds", seeds)
     if "static" in run_methods:
         missing = [s for s in run_settings if s in settings and settings[s].static is None]
         if missing:
@@ -215,6 +197,16 @@ def _load_run(run: Mapping[str, Any], settings: dict[str, Setting]) -> tuple[tup
                 "add settings.<name>.static: {group: weight, ...}"
             )
     return (run_settings, run_methods, seeds), problems
+
+
+def repeated_seeds(where: str, seeds: Sequence[int]) -> Problems:
+    """A seed listed twice would plan the same run twice (the same job, or two runs counted as two seeds)."""
+    times = {2: "twice"}
+    return [
+        f"{where}: seed {seed} is listed {times.get(n, f'{n} times')}; list each seed once"
+        for seed, n in Counter(seeds).items()
+        if n > 1
+    ]
 
 
 def _load_restricted(raw: Mapping[str, Any] | None, settings: dict[str, Setting]) -> tuple[Any, Problems]:
@@ -401,7 +393,7 @@ def _load_reuse(config: Mapping[str, Any], project: Project) -> tuple[Project, P
         found = [*cfg.setting_problems(len(s.groups), s.train), *_natural_problems(cfg, s.groups)]
         problems += [f"methods.olmix: {p} (reuse {t})" for p in found]
         views[s.key] = dataclasses.replace(s, methods={"olmix": cfg})
-    problems += _check_partial(reuse)
+    problems += _check_partial(reuse) + repeated_seeds("reuse.seeds", reuse.seeds)
     return dataclasses.replace(project, settings=views, reuse=reuse), list(dict.fromkeys(problems))
 
 

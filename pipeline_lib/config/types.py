@@ -191,6 +191,10 @@ def execution(default: Any) -> Any:
 EXECUTION_ENV = "MIXPIPE_EXECUTION"
 """JSON: view key -> the execution settings of its runs (the workflow sets it; a job reads its view's)."""
 
+PACK_CHECKS_ENV = "MIXPIPE_PACK_CHECKS"
+"""JSON: group -> the tokens one evaluation sequence of the runs reading it needs (model.context + 1), which
+its val and test splits must hold (the workflow sets it; the pack step checks its group's)."""
+
 
 def is_execution(f: dataclasses.Field) -> bool:
     return bool(f.metadata.get("execution"))

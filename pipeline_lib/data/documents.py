@@ -18,6 +18,11 @@ class Document:
     text: str
 
 
+def is_blank(text: str) -> bool:
+    """An empty or whitespace-only document: not packed, nor trained on (counted in meta.json)."""
+    return not text.strip()
+
+
 class Source(Protocol):
     """What the data stage needs from a corpus."""
 

@@ -13,6 +13,7 @@ import argparse
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -21,10 +22,13 @@ from tokenizers import Tokenizer
 from tqdm import tqdm
 
 from pipeline_lib.config import SPLITS, DataConfig
+from pipeline_lib.config.types import PACK_CHECKS_ENV
+from pipeline_lib.data.documents import is_blank
 from pipeline_lib.data.sources import DataError, Document, make_source
 from pipeline_lib.data.tokens import token_dtype
 from pipeline_lib.io import atomic_path, file_sha256, write_json
 from pipeline_lib.logs import setup_logging
+from pipeline_lib.storage import StorageError, storage_errors
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +44,15 @@ def _batched(docs: Iterable[Document], size: int) -> Iterator[list[Document]]:
         yield batch
 
 
+def _non_blank(docs: Iterable[Document], dropped: list[int]) -> Iterator[Document]:
+    """``docs`` without the empty or whitespace-only ones; ``dropped[0]`` counts those."""
+    for doc in docs:
+        if is_blank(doc.text):
+            dropped[0] += 1
+        else:
+            yield doc
+
+
 def pack_split(
     docs: Iterable[Document],
     tok: Tokenizer,
@@ -49,14 +62,15 @@ def pack_split(
     token_budget: int | None = None,
 ) -> dict:
     """Tokenise ``docs`` into ``out`` (raw ``dtype`` array); return counts (documents, tokens, UTF-8 bytes of
-    the text) and hashes.
+    the text, empty or whitespace-only documents dropped) and hashes.
 
     With ``token_budget``, documents are taken in order until at least that many tokens are written (the
     document that crosses it is kept whole); running out of documents first is a :class:`DataError`."""
     ids_hash = hashlib.sha256()
     n_docs = n_tokens = n_bytes = 0
-    with atomic_path(out) as tmp, open(tmp, "wb") as fh:
-        for batch in _batched(tqdm(docs, desc=out.name, unit="doc", mininterval=5), 256):
+    dropped = [0]
+    with storage_errors(out, "packed tokens"), atomic_path(out) as tmp, open(tmp, "wb") as fh:
+        for batch in _batched(_non_blank(tqdm(docs, desc=out.name, unit="doc", mininterval=5), dropped), 256):
             if token_budget is not None and n_tokens >= token_budget:
                 break
             encodings = tok.encode_batch([d.text for d in batch], add_special_tokens=False)
@@ -80,10 +94,54 @@ def pack_split(
         "tokens": n_tokens,
         "bytes": n_bytes,
         "doc_ids_sha256": ids_hash.hexdigest(),
+        "dropped_empty_documents": dropped[0],
     }
     if token_budget is not None:
         stats["token_budget"] = token_budget
     return stats
+
+
+def _check_split(group: str, split: str, stats: dict, one_batch_tokens: int) -> None:
+    """Stop on a split with no documents, or a train split shorter than one batch; warn about the empty or
+    whitespace-only documents dropped."""
+    dropped = stats["dropped_empty_documents"]
+    if stats["documents"] == 0:
+        blank = f" (only {dropped} empty or whitespace-only ones, dropped)" if dropped else ""
+        raise DataError(
+            f"group '{group}' has no documents in its {split} split{blank}; it needs more documents, "
+            "or larger data.split fractions"
+        )
+    if dropped:
+        log.warning(
+            "group '%s', %s split: dropped %d empty or whitespace-only document(s); they are not packed "
+            "(meta.json: dropped_empty_documents)",
+            group,
+            split,
+            dropped,
+        )
+    if split == "train" and stats["tokens"] < one_batch_tokens:
+        raise DataError(
+            f"group '{group}' has {stats['tokens']:,} train tokens, fewer than one batch needs "
+            f"(train.batch_size x model.context + 1 = {one_batch_tokens:,}): every batch would repeat "
+            "its sequences. Lower train.batch_size (or model.context) of the settings using it, or add "
+            "documents"
+        )
+
+
+def _check_eval_splits(group: str, splits: dict, need: int) -> None:
+    """Stop when the val or test split is shorter than one evaluation sequence (``need`` = context + 1):
+    the runs would fail at their start."""
+    short = [s for s in ("val", "test") if splits[s]["tokens"] < need]
+    if not short:
+        return
+    counts = ", ".join(f"{s} split {splits[s]['tokens']:,} tokens" for s in short)
+    fractions = " and ".join(f"data.split.{s}_fraction" for s in short)
+    raise DataError(
+        f"group '{group}': fewer tokens than one evaluation sequence of the runs reading it needs "
+        f"(model.context + 1 = {need:,}, model.context {need - 1:,}): {counts}; every run reading it "
+        f"would stop at its start. Lower model.context of the settings using it, raise {fractions}, or add "
+        "documents"
+    )
 
 
 def pack_group(
@@ -93,9 +151,11 @@ def pack_group(
     out_dir: str,
     train_token_budget: int | None = None,
     one_batch_tokens: int = 0,
+    eval_chunk_tokens: int = 0,
 ) -> dict:
     """Tokenise and pack a group's three splits; fail (before any training job) when its train split holds
-    fewer than ``one_batch_tokens`` tokens, one batch of distinct sequences."""
+    fewer than ``one_batch_tokens`` tokens, one batch of distinct sequences, or its val or test split fewer
+    than ``eval_chunk_tokens``, one evaluation sequence."""
     source = make_source(cfg)
     source.check_group(group)
     tok = Tokenizer.from_file(tokenizer_path)
@@ -110,6 +170,7 @@ def pack_group(
         "eot_id": eot_id,
         "source": {"kind": cfg.source.kind, "path": cfg.source.path},
         "splits": {},
+        "dropped_empty_documents": 0,
     }
     for split in SPLITS:
         budget = train_token_budget if split == "train" else None
@@ -118,22 +179,14 @@ def pack_group(
             stats = pack_split(docs, tok, eot_id, out / f"{split}.bin", dtype, budget)
         except DataError as err:
             raise DataError(f"group '{group}', {split} split: {err}") from None
-        if stats["documents"] == 0:
-            raise DataError(
-                f"group '{group}' has no documents in its {split} split; it needs more documents, "
-                "or larger data.split fractions"
-            )
-        if split == "train" and stats["tokens"] < one_batch_tokens:
-            raise DataError(
-                f"group '{group}' has {stats['tokens']:,} train tokens, fewer than one batch needs "
-                f"(train.batch_size x model.context + 1 = {one_batch_tokens:,}): every batch would repeat "
-                "its sequences. Lower train.batch_size (or model.context) of the settings using it, or add "
-                "documents"
-            )
+        _check_split(group, split, stats, one_batch_tokens)
+        meta["dropped_empty_documents"] += stats["dropped_empty_documents"]
         stats["sha256"] = file_sha256(out / f"{split}.bin")
         meta["splits"][split] = stats
         log.info("%s/%s: %d docs, %d tokens", group, split, stats["documents"], stats["tokens"])
-    write_json(out / "meta.json", meta)
+    _check_eval_splits(group, meta["splits"], eval_chunk_tokens)
+    with storage_errors(out / "meta.json", "the group's pack metadata"):
+        write_json(out / "meta.json", meta)
     return meta
 
 
@@ -152,15 +205,30 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=0,
         help="fail when the train split has fewer tokens (one batch)",
     )
+    ap.add_argument(
+        "--eval-chunk-tokens",
+        type=int,
+        default=None,
+        help=f"fail when the val or test split has fewer tokens (default: the group's in ${PACK_CHECKS_ENV})",
+    )
     args = ap.parse_args(argv)
     setup_logging()
     data = DataConfig.from_dict(json.loads(args.data))
+    eval_tokens = args.eval_chunk_tokens
+    if eval_tokens is None:
+        eval_tokens = json.loads(os.environ.get(PACK_CHECKS_ENV) or "{}").get(args.group, 0)
     try:
         pack_group(
-            data, args.group, args.tokenizer, args.out_dir, args.train_token_budget, args.one_batch_tokens
+            data,
+            args.group,
+            args.tokenizer,
+            args.out_dir,
+            args.train_token_budget,
+            args.one_batch_tokens,
+            eval_tokens,
         )
-    except DataError as err:
-        raise SystemExit(f"DataError: {err}") from None  # the message, not a traceback, ends the job's log
+    except (DataError, StorageError) as err:  # the message, not a traceback, ends the job's log
+        raise SystemExit(f"{type(err).__name__}: {err}") from None
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from pipeline_lib.config import DataConfig
+from pipeline_lib.data.documents import is_blank
 from pipeline_lib.data.sources import DataError, Source, make_source
 from pipeline_lib.io import atomic_path
 from pipeline_lib.logs import setup_logging
@@ -39,15 +40,37 @@ def train_bpe(texts: Iterator[str], vocab_size: int, special_tokens: Sequence[st
     return tok
 
 
+TRAINING_PIECE_CHARS = 1 << 20
+"""A document longer than this reaches the BPE trainer in pieces of this many characters, and no further than
+the group's budget: a huge document costs the trainer no more than its budget (the shipped corpus's longest
+document has 12k characters, so its tokenizer is unchanged)."""
+
+
+def _pieces(text: str, limit: int | None) -> Iterator[str]:
+    """``text`` whole when it fits one piece (the budget's last document too, as before); else pieces of
+    :data:`TRAINING_PIECE_CHARS` characters, at most ``limit`` characters in all."""
+    if len(text) <= TRAINING_PIECE_CHARS:
+        yield text
+        return
+    end = len(text) if limit is None else min(len(text), limit)
+    for start in range(0, end, TRAINING_PIECE_CHARS):
+        yield text[start : min(start + TRAINING_PIECE_CHARS, end)]
+
+
 def training_texts(source: Source, groups: Sequence[str], chars_per_group: int | None) -> Iterator[str]:
-    """Train-split texts of every group, in group order, optionally capped per group."""
+    """Train-split texts of every group, in group order, optionally capped per group (documents are taken
+    whole until the cap is reached; a document longer than :data:`TRAINING_PIECE_CHARS` only up to the cap);
+    empty or whitespace-only documents are skipped (the pack step drops them too)."""
     for group in groups:
         used = 0
         for doc in source.iter_split(group, "train"):
             if chars_per_group is not None and used >= chars_per_group:
                 break
-            used += len(doc.text)
-            yield doc.text
+            if is_blank(doc.text):
+                continue
+            for piece in _pieces(doc.text, None if chars_per_group is None else chars_per_group - used):
+                used += len(piece)
+                yield piece
         if used == 0:
             raise DataError(f"group '{group}' has no training documents to train the tokenizer on")
 

@@ -285,6 +285,25 @@ class Planner(LearningRuns, ReusePlanning):
         ]
         return max(sizes, default=0)
 
+    @cached_property
+    def _eval_contexts(self) -> dict[str, int]:
+        """group -> the longest model.context of the training jobs that read it (mixture or tasks)."""
+        longest: dict[str, int] = {}
+        for job in self.train_jobs.values():
+            for group in job.data_groups:
+                longest[group] = max(longest.get(group, 0), job.spec.model.context)
+        return longest
+
+    def eval_chunk_tokens(self, group: str) -> int:
+        """Tokens one evaluation sequence (context + 1) needs in the runs reading ``group``: the pack step
+        fails when its val or test split holds fewer (0: no run reads it)."""
+        context = self._eval_contexts.get(group)
+        return context + 1 if context else 0
+
+    def pack_checks(self) -> dict[str, int]:
+        """:meth:`eval_chunk_tokens` of every packed group (the workflow's ``PACK_CHECKS_ENV``)."""
+        return {group: self.eval_chunk_tokens(group) for group in self.project.tokenizer_groups}
+
     def train_token_budget(self, group: str, margin: float | None) -> int | None:
         """Train tokens the pack step takes for ``group``: the longest run of any setting using it (steps x
         batch x context) times ``margin``; None (take everything) when no margin is set."""

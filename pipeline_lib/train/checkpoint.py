@@ -50,7 +50,7 @@ class Checkpointer:
 
     def save(self, state: dict[str, Any]) -> None:
         if self.owner:
-            write_state_file(self.path, {"format": FORMAT, "key": self.key, **state})
+            write_state_file(self.path, {"format": FORMAT, "key": self.key, **state}, "the run's checkpoint")
 
     def load(self) -> dict[str, Any] | None:
         """The checkpoint of this run, or None: none there, one of another run (removed), or one that cannot

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from pipeline_lib.io import atomic_path
+from pipeline_lib.storage import storage_errors
 
 STATE_FORMAT = "mixpipe.state/1"
 """The ``format`` of a trainer's ``state.pt`` (a reference model, a dynamic parent)."""
@@ -109,11 +110,13 @@ def _from_tagged(obj: dict) -> Any:
         raise UnreadableStateError(f"a malformed {kind!r} entry ({err})") from err
 
 
-def write_state_file(path: str | Path, state: dict[str, Any]) -> None:
-    """Write ``state`` (see :func:`to_safe`) to ``path`` atomically."""
+def write_state_file(path: str | Path, state: dict[str, Any], what: str = "the run's state") -> None:
+    """Write ``state`` (see :func:`to_safe`) to ``path`` atomically. Through a Python file handle: a full
+    disk is then an ``OSError`` (ENOSPC), a :class:`StorageError` naming the file, not torch's opaque
+    "unexpected pos" error."""
     safe = to_safe(state)
-    with atomic_path(path) as tmp:
-        torch.save(safe, tmp)
+    with storage_errors(path, what), atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        torch.save(safe, fh)
 
 
 def open_state_file(path: str | Path) -> dict[str, Any]:

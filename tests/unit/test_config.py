@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from pipeline_lib.config import ConfigError, load_project
-from pipeline_lib.config.load import check_yaml_file
+from pipeline_lib.config.load import repeated_seeds
+from pipeline_lib.config.yamlfile import check_yaml_file
 from pipeline_lib.data.sources import DataError, make_source
 from pipeline_lib.plan import Planner
 
@@ -98,6 +99,49 @@ def test_malformed_yaml_names_the_file_line_and_column(tmp_path, text, where):
     with pytest.raises(ConfigError, match=re.escape(f"{tmp_path / 'config.yaml'}{where}")):
         check_yaml_file(tmp_path / "config.yaml")
     check_yaml_file(tmp_path / "absent.yaml")  # a missing file is Snakemake's to report
+
+
+@pytest.mark.parametrize(
+    "text,key,lines",
+    [
+        ("train:\n  steps: 3\nmodel: {context: 8}\ntrain:\n  steps: 4\n", "train", (1, 4)),
+        (
+            "data:\n  split:\n    val_fraction: 0.1\n    val_fraction: 0.2\n",
+            "data.split.val_fraction",
+            (3, 4),
+        ),
+        ("settings:\n  pair: {groups: [a, b], groups: [c]}\n", "settings.pair.groups", (2, 2)),
+    ],
+    ids=["top", "nested", "flow"],
+)
+def test_duplicate_yaml_keys_name_the_file_key_and_both_lines(tmp_path, text, key, lines):
+    (tmp_path / "config.yaml").write_text(text)
+    with pytest.raises(ConfigError) as err:
+        check_yaml_file(tmp_path / "config.yaml")
+    assert str(err.value) == (
+        f"{tmp_path / 'config.yaml'}:{lines[1]}: key '{key}' is given twice "
+        f"(lines {lines[0]} and {lines[1]}); "
+        "YAML would keep only the last one and drop the first without a word: keep one (merge the two)"
+    )
+
+
+def test_yaml_merge_keys_and_repeated_values_are_not_duplicates(tmp_path):
+    text = "base: &b {steps: 3}\ntrain:\n  <<: *b\n  steps: 4\nrun: {seeds: [0, 1]}\n"
+    (tmp_path / "config.yaml").write_text(text)
+    check_yaml_file(tmp_path / "config.yaml")
+
+
+@pytest.mark.parametrize("evaluated", [False, True])
+def test_yte_templating_is_refused(tmp_path, evaluated):
+    (tmp_path / "config.yaml").write_text("results_dir: out\n__use_yte__: true\n")
+    with pytest.raises(ConfigError) as err:
+        check_yaml_file(tmp_path / "config.yaml", evaluated=evaluated)
+    message = str(err.value)
+    assert message.startswith(
+        f"{tmp_path / 'config.yaml'}:2: __use_yte__ turns on Snakemake's YTE templating, which evaluates "
+        "Python expressions written in the file (it would run code)"
+    )
+    assert ("has already evaluated" in message) == evaluated
 
 
 def test_all_problems_reported_at_once():
@@ -290,3 +334,15 @@ def test_olmix_natural_must_weigh_every_group_it_mixes():
 
     with pytest.raises(ConfigError, match=r"natural has no weight for \['beta'\] \(setting 'pair'\)"):
         _load(partial_natural)
+
+
+def test_a_seed_listed_twice_is_refused():
+    with pytest.raises(ConfigError) as err:
+        _load(lambda c: c["run"].update(seeds=[0, 1, 0]))
+    assert "run.seeds: seed 0 is listed twice; list each seed once" in str(err.value)
+
+
+def test_a_reuse_seed_listed_twice_is_refused():
+    assert repeated_seeds("reuse.seeds", (2, 2, 2, 1)) == [
+        "reuse.seeds: seed 2 is listed 3 times; list each seed once"
+    ]

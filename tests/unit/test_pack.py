@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import itertools
 import json
 
 import numpy as np
@@ -9,10 +10,11 @@ import pytest
 from tokenizers import Tokenizer
 
 from pipeline_lib.config import DataConfig
+from pipeline_lib.config.types import PACK_CHECKS_ENV
 from pipeline_lib.data.pack import main as pack_main
 from pipeline_lib.data.pack import pack_group
 from pipeline_lib.data.sources import DataError, JsonlSource
-from pipeline_lib.data.tokenizer import build_tokenizer
+from pipeline_lib.data.tokenizer import TRAINING_PIECE_CHARS, build_tokenizer, training_texts
 from pipeline_lib.data.tokenizer import main as tokenizer_main
 from pipeline_lib.data.tokens import GroupTokens, token_dtype
 
@@ -109,3 +111,101 @@ def test_a_group_smaller_than_one_batch_fails_the_pack_step(corpus_dir, tmp_path
             data, "beta", str(tmp_path / "tok.json"), str(tmp_path / "big"), one_batch_tokens=train_tokens + 1
         )
     assert not (tmp_path / "big" / "meta.json").exists()
+
+
+def _with_empty_documents(corpus_dir, root, blanks):
+    """A copy of the corpus with ``blanks`` (empty or whitespace-only texts) among beta's, each its own id."""
+    root.mkdir()
+    for path in corpus_dir.glob("*.jsonl.gz"):
+        lines = gzip.decompress(path.read_bytes()).decode().splitlines(keepends=True)
+        if path.name == "beta.jsonl.gz":
+            extra = [
+                json.dumps({"text": t, "domain": "beta", "source": f"blank#{i}"}) + "\n" for i, t in blanks
+            ]
+            lines = [line for pair in itertools.zip_longest(lines, extra, fillvalue="") for line in pair]
+        (root / path.name).write_bytes(gzip.compress("".join(lines).encode()))
+    return root
+
+
+def test_empty_and_whitespace_documents_are_dropped_and_counted(corpus_dir, tmp_path, caplog):
+    blanks = list(enumerate(["", " ", "\n\n", "\t \r\n", "\u00a0\u2003"] * 6))
+    data, dirty = _data(corpus_dir), _data(_with_empty_documents(corpus_dir, tmp_path / "dirty", blanks))
+    build_tokenizer(data, ["alpha", "beta"], str(tmp_path / "clean.json"))
+    build_tokenizer(dirty, ["alpha", "beta"], str(tmp_path / "dirty.json"))
+    assert (tmp_path / "clean.json").read_bytes() == (tmp_path / "dirty.json").read_bytes()
+    clean = pack_group(data, "beta", str(tmp_path / "clean.json"), str(tmp_path / "a"))
+    with caplog.at_level("WARNING"):
+        meta = pack_group(dirty, "beta", str(tmp_path / "clean.json"), str(tmp_path / "b"))
+    for split in ("train", "val", "test"):
+        assert (tmp_path / "a" / f"{split}.bin").read_bytes() == (
+            tmp_path / "b" / f"{split}.bin"
+        ).read_bytes()
+        assert meta["splits"][split]["documents"] == clean["splits"][split]["documents"]
+        assert clean["splits"][split]["dropped_empty_documents"] == 0
+    assert sum(meta["splits"][s]["dropped_empty_documents"] for s in ("train", "val", "test")) == len(blanks)
+    assert meta["dropped_empty_documents"] == len(blanks) and clean["dropped_empty_documents"] == 0
+    n_train = meta["splits"]["train"]["dropped_empty_documents"]
+    assert (
+        f"group 'beta', train split: dropped {n_train} empty or whitespace-only document(s); they are not "
+        "packed (meta.json: dropped_empty_documents)" in caplog.text
+    )
+
+
+def test_a_split_shorter_than_one_evaluation_sequence_fails_the_pack_step(corpus_dir, tmp_path):
+    data = _data(corpus_dir)
+    build_tokenizer(data, ["alpha", "beta", "gamma"], str(tmp_path / "tok.json"))
+    meta = pack_group(data, "beta", str(tmp_path / "tok.json"), str(tmp_path / "ok"))
+    val, test = meta["splits"]["val"]["tokens"], meta["splits"]["test"]["tokens"]
+    pack_group(
+        data, "beta", str(tmp_path / "tok.json"), str(tmp_path / "fits"), eval_chunk_tokens=min(val, test)
+    )
+    short = "val" if val < test else "test"
+    for need, splits in ((min(val, test) + 1, [short]), (max(val, test) + 1, ["val", "test"])):
+        with pytest.raises(DataError) as err:
+            pack_group(data, "beta", str(tmp_path / "tok.json"), str(tmp_path / "x"), eval_chunk_tokens=need)
+        counts = ", ".join(f"{s} split {meta['splits'][s]['tokens']:,} tokens" for s in splits)
+        fractions = " and ".join(f"data.split.{s}_fraction" for s in splits)
+        assert str(err.value) == (
+            f"group 'beta': fewer tokens than one evaluation sequence of the runs reading it needs "
+            f"(model.context + 1 = {need:,}, model.context {need - 1:,}): {counts}; every run reading it "
+            f"would stop at its start. Lower model.context of the settings using it, raise {fractions}, or "
+            "add documents"
+        )
+        assert not (tmp_path / "x" / "meta.json").exists()
+
+
+def test_the_pack_step_reads_the_workflows_evaluation_needs(corpus_dir, tmp_path, monkeypatch):
+    """The workflow passes each group's need through the environment (not a parameter: no packed data
+    reruns)."""
+    data = _data(corpus_dir)
+    build_tokenizer(data, ["alpha", "beta", "gamma"], str(tmp_path / "tok.json"))
+    meta = pack_group(data, "beta", str(tmp_path / "tok.json"), str(tmp_path / "ok"))
+    need = meta["splits"]["val"]["tokens"] + 1
+    monkeypatch.setenv(PACK_CHECKS_ENV, json.dumps({"beta": need, "alpha": 1}))
+    args = ["--data", json.dumps(dataclasses.asdict(data)), "--tokenizer", str(tmp_path / "tok.json")]
+    with pytest.raises(
+        SystemExit, match=r"^DataError: group 'beta': fewer tokens than one evaluation sequence"
+    ):
+        pack_main([*args, "--group", "beta", "--out-dir", str(tmp_path / "b")])
+    pack_main([*args, "--group", "alpha", "--out-dir", str(tmp_path / "a")])
+
+
+def test_tokenizer_training_reads_a_huge_document_in_bounded_pieces_up_to_the_budget(tmp_path):
+    """One 6M-character document and a 1,000-character budget: 1,000 characters reach the trainer (before:
+    all 6M at once); without a budget it arrives in pieces of at most TRAINING_PIECE_CHARS."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    huge = "lorem ipsum dolor " * 333_334  # ~6M characters
+    lines = [
+        json.dumps({"text": t, "domain": "big", "source": f"d{i}"}) for i, t in enumerate([huge, "tail"])
+    ]
+    (corpus / "big.jsonl.gz").write_bytes(gzip.compress(("\n".join(lines) + "\n").encode(), compresslevel=1))
+    data = DataConfig.from_dict(
+        {"source": {"path": str(corpus)}, "split": {"val_fraction": 0, "test_fraction": 0}}
+    )
+    source = JsonlSource(data.source, data.split)
+    texts = list(training_texts(source, ["big"], 1_000))
+    assert [len(t) for t in texts] == [1_000] and huge.startswith(texts[0])
+    pieces = list(training_texts(source, ["big"], None))
+    assert max(map(len, pieces)) == TRAINING_PIECE_CHARS < len(huge)
+    assert "".join(pieces) == huge + "tail"

@@ -84,6 +84,19 @@ def test_one_batch_tokens_is_the_largest_batch_of_the_settings_using_the_group()
     assert plan.one_batch_tokens("klingon") == 0
 
 
+def test_eval_chunk_tokens_is_the_longest_context_of_the_runs_reading_the_group():
+    """One evaluation sequence (model.context + 1) of the longest context of any run reading the group, its
+    mixture's or its tasks' (a task group no setting mixes included); the pack step checks val and test."""
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg["methods"]["olmix"]["tasks"] = ["arxiv", "stackexchange", "wikipedia"]
+    cfg["settings"] = {"as": cfg["settings"]["as"]}
+    cfg["run"]["settings"] = ["as"]
+    plan = Planner(load_project(cfg))
+    assert plan.eval_chunk_tokens("arxiv") == 128 + 1 and plan.eval_chunk_tokens("wikipedia") == 128 + 1
+    assert plan.eval_chunk_tokens("klingon") == 0
+    assert plan.pack_checks() == {g: 129 for g in plan.project.tokenizer_groups}
+
+
 def test_swarm_proxies_validate_only_at_start_and_end():
     """A proxy is read once, at its end: its schedule has no validation pass between."""
     plan = _plan()
