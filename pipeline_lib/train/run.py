@@ -34,12 +34,14 @@ import torch
 from pipeline_lib import parallel
 from pipeline_lib.config import RunSpec
 from pipeline_lib.config.types import EXECUTION_ENV
+from pipeline_lib.data.documents import DataError
 from pipeline_lib.data.tokens import GroupTokens
 from pipeline_lib.io import stable_hash, write_csv
 from pipeline_lib.logs import setup_logging
 from pipeline_lib.methods import NO_INPUTS, MixturePolicy, RunInputs, make_policy
 from pipeline_lib.parallel import SINGLE, Ranks
 from pipeline_lib.records import RUN_FILE, Compute, RunRecord
+from pipeline_lib.storage import StorageError, storage_errors
 from pipeline_lib.train import gpu_slot
 from pipeline_lib.train.allocator import keep_freed_memory
 from pipeline_lib.train.checkpoint import NAME as CHECKPOINT
@@ -173,12 +175,15 @@ def _log_outcome(spec: RunSpec, trainer: Trainer, record: RunRecord, wall: float
 
 
 def write_outputs(out: Path, trainer: Trainer, record: RunRecord, save_state: bool) -> None:
-    """curve.csv, mixture.csv, state.pt if asked, and last run.json, the marker of a finished job."""
-    write_csv(out / "curve.csv", pd.DataFrame(trainer.history.curve))
-    write_csv(out / "mixture.csv", pd.DataFrame(trainer.history.mixture))
+    """curve.csv, mixture.csv, state.pt if asked, and last run.json, the marker of a finished job; a full disk
+    or a refused write names the file and the fix (:class:`~pipeline_lib.storage.StorageError`)."""
+    for name, rows in (("curve.csv", trainer.history.curve), ("mixture.csv", trainer.history.mixture)):
+        with storage_errors(out / name, "the run's " + name):
+            write_csv(out / name, pd.DataFrame(rows))
     if save_state:
         write_state_file(out / "state.pt", trainer.state_dict())
-    record.write(out / RUN_FILE)
+    with storage_errors(out / RUN_FILE, "the run's record"):
+        record.write(out / RUN_FILE)
 
 
 def launch(n: int, gpu_slots: int, argv: Sequence[str]) -> int:
@@ -247,7 +252,12 @@ def main(argv: Sequence[str] | None = None) -> None:
                 spec, args.data_dir, args.out_dir, args.init_state, args.until, args.save_state, inputs,
                 args.task_bpb, args.task_split, ranks,
             )  # fmt: skip
-        except (DivergenceError, UnreadableStateError) as err:  # a diverged run, an unreadable state.pt
+        except (
+            DivergenceError,
+            UnreadableStateError,
+            StorageError,
+            DataError,
+        ) as err:  # stops with a message
             log.error("%s", err)
             sys.exit(1)
         finally:

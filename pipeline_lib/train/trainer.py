@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from pipeline_lib.config import RunSpec
+from pipeline_lib.data.documents import DataError
 from pipeline_lib.data.sampler import MixtureSampler
 from pipeline_lib.data.tokens import GroupTokens
 from pipeline_lib.lmo.simplex import check_mixture
@@ -129,9 +130,10 @@ class Trainer:
         for g in data:
             for split, tokens in (("val", g.val), ("test", g.test)):
                 if len(tokens) < context + 1:
-                    raise ValueError(
-                        f"group '{g.name}' has fewer than {context + 1} {split} tokens; "
-                        "raise data.split fractions or lower model.context"
+                    raise DataError(
+                        f"group '{g.name}' has {len(tokens):,} {split} tokens, fewer than one evaluation "
+                        f"sequence (model.context + 1 = {context + 1:,}): raise data.split fractions or "
+                        "lower model.context"
                     )
         self.val_items, self.test_items = scored(data, "val"), scored(data, "test")
         self.val_chunks = [VALIDATION.chunks(s, context, self.cfg) for s in self.val_items]

@@ -91,3 +91,20 @@ def test_a_state_file_written_through_a_handle_reads_back(tmp_path):
     write_state_file(tmp_path / "state.pt", {"format": STATE_FORMAT, "w": torch.arange(5), "a": np.arange(3)})
     state = read_state(tmp_path / "state.pt")
     assert torch.equal(state["w"], torch.arange(5)) and np.array_equal(state["a"], np.arange(3))
+
+
+def test_a_run_record_onto_a_full_disk_names_the_file(tmp_path, monkeypatch, usage):
+    from pipeline_lib.records import RunRecord
+    from pipeline_lib.train.run import train_run
+    from tests.unit.test_safe_load import _spec, _write_groups
+
+    def full(self, path):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(RunRecord, "write", full)
+    out = tmp_path / "out"
+    with pytest.raises(
+        StorageError, match=rf"^cannot write {out / 'run.json'} \(the run's record\): no space"
+    ):
+        train_run(_spec(steps=4), _write_groups(tmp_path / "data"), out)
+    assert not (out / "run.json").exists() and (out / "curve.csv").exists()

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from pipeline_lib.config import RunSpec, TrainConfig
+from pipeline_lib.data.documents import DataError
 from pipeline_lib.data.tokens import GroupTokens
 from pipeline_lib.methods import make_policy
 from pipeline_lib.methods.base import MixturePolicy
@@ -57,7 +58,8 @@ def test_a_split_shorter_than_one_chunk_fails_naming_group_and_split():
     groups = _groups()
     g = groups[1]
     groups[1] = GroupTokens(g.name, g.train, g.val, g.test[:16], g.meta)  # context 16 needs 17 tokens
-    with pytest.raises(ValueError, match="group 'g1' has fewer than 17 test tokens"):
+    message = r"group 'g1' has 16 test tokens, fewer than one evaluation sequence \(model\.context \+ 1 = 17"
+    with pytest.raises(DataError, match=message):
         Trainer(_spec(), groups)
 
 
