@@ -23,7 +23,7 @@ from pipeline_lib.methods.base import NO_INPUTS, RunInputs, RunPort
 from pipeline_lib.methods.fitted import FittedStatic
 from pipeline_lib.methods.proxy import ProxyPolicy
 from pipeline_lib.model import GPT, ModelConfig
-from pipeline_lib.train.state_file import read_state
+from pipeline_lib.state_file import read_state
 
 
 def doremi_update(

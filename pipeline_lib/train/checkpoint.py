@@ -6,7 +6,7 @@ written atomically beside the run's outputs as ``checkpoint.pt``, a file Snakema
 does not delete when a job fails, and removed once run.json is written. A checkpoint made under another spec
 (or another start state or stop step) is ignored and replaced.
 
-Nothing in it is unpickled (:mod:`pipeline_lib.train.state_file`): its format and key are checked before any
+Nothing in it is unpickled (:mod:`pipeline_lib.state_file`): its format and key are checked before any
 tensor is read. A checkpoint that cannot be read (truncated, damaged, holding objects a weights-only load
 refuses) never blocks the job: it is named in a warning, moved aside to ``checkpoint.pt.damaged`` and the run
 starts from step 0.
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline_lib.train.state_file import (
+from pipeline_lib.state_file import (
     UnreadableStateError,
     check_format,
     materialise,

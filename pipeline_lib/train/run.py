@@ -41,13 +41,13 @@ from pipeline_lib.logs import setup_logging
 from pipeline_lib.methods import NO_INPUTS, MixturePolicy, RunInputs, make_policy
 from pipeline_lib.parallel import SINGLE, Ranks
 from pipeline_lib.records import RUN_FILE, Compute, RunRecord
+from pipeline_lib.state_file import UnreadableStateError, read_state, write_state_file
 from pipeline_lib.storage import StorageError, storage_errors
 from pipeline_lib.train import gpu_slot
 from pipeline_lib.train.allocator import keep_freed_memory
 from pipeline_lib.train.checkpoint import NAME as CHECKPOINT
 from pipeline_lib.train.checkpoint import Checkpointer
 from pipeline_lib.train.evaluations import TEST, VALIDATION, SplitBPB, scored
-from pipeline_lib.train.state_file import UnreadableStateError, read_state, write_state_file
 from pipeline_lib.train.tracking import TensorBoardTracker
 from pipeline_lib.train.trainer import DivergenceError, Trainer
 

@@ -28,11 +28,11 @@ from pipeline_lib.lmo.simplex import check_mixture
 from pipeline_lib.methods.base import MixturePolicy
 from pipeline_lib.model import GPT
 from pipeline_lib.parallel import SINGLE, Ranks
+from pipeline_lib.state_file import STATE_FORMAT
 from pipeline_lib.train.checkpoint import Checkpointer
 from pipeline_lib.train.evaluate import batch_to_device, group_losses
 from pipeline_lib.train.evaluations import TEST, VALIDATION, Evaluation, Scored, scored
 from pipeline_lib.train.schedule import lr_at
-from pipeline_lib.train.state_file import STATE_FORMAT
 
 log = logging.getLogger(__name__)
 

@@ -20,9 +20,7 @@ import torch
 
 from pipeline_lib.methods import RunInputs, make_policy
 from pipeline_lib.records import RunRecord
-from pipeline_lib.train.checkpoint import Checkpointer
-from pipeline_lib.train.run import train_run
-from pipeline_lib.train.state_file import (
+from pipeline_lib.state_file import (
     STATE_FORMAT,
     TAG,
     UnreadableStateError,
@@ -32,6 +30,8 @@ from pipeline_lib.train.state_file import (
     to_safe,
     write_state_file,
 )
+from pipeline_lib.train.checkpoint import Checkpointer
+from pipeline_lib.train.run import train_run
 from pipeline_lib.train.trainer import Trainer
 from tests.reliability.test_kill_resume import REPO
 from tests.unit.test_checkpoint import CASES, GROUPS, Killed, _write_groups

@@ -14,11 +14,11 @@ import pytest
 import torch
 
 import pipeline_lib.data.pack as pack
-import pipeline_lib.train.state_file as state_file
+import pipeline_lib.state_file as state_file
 from pipeline_lib.data.documents import Document
+from pipeline_lib.state_file import STATE_FORMAT, read_state, write_state_file
 from pipeline_lib.storage import StorageError, storage_errors
 from pipeline_lib.train.checkpoint import Checkpointer
-from pipeline_lib.train.state_file import STATE_FORMAT, read_state, write_state_file
 
 Usage = namedtuple("Usage", "total used free")
 FIXES = {
