@@ -40,8 +40,8 @@ reuse: install  ## Olmix's mixture reuse: 4 updates, 5 strategies, 3 seeds (abou
 	$(SNAKEMAKE) --cores $(CORES) --configfile config/olmix-reuse.yaml
 	@echo; cat results/olmix-reuse/reuse/report/reuse.md; echo; cat results/olmix-reuse/reuse/report/stages.md
 
-test: install  ## the whole suite (unit, workflow dry runs, end to end)
-	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -q
+test: install  ## the whole suite (unit, workflow dry runs, end to end), over $(CORES) pytest-xdist workers
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -q -n $(CORES) --durations=10
 
 test-fast: install  ## unit tests only
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -q tests/unit

@@ -23,9 +23,10 @@ def test_default_config_dag(tmp_path):
     # m = 3 cover of 9); dynamic sweep: 1 parent + 9 children each; Skill-It: m one-hot runs; DoReMi, DoGE:
     # one proxy each. Restricted view of `as` (grid search, DML, DoGE): 3 X + 3 Aioli + X trained;
     # shortened learning runs: 9 pilots and a DoGE proxy. Olmix: priors, a swarm of 3(m + 1) proxies, its fit
-    # and olmix_pilots' fit (on the grid pilots) per setting. All 104 training jobs are one rule.
+    # and olmix_pilots' fit (on the grid pilots) per setting; RegMix fits Olmix's swarm (no runs of its own).
+    # All 106 training jobs are one rule.
     assert train_jobs(out) == {
-        "runs": 2 * 10 + 6,
+        "runs": 2 * 11 + 6,
         "pilots/grid": 3 * 9,
         "pilots/dynamic": 2 * (1 + 9),
         "pilots/onehot": 2 + 3,
@@ -37,9 +38,9 @@ def test_default_config_dag(tmp_path):
         "all": 1,
         "pack": 3,
         "tokenizer": 1,
-        "train": 104,
+        "train": 106,
         "fit": 2 + (2 * 2 + 1) + 3 + 3 + 2,  # skillit, the proxies, dml, grid search, the swarm draws
-        "fit_with_tables": 2 + 2,  # olmix, olmix_pilots
+        "fit_with_tables": 2 + 2 + 2,  # olmix, olmix_pilots, regmix
         "select_pilot": 2,
         "law_fidelity": 2,
         "fidelity_table": 2,
@@ -54,7 +55,7 @@ def test_default_config_dag(tmp_path):
         "claims": 1,
         "priors": 2,
         "law_table": 2,
-        "total": 153,
+        "total": 157,
     }
 
 
@@ -133,7 +134,7 @@ def test_reuse_priors_take_the_configured_natural_distribution(tmp_path):
         (
             {"methods.olmix.proposer": "anneal"},
             "methods.olmix.proposer: proposer 'anneal' is not a proposer; choose from ['exact', 'search', "
-            "'simulation']",
+            "'simulation', 'topk']",
         ),
         (
             {"settings.abse.methods": {"aiolii": {"eta": 1}}},
@@ -287,7 +288,7 @@ def test_conda_deployment_dry_run(tmp_path):
     assert f"Conda environment {REPO}/rules/../environment.yml will be created" in out
     steps = [line for line in out.splitlines() if "-m pipeline_lib." in line]
     assert steps and all(re.search(r"(^|\s)python -m pipeline_lib\.", line) for line in steps)
-    assert job_counts(out)["total"] == 153
+    assert job_counts(out)["total"] == 157
 
 
 def test_the_law_table_is_made_only_for_a_method_it_belongs_to(tmp_path):
