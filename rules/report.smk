@@ -24,6 +24,8 @@ rule table2:
         results(run for s in PROJECT.run_settings for run in PLAN.final_runs(s)),
     output:
         **report_outputs("table2", "table2_exp_loss", *(["table2_paper"] if get_paper_args() else [])),
+        **report_outputs("headline"),
+        headline_rst=R(paths.report("headline.rst")),  # the HTML report's first page includes it
     params:
         paper=get_paper_args(),
         out_dir=lambda wc, output: os.path.dirname(output.table2_csv),
