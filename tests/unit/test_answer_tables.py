@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pandas as pd
 import pytest
 
@@ -120,3 +122,26 @@ def test_labels_format_flops_counts_and_names():
     assert (
         labels.setting_name("as/restricted", ["arxiv", "stackexchange"]) == "ArXiv/StackExchange, restricted"
     )
+
+
+def test_the_reports_first_page_leads_with_the_headline_and_names_both_papers(tmp_path):
+    """report/workflow.rst rendered as `snakemake --report` renders it (Jinja, then docutils)."""
+    from docutils.core import publish_parts
+    from jinja2 import Environment
+
+    from tests.workflow.helpers import REPO
+
+    results = tmp_path / "results"
+    write_table2(load_runs(_two_seeds(tmp_path)), results / "report", {"as": "as"}, same_data=False)
+
+    def render(config: dict) -> str:
+        text = Environment().from_string((REPO / "report" / "workflow.rst").read_text())
+        return publish_parts(text.render(snakemake=SimpleNamespace(config=config)), writer="html")[
+            "html_body"
+        ]
+
+    page = render({"results_dir": str(results), "run": {"settings": ["as", "abse"], "methods": ["dml"]}})
+    assert "<strong>Aioli</strong>" in page and "<strong>Olmix</strong>" in page
+    assert "The answer: per setting, the best method against stratified" in page
+    assert page.index("not resolved (grid_search)") < page.index("What was run")
+    assert "The answer" not in render({"results_dir": str(tmp_path / "none"), "run": {}})  # no settings
