@@ -303,7 +303,7 @@ def test_conda_deployment_dry_run(tmp_path):
     assert f"Conda environment {REPO}/rules/../environment.yml will be created" in out
     steps = [line for line in out.splitlines() if "-m pipeline_lib." in line]
     assert steps and all(re.search(r"(^|\s)python -m pipeline_lib\.", line) for line in steps)
-    assert job_counts(out)["total"] == 153
+    assert job_counts(out)["total"] == 181
 
 
 def test_the_law_table_is_made_only_for_a_method_it_belongs_to(tmp_path):
