@@ -566,3 +566,68 @@ class SwarmFile:
 
     def write(self, path: str | os.PathLike) -> None:
         write_json(path, self.to_dict())
+
+
+MIXTURE_FILE = "mixture.csv"
+
+
+@dataclass(frozen=True)
+class MixtureTrace:
+    """A run's ``mixture.csv``: the mixture p^t it trained on, one row per change (``step``, then one column
+    per group); a row's mixture holds from its step until the next row's (the last one to the run's end)."""
+
+    groups: tuple[str, ...]
+    steps: tuple[int, ...]
+    weights: tuple[tuple[float, ...], ...]
+    source: str | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def read(cls, path: str | os.PathLike, groups: Sequence[str]) -> MixtureTrace:
+        """The trace in ``path``, its columns checked to be ``step`` and ``groups`` (a run's, in order)."""
+        import csv  # the one reader of the file: a header, then numbers
+
+        with open(path, encoding="utf-8", newline="") as fh:
+            rows = list(csv.reader(fh))
+        if not rows or rows[0] != ["step", *groups]:
+            header = rows[0] if rows else "nothing"
+            raise RecordError(f"{path}: columns {header}, expected {['step', *groups]} ({_RUN_FIX})")
+        try:
+            steps = tuple(int(r[0]) for r in rows[1:])
+            weights = tuple(tuple(float(v) for v in r[1:]) for r in rows[1:])
+        except ValueError as err:
+            raise RecordError(f"{path}: not a number ({err}); {_RUN_FIX}") from None
+        if not steps or list(steps) != sorted(steps) or any(len(w) != len(groups) for w in weights):
+            raise RecordError(f"{path}: needs one row per change, steps ascending ({_RUN_FIX})")
+        return cls(tuple(groups), steps, weights, str(path))
+
+    @classmethod
+    def of_run(cls, run: RunRecord) -> MixtureTrace:
+        """The trace beside a run.json read from a file (``mixture.csv`` in its directory)."""
+        if run.source is None:
+            raise RecordError(f"a {run.method} run record not read from a file has no {MIXTURE_FILE}")
+        return cls.read(os.path.join(os.path.dirname(run.source), MIXTURE_FILE), run.groups)
+
+    def time_average(self, start: int, end: int) -> dict[str, float]:
+        """group -> the mean of p^t over the steps ``start`` .. ``end`` - 1 (the last row's mixture when the
+        range is empty)."""
+        total = np.zeros(len(self.groups))
+        bounds = [*self.steps[1:], end]
+        for step, until, p in zip(self.steps, bounds, self.weights, strict=True):
+            total += max(0, min(until, end) - max(step, start)) * np.asarray(p)
+        span = total.sum()
+        mean = total / span if span > 0 else np.asarray(self.weights[-1])
+        return {g: float(v) for g, v in zip(self.groups, mean, strict=True)}
+
+    @property
+    def moves(self) -> bool:
+        """Whether the mixture changes over the run (an online method's)."""
+        return len(set(self.weights)) > 1
+
+
+def chosen_mixture(run: RunRecord) -> tuple[dict[str, float], str]:
+    """The mixture a run answers with, and which it is: its final mixture (``"final"``) when the mixture never
+    moved, else the time-average of p^t over the run (``"time-average"``, from its ``mixture.csv``)."""
+    trace = MixtureTrace.of_run(run)
+    if not trace.moves:
+        return dict(run.final_mixture), "final"
+    return trace.time_average(run.start_step, run.steps), "time-average"

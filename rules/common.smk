@@ -320,10 +320,26 @@ def figure(path, name, setting=None):
     return report(path, caption=f"../report/{name}.rst", category="Figures", labels={"figure": name})
 
 
+# -- exported mixtures: one per final run -----------------------------------------------------------------
+FINAL_METHODS = list(dict.fromkeys(m for view in PLAN.views for m in PROJECT.methods_of(view)))
+
+
+def mixture_files():
+    """results/<view>/mixtures/<method>/seed<n>.{json,yaml} of every final run."""
+    return [
+        R(paths.mixture_file(view, m, seed, ext))
+        for view in PLAN.views
+        for m in PROJECT.methods_of(view)
+        for seed in PROJECT.seeds
+        for ext in ("json", "yaml")
+    ]
+
+
 def final_targets():
     targets = [R(paths.reuse_report("reuse.md"))] if REUSE else []
     if not PROJECT.run_settings:
         return targets
+    targets += mixture_files()
     run, restricted = PROJECT.run_settings, PROJECT.restricted_settings
     targets += [R(paths.table(s, "perplexity.md")) for s in run]
     targets.append(R(paths.report("table2.md")))

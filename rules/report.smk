@@ -1,5 +1,5 @@
-# Report stage: per-setting tables, Table 2 (unrestricted, with the paper beside it), Table 3 (restricted),
-# figures. Outputs wrapped in report() go into `snakemake --report results/report.html`.
+# Report stage: per-setting tables, Table 2 (unrestricted, with the headline and the paper beside it), Table 3
+# (restricted), figures, each final run's exported mixture. Outputs in report() go into `snakemake --report`.
 
 
 rule setting_table:
@@ -19,11 +19,30 @@ rule setting_table:
         f"{PY} -m pipeline_lib.report.tables setting --runs {{input:q}} --out {{params.out:q}} > {{log:q}} 2>&1"
 
 
+rule mixture:
+    input:
+        R(f"{paths.run_dir(VIEW, '{method}', '{seed}')}/run.json"),
+    output:
+        json=R(paths.mixture_file(VIEW, "{method}", "{seed}", "json")),
+        yaml=R(paths.mixture_file(VIEW, "{method}", "{seed}", "yaml")),
+    wildcard_constraints:
+        method=_alternatives(FINAL_METHODS),
+    log:
+        R(paths.log(f"{VIEW}/mixtures/{{method}}/seed{{seed}}")),
+    conda:
+        "../environment.yml"
+    shell:
+        f"{PY} -m pipeline_lib.export --run {{input:q}} --format plain --out {{output.json:q}} > {{log:q}} 2>&1 && "
+        f"{PY} -m pipeline_lib.export --run {{input:q}} --format plain --out {{output.yaml:q}} >> {{log:q}} 2>&1"
+
+
 rule table2:
     input:
         results(run for s in PROJECT.run_settings for run in PLAN.final_runs(s)),
     output:
         **report_outputs("table2", "table2_exp_loss", *(["table2_paper"] if get_paper_args() else [])),
+        **report_outputs("headline"),
+        headline_rst=R(paths.report("headline.rst")),  # the HTML report's first page includes it
     params:
         paper=get_paper_args(),
         out_dir=lambda wc, output: os.path.dirname(output.table2_csv),

@@ -48,10 +48,17 @@ def run_dict(
 
 
 def write_run(path: str | Path, **fields: Any) -> str:
-    """Write :func:`run_dict` (``fields``: its arguments) to ``path`` (a run.json); returns the path."""
+    """Write :func:`run_dict` (``fields``: its arguments) to ``path`` (a run.json) and, when its directory
+    has none, a one-row ``mixture.csv`` of its final mixture; returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(run_dict(**fields)))
+    record = run_dict(**fields)
+    path.write_text(json.dumps(record))
+    mixture = path.parent / "mixture.csv"
+    if not mixture.exists():  # a static run's trace (one row), unless the test wrote its own
+        groups = record["groups"]
+        row = ",".join(repr(float(record["final_mixture"][g])) for g in groups)
+        mixture.write_text(f"step,{','.join(groups)}\n0,{row}\n")
     return str(path)
 
 

@@ -5,6 +5,7 @@ patterns); nothing else builds a results path.
 One directory per view (``<setting>`` or ``<setting>/restricted``)::
 
     runs/<method>/seed<n>/                 final runs (run.json, curve.csv, mixture.csv[, state.pt])
+    mixtures/<method>/seed<n>.{json,yaml}  the mixture each final run answers with, {group: weight}
     pilots/grid/seed<n>/mix<k>/            static pilots at grid mixtures (grid search, DML, fidelity)
     pilots/dynamic/seed<n>/{parent,child<k>}/   the dynamic-law sweep (a parent, children resumed from it)
     pilots/onehot/seed<n>/<group>/         Skill-It's graph runs
@@ -48,6 +49,11 @@ def run_dir(view: str, method: str, seed: int | str) -> str:
 def run_outputs(job: str) -> dict[str, str]:
     """The files a training job writes in its directory (``run.json`` last, its marker of completion)."""
     return {"run": f"{job}/run.json", "curve": f"{job}/curve.csv", "mixture": f"{job}/mixture.csv"}
+
+
+def mixture_file(view: str, method: str, seed: int | str, ext: str) -> str:
+    """A final run's exported mixture (``ext``: json or yaml), written from its run directory."""
+    return f"{view}/mixtures/{method}/seed{seed}.{ext}"
 
 
 def pilot_dir(view: str, kind: str, seed: int | str, name: str = "") -> str:

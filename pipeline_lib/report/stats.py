@@ -41,11 +41,12 @@ class PairedDiff:
             return "better"
         return "worse" if self.lo > 0 else "not resolved"
 
-    def label(self) -> str:
-        """ "−0.812 [−1.5, −0.1]*" (significant), "+0.3 [−0.9, 1.5]", or "−0.812, 1 seed: no interval"."""
+    def label(self, seed_note: bool = True) -> str:
+        """ "−0.812 [−1.5, −0.1]*" (significant), "+0.3 [−0.9, 1.5]", or "−0.812, 1 seed: no interval"
+        (``seed_note`` False: "−0.812", for a table that says it once in its note)."""
         mean = f"{self.mean:+.3f}".replace("-", "−")
         if self.half_width is None:
-            return f"{mean}, {self.n} seed: no interval" if self.n == 1 else mean
+            return f"{mean}, {self.n} seed: no interval" if self.n == 1 and seed_note else mean
         lo, hi = (f"{v:+.3f}".replace("-", "−") for v in (self.lo, self.hi))
         return f"{mean} [{lo}, {hi}]" + ("*" if self.verdict in ("better", "worse") else "")
 

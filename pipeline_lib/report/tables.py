@@ -30,7 +30,8 @@ import pandas as pd
 from pipeline_lib.config import AIOLI_PLUS, RESTRICTED
 from pipeline_lib.io import atomic_open, write_csv
 from pipeline_lib.logs import setup_logging
-from pipeline_lib.records import RunRecord
+from pipeline_lib.records import RunRecord, chosen_mixture
+from pipeline_lib.report import headline, labels
 from pipeline_lib.report.html import to_html
 from pipeline_lib.report.latex import to_latex
 from pipeline_lib.report.markdown import to_markdown
@@ -56,6 +57,18 @@ def run_row(run: RunRecord) -> dict[str, object]:
     row["extra_tokens"] = run.extra_runs.tokens
     row["tokens"] = run.trained_tokens
     row["flops"] = run.training_flops
+    return row | mixture_columns(run)
+
+
+def mixture_columns(run: RunRecord) -> dict[str, object]:
+    """The run's groups (comma-joined), the mixture it answers with (``p_<group>``: the final one, or for a
+    mixture that moved the time-average of p^t; ``mixture_shown`` says which), its final mixture
+    (``final_p_<group>``) and whether its final run trained anew (grid search's is its best pilot)."""
+    mixture, kind = chosen_mixture(run)
+    row: dict[str, object] = {"groups": ",".join(run.groups), "mixture_shown": kind}
+    row.update({f"p_{g}": v for g, v in mixture.items()})
+    row.update({f"final_p_{g}": v for g, v in run.final_mixture.items()})
+    row["final_runs"] = 0 if run.selected_run else 1
     return row
 
 
@@ -89,9 +102,37 @@ def setting_table(runs: pd.DataFrame) -> pd.DataFrame:
     table["flops"] = grouped["flops"].mean()
     if BASELINE in table.index:
         table["delta_vs_stratified"] = table["avg_ppl"] - table.loc[BASELINE, "avg_ppl"]
+    mixture = [f"p_{g.removeprefix('ppl_')}" for g in group_cols]
+    table[mixture] = grouped[mixture].mean()
+    table["mixture_shown"] = grouped["mixture_shown"].first()
     table = table.loc[method_order(list(table.index))]
     table.index.name = "method"
     return table.rename(columns={c: c.removeprefix("ppl_") for c in group_cols})
+
+
+SETTING_COLUMNS = {
+    "avg_ppl": "avg ppl",
+    "avg_ppl_std": "± std",
+    "delta_vs_stratified": "Δ vs stratified",
+    "exp_mean_loss_ppl": "exp(mean loss)",
+}
+
+
+def setting_shown(table: pd.DataFrame) -> pd.DataFrame:
+    """A setting's table as printed: perplexities, the mixture, counts as integers and FLOPs as 6.68e11."""
+    groups = [c.removeprefix("p_") for c in table.columns if c.startswith("p_")]
+    shown = table[[*groups, *(c for c in SETTING_COLUMNS if c in table)]].rename(columns=SETTING_COLUMNS)
+    mixtures = [
+        labels.mixture_cell({g: r[f"p_{g}"] for g in groups}, groups)
+        + (f" {ONLINE_MARK}" if r["mixture_shown"] == "time-average" else "")
+        for _, r in table.iterrows()
+    ]
+    shown[f"mixture ({' / '.join(groups)})"] = mixtures
+    shown["seeds"] = table["seeds"].map(labels.count)
+    shown["learning runs"] = table["extra_runs"].map(labels.count)
+    shown["learning tokens"] = table["extra_tokens"].map(labels.count)
+    shown["compute (FLOPs)"] = table["flops"].map(labels.flops)
+    return shown
 
 
 def paired(runs: pd.DataFrame, setting: str, method: str, baseline: str, metric: str) -> PairedDiff:
@@ -112,6 +153,7 @@ def summarize(runs: pd.DataFrame, metric: str = "avg_test_ppl") -> pd.DataFrame:
     out["extra_runs"] = grouped["extra_runs"].mean()
     out["extra_tokens"] = grouped["extra_tokens"].mean()
     out["flops"] = grouped["flops"].mean()
+    out = out.join(mixture_summary(runs, grouped))
     base = out.xs(BASELINE, level="method")["mean"] if BASELINE in runs["method"].values else None
     settings = out.index.get_level_values("setting")
     out["delta"] = out["mean"].to_numpy() - base.reindex(settings).to_numpy() if base is not None else np.nan
@@ -120,8 +162,26 @@ def summarize(runs: pd.DataFrame, metric: str = "avg_test_ppl") -> pd.DataFrame:
     out["delta_hi"] = [d.hi for d in diffs]
     out["pairs"] = [d.n for d in diffs]
     out["verdict"] = [d.verdict if m != BASELINE else "" for d, (_, m) in zip(diffs, out.index, strict=True)]
-    out["delta_label"] = [d.label() for d in diffs]
+    out["delta_label"] = [d.label(seed_note=False) for d in diffs]
     return out.reset_index()
+
+
+def mixture_summary(runs: pd.DataFrame, grouped: pd.core.groupby.DataFrameGroupBy) -> pd.DataFrame:
+    """Per (setting, method): the setting's readable name and groups, the final runs per seed, the mixture
+    shown and the final one (means over seeds; NaN for a group the setting lacks)."""
+    mixture = [c for c in runs.columns if c.startswith(("p_", "final_p_"))]
+    out = grouped[["final_runs", *mixture]].mean()
+    out["groups"] = grouped["groups"].first()
+    out["mixture_shown"] = grouped["mixture_shown"].agg(lambda s: "/".join(sorted(set(s))))
+    groups = dict(zip(runs["setting"], runs["groups"].str.split(","), strict=True))
+    names = labels.setting_names(groups)
+    out.insert(0, "name", [names[s] for s in out.index.get_level_values("setting")])
+    return out
+
+
+def mixture_of(row: pd.Series, prefix: str = "p_") -> dict[str, float]:
+    """A summary row's mixture over its setting's groups (``prefix`` ``final_p_``: the final one)."""
+    return {g: float(row[f"{prefix}{g}"]) for g in str(row["groups"]).split(",")}
 
 
 def _mean_std(mean: float, std: float) -> str:
@@ -132,38 +192,68 @@ def _signed(x: float) -> str:
     return "" if pd.isna(x) else f"{x:+.3f}".replace("-", "−")
 
 
-def _runs_label(values: Sequence[float]) -> str:
-    return "/".join(dict.fromkeys(f"{v:g}" for v in values))
+ONLINE_MARK = "†"
+TABLE2_NOTE = (
+    "Δ: the mean over seeds of the paired difference to stratified (same seed), with its 95% t-interval; "
+    "* and settings better / worse: the interval excludes 0. Mixture: the mixture each method trained its "
+    f"final run on (mean over seeds); {ONLINE_MARK}: a mixture that moved during the run, shown as its "
+    "time-average over the run (the final one is in table2.csv, final_p_<group>). Runs: learning runs "
+    "(pilots, proxies, swarms) + final runs, per seed, summed over settings (grid search's final run is its "
+    "best pilot, so it adds none). Learning tokens: the learning runs' training tokens, in millions. "
+    "Compute: training FLOPs of the final runs and their learning runs (6N per token plus attention), per "
+    "seed, summed over settings."
+)
+
+
+def mixture_label(row: pd.Series) -> str:
+    """A summary row's mixture cell, "0.450 / 0.550", marked when it is a time-average."""
+    cell = labels.mixture_cell(mixture_of(row), str(row["groups"]).split(","))
+    return cell + (f" {ONLINE_MARK}" if "time-average" in str(row["mixture_shown"]) else "")
+
+
+def _table2_row(part: pd.DataFrame, columns: Mapping[str, tuple[str, str]], baseline: bool) -> dict:
+    """One method's row of Table 2 (``part``: its summary rows, indexed by setting)."""
+    row: dict[str, object] = {}
+    for s, (cell, mix) in columns.items():
+        if s not in part.index:
+            row[cell] = row[mix] = ""
+            continue
+        r = part.loc[s]
+        value = _mean_std(r["mean"], r["std"])
+        row[cell] = value if baseline else f"{value} ({r['delta_label']})"
+        row[mix] = mixture_label(r)
+    verdicts = part["verdict"].tolist()
+    counts = f"{verdicts.count('better')} / {verdicts.count('worse')}"
+    row["settings better / worse"] = "—" if baseline else counts
+    learning, final = part["extra_runs"].sum(), part["final_runs"].sum()
+    row["runs (learning + final)"] = f"{labels.count(learning)} + {labels.count(final)}"
+    row["learning tokens (M)"] = f"{part['extra_tokens'].sum() / 1e6:.2f}"
+    row["compute (FLOPs)"] = labels.flops(part["flops"].sum())
+    return row
 
 
 def table2(summary: pd.DataFrame) -> pd.DataFrame:
-    """Rows = methods, columns = settings ("mean ± std (Δ)"), # better than stratified, extra runs (per
-    setting, '/'-joined when they differ), extra tokens (millions) and compute (the final run's FLOPs and its
-    learning runs', per seed), both summed over settings. FLOPs, not runs, compare methods whose learning
-    runs are smaller models (Olmix's proxies)."""
-    settings = list(dict.fromkeys(summary["setting"]))
+    """Rows = methods; per setting (by its readable name) "mean ± std (Δ)" and the mixture; the settings
+    better / worse than stratified; runs (learning + final), learning tokens (millions) and compute (FLOPs),
+    per seed, summed over settings. FLOPs, not runs, compare methods whose learning runs are smaller models
+    (Olmix's proxies)."""
+    first = summary.drop_duplicates("setting").set_index("setting")
+    columns = {
+        s: (r["name"], f"{r['name']}: mixture ({' / '.join(str(r['groups']).split(','))})")
+        for s, r in first.iterrows()
+    }
     rows = {}
     for method in method_order(list(summary["method"])):
         part = summary[summary["method"] == method].set_index("setting")
-        row: dict[str, object] = {}
-        for s in settings:
-            if s not in part.index:
-                row[s] = ""
-                continue
-            r = part.loc[s]
-            cell = _mean_std(r["mean"], r["std"])
-            row[s] = cell if method == BASELINE else f"{cell} ({r['delta_label']})"
-        verdicts = part["verdict"].tolist()
-        row["# better / worse"] = (
-            "—" if method == BASELINE else f"{verdicts.count('better')} / {verdicts.count('worse')}"
-        )
-        row["extra runs"] = _runs_label(part["extra_runs"].tolist())
-        row["extra tokens (M)"] = f"{part['extra_tokens'].sum() / 1e6:.2f}"
-        row["compute (FLOPs)"] = f"{part['flops'].sum():.2e}"
-        rows[method] = row
+        rows[method] = _table2_row(part, columns, method == BASELINE)
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "method"
     return table
+
+
+def one_seed_note(pairs: pd.Series) -> str:
+    """The table's one note on intervals when some comparison has a single seed."""
+    return f" {labels.ONE_SEED_NOTE}" if (pairs == 1).any() else ""
 
 
 def load_paper_table2() -> pd.DataFrame:
@@ -173,12 +263,25 @@ def load_paper_table2() -> pd.DataFrame:
         return pd.read_csv(fh, comment="#").set_index("method")
 
 
-def paper_table(summary: pd.DataFrame, paper_columns: Mapping[str, str], same_data: bool) -> pd.DataFrame:
-    """Our Δ vs stratified beside the paper's for each setting that stands for a paper column.
+def _paper_cells(ours: float, base: float, theirs: float, theirs_base: float, method: str) -> dict:
+    """One setting's cells beside the paper: absolute, relative to each table's stratified, and the gap
+    (stratified: (ours − paper) / paper in %; others: our Δ% − the paper's, in percentage points)."""
+    cells = {"ours": ours, "paper": theirs}
+    if method == BASELINE:
+        return cells | {"ours − paper (%)": 100 * (ours - theirs) / theirs}
+    cells |= {"ours Δ%": 100 * ours / base, "paper Δ%": 100 * theirs / theirs_base}
+    return cells | {"ours − paper (%)": cells["ours Δ%"] - cells["paper Δ%"]}
 
-    ``same_data``: the settings are the paper's own (SlimPajama), so the difference is shown; otherwise the
-    paper's numbers are a reference for the shape of the result, not a target."""
+
+def paper_table(summary: pd.DataFrame, paper_columns: Mapping[str, str], same_data: bool) -> pd.DataFrame:
+    """Our Δ vs stratified beside the paper's for each setting that stands for a paper column, absolute and
+    relative (Δ as a % of the same table's stratified perplexity; stratified: absolute).
+
+    ``same_data``: the settings are the paper's own (SlimPajama), so the gap is shown; otherwise the paper's
+    numbers are a reference for the shape of the result, not a target."""
     paper = load_paper_table2()
+    names = dict(zip(summary["setting"], summary["name"], strict=True))
+    base = summary[summary["method"] == BASELINE].set_index("setting")["mean"]
     rows = {}
     for method in method_order(list(summary["method"])):
         part = summary[summary["method"] == method].set_index("setting")
@@ -186,14 +289,17 @@ def paper_table(summary: pd.DataFrame, paper_columns: Mapping[str, str], same_da
         for setting, column in paper_columns.items():
             if setting not in part.index:
                 continue
-            ours = part.loc[setting, "mean" if method == BASELINE else "delta"]
+            ours = float(part.loc[setting, "mean" if method == BASELINE else "delta"])
             theirs = float(paper.loc[method, column]) if method in paper.index else np.nan
-            row[f"{setting}: ours"] = float(ours)
-            row[f"{setting}: paper ({column})"] = theirs
-            if same_data:
-                row[f"{setting}: ours − paper"] = float(ours) - theirs
+            cells = _paper_cells(ours, base[setting], theirs, float(paper.loc[BASELINE, column]), method)
+            if not same_data:
+                cells.pop("ours − paper (%)")
+            heads = {"paper": f"paper ({column})"}
+            row |= {f"{names[setting]}: {heads.get(k, k)}": v for k, v in cells.items()}
         rows[method] = row
     table = pd.DataFrame.from_dict(rows, orient="index")
+    order = [names[s] for s in paper_columns if s in names]
+    table = table[sorted(table.columns, key=lambda c: order.index(c.rsplit(": ", 1)[0]))]  # stable
     table.index.name = "method"
     return table
 
@@ -217,13 +323,14 @@ def table3(summary: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
                 "aioli_plus_X_ppl": p["mean"],
                 "aioli_plus_X_std": p["std"],
                 "improvement": r["mean"] - p["mean"],
+                "improvement_pct": 100 * (r["mean"] - p["mean"]) / r["mean"],
                 "improvement_lo": gain.lo,
                 "improvement_hi": gain.hi,
                 "seeds": int(min(r["seeds"], p["seeds"])),
                 "verdict": {"worse": "Aioli + X better", "better": "X better"}.get(
                     gain.verdict, gain.verdict
                 ),
-                "improvement_label": gain.label(),
+                "improvement_label": gain.label(seed_note=False),
             }
         )
     if not rows:
@@ -257,14 +364,17 @@ def table3_wide(long: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def write_table(table: pd.DataFrame, out: str | Path, title: str, floatfmt: str = ".3f") -> None:
-    """``out``.csv, ``out``.md and ``out``.html of a per-setting table."""
+def write_table(
+    table: pd.DataFrame, out: str | Path, title: str, floatfmt: str = ".3f", note: str = ""
+) -> None:
+    """``out``.csv (the numbers), ``out``.md and ``out``.html (as printed) of a per-setting table."""
     out = Path(out)
     write_csv(out.with_suffix(".csv"), table.reset_index())
+    shown = setting_shown(table)
     with atomic_open(out.with_suffix(".md"), "w", encoding="utf-8") as fh:
-        fh.write(f"# {title}\n\n{to_markdown(table, floatfmt)}")
+        fh.write(f"# {title}\n\n{to_markdown(shown, floatfmt)}" + (f"\n{note}\n" if note else ""))
     with atomic_open(out.with_suffix(".html"), "w", encoding="utf-8") as fh:
-        fh.write(to_html(table, title, floatfmt=floatfmt))
+        fh.write(to_html(shown, title, note, floatfmt=floatfmt))
 
 
 def write_formats(
@@ -274,12 +384,14 @@ def write_formats(
     title: str,
     note: str = "",
     floatfmt: str = ".3f",
+    lead: str = "",
 ) -> None:
     """``out``.csv (the numbers), ``out``.md, ``out``.tex and ``out``.html (the formatted table, its title
-    and note; the HTML report shows the last inline)."""
+    and note; the HTML report shows the last inline); ``lead``: Markdown the .md starts with."""
     out = Path(out)
     write_csv(out.with_suffix(".csv"), numbers.reset_index() if numbers.index.name else numbers)
     with atomic_open(out.with_suffix(".md"), "w", encoding="utf-8") as fh:
+        fh.write(lead + ("\n" if lead else ""))
         fh.write(f"# {title}\n\n{to_markdown(shown, floatfmt)}" + (f"\n{note}\n" if note else ""))
     with atomic_open(out.with_suffix(".tex"), "w", encoding="utf-8") as fh:
         fh.write(to_latex(shown, f"{title}. {note}".strip(), f"tab:{out.name}", floatfmt))
@@ -288,21 +400,20 @@ def write_formats(
 
 
 def write_table2(runs: pd.DataFrame, out_dir: str | Path, paper: Mapping[str, str], same_data: bool) -> None:
+    """Table 2 (with the headline above it), its exp-loss variant and, for settings that stand for a paper
+    column, the paper's Table 2 beside ours."""
     out_dir = Path(out_dir)
     for metric, name in (("avg_test_ppl", "table2"), ("exp_mean_test_loss", "table2_exp_loss")):
         summary = summarize(runs, metric)
         label = "" if metric == "avg_test_ppl" else " (variant)"
+        top = write_headline(out_dir, summary, paper) if metric == "avg_test_ppl" else ""
         write_formats(
             out_dir / name,
             summary,
             table2(summary),
             f"Table 2{label}: {METRICS[metric]}, mean ± std over seeds (Δ vs stratified [95% CI])",
-            "Δ: the mean over seeds of the paired difference to stratified (same seed), with its 95% "
-            "t-interval; * and # better / worse: the interval excludes 0 (one seed gives no interval, so "
-            "none). Extra runs: training runs before the final run, per setting. Extra tokens: their "
-            "training tokens, in millions, summed over settings. Compute: training FLOPs of the final run "
-            "and its extra runs (6N per token plus attention; grid search's final run is its best pilot, "
-            "counted once), per seed, summed over settings.",
+            TABLE2_NOTE + one_seed_note(summary["pairs"]),
+            lead=top,
         )
     if paper:
         summary = summarize(runs)
@@ -312,10 +423,23 @@ def write_table2(runs: pd.DataFrame, out_dir: str | Path, paper: Mapping[str, st
             out_dir / "table2_paper",
             shown,
             shown,
-            "Table 2 beside the paper: Δ average test perplexity vs stratified (stratified: absolute); "
-            + kind,
-            f"Source: {PAPER_SOURCE}.",
+            "Table 2 beside the paper: Δ average test perplexity vs stratified, absolute and as a % of "
+            "stratified's (stratified: absolute); " + kind,
+            f"Source: {PAPER_SOURCE}. Relative gaps compare across scales: the paper's perplexities are "
+            "those of 160M models on SlimPajama.",
         )
+
+
+def write_headline(out_dir: Path, summary: pd.DataFrame, paper: Mapping[str, str]) -> str:
+    """headline.{csv,md,tex,html,rst}; returns its Markdown, for the top of table2.md."""
+    long = headline.headline(summary, load_paper_table2(), paper)
+    table = headline.shown(long)
+    title = "The answer: per setting, the best method against stratified"
+    note = headline.NOTE + one_seed_note(summary["pairs"])
+    write_formats(out_dir / "headline", long, table, title, note)
+    with atomic_open(out_dir / "headline.rst", "w", encoding="utf-8") as fh:
+        fh.write(headline.to_rst(table, title) + f"\n{note}\n")
+    return (out_dir / "headline.md").read_text(encoding="utf-8")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -330,9 +454,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     setup_logging()
     runs = load_runs(args.runs)
     if args.kind == "setting":
-        name = runs["setting"].iloc[0]
-        title = f"{name}: test perplexity per group, average over groups (mean over seeds)"
-        write_table(setting_table(runs), args.out, title)
+        first = runs.iloc[0]
+        name = labels.setting_name(first["setting"], first["groups"].split(","))
+        title = f"{name} ({first['setting']}): test perplexity per group, their average (mean over seeds)"
+        note = (
+            f"Mixture: the final one; {ONLINE_MARK}: the time-average of one that moved. Learning runs and "
+            "tokens: spent before the final run, per seed. Compute: training FLOPs, per seed."
+        )
+        write_table(setting_table(runs), args.out, title, note=note)
     elif args.kind == "table2":
         paper = dict(pair.split("=", 1) for pair in args.paper)
         write_table2(runs, args.out_dir, paper, args.same_data)
@@ -347,8 +476,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             "Table 3 (restricted): X → Aioli + X, average test perplexity (improvement; positive = Aioli + X "
             "better)",
             f"Aioli + X beats X in {wins} of {total} (significantly, 95% paired t-interval over seeds: "
-            f"{resolved}), by {long['improvement'].mean():.3f} on average. The paper: 28 of 30, by 1.202 on "
-            "average. Improvement: X − Aioli + X paired by seed [95% CI].",
+            f"{resolved}), by {long['improvement'].mean():.3f} on average "
+            f"({labels.percent(long['improvement_pct'].mean(), signed=False)} of X's perplexity). "
+            "The paper: 28 of 30, by 1.202 on average (absolute, at 160M-model perplexities of about "
+            "16-47: compare the relative figure). Improvement: X − Aioli + X paired by seed [95% CI]."
+            + one_seed_note(long["seeds"]),
         )
     log.info("wrote %s", args.out or args.out_dir)
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
+import yaml
 
+from pipeline_lib.records import MixtureTrace, RunRecord
 from tests.workflow.helpers import snakemake, write_config
 
 pytestmark = pytest.mark.slow
@@ -35,3 +39,24 @@ def test_two_seed_workflow_reports_intervals_and_claims(tmp_path):
     assert claims.loc["Aioli + X beats X", "verdict"] == "not run"
     assert claims.loc["No other method beats stratified in every setting", "verdict"] == "not run"
     assert "Verdicts from paired 95% t-intervals over 2 seed(s)" in (report / "claims.md").read_text()
+    _check_the_answer(tmp_path / "results")
+
+
+def _check_the_answer(results):
+    """The headline names aioli (the only other method) with its mixture, atop Table 2; each seed's exported
+    mixture is its run's time-average of p^t, Table 2's mixture their mean."""
+    head = pd.read_csv(results / "report" / "headline.csv").set_index("setting")
+    assert list(head.index) == ["pair"] and head.loc["pair", "method"] == "aioli"
+    assert (
+        head.loc["pair", "name"] == "ArXiv/StackExchange"
+        and head.loc["pair", "mixture_shown"] == "time-average"
+    )
+    exported = [json.loads((results / f"pair/mixtures/aioli/seed{s}.json").read_text()) for s in (0, 1)]
+    for seed, mixture in enumerate(exported):
+        run = RunRecord.read(results / f"pair/runs/aioli/seed{seed}/run.json")
+        assert mixture == MixtureTrace.of_run(run).time_average(0, run.steps)
+        assert yaml.safe_load((results / f"pair/mixtures/aioli/seed{seed}.yaml").read_text()) == mixture
+    mean = sum(m["arxiv"] for m in exported) / 2
+    assert head.loc["pair", "p_arxiv"] == pytest.approx(mean, abs=1e-6)  # the CSV keeps 6 digits
+    md = (results / "report" / "table2.md").read_text()
+    assert md.startswith("# The answer") and f"arxiv {mean:.3f}, stackexchange {1 - mean:.3f}" in md

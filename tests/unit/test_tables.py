@@ -19,7 +19,7 @@ from tests.records import write_run
 
 
 def _run(tmp_path, setting, method, seed, ppl):
-    path = tmp_path / f"{setting.replace('/', '_')}-{method}-{seed}.json"
+    path = tmp_path / setting / method / f"seed{seed}" / "run.json"  # mixture.csv beside
     extra_runs = {
         "runs": 9 if method == "static" else 0,
         "tokens": 900 if method == "static" else 0,
@@ -66,28 +66,32 @@ def test_table2_means_stds_deltas_counts_and_compute(tmp_path):
     assert row["delta"] == pytest.approx(9.5 - 11.0) and row["seeds"] == 2
     table = table2(summary)
     assert list(table.index) == ["stratified", "static"]
+    # both settings mix groups a and b: their readable names keep the keys apart
     assert list(table.columns) == [
-        "x",
-        "y",
-        "# better / worse",
-        "extra runs",
-        "extra tokens (M)",
+        "a/b (x)",
+        "a/b (x): mixture (a / b)",
+        "a/b (y)",
+        "a/b (y): mixture (a / b)",
+        "settings better / worse",
+        "runs (learning + final)",
+        "learning tokens (M)",
         "compute (FLOPs)",
     ]
-    assert table.loc["stratified", "x"] == "11.000 ± 1.414"
+    assert table.loc["stratified", "a/b (x)"] == "11.000 ± 1.414"
     # paired by seed: x diffs (-1, -2), t(0.975, 1) = 12.706 -> half-width 6.353; y diffs (3, 1) -> 12.706
-    assert table.loc["static", "x"] == "9.500 ± 0.707 (−1.500 [−7.853, +4.853])"
-    assert table.loc["static", "y"] == "23.000 ± 0.000 (+2.000 [−10.706, +14.706])"
-    assert table.loc["static", "# better / worse"] == "0 / 0"  # neither interval excludes 0
-    assert table.loc["stratified", "# better / worse"] == "—"
-    assert table.loc["static", "extra runs"] == "9" and table.loc["static", "extra tokens (M)"] == "0.00"
+    assert table.loc["static", "a/b (x)"] == "9.500 ± 0.707 (−1.500 [−7.853, +4.853])"
+    assert table.loc["static", "a/b (y)"] == "23.000 ± 0.000 (+2.000 [−10.706, +14.706])"
+    assert table.loc["static", "a/b (x): mixture (a / b)"] == "0.500 / 0.500"
+    assert table.loc["static", "settings better / worse"] == "0 / 0"  # neither interval excludes 0
+    assert table.loc["stratified", "settings better / worse"] == "—"
+    # per seed: 9 learning runs and one final run in each of the two settings
+    assert table.loc["static", "runs (learning + final)"] == "18 + 2"
+    assert table.loc["static", "learning tokens (M)"] == "0.00"
     # per seed: the final run's 1e9 and the learning runs' 4e9, summed over the two settings
-    assert table.loc["static", "compute (FLOPs)"] == "1.00e+10"
-    assert table.loc["stratified", "compute (FLOPs)"] == "2.00e+09"
+    assert table.loc["static", "compute (FLOPs)"] == "1.00e10"
+    assert table.loc["stratified", "compute (FLOPs)"] == "2.00e9"
     md = to_markdown(table)
-    assert md.splitlines()[0].startswith(
-        "| method | x | y | # better / worse | extra runs | extra tokens (M) |"
-    )
+    assert md.splitlines()[0].startswith("| method | a/b (x) | a/b (x): mixture (a / b) | a/b (y) |")
 
 
 def test_table2_writes_csv_markdown_latex_and_the_paper_beside_ours(tmp_path):
@@ -99,12 +103,17 @@ def test_table2_writes_csv_markdown_latex_and_the_paper_beside_ours(tmp_path):
         assert r"\toprule" in tex and r"\bottomrule" in tex and (out / f"{name}.md").exists()
         assert (out / f"{name}.csv").stat().st_size > 0
     paper = pd.read_csv(out / "table2_paper.csv").set_index("method")
-    assert paper.loc["stratified", "x: ours"] == pytest.approx(11.0)
-    assert paper.loc["stratified", "x: paper (as)"] == pytest.approx(16.532)
-    assert paper.loc["stratified", "x: ours − paper"] == pytest.approx(11.0 - 16.532)
-    assert paper.loc["static", "x: ours"] == pytest.approx(-1.5) and pd.isna(
-        paper.loc["static", "x: paper (as)"]
+    assert paper.loc["stratified", "a/b (x): ours"] == pytest.approx(11.0)
+    assert paper.loc["stratified", "a/b (x): paper (as)"] == pytest.approx(16.532)
+    # relative gaps: stratified's perplexity against the paper's, a method's Δ as a % of stratified's
+    assert paper.loc["stratified", "a/b (x): ours − paper (%)"] == pytest.approx(
+        100 * (11.0 - 16.532) / 16.532, rel=1e-5
     )
+    assert paper.loc["static", "a/b (x): ours"] == pytest.approx(-1.5)
+    assert paper.loc["static", "a/b (x): ours Δ%"] == pytest.approx(
+        -1.5 / 11.0 * 100, rel=1e-5
+    )  # the CSV keeps 6 digits
+    assert pd.isna(paper.loc["static", "a/b (x): paper (as)"])
     assert (
         "Table 2" in (out / "table2_paper.md").read_text()
         and "2411.05735" in (out / "table2_paper.md").read_text()
@@ -134,7 +143,7 @@ def test_table3_pairs_x_with_aioli_plus_x(tmp_path):
     assert long["improvement"].tolist() == pytest.approx([12.0 - 10.5, 9.0 - 10.0])
     assert long["verdict"].tolist() == ["1 seed", "1 seed"]
     wide = table3_wide(long)
-    assert wide.loc["dml", "as"] == "12.000 → 10.500 (+1.500, 1 seed: no interval)"
+    assert wide.loc["dml", "as"] == "12.000 → 10.500 (+1.500)"  # the one-seed note is the table's, once
     assert wide.loc["doge", "Aioli + X better / worse"] == "0 / 0 of 1"
 
 

@@ -55,7 +55,8 @@ def test_default_config_dag(tmp_path):
         "claims": 1,
         "priors": 2,
         "law_table": 2,
-        "total": 157,
+        "mixture": 2 * 12 + 6,  # every final run's mixture (grid search's selected pilot, the restricted view)
+        "total": 157 + 30,
     }
 
 
@@ -70,6 +71,21 @@ def test_sample_full_overlay_dag(tmp_path):
     assert jobs["pilots/onehot"] == 2 * 3 * (2 + 2 + 2 + 3 + 3 + 7)
     assert jobs["pilots/grid"] == 2 * 3 * (5 * 9 + 10)
     assert counts["train"] == sum(jobs.values())
+    assert counts["mixture"] == 6 * 3 * 10 + 6 * 3 * 10  # every final run, grid search's selected pilots too
+
+
+def test_every_final_run_exports_its_mixture(tmp_path):
+    """The mixture rule writes results/<view>/mixtures/<method>/seed<n>.{json,yaml} from the run's run.json,
+    for every method (Aioli + X in the restricted view too), through the export command."""
+    cfg = write_config("config.yaml", tmp_path)
+    results = tmp_path / "results"  # the test configs' results_dir is absolute
+    target = results / "as/restricted/mixtures/aioli+dml/seed0.yaml"
+    out = snakemake(tmp_path, cfg, "-n", "-p", str(target)).stdout
+    assert f"-m pipeline_lib.export --run {results}/as/restricted/runs/aioli+dml/seed0/run.json" in out
+    assert f"--format plain --out {target}" in out
+    everything = snakemake(tmp_path, cfg, "-n", "-p").stdout
+    for method in ("stratified", "grid_search", "aioli", "olmix", "doremi"):
+        assert f"--out {results}/abse/mixtures/{method}/seed0.json" in everything
 
 
 def test_reuse_config_dag(tmp_path):
@@ -288,7 +304,7 @@ def test_conda_deployment_dry_run(tmp_path):
     assert f"Conda environment {REPO}/rules/../environment.yml will be created" in out
     steps = [line for line in out.splitlines() if "-m pipeline_lib." in line]
     assert steps and all(re.search(r"(^|\s)python -m pipeline_lib\.", line) for line in steps)
-    assert job_counts(out)["total"] == 157
+    assert job_counts(out)["total"] == 157 + 30
 
 
 def test_the_law_table_is_made_only_for_a_method_it_belongs_to(tmp_path):

@@ -37,9 +37,10 @@ def test_paper_config_dag(tmp_path, name):
 
 
 def _expected(groups: int, runs: int) -> dict[str, int]:
+    """The jobs of a config whose every training run is a final run (each exports its mixture)."""
     counts = {
         "all": 1, "pack": groups, "table2": 1, "setting_table": 1, "tokenizer": 1, "train": runs,
-        "mixture_figure": 1, "val_loss_figure": 1, "avg_ppl_figure": 1, "claims": 1,
+        "mixture_figure": 1, "val_loss_figure": 1, "avg_ppl_figure": 1, "claims": 1, "mixture": runs,
     }  # fmt: skip
     return {**counts, "total": sum(counts.values())}
 
