@@ -55,7 +55,7 @@ def test_default_config_dag(tmp_path):
         "claims": 1,
         "priors": 2,
         "law_table": 2,
-        "mixture": 2 * 12 + 6,  # every final run's mixture (grid search's selected pilot, the restricted view)
+        "mixture": 2 * 12 + 6,  # every final run's mixture (grid search's selected pilot; restricted)
         "total": 157 + 30,
     }
 
