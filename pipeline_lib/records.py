@@ -7,7 +7,9 @@ of the wrong type stops the reader with the file and the key. Torch- and pandas-
 
 Which keys a run.json has depends on the job: a final run has a test pass (``test_loss``, ``test_ppl``,
 ``avg_test_ppl``, ``exp_mean_test_loss``, and ``overflow`` when a perplexity overflowed); a run that scored
-tasks has their bits per byte per split (``task_bpb`` on val, ``<split>_task_bpb`` otherwise).
+tasks has their bits per byte per split (``task_bpb`` on val, ``<split>_task_bpb`` otherwise); a run that
+scored a downstream task set has ``downstream`` (split -> :class:`DownstreamResult`). A key a record does not
+have reads as None (or empty): older run.json files stay readable.
 """
 
 from __future__ import annotations
@@ -213,6 +215,88 @@ class TestResult:
         return out | ({"overflow": self.overflow} if self.overflow is not None else {})
 
 
+def downstream_key(split: str) -> str:
+    """The metric name of the downstream tasks' BPB on ``split``: ``downstream_bpb`` (val) or
+    ``<split>_downstream_bpb`` (what Olmix's fit and the tables ask :meth:`RunRecord.metric`)."""
+    return "downstream_bpb" if split == "val" else f"{split}_downstream_bpb"
+
+
+def downstream_split(key: str) -> str | None:
+    """The split of a :func:`downstream_key`; None for any other name."""
+    split = "val" if key == "downstream_bpb" else key.removesuffix("_downstream_bpb")
+    return split if split != key and split and downstream_key(split) == key else None
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """One downstream task's scores on a split: the gold continuation's bits per byte (mean over requests),
+    RC accuracy (None: no choices scored), its family, and how many requests were truncated from the left
+    or split over several rows."""
+
+    __test__: ClassVar[bool] = False  # not a pytest class
+    family: str
+    bpb: float
+    accuracy: float | None
+    n_requests: int
+    n_truncated: int
+    n_split: int
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str) -> TaskResult:
+        f = _Fields(data, where, "keys: family, bpb, accuracy, n_requests, n_truncated, n_split")
+        result = cls(
+            f.get("family", str), f.get("bpb", _NUMBER), f.get("accuracy", _NUMBER, nullable=True),
+            f.get("n_requests", int), f.get("n_truncated", int), f.get("n_split", int),
+        )  # fmt: skip
+        f.no_others()
+        return result
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class DownstreamResult:
+    """A downstream task set scored on one split (``TaskSuiteBPB``): each task's :class:`TaskResult` and
+    the evaluation's wall time (building the rows and scoring them), for its share of the job."""
+
+    task_set: str
+    tasks: Mapping[str, TaskResult]
+    wall_time_s: float
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str) -> DownstreamResult:
+        f = _Fields(data, where, "keys: task_set, tasks, wall_time_s")
+        tasks = {
+            name: TaskResult.from_dict(v, f"{where}: tasks.{name}")
+            for name, v in f.get("tasks", dict).items()
+        }
+        result = cls(f.get("task_set", str), tasks, f.get("wall_time_s", _NUMBER))
+        f.no_others()
+        return result
+
+    def to_dict(self) -> dict[str, Any]:
+        tasks = {name: t.to_dict() for name, t in self.tasks.items()}
+        return {"task_set": self.task_set, "tasks": tasks, "wall_time_s": self.wall_time_s}
+
+    @property
+    def bpb(self) -> dict[str, float]:
+        """task -> bits per byte."""
+        return {name: t.bpb for name, t in self.tasks.items()}
+
+    @property
+    def macro_bpb(self) -> float:
+        """The mean over tasks of their BPB (Olmix's objective, unweighted)."""
+        return float(np.mean([t.bpb for t in self.tasks.values()]))
+
+    def family_bpb(self) -> dict[str, float]:
+        """family -> the mean BPB of its tasks (olmix's ``aggregate_task_families``)."""
+        families: dict[str, list[float]] = {}
+        for t in self.tasks.values():
+            families.setdefault(t.family, []).append(t.bpb)
+        return {family: float(np.mean(values)) for family, values in families.items()}
+
+
 _RUN_FIX = "written by another version of mixpipe, or by hand: delete it and rerun the job that writes it"
 
 
@@ -251,6 +335,8 @@ class RunRecord:
     """The test pass (final runs); None for learning runs."""
     task_bpb: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     """split -> task -> bits per byte (runs that scored tasks)."""
+    downstream: Mapping[str, DownstreamResult] | None = None
+    """split -> the downstream task set's scores (runs with a ``tasks:`` block); None: none scored."""
     source: str | None = field(default=None, compare=False, repr=False)
     """The file it was read from, for messages."""
 
@@ -274,6 +360,7 @@ class RunRecord:
             extra_runs=Spent.from_dict(f.get("extra_runs", dict), f"{where}: extra_runs"),
             method_summary=f.get("method_summary", dict), test=TestResult.read(f),
             task_bpb={split: f.get(k, dict) for k in data if (split := task_bpb_split(k))},
+            downstream=_read_downstream(f.optional("downstream", dict), where),
             source=None if source is None else str(source),
         )  # fmt: skip
         f.no_others()
@@ -298,6 +385,8 @@ class RunRecord:
         out |= self.test.to_dict() if self.test is not None else {}
         out |= {"compute": self.compute.to_dict(), "extra_runs": self.extra_runs.to_dict()}
         out["method_summary"] = self.method_summary
+        if self.downstream is not None:
+            out["downstream"] = {split: result.to_dict() for split, result in self.downstream.items()}
         return out | {task_bpb_key(split): dict(scores) for split, scores in self.task_bpb.items()}
 
     def write(self, path: str | os.PathLike) -> None:
@@ -363,9 +452,26 @@ class RunRecord:
             return self.tested.loss if name == "test_loss" else self.tested.ppl
         if split := task_bpb_split(name):
             return self.task_scores(split)
+        if split := downstream_split(name):
+            return self.downstream_result(split).bpb
         raise RecordError(
-            f"unknown metric '{name}': val_loss, test_loss, test_ppl, task_bpb or <split>_task_bpb"
+            f"unknown metric '{name}': val_loss, test_loss, test_ppl, task_bpb, <split>_task_bpb, "
+            "downstream_bpb or <split>_downstream_bpb"
         )
+
+    def downstream_result(self, split: str = "test") -> DownstreamResult:
+        """The downstream task set's scores on ``split``; an error naming the file when it has none."""
+        if self.downstream is None or split not in self.downstream:
+            have = sorted(self.downstream or {}) or "none"
+            raise RecordError(
+                f"{_where(self.source, 'run record')}: no downstream task scores on '{split}' (splits "
+                f"scored: {have}); set a tasks: block in the config and rerun the job"
+            )
+        return self.downstream[split]
+
+    def with_downstream(self, split: str, result: DownstreamResult) -> RunRecord:
+        """This record with the downstream task set's scores on ``split``."""
+        return dataclasses.replace(self, downstream={**(self.downstream or {}), split: result})
 
     def with_task_bpb(self, split: str, scores: Mapping[str, float]) -> RunRecord:
         """This record with the tasks' bits per byte on ``split``."""
@@ -376,6 +482,12 @@ class RunRecord:
         pilot), with the fit's accounting."""
         summary = {"fit_path": fit_path, "selected_run": selected_run}
         return dataclasses.replace(self, method=method, extra_runs=extra_runs, method_summary=summary)
+
+
+def _read_downstream(raw: Mapping[str, Any] | None, where: str) -> dict[str, DownstreamResult] | None:
+    if raw is None:
+        return None
+    return {split: DownstreamResult.from_dict(v, f"{where}: downstream.{split}") for split, v in raw.items()}
 
 
 _FIT_FIX = "written by another version of mixpipe, or by hand: delete it and rerun the fit step"

@@ -150,7 +150,8 @@ if config["resources"]["gpus_per_run"] and isinstance(_gpu_limit, int) and _gpu_
 def get_train_inputs(wildcards):
     """A training job's packed data and its named inputs (a fit, a reference run, a parent run)."""
     job = PLAN.train_jobs[wildcards.job]
-    return {"data": group_data(job.data_groups), **{k: R(v) for k, v in job.inputs().items()}}
+    tasks = {"tasks": list(job.downstream.files)} if job.downstream else {}
+    return {"data": group_data(job.data_groups), **{k: R(v) for k, v in job.inputs().items()}, **tasks}
 
 
 def get_train_spec(wildcards):

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 from pipeline_lib.config.methods import MethodConfig, StaticConfig, parameter_problems
 from pipeline_lib.config.names import name_problems
 from pipeline_lib.config.ranges import field_range
-from pipeline_lib.config.registry import GRID, METHODS, baselines, build_method_config
+from pipeline_lib.config.registry import GRID, METHODS, SWARM, baselines, build_method_config
 from pipeline_lib.config.reuse import REUSE, ReuseConfig
 from pipeline_lib.config.types import (
     AIOLI_PLUS,
@@ -64,6 +64,7 @@ def load_project(config: dict[str, Any]) -> Project:
     )
     project = collect(_load_method_configs(config, project))
     project = collect(_load_reuse(config, project))
+    project = collect(_load_tasks(config.get("tasks"), project))
     problems += _check_pilot_counts(project) + name_problems(project)
     if problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
@@ -395,6 +396,34 @@ def _load_reuse(config: Mapping[str, Any], project: Project) -> tuple[Project, P
         views[s.key] = dataclasses.replace(s, methods={"olmix": cfg})
     problems += _check_partial(reuse) + repeated_seeds("reuse.seeds", reuse.seeds)
     return dataclasses.replace(project, settings=views, reuse=reuse), list(dict.fromkeys(problems))
+
+
+def _load_tasks(raw: Mapping[str, Any] | None, project: Project) -> tuple[Project, Problems]:
+    """``tasks:`` (off when absent): the task set checked (names, suite, request files); an Olmix objective
+    on tasks needs it."""
+    from pipeline_lib.config.tasks import TasksConfig
+
+    tasks, problems = None, []
+    if raw is not None:
+        try:
+            tasks = TasksConfig.from_dict(raw)
+        except ConfigError as err:
+            return project, [str(err)]
+        problems = tasks.problems()
+    for key, s in project.settings.items():
+        for method, cfg in s.methods.items():
+            objective = getattr(cfg, "objective", "groups")
+            if objective != "groups" and method in METHODS and METHODS[method].learns_on != SWARM:
+                problems.append(
+                    f"methods.{method}.objective: '{objective}' applies to a law fitted on the swarm "
+                    f"(olmix); {method} fits its pilots' validation loss: leave objective at groups"
+                )
+            elif objective != "groups" and tasks is None:
+                problems.append(
+                    f"methods.{method}.objective: '{objective}' needs a top-level tasks: block (the "
+                    f"downstream task set; setting {key}); add one, e.g. tasks: {{set: shipped}}"
+                )
+    return dataclasses.replace(project, tasks=tasks), list(dict.fromkeys(problems))
 
 
 def _check_partial(reuse: ReuseConfig) -> Problems:

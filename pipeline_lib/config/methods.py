@@ -247,6 +247,10 @@ class OlmixConfig(MethodConfig):
     (olmix's aggregate_task_families); None: every task."""
     drop_metrics: tuple[str, ...] = ()
     """Tasks (or families) left out of the fit and the objective (olmix's drop_metrics)."""
+    objective: str = "groups"
+    """What the laws are fitted on and the proposal minimises: ``groups`` (each task group's validation BPB,
+    ``tasks`` above), ``tasks`` (the downstream tasks of the top-level ``tasks:`` block, val variants, one
+    law per task) or ``both`` (every column of both). The swarm's proxies score what it needs."""
     obj_weights: dict[str, float] | None = ranged(None, ge=0)
     """task -> weight (a positive sum) in the proposal's objective, an unnamed task 1, normalised to sum 1
     (olmix's obj_weights; olmix hands them to the exact solve unnormalised, which weakens lambda by their
@@ -266,11 +270,12 @@ class OlmixConfig(MethodConfig):
         return {k: getattr(self, k) for k in _SWARM_KEYS}
 
     def proxy_dict(self) -> dict[str, Any]:
-        """What the swarm's runs are: the draw's fields, the proxies' model and schedule (methods fitting
-        one swarm must agree on them)."""
+        """What the swarm's runs are: the draw's fields, the proxies' model, schedule and what they score
+        (methods fitting one swarm must agree on them)."""
         return self.swarm_dict() | {
             "proxy_model": self.proxy_model,
             "proxy_steps_fraction": self.proxy_steps_fraction,
+            "objective": self.objective,
         }
 
     def problems(self) -> list[tuple[str, str]]:
@@ -291,6 +296,8 @@ class OlmixConfig(MethodConfig):
             out.append(("proxy_model", f"'{model}' is not a model preset; choose from {sorted(PRESETS)}"))
         if (why := pairing_problem(self.regressor, self.proposer)) is not None:
             out.append(("regressor" if why.startswith("regressor") else "proposer", why))
+        if self.objective not in OBJECTIVES:
+            out.append(("objective", f"must be one of {', '.join(OBJECTIVES)}, got '{self.objective}'"))
         families = self.task_families
         if families is not None and (not families or not all(families.values())):
             out.append(("task_families", "must map each family to a non-empty list of tasks"))
@@ -299,8 +306,10 @@ class OlmixConfig(MethodConfig):
 
 _SWARM_KEYS = ("swarm_factor", "min_strength", "max_strength", "minimum_weight", "swarm_repetitions")
 _UNIT_KEYS = ("regressor", "proposer", "lightgbm", "gp", "bimix", "autoscale", "simulation", "topk")
-_TARGET_KEYS = ("task_families", "drop_metrics", "obj_weights")
+_TARGET_KEYS = ("task_families", "drop_metrics", "obj_weights", "objective")
 """OlmixConfig's keys added with the regressor and proposer units (left out of to_dict at their defaults)."""
+OBJECTIVES = {"groups": ("task_bpb",), "tasks": ("downstream_bpb",), "both": ("task_bpb", "downstream_bpb")}
+"""``methods.olmix.objective`` -> the run.json metrics (``RunRecord.metric``) the laws are fitted on."""
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pipeline_lib.config.methods import (
+    OBJECTIVES,
     AioliConfig,
     AioliPlusConfig,
     DogeConfig,
@@ -142,17 +143,20 @@ def _proxy_step(method: str) -> FitStep:
     )
 
 
-def _law_step(method: str, metric: str, kind: str) -> FitStep:
-    """Olmix's fit and proposal on learning runs' ``metric``: the law, its solve, tables and figures."""
+def _law_step(method: str, metric: str | None, kind: str) -> FitStep:
+    """Olmix's fit and proposal on learning runs' ``metric`` (None: the metrics of the config's
+    ``objective``: group BPB, downstream-task BPB or both): the law, its solve, tables and figures."""
 
     def argv(c: FitCall) -> list[str]:
-        cfg = json.dumps(c.plan.method_config(c.view, method).to_dict(), sort_keys=True)
+        config = c.plan.method_config(c.view, method)
+        cfg = json.dumps(config.to_dict(), sort_keys=True)
+        metrics = [metric] if metric is not None else list(OBJECTIVES[config.objective])
         return [
             "fit-runs",
             "--runs",
             *c.inputs["runs"],
             "--metric",
-            metric,
+            *metrics,
             "--priors",
             c.one("priors"),
             "--target-tokens",
@@ -266,14 +270,14 @@ METHODS: dict[str, Method] = {
         OlmixConfig,
         learns_on=SWARM,
         law_table="own",
-        fit=_law_step("olmix", "task_bpb", SWARM),
+        fit=_law_step("olmix", None, SWARM),
     ),
     "regmix": Method(
         _M + "olmix:RegMix",
         OlmixConfig,
         {"regressor": "lightgbm", "proposer": "topk"},
         learns_on=SWARM,
-        fit=_law_step("regmix", "task_bpb", SWARM),
+        fit=_law_step("regmix", None, SWARM),
     ),
     "olmix_pilots": Method(
         _M + "olmix:OlmixPilots",

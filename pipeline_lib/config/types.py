@@ -17,6 +17,7 @@ from pipeline_lib.model.config import ModelConfig
 
 if TYPE_CHECKING:
     from pipeline_lib.config.reuse import ReuseConfig
+    from pipeline_lib.config.tasks import TasksConfig
 
 SPLITS = ("train", "val", "test")
 
@@ -512,6 +513,8 @@ class Project:
     """Fit the static and dynamic laws and score the online methods' A^t (the fidelity tables)."""
     restricted: RestrictedConfig = field(default_factory=RestrictedConfig)
     """The restricted setting (Table 3)."""
+    tasks: TasksConfig | None = None
+    """The downstream task set (``tasks:``, a :class:`~pipeline_lib.config.tasks.TasksConfig`); None: off."""
     reuse: ReuseConfig | None = None
     """Olmix's mixture-reuse experiment (its stages are the views ``reuse/stage<t>``), if configured."""
 

@@ -99,14 +99,22 @@ def cmd_swarm(args: argparse.Namespace) -> None:
     log.info("swarm of %d mixtures over %s (seed %d)", size, list(priors.domains), args.seed)
 
 
-def swarm_from_runs(paths: Sequence[str], metric: str) -> tuple[Swarm, Spent]:
-    """The swarm's table from run.json files: final mixtures and ``metric`` (task_bpb or val_loss) per
-    task, and what the runs cost (runs, tokens, FLOPs)."""
+def swarm_from_runs(paths: Sequence[str], metric: str | Sequence[str]) -> tuple[Swarm, Spent]:
+    """The swarm's table from run.json files: final mixtures and, per task, ``metric`` (``task_bpb``,
+    ``val_loss``, ``downstream_bpb``; several: their columns side by side, names kept apart), and what the
+    runs cost (runs, tokens, FLOPs)."""
+    metrics = [metric] if isinstance(metric, str) else list(metric)
     records = [RunRecord.read(p) for p in paths]
     domains = records[0].groups
-    tasks = tuple(records[0].metric(metric))
+    columns = [(m, t) for m in metrics for t in records[0].metric(m)]
+    tasks = tuple(t for _, t in columns)
+    if len(set(tasks)) != len(tasks):
+        clash = sorted({t for t in tasks if tasks.count(t) > 1})
+        raise ValueError(
+            f"metrics {metrics} share the column name(s) {clash}: rename the downstream task or the group"
+        )
     P = np.array([r.mixture(domains) for r in records])
-    Y = np.array([[r.metric(metric)[t] for t in tasks] for r in records])
+    Y = np.array([[r.metric(m)[t] for m, t in columns] for r in records])
     runs = tuple(f"{Path(p).parent.parent.name}/{Path(p).parent.name}" for p in paths)  # seed<n>/run<k>
     return Swarm(runs, domains, P, tasks, Y), Spent.of(records)
 
@@ -121,7 +129,7 @@ def cmd_fit_runs(args: argparse.Namespace) -> None:
     typed = ("proportions", "natural", "fit")
     OlmixFit(
         method=args.method, groups=tuple(result["domains"]), proportions=tuple(result["proportions"]),
-        natural=result["natural"], fit=result["fit"], metric=args.metric, extra_runs=cost,
+        natural=result["natural"], fit=result["fit"], metric="+".join(args.metric), extra_runs=cost,
         details={k: v for k, v in result.items() if k not in typed},
     ).write(args.fit_out)  # fmt: skip
     _log_result(result)
@@ -246,7 +254,10 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_swarm)
     p = sub.add_parser("fit-runs", help="fit and propose from the swarm's (or the pilots') run.json files")
     p.add_argument("--runs", nargs="+", required=True)
-    p.add_argument("--metric", choices=("task_bpb", "val_loss"), default="task_bpb")
+    p.add_argument(
+        "--metric", nargs="+", choices=("task_bpb", "val_loss", "downstream_bpb"), default=["task_bpb"],
+        help="the run.json metric(s) whose columns the laws are fitted on (methods.olmix.objective)",
+    )  # fmt: skip
     for name in ("--priors", "--config", "--method", "--fit-out", "--out"):
         p.add_argument(name, required=True)
     p.add_argument("--target-tokens", type=int, required=True)

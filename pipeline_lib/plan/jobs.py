@@ -2,10 +2,31 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 from dataclasses import dataclass
 
 from pipeline_lib.config import RunSpec
+from pipeline_lib.plan import paths
+
+
+@dataclass(frozen=True)
+class DownstreamEval:
+    """A job's downstream task set (``tasks:``) and the split it scores (test: final runs; val: proxies)."""
+
+    split: str
+    tasks: str
+    """The ``tasks:`` block as JSON (``TasksConfig.to_dict``)."""
+    bos: str | None
+    """The token before every context: the end-of-text token when packed documents end with it."""
+    files: tuple[str, ...] = ()
+    """The task files the job reads (relative to the workflow's directory)."""
+
+    def arg(self, results: str) -> str:
+        """``--downstream``'s JSON; the tokenizer is the run's, ``<results>/data/tokenizer.json``."""
+        tokenizer = f"{results}/{paths.tokenizer()}"
+        return json.dumps({"tasks": json.loads(self.tasks), "split": self.split, "tokenizer": tokenizer,
+                           "bos": self.bos}, sort_keys=True)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -30,6 +51,8 @@ class TrainJob:
     """Groups whose whole validation split it scores in bits per byte (Olmix's swarm proxies)."""
     task_split: str = "val"
     """The split ``tasks`` are scored on: val (proxies, what fits read) or test (the reuse targets)."""
+    downstream: DownstreamEval | None = None
+    """The downstream task set it scores at the end (``tasks:``), if any."""
 
     @property
     def data_groups(self) -> tuple[str, ...]:
@@ -39,7 +62,8 @@ class TrainJob:
     def inputs(self) -> dict[str, str]:
         """Named inputs besides the packed data, relative to the results directory."""
         named = {"fit": self.fit, "reference": self.reference, "init_from": self.init_from}
-        return {k: v if k == "fit" else f"{v}/run.json" for k, v in named.items() if v}
+        out = {k: v if k == "fit" else f"{v}/run.json" for k, v in named.items() if v}
+        return out | ({"tokenizer": paths.tokenizer()} if self.downstream else {})
 
     def args(self, results: str) -> str:
         """Command-line flags of ``pipeline_lib.train.run`` beyond spec and directories, shell-quoted."""
@@ -49,4 +73,5 @@ class TrainJob:
         out += ["--until", str(self.until)] if self.until is not None else []
         out += ["--task-bpb", *self.tasks] if self.tasks else []
         out += ["--task-split", self.task_split] if self.tasks and self.task_split != "val" else []
+        out += ["--downstream", self.downstream.arg(results)] if self.downstream else []
         return shlex.join(out + (["--save-state"] if self.save_state else []))

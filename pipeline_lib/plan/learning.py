@@ -40,8 +40,13 @@ class LearningRuns:
         s, mixtures = self.project.settings[view], self.pilot_mixtures(view, seed)
         fraction, report = self.project.pilots.steps_fraction, self.pilots_are_runs(view)
         train = self.learning_train(view, len(mixtures), fraction, report)
+        downstream = self.downstream_eval("test") if report else None  # a pilot may be a final run
         return [
-            TrainJob(paths.pilot_dir(view, paths.GRID, seed, f"mix{k}"), self.static_spec(s, seed, q, train))
+            TrainJob(
+                paths.pilot_dir(view, paths.GRID, seed, f"mix{k}"),
+                self.static_spec(s, seed, q, train),
+                downstream=downstream,
+            )
             for k, q in enumerate(mixtures)
         ]
 
@@ -96,12 +101,14 @@ class LearningRuns:
         """The proxy swarm: smaller models, one per swarm mixture, scored in bits per byte on the tasks."""
         s, cfg = self.project.settings[view], self.swarm_config(view)
         model, train = s.model.with_preset(cfg.proxy_model), self.proxy_train(view)
+        downstream = self.downstream_eval("val") if cfg.objective != "groups" else None
         return [
             TrainJob(
                 paths.pilot_dir(view, paths.SWARM, seed, f"run{k}"),
                 RunSpec(s.key, s.groups, SWARM_PROXY, {"index": k}, int(seed), model, train),
                 fit=paths.fit_file(view, SWARM_STEP, seed),
                 tasks=cfg.tasks or s.groups,
+                downstream=downstream,
             )
             for k in range(self.swarm_size(view))
         ]

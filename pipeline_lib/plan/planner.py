@@ -6,6 +6,7 @@ learning runs of each kind from :mod:`.learning`, the reuse experiment from :mod
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -29,7 +30,7 @@ from pipeline_lib.config.types import ConfigError
 from pipeline_lib.lmo.grids import grid_mixtures
 from pipeline_lib.lmo.swarm import SwarmSettings
 from pipeline_lib.plan import paths
-from pipeline_lib.plan.jobs import TrainJob
+from pipeline_lib.plan.jobs import DownstreamEval, TrainJob
 from pipeline_lib.plan.learning import LearningRuns
 from pipeline_lib.plan.reuse import ReusePlanning
 
@@ -216,10 +217,25 @@ class Planner(LearningRuns, ReusePlanning):
                 self.run_spec(view, method, seed),
                 fit=paths.fit_file(view, fit, seed) if (fit := fit_name(method)) else None,
                 save_state=method in references and not s.restricted,
+                downstream=self.downstream_eval("test"),
             )
             for method in p.methods_of(view)
             if not self.selects_pilot(view, method)
         ]
+
+    def downstream_eval(self, split: str) -> DownstreamEval | None:
+        """The downstream task set a job scores on ``split`` (None without a ``tasks:`` block)."""
+        tasks = self.project.tasks
+        if tasks is None:
+            return None
+        key = ("downstream", split)
+        if key not in self._cache:
+            tok = self.project.data.tokenizer
+            self._cache[key] = DownstreamEval(
+                split, json.dumps(tasks.to_dict(), sort_keys=True), tok.eot_token if tok.append_eot else None,
+                tuple(tasks.input_files(split)),
+            )  # fmt: skip
+        return self._cache[key]
 
     def fit_inputs(self, view: str, name: str, seed: int | str) -> dict[str, list[str]]:
         """A fit step's named inputs, relative to the results directory."""

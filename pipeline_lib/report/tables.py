@@ -442,6 +442,27 @@ def write_headline(out_dir: Path, summary: pd.DataFrame, paper: Mapping[str, str
     return (out_dir / "headline.md").read_text(encoding="utf-8")
 
 
+def write_task_bpb_tables(paths: Sequence[str], out_dir: str | Path) -> None:
+    """With downstream-task scores in the final runs (``tasks:``): Table 2's layout on the test tasks'
+    macro-average BPB (``table2_task_bpb``: mean ± std, Δ vs stratified [95% paired CI]) and the per-setting
+    method x task-family table (``task_families``). Nothing without them."""
+    from pipeline_lib.report.downstream import MACRO, downstream_rows, family_table, family_wide
+
+    rows = downstream_rows(paths)
+    if rows.empty:
+        return
+    runs = load_runs(paths).merge(
+        rows[["setting", "method", "seed", MACRO]], on=["setting", "method", "seed"]
+    )
+    summary = summarize(runs, MACRO)
+    note = "Δ: mean paired difference to stratified over seeds [95% t-interval]; lower BPB is better."
+    title = "Table 2 (downstream tasks): test-task bits per byte, macro-average over tasks, mean ± std"
+    write_formats(Path(out_dir) / "table2_task_bpb", summary, table2(summary), title, note, ".4f")
+    long = family_table(rows)
+    title = "Downstream-task BPB per task family (test variants), mean over seeds (Δ vs stratified [95% CI])"
+    write_formats(Path(out_dir) / "task_families", long, family_wide(long), title, note, ".4f")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("kind", choices=["setting", "table2", "table3"])
@@ -465,6 +486,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     elif args.kind == "table2":
         paper = dict(pair.split("=", 1) for pair in args.paper)
         write_table2(runs, args.out_dir, paper, args.same_data)
+        write_task_bpb_tables(args.runs, args.out_dir)
     else:
         long = table3(summarize(runs), runs)
         wins, total = int((long["improvement"] > 0).sum()), len(long)

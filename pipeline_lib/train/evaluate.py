@@ -56,3 +56,63 @@ def group_losses(
         return sums / n
     sums = torch.stack(totals).cpu().numpy()  # (m,) float64: the one host synchronisation
     return sums / np.asarray(counts, dtype=np.float64)
+
+
+def _scored_lengths(masks: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Per row, the input length its scored targets need: last masked position + 1."""
+    out = []
+    for mask in masks:
+        width = mask.shape[1]
+        last = width - np.argmax(mask[:, ::-1], axis=1)
+        out.append(np.where(mask.any(axis=1), last, 1))
+    return out
+
+
+@torch.no_grad()
+def row_losses(
+    model: GPT,
+    rows: Sequence[tuple[np.ndarray, np.ndarray]],
+    batch_size: int,
+    device: torch.device,
+    autocast: contextlib.AbstractContextManager | None = None,
+    ranks: Ranks = SINGLE,
+    pad_id: int = 0,
+) -> list[np.ndarray]:
+    """For each ``(tokens (R, W + 1), mask (R, W))`` pair (a task's rows, :mod:`pipeline_lib.tasks.batching`),
+    the per-row sum of the masked token losses in nats, ``(R,)`` float64.
+
+    Rows of every pair are pooled, sorted by the length their scored targets need and batched, each batch cut
+    to its longest row (padding after a row's last scored target does not change a causal model's outputs
+    there), so short requests do not pay for long ones. Sums accumulate on the device in float64 and come
+    back in one transfer. Data-parallel ranks each score every ``world``-th batch and sum the row totals."""
+    sizes = [len(tokens) for tokens, _ in rows]
+    if not sum(sizes):
+        return [np.zeros(n) for n in sizes]
+    lengths = _scored_lengths([mask for _, mask in rows])
+    pair = np.repeat(np.arange(len(rows)), sizes)
+    index = np.concatenate([np.arange(n) for n in sizes])
+    order = np.argsort(np.concatenate(lengths), kind="stable")
+    total = torch.zeros(int(sum(sizes)), dtype=torch.float64, device=device)
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    was_training = model.training
+    model.eval()
+    for b, start in enumerate(range(0, len(order), batch_size)):
+        if b % ranks.world != ranks.rank:
+            continue
+        sel = order[start : start + batch_size]
+        width = int(max(lengths[pair[i]][index[i]] for i in sel))
+        tokens = np.full((len(sel), width + 1), pad_id, dtype=np.int64)
+        mask = np.zeros((len(sel), width), dtype=bool)
+        for j, i in enumerate(sel):
+            t, m = rows[pair[i]][0][index[i]], rows[pair[i]][1][index[i]]
+            tokens[j] = t[: width + 1]
+            mask[j] = m[:width]
+        batch = batch_to_device(tokens, device)
+        with autocast or contextlib.nullcontext():
+            _, losses = model(batch[:, :-1], batch[:, 1:])
+        sums = (losses.double() * batch_to_device(mask, device)).sum(dim=1)
+        total[torch.as_tensor(offsets[pair[sel]] + index[sel], device=device)] = sums
+    model.train(was_training)
+    ranks.sum_(total)
+    flat = total.cpu().numpy()  # the one host synchronisation
+    return [flat[offsets[k] : offsets[k + 1]] for k in range(len(rows))]

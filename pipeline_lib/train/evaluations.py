@@ -5,7 +5,8 @@ turns the items' mean token losses into its run.json entries (``record``). The t
 with one batched, no-grad pass (:func:`~pipeline_lib.train.evaluate.group_losses`), sharded over
 data-parallel ranks. The validation curve (and LearnParams' evaluations, which read it), the test pass and
 bits per byte of whole splits (Olmix's tasks) are the instances of :data:`EVALUATIONS`; a new one is a class
-and an entry there.
+and an entry there. :class:`TaskSuiteBPB` scores downstream tasks (requests, not token chunks): its rows go
+through :meth:`~pipeline_lib.train.trainer.Trainer.score_rows`.
 """
 
 from __future__ import annotations
@@ -13,13 +14,19 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from pipeline_lib.config import TrainConfig
 from pipeline_lib.data.sampler import eval_chunks
-from pipeline_lib.records import TestResult, task_bpb_key
+from pipeline_lib.records import DownstreamResult, TaskResult, TestResult, task_bpb_key
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
+    from pipeline_lib.tasks import Task
+    from pipeline_lib.tasks.batching import TaskRows
 
 
 @dataclass(frozen=True)
@@ -110,6 +117,46 @@ def bits_per_byte(mean_nll: float, tokens: int, n_bytes: int) -> float:
     if n_bytes <= 0:
         raise ValueError(f"a split needs bytes to be scored per byte, got {n_bytes}")
     return float(mean_nll * tokens / (math.log(2) * n_bytes))
+
+
+@dataclass(frozen=True)
+class TaskSuiteBPB:
+    """A downstream task set on ``split`` (``val``: what Olmix's fit reads; ``test``: what final runs
+    report): each task's gold-continuation bits per byte (mean over requests), RC accuracy where choices are
+    scored, and the requests truncated from the left to the model's window; run.json's ``downstream``.
+
+    The rows are built once per job (:meth:`rows`), scored with one batched, no-grad pass through the
+    trainer's model (:func:`~pipeline_lib.train.evaluate.row_losses`), and turned into scores here."""
+
+    split: str = "test"
+    choices: bool = True
+    """Score every choice of multiple-choice tasks (RC accuracy); False: only the gold continuations."""
+    name: ClassVar[str] = "downstream"
+
+    def rows(
+        self, tasks: Sequence[Task], tokenizer: Tokenizer, window: int, bos_id: int | None
+    ) -> list[TaskRows]:
+        """Each task's token rows for a model of context ``window`` (``bos_id`` before every context)."""
+        from pipeline_lib.tasks.batching import task_rows
+
+        return [task_rows(t, tokenizer, window, bos_id, self.choices) for t in tasks]
+
+    def record(
+        self, task_set: str, tasks: Sequence[Task], rows: Sequence[TaskRows], row_nll: Sequence[np.ndarray],
+        wall_time_s: float,
+    ) -> DownstreamResult:  # fmt: skip
+        """The scores from each task's per-row masked NLL sums (nats); a task scored in another split than
+        ``split`` (a set that fixes it) is keyed ``<task>.<split>``."""
+        from pipeline_lib.tasks.metric import score_task
+
+        results = {}
+        for task, task_rows, nll in zip(tasks, rows, row_nll, strict=True):
+            score = score_task(task_rows, nll)
+            key = task.name if task.split == self.split else f"{task.name}.{task.split}"
+            results[key] = TaskResult(
+                task.family, score.bpb, score.accuracy, score.n_requests, score.n_truncated, score.n_split
+            )
+        return DownstreamResult(task_set, results, float(wall_time_s))
 
 
 VALIDATION, TEST = ValidationSubset(), TestPass()

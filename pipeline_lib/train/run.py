@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,7 @@ import torch
 
 from pipeline_lib import parallel
 from pipeline_lib.config import RunSpec
+from pipeline_lib.config.tasks import TasksConfig
 from pipeline_lib.config.types import EXECUTION_ENV
 from pipeline_lib.data.documents import DataError
 from pipeline_lib.data.tokens import GroupTokens
@@ -40,14 +42,14 @@ from pipeline_lib.io import stable_hash, write_csv
 from pipeline_lib.logs import setup_logging
 from pipeline_lib.methods import NO_INPUTS, MixturePolicy, RunInputs, make_policy
 from pipeline_lib.parallel import SINGLE, Ranks
-from pipeline_lib.records import RUN_FILE, Compute, RunRecord
+from pipeline_lib.records import RUN_FILE, Compute, DownstreamResult, RunRecord
 from pipeline_lib.state_file import UnreadableStateError, read_state, write_state_file
 from pipeline_lib.storage import StorageError, storage_errors
 from pipeline_lib.train import gpu_slot
 from pipeline_lib.train.allocator import keep_freed_memory
 from pipeline_lib.train.checkpoint import NAME as CHECKPOINT
 from pipeline_lib.train.checkpoint import Checkpointer
-from pipeline_lib.train.evaluations import TEST, VALIDATION, SplitBPB, scored
+from pipeline_lib.train.evaluations import TEST, VALIDATION, SplitBPB, TaskSuiteBPB, scored
 from pipeline_lib.train.tracking import TensorBoardTracker
 from pipeline_lib.train.trainer import DivergenceError, Trainer
 
@@ -59,6 +61,45 @@ def task_bpb(trainer: Trainer, tasks: Sequence[GroupTokens], split: str = "val")
     fits read, test for what tables report."""
     evaluation, items = SplitBPB(split), scored(tasks, split)
     return evaluation.record(items, trainer.score(evaluation, items))[evaluation.key]
+
+
+@dataclass(frozen=True)
+class Downstream:
+    """What ``--downstream`` asks: the task set (the ``tasks:`` block), the split, the run's tokenizer and
+    the token put before every context (the end-of-text token when documents end with it)."""
+
+    tasks: TasksConfig
+    split: str
+    tokenizer: str
+    bos: str | None
+
+    @classmethod
+    def from_json(cls, text: str) -> Downstream:
+        raw = json.loads(text)
+        return cls(TasksConfig.from_dict(raw["tasks"]), raw["split"], raw["tokenizer"], raw.get("bos"))
+
+
+def downstream_result(trainer: Trainer, job: Downstream) -> DownstreamResult:
+    """The task set scored on ``job.split`` by the trained model, timed (loading, tokenising, scoring).
+    Every data-parallel rank builds the rows and scores its share of the batches."""
+    from tokenizers import Tokenizer
+
+    t0 = time.perf_counter()
+    tokenizer = Tokenizer.from_file(job.tokenizer)
+    bos_id = None
+    if job.bos is not None:
+        bos_id = tokenizer.token_to_id(job.bos)
+        if bos_id is None:
+            raise ValueError(f"{job.tokenizer}: has no token {job.bos!r} to put before each task context")
+    evaluation = TaskSuiteBPB(job.split, job.tasks.choices)
+    tasks = job.tasks.load(job.split)
+    rows = evaluation.rows(tasks, tokenizer, trainer.model_config.context, bos_id)
+    row_nll = trainer.score_rows(rows)
+    result = evaluation.record(job.tasks.name, tasks, rows, row_nll, time.perf_counter() - t0)
+    truncated = sum(t.n_truncated for t in result.tasks.values())
+    log.info("%s tasks (%s): macro BPB %.4f in %.1f s, %d truncated request(s)", job.tasks.name, job.split,
+             result.macro_bpb, result.wall_time_s, truncated)  # fmt: skip
+    return result
 
 
 def run_record(
@@ -121,11 +162,13 @@ def train_run(
     tasks: Sequence[str] = (),
     task_split: str = "val",
     ranks: Ranks = SINGLE,
+    downstream: Downstream | None = None,
 ) -> RunRecord:
     """Train one run; optionally resume from a saved state, stop at a break step, save the state.
     ``inputs``: the files the method reads (its fit, DoReMi's reference model); ``tasks``: groups whose
     bits per byte on ``task_split`` go into run.json (``task_bpb``, or ``test_task_bpb`` on test);
-    ``ranks``: this process's data-parallel rank (only rank 0 writes)."""
+    ``ranks``: this process's data-parallel rank (only rank 0 writes); ``downstream``: a task set to score
+    (run.json's ``downstream``)."""
     policy = make_policy(spec.method, spec.groups, spec.method_params, inputs)
     data = [GroupTokens.load(Path(data_dir) / g) for g in spec.groups]
     out = Path(out_dir)
@@ -154,6 +197,8 @@ def train_run(
         loaded = {g.name: g for g in data}
         task_data = [loaded.get(t) or GroupTokens.load(Path(data_dir) / t) for t in tasks]
         record = record.with_task_bpb(task_split, task_bpb(trainer, task_data, task_split))
+    if downstream is not None and trainer.step == spec.train.steps:  # a complete run's model
+        record = record.with_downstream(downstream.split, downstream_result(trainer, downstream))
     if main:
         write_outputs(out, trainer, record, save_state or spec.train.save_checkpoint)
     if tracker is not None:
@@ -219,6 +264,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--task-bpb", nargs="+", default=(), help="score these groups' whole split in bits/byte")
     ap.add_argument("--task-split", choices=("val", "test"), default="val", help="--task-bpb's split")
     ap.add_argument(
+        "--downstream", default=None, help="JSON: a task set to score (tasks, split, tokenizer, bos)"
+    )
+    ap.add_argument(
         "--gpu-slots",
         type=int,
         default=int(os.environ.get(gpu_slot.SLOTS_ENV) or 0),
@@ -251,6 +299,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             train_run(
                 spec, args.data_dir, args.out_dir, args.init_state, args.until, args.save_state, inputs,
                 args.task_bpb, args.task_split, ranks,
+                Downstream.from_json(args.downstream) if args.downstream else None,
             )  # fmt: skip
         except (
             DivergenceError,

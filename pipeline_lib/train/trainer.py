@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -30,9 +30,12 @@ from pipeline_lib.model import GPT
 from pipeline_lib.parallel import SINGLE, Ranks
 from pipeline_lib.state_file import STATE_FORMAT
 from pipeline_lib.train.checkpoint import Checkpointer
-from pipeline_lib.train.evaluate import batch_to_device, group_losses
+from pipeline_lib.train.evaluate import batch_to_device, group_losses, row_losses
 from pipeline_lib.train.evaluations import TEST, VALIDATION, Evaluation, Scored, scored
 from pipeline_lib.train.schedule import lr_at
+
+if TYPE_CHECKING:
+    from pipeline_lib.tasks.batching import TaskRows
 
 log = logging.getLogger(__name__)
 
@@ -318,6 +321,17 @@ class Trainer:
         )  # fmt: skip
         self.timers["eval"] += time.perf_counter() - t0
         return losses
+
+    def score_rows(self, rows: Sequence[TaskRows]) -> list[np.ndarray]:
+        """Each task's per-row masked NLL sums (nats) of its ``(tokens, mask)`` rows
+        (:class:`~pipeline_lib.train.evaluations.TaskSuiteBPB`), through the uncompiled model (rows vary in
+        width), under the run's autocast, data-parallel ranks sharing the batches."""
+        self.sync_losses()
+        t0 = time.perf_counter()
+        pairs = [(r.tokens, r.mask) for r in rows]
+        out = row_losses(self.model, pairs, self.cfg.eval_batch_size, self.device, self.autocast, self.ranks)
+        self.timers["eval"] += time.perf_counter() - t0
+        return out
 
     def record_val(self, losses: np.ndarray) -> None:
         self.history.val.append(np.asarray(losses, dtype=float))
