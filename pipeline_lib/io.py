@@ -7,8 +7,10 @@ group members on a shared cluster can read results; ``tempfile.mkstemp`` would l
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
 import json
+import math
 import os
 import secrets
 from collections.abc import Iterator
@@ -71,6 +73,27 @@ def write_csv(path: str | os.PathLike, frame: Any, float_format: str | None = "%
     shortest repr, which reads back bit for bit)."""
     with atomic_open(path, "w", encoding="utf-8", newline="") as fh:
         frame.to_csv(fh, index=False, float_format=float_format)
+
+
+def write_rows_csv(path: str | os.PathLike, rows: list[dict[str, Any]], float_format: str = "%.6g") -> None:
+    """Write rows of one shape (the same keys, in order) as CSV, atomically, byte for byte as
+    :func:`write_csv` writes their DataFrame: floats by ``float_format``, NaN empty. Pandas-free, so the
+    training entry point does not import pandas."""
+    if not rows:
+        raise ValueError(f"{path}: no rows to write")
+    header = list(rows[0])
+    if any(list(row) != header for row in rows):
+        raise ValueError(f"{path}: rows differ in their keys (expected {header})")
+
+    def cell(value: Any) -> Any:
+        if isinstance(value, float):
+            return "" if math.isnan(value) else float_format % value
+        return value
+
+    with atomic_open(path, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows([cell(v) for v in row.values()] for row in rows)
 
 
 def stable_hash(obj: Any, length: int = 16) -> str:

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 
 from pipeline_lib import parallel
@@ -38,7 +37,7 @@ from pipeline_lib.config.tasks import TasksConfig
 from pipeline_lib.config.types import EXECUTION_ENV
 from pipeline_lib.data.documents import DataError
 from pipeline_lib.data.tokens import GroupTokens
-from pipeline_lib.io import stable_hash, write_csv
+from pipeline_lib.io import stable_hash, write_rows_csv
 from pipeline_lib.logs import setup_logging
 from pipeline_lib.methods import NO_INPUTS, MixturePolicy, RunInputs, make_policy
 from pipeline_lib.parallel import SINGLE, Ranks
@@ -224,7 +223,7 @@ def write_outputs(out: Path, trainer: Trainer, record: RunRecord, save_state: bo
     or a refused write names the file and the fix (:class:`~pipeline_lib.storage.StorageError`)."""
     for name, rows in (("curve.csv", trainer.history.curve), ("mixture.csv", trainer.history.mixture)):
         with storage_errors(out / name, "the run's " + name):
-            write_csv(out / name, pd.DataFrame(rows))
+            write_rows_csv(out / name, rows)
     if save_state:
         write_state_file(out / "state.pt", trainer.state_dict())
     with storage_errors(out / RUN_FILE, "the run's record"):
