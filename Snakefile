@@ -46,6 +46,11 @@ if PROJECT.reuse:
     include: "rules/reuse.smk"
 
 
+if PROJECT.design:
+
+    include: "rules/design.smk"
+
+
 rule all:
     default_target: True
     input:
