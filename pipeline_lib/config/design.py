@@ -1,5 +1,5 @@
-"""Olmix's design-space experiment (``design:``): one large swarm of proxies per setting (a number of groups m)
-and seed, then resampled fits of every regressor on K of its runs, scored on held-out runs, and every
+"""Olmix's design-space experiment (``design:``): one large swarm of proxies per setting (a number of groups
+m) and seed, then resampled fits of every regressor on K of its runs, scored on held-out runs, and every
 workable (regressor, proposer) pair's proposal. Its swarms are the settings' own (the swarm step and rule
 ``train``); :mod:`pipeline_lib.olmix.design` is the analysis, ``rules/design.smk`` the rules."""
 
@@ -62,7 +62,9 @@ class DesignConfig(Checked):
             judges = sorted(n for n, c in REGRESSORS.items() if c.can_extrapolate)
             out.append(("judge", f"'{self.judge}' cannot predict unseen mixtures; choose from {judges}"))
         if "log_linear" not in self.regressors:
-            out.append(("regressors", "must include 'log_linear' (the paper's law and the claims' reference)"))
+            out.append(
+                ("regressors", "must include 'log_linear' (the paper's law and the claims' reference)")
+            )
         if not self.settings:
             out.append(("settings", "name at least one setting (settings.<name>.groups) to draw a swarm for"))
         if not self.seeds:

@@ -13,11 +13,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from pipeline_lib.config.design import DESIGN, DesignConfig
 from pipeline_lib.config.methods import MethodConfig, StaticConfig, parameter_problems
 from pipeline_lib.config.names import name_problems
 from pipeline_lib.config.ranges import field_range
 from pipeline_lib.config.registry import GRID, METHODS, baselines, build_method_config
-from pipeline_lib.config.design import DESIGN, DesignConfig
 from pipeline_lib.config.reuse import REUSE, ReuseConfig
 from pipeline_lib.config.types import (
     AIOLI_PLUS,
@@ -446,7 +446,9 @@ def _load_design(config: Mapping[str, Any], project: Project) -> tuple[Project, 
             problems += err.problems
             continue
         where = _raw_method(config, name, "olmix").where
-        problems += [f"{where}: {p} (design setting '{name}')" for p in cfg.setting_problems(len(s.groups), s.train)]
+        problems += [
+            f"{where}: {p} (design setting '{name}')" for p in cfg.setting_problems(len(s.groups), s.train)
+        ]
         views[name] = dataclasses.replace(s, methods={**s.methods, "olmix": cfg})
     if config.get("run"):
         problems.append(

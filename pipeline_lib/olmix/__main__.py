@@ -286,7 +286,11 @@ def cmd_design_report(args: argparse.Namespace) -> None:
     from pipeline_lib.olmix.design_report import write_report
 
     scores = pd.concat([pd.read_csv(Path(d) / "scores.csv") for d in args.dirs], ignore_index=True)
-    frames = [pd.read_csv(Path(d) / "proposals.csv") for d in args.dirs if (Path(d) / "proposals.csv").stat().st_size > 1]
+    frames = [
+        pd.read_csv(Path(d) / "proposals.csv")
+        for d in args.dirs
+        if (Path(d) / "proposals.csv").stat().st_size > 1
+    ]
     proposals = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     scarce = [json.loads((Path(d) / "scarce.json").read_text()) for d in args.dirs]
     result = write_report(scores, proposals, scarce, args.threshold, args.out)

@@ -77,7 +77,9 @@ class SwarmStudy:
         return caps
 
 
-def held_out_prediction(reg: Regressor, P_train: np.ndarray, Y_train: np.ndarray, P: np.ndarray) -> np.ndarray:
+def held_out_prediction(
+    reg: Regressor, P_train: np.ndarray, Y_train: np.ndarray, P: np.ndarray
+) -> np.ndarray:
     """The regressor's predictions of ``P``; a lookup (no extrapolation) gives the nearest training run's."""
     if reg.can_extrapolate:
         return reg.predict(P)
@@ -127,8 +129,15 @@ def analyse(study: SwarmStudy, swarm: Swarm, priors: Priors) -> tuple[pd.DataFra
             for name in study.design.regressors:
                 reg, secs, err = _fit(study, name, 1000 * study.seed + s, swarm, train)
                 fitted[name] = reg
-                scores.append({**cell, "regressor": name, **_score(reg, swarm, train, held), "cpu_s": secs,
-                               "error": err})  # fmt: skip
+                scores.append(
+                    {
+                        **cell,
+                        "regressor": name,
+                        **_score(reg, swarm, train, held),
+                        "cpu_s": secs,
+                        "error": err,
+                    }
+                )
             problem = Problem(prior.natural, caps, swarm.P[train])
             for name, proposer in pairs:
                 if fitted[name] is not None:
@@ -148,13 +157,18 @@ def _proposals(
         except FIT_ERRORS as err:
             log.warning("%s + %s failed: %s", reg.name, proposer, err)
             continue
-        rows.append({
-            **cell, "regressor": reg.name, "proposer": proposer, "kl_weight": kl,
-            "self_predicted": float(reg.predict(p[None, :])[0].mean()),
-            "judge_predicted": float(judge.predict(p[None, :])[0].mean()),
-            "tv_natural": float(0.5 * np.abs(p - problem.natural).sum()),
-            "mixture": json.dumps([round(float(v), 10) for v in p]),
-        })  # fmt: skip
+        rows.append(
+            {
+                **cell,
+                "regressor": reg.name,
+                "proposer": proposer,
+                "kl_weight": kl,
+                "self_predicted": float(reg.predict(p[None, :])[0].mean()),
+                "judge_predicted": float(judge.predict(p[None, :])[0].mean()),
+                "tv_natural": float(0.5 * np.abs(p - problem.natural).sum()),
+                "mixture": json.dumps([round(float(v), 10) for v in p]),
+            }
+        )
     return rows
 
 
@@ -173,11 +187,20 @@ def scarce_check(study: SwarmStudy, swarm: Swarm, priors: Priors) -> dict[str, A
     tokens = caps[j] * R / k
     real = repetition_caps(prior.tokens, R, k)
     return {
-        "setting": study.setting, "m": len(free), "seed": study.seed, "group": swarm.domains[j],
-        "free_weight": float(free[j]), "cap": float(caps[j]), "capped_weight": float(capped[j]),
-        "binds": bool(abs(capped[j] - caps[j]) <= 1e-6), "scarce_tokens": float(tokens),
-        "free_epochs": float(free[j] * R / tokens), "capped_epochs": float(capped[j] * R / tokens),
+        "setting": study.setting,
+        "m": len(free),
+        "seed": study.seed,
+        "group": swarm.domains[j],
+        "free_weight": float(free[j]),
+        "cap": float(caps[j]),
+        "capped_weight": float(capped[j]),
+        "binds": bool(abs(capped[j] - caps[j]) <= 1e-6),
+        "scarce_tokens": float(tokens),
+        "free_epochs": float(free[j] * R / tokens),
+        "capped_epochs": float(capped[j] * R / tokens),
         "corpus_caps": dict(zip(swarm.domains, real.tolist(), strict=True)),
         "corpus_caps_bind": bool(np.any(free > real + 1e-9)),
-        "free": free.tolist(), "capped": capped.tolist(), "domains": list(swarm.domains),
-    }  # fmt: skip
+        "free": free.tolist(),
+        "capped": capped.tolist(),
+        "domains": list(swarm.domains),
+    }

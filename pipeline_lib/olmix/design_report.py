@@ -62,11 +62,17 @@ def summarize(scores: pd.DataFrame) -> pd.DataFrame:
     def cell(g: pd.DataFrame) -> pd.Series:
         raw = g["spearman"].to_numpy(float)
         q = np.percentile(ranks(raw), [2.5, 50, 97.5])
-        return pd.Series({
-            "draws": len(g), "spearman_median": q[1], "spearman_low": q[0], "spearman_high": q[2],
-            "pearson_mean": float(ranks(g["pearson"].to_numpy(float)).mean()),
-            "undefined": float(np.mean(~np.isfinite(raw))), "cpu_s": g["cpu_s"].mean(),
-        })  # fmt: skip
+        return pd.Series(
+            {
+                "draws": len(g),
+                "spearman_median": q[1],
+                "spearman_low": q[0],
+                "spearman_high": q[2],
+                "pearson_mean": float(ranks(g["pearson"].to_numpy(float)).mean()),
+                "undefined": float(np.mean(~np.isfinite(raw))),
+                "cpu_s": g["cpu_s"].mean(),
+            }
+        )
 
     keys = ["m", "regressor", "K"]
     return scores.groupby(keys, sort=True)[list(scores.columns.drop(keys))].apply(cell).reset_index()
@@ -91,10 +97,16 @@ def k_star(summary: pd.DataFrame, threshold: float) -> pd.DataFrame:
     for (m, reg), g in summary.groupby(["m", "regressor"], sort=True):
         g = g.sort_values("K")
         K = g["K"].tolist()
-        rows.append({
-            "m": m, "regressor": reg, "k_median": crossing(K, g["spearman_median"].tolist(), threshold),
-            "k_lower": crossing(K, g["spearman_low"].tolist(), threshold), "k_min": K[0], "k_max": K[-1],
-        })  # fmt: skip
+        rows.append(
+            {
+                "m": m,
+                "regressor": reg,
+                "k_median": crossing(K, g["spearman_median"].tolist(), threshold),
+                "k_lower": crossing(K, g["spearman_low"].tolist(), threshold),
+                "k_min": K[0],
+                "k_max": K[-1],
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -105,7 +117,14 @@ def fit_line(m: Sequence[float], k: Sequence[float]) -> dict[str, float]:
     x, y = np.asarray(m, float), np.asarray(k, float)
     ok = np.isfinite(x) & np.isfinite(y)
     x, y = x[ok], y[ok]
-    out = {"n": int(x.size), "a": math.nan, "b": math.nan, "b_low": math.nan, "b_high": math.nan, "r2": math.nan}
+    out = {
+        "n": int(x.size),
+        "a": math.nan,
+        "b": math.nan,
+        "b_low": math.nan,
+        "b_high": math.nan,
+        "r2": math.nan,
+    }
     if x.size < 2 or np.ptp(x) == 0:
         return out
     b, a = np.polyfit(x, y, 1)
@@ -138,8 +157,12 @@ def spread_table(tv: pd.DataFrame) -> pd.DataFrame:
     """Mean TV to the mean proposal and mean judge-predicted objective per (m, regressor, proposer, KL)."""
     keys = ["m", "regressor", "proposer", "kl_weight"]
     g = tv.assign(kl_weight=tv["kl_weight"].fillna(-1.0)).groupby(keys, sort=True)
-    table = g.agg(proposals=("tv_mean", "size"), tv_mean=("tv_mean", "mean"),
-                  judge_predicted=("judge_predicted", "mean"), tv_natural=("tv_natural", "mean")).reset_index()  # fmt: skip
+    table = g.agg(
+        proposals=("tv_mean", "size"),
+        tv_mean=("tv_mean", "mean"),
+        judge_predicted=("judge_predicted", "mean"),
+        tv_natural=("tv_natural", "mean"),
+    ).reset_index()
     table["kl_weight"] = table["kl_weight"].replace(-1.0, np.nan)
     return table
 
@@ -157,8 +180,11 @@ def best_claim(scores: pd.DataFrame) -> dict:
     lows, highs = [v[1] for v in found.values()], [v[2] for v in found.values()]
     verdict = HOLDS if min(lows) > 0 else CONTRADICTED if min(highs) < 0 else OPEN
     cells = "; ".join(f"vs {r} {v[0]:+.3f} [{v[1]:+.3f}, {v[2]:+.3f}]" for r, v in found.items())
-    return {**claim, "ours": f"held-out Spearman difference at K <= 3(m+1), {len(wide)} draws: {cells}",
-            "verdict": verdict}  # fmt: skip
+    return {
+        **claim,
+        "ours": f"held-out Spearman difference at K <= 3(m+1), {len(wide)} draws: {cells}",
+        "verdict": verdict,
+    }
 
 
 def linear_claim(kstar: pd.DataFrame) -> dict:
@@ -168,11 +194,19 @@ def linear_claim(kstar: pd.DataFrame) -> dict:
     if part.empty:
         return {**claim, "ours": NOT_RUN, "verdict": NOT_RUN}
     line = fit_line(part["m"], part["k_median"])
-    points = ", ".join(f"m={m}: {_k(k, hi)}" for m, k, hi in zip(part["m"], part["k_median"], part["k_max"], strict=True))
+    points = ", ".join(
+        f"m={m}: {_k(k, hi)}" for m, k, hi in zip(part["m"], part["k_median"], part["k_max"], strict=True)
+    )
     if line["n"] < 3:
-        return {**claim, "ours": f"K* reached in {line['n']} of {len(part)} settings ({points})", "verdict": OPEN}
-    ours = (f"K* = {line['a']:.1f} + {line['b']:.2f} m, slope 95% [{line['b_low']:.2f}, {line['b_high']:.2f}], "
-            f"R^2 {line['r2']:.2f} ({points})")  # fmt: skip
+        return {
+            **claim,
+            "ours": f"K* reached in {line['n']} of {len(part)} settings ({points})",
+            "verdict": OPEN,
+        }
+    ours = (
+        f"K* = {line['a']:.1f} + {line['b']:.2f} m, slope 95% [{line['b_low']:.2f}, {line['b_high']:.2f}], "
+        f"R^2 {line['r2']:.2f} ({points})"
+    )
     return {**claim, "ours": ours, "verdict": interval_verdict(line["b_low"], line["b_high"])}
 
 
@@ -189,8 +223,10 @@ def kl_claim(tv: pd.DataFrame) -> dict:
         return {**claim, "ours": NOT_RUN, "verdict": NOT_RUN}
     kl = max(wide.columns)
     mean, low, high = t_interval((wide[0.0] - wide[kl]).to_numpy())
-    ours = (f"TV to the mean proposal: {wide[kl].mean():.3f} with KL {kl:g}, {wide[0.0].mean():.3f} without; "
-            f"difference {mean:+.3f} [{low:+.3f}, {high:+.3f}] over {len(wide)} draws")  # fmt: skip
+    ours = (
+        f"TV to the mean proposal: {wide[kl].mean():.3f} with KL {kl:g}, {wide[0.0].mean():.3f} without; "
+        f"difference {mean:+.3f} [{low:+.3f}, {high:+.3f}] over {len(wide)} draws"
+    )
     return {**claim, "ours": ours, "verdict": interval_verdict(low, high)}
 
 
@@ -202,14 +238,18 @@ def caps_claim(scarce: Sequence[dict]) -> dict:
     binds = sum(c["binds"] for c in scarce)
     corpus = sum(c["corpus_caps_bind"] for c in scarce)
     epochs = np.mean([c["free_epochs"] for c in scarce])
-    ours = (f"the scarce group's weight is at its cap in {binds} of {len(scarce)} swarms (uncapped it would take "
-            f"{epochs:.1f} epochs vs k = {scarce[0]['capped_epochs']:.1f}); the corpus's own caps bind the free "
-            f"proposal in {corpus} of {len(scarce)}")  # fmt: skip
+    ours = (
+        f"the scarce group's weight is at its cap in {binds} of {len(scarce)} swarms (uncapped it would take "
+        f"{epochs:.1f} epochs vs k = {scarce[0]['capped_epochs']:.1f}); the corpus's own caps bind the free "
+        f"proposal in {corpus} of {len(scarce)}"
+    )
     verdict = HOLDS if binds == len(scarce) else CONTRADICTED if binds == 0 else OPEN
     return {**claim, "ours": ours, "verdict": verdict}
 
 
-def claims(scores: pd.DataFrame, kstar: pd.DataFrame, tv: pd.DataFrame, scarce: Sequence[dict]) -> pd.DataFrame:
+def claims(
+    scores: pd.DataFrame, kstar: pd.DataFrame, tv: pd.DataFrame, scarce: Sequence[dict]
+) -> pd.DataFrame:
     return pd.DataFrame([best_claim(scores), linear_claim(kstar), kl_claim(tv), caps_claim(scarce)])
 
 
@@ -249,33 +289,63 @@ def _kstar_table(kstar: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_report(
-    scores: pd.DataFrame, proposals: pd.DataFrame, scarce: Sequence[dict], threshold: float, out_dir: str | Path
+    scores: pd.DataFrame,
+    proposals: pd.DataFrame,
+    scarce: Sequence[dict],
+    threshold: float,
+    out_dir: str | Path,
 ) -> pd.DataFrame:
     """Every output of the report under ``out_dir``; returns the claims."""
     out = Path(out_dir)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     scores.to_csv(out / "design_scores.csv", index=False)
     summary = summarize(scores)
-    note = ("Held-out Spearman of the predicted vs observed task average: median [2.5th, 97.5th percentile] "
-            "over seeds x subsets (an undefined correlation counts as 0).")  # fmt: skip
-    shown = summary.assign(spearman=[f"{a:.2f} [{b:.2f}, {c:.2f}]" for a, b, c in
-                                     summary[["spearman_median", "spearman_low", "spearman_high"]].to_numpy()])  # fmt: skip
-    write_formats(out / "design", summary, shown.set_index(["m", "regressor", "K"])[
-        ["draws", "spearman", "pearson_mean", "undefined", "cpu_s"]], "Olmix design: fit quality vs K", note)
+    note = (
+        "Held-out Spearman of the predicted vs observed task average: median [2.5th, 97.5th percentile] "
+        "over seeds x subsets (an undefined correlation counts as 0)."
+    )
+    shown = summary.assign(
+        spearman=[
+            f"{a:.2f} [{b:.2f}, {c:.2f}]"
+            for a, b, c in summary[["spearman_median", "spearman_low", "spearman_high"]].to_numpy()
+        ]
+    )
+    write_formats(
+        out / "design",
+        summary,
+        shown.set_index(["m", "regressor", "K"])[["draws", "spearman", "pearson_mean", "undefined", "cpu_s"]],
+        "Olmix design: fit quality vs K",
+        note,
+    )
     kstar = k_star(summary, threshold)
-    write_formats(out / "kstar", kstar, _kstar_table(kstar), f"K*(m): the K where the held-out Spearman reaches "
-                  f"{threshold}", "K* from the median (k_median) and from the band's lower end (k_lower), "
-                  "interpolated between grid points; nan: not reached within the grid. Line: least squares "
-                  "over the settings that reached it; slope interval t-based (n - 2 df).")  # fmt: skip
+    write_formats(
+        out / "kstar",
+        kstar,
+        _kstar_table(kstar),
+        f"K*(m): the K where the held-out Spearman reaches {threshold}",
+        "K* from the median (k_median) and from the band's lower end (k_lower), "
+        "interpolated between grid points; nan: not reached within the grid. Line: least squares "
+        "over the settings that reached it; slope interval t-based (n - 2 df).",
+    )
     tv = spread(proposals) if len(proposals) else proposals.assign(tv_mean=[])
     table = spread_table(tv) if len(tv) else pd.DataFrame()
-    write_formats(out / "spread", table, table, "Proposals: spread (TV to the cell's mean) and predicted objective",
-                  "kl_weight: the exact proposer's pull (blank: none). judge_predicted: the judge's predicted "
-                  "task average of the proposal.")  # fmt: skip
+    write_formats(
+        out / "spread",
+        table,
+        table,
+        "Proposals: spread (TV to the cell's mean) and predicted objective",
+        "kl_weight: the exact proposer's pull (blank: none). judge_predicted: the judge's predicted "
+        "task average of the proposal.",
+    )
     (out / "scarce.json").write_text(json.dumps(list(scarce), indent=1, sort_keys=True))
     figure(summary, threshold, out / "figures" / "design.png")
     result = claims(scores, kstar, tv, scarce)
-    write_formats(out / "claims", result, result.set_index("claim"), "Olmix's design claims against ours",
-                  "Verdicts: holds / contradicted when the 95% interval excludes the other side, else not resolved. "
-                  "Intervals resample one swarm per seed.")  # fmt: skip
+    write_formats(
+        out / "claims",
+        result,
+        result.set_index("claim"),
+        "Olmix's design claims against ours",
+        "Verdicts: holds / contradicted when the 95% interval excludes the other side, else not resolved. "
+        "Intervals resample one swarm per seed.",
+    )
     return result

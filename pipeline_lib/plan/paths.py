@@ -24,10 +24,11 @@ The mixture-reuse experiment (``reuse:``) lives under ``reuse/``::
     targets/<strategy>/seed<n>/            the target run on the last stage's mixture
     report/                                its tables and figure
 
-The design-space experiment (``design:``) analyses each design setting's swarm (``<setting>/pilots/swarm/``)::
+The design-space experiment (``design:``) analyses each design setting's swarm
+(``<setting>/pilots/swarm/``)::
 
     design/<setting>/seed<n>/              scores.csv, proposals.csv, scarce.json: one swarm's resampled fits
-    report/                                design.{csv,md,...}, kstar.*, spread.*, claims.*, figures/design.png
+    report/                                design.*, kstar.*, spread.*, claims.*, figures/design.png
 
 Besides: ``data/`` (tokenizer, packed groups), ``report/`` (cross-setting tables, figures), ``logs/``,
 ``benchmarks/``.

@@ -43,8 +43,16 @@ def planted_swarm(K: int = 30, seed: int = 7) -> Swarm:
 
 def study(**design) -> SwarmStudy:
     cfg = OlmixConfig(n_random=1, simulation=SimulationSettings(rounds=2, samples=500))
-    d = DesignConfig(**{"settings": ("syn",), "subsets": 6, "k_points": 2, "regressors": ("log_linear", "lightgbm", "search"),
-                        "proposers": ("exact", "search", "simulation"), **design})  # fmt: skip
+    d = DesignConfig(
+        **{
+            "settings": ("syn",),
+            "subsets": 6,
+            "k_points": 2,
+            "regressors": ("log_linear", "lightgbm", "search"),
+            "proposers": ("exact", "search", "simulation"),
+            **design,
+        }
+    )
     return SwarmStudy("syn", 3, cfg, d, target_tokens=10_000)
 
 
@@ -62,8 +70,12 @@ def test_log_linear_beats_lookup_and_trees_on_a_planted_law_and_is_deterministic
     assert mean["log_linear"] > mean["lightgbm"] + 0.3 and mean["log_linear"] > mean["search"] + 0.3
     # exact with and without the pull for log_linear, search for every regressor
     assert set(zip(proposals["regressor"], proposals["proposer"], strict=True)) == {
-        ("log_linear", "exact"), ("log_linear", "search"), ("lightgbm", "search"), ("search", "search"),
-        ("log_linear", "simulation"), ("lightgbm", "simulation"),
+        ("log_linear", "exact"),
+        ("log_linear", "search"),
+        ("lightgbm", "search"),
+        ("search", "search"),
+        ("log_linear", "simulation"),
+        ("lightgbm", "simulation"),
     }  # search cannot score unseen mixtures: no simulation
     assert sorted(proposals[proposals["proposer"] == "exact"]["kl_weight"].unique()) == [0.0, 0.05]
     again, again_p = analyse(s, planted_swarm(), PRIORS)
@@ -71,7 +83,9 @@ def test_log_linear_beats_lookup_and_trees_on_a_planted_law_and_is_deterministic
     pd.testing.assert_frame_equal(scores[cols], again[cols])
     pd.testing.assert_frame_equal(proposals, again_p)
     other, _ = analyse(SwarmStudy("syn", 4, s.cfg, s.design, 10_000), planted_swarm(), PRIORS)
-    assert not np.allclose(other["spearman"].fillna(0), scores["spearman"].fillna(0))  # another seed, other subsets
+    assert not np.allclose(
+        other["spearman"].fillna(0), scores["spearman"].fillna(0)
+    )  # another seed, other subsets
 
 
 def test_the_scarce_group_sits_on_its_cap():
@@ -88,8 +102,15 @@ def test_k_star_and_its_line_on_planted_numbers():
     rows = []
     for m in (2, 3, 5, 7):  # median reaches 0.8 exactly at K = 4 + 3m on a grid of step 1
         for K in range(m + 1, 4 * m + 8):
-            rows.append({"m": m, "regressor": "log_linear", "K": K, "spearman_median": 0.8 + 0.01 * (K - 4 - 3 * m),
-                         "spearman_low": 0.7 + 0.01 * (K - 4 - 3 * m)})  # fmt: skip
+            rows.append(
+                {
+                    "m": m,
+                    "regressor": "log_linear",
+                    "K": K,
+                    "spearman_median": 0.8 + 0.01 * (K - 4 - 3 * m),
+                    "spearman_low": 0.7 + 0.01 * (K - 4 - 3 * m),
+                }
+            )
     ks = k_star(pd.DataFrame(rows), 0.8)
     assert ks["k_median"].tolist() == pytest.approx([10, 13, 19, 25])
     line = fit_line(ks["m"], ks["k_median"])
@@ -109,10 +130,15 @@ def test_verdicts_from_intervals():
     assert interval_verdict(-0.3, -0.1) == CONTRADICTED
     assert interval_verdict(-0.1, 0.2) == OPEN and interval_verdict(math.nan, math.nan) == OPEN
     base = {"m": 3, "seed": 0, "K": 4}
-    rows = [{**base, "subset": s, "regressor": r, "spearman": v}
-            for s in range(10) for r, v in (("log_linear", 0.9 + 0.01 * s), ("gp", 0.5 + 0.02 * s))]  # fmt: skip
+    rows = [
+        {**base, "subset": s, "regressor": r, "spearman": v}
+        for s in range(10)
+        for r, v in (("log_linear", 0.9 + 0.01 * s), ("gp", 0.5 + 0.02 * s))
+    ]
     assert best_claim(pd.DataFrame(rows))["verdict"] == HOLDS
-    flipped = pd.DataFrame(rows).assign(regressor=lambda d: d["regressor"].map({"log_linear": "gp", "gp": "log_linear"}))
+    flipped = pd.DataFrame(rows).assign(
+        regressor=lambda d: d["regressor"].map({"log_linear": "gp", "gp": "log_linear"})
+    )
     assert best_claim(flipped)["verdict"] == CONTRADICTED
     ok = {"binds": True, "corpus_caps_bind": False, "free_epochs": 8.0, "capped_epochs": 4.0}
     assert caps_claim([ok, ok])["verdict"] == HOLDS
@@ -126,17 +152,38 @@ def test_the_kl_pull_claim_reads_the_spread():
     for s in range(12):
         for kl, scale in ((0.05, 0.01), (0.0, 0.2)):
             p = np.clip(np.array([0.3, 0.3, 0.4]) + rng.normal(0, scale, 3), 0.01, None)
-            rows.append({"m": 3, "seed": 0, "subset": s, "K": 8, "regressor": "log_linear", "proposer": "exact",
-                         "kl_weight": kl, "mixture": str((p / p.sum()).tolist()), "judge_predicted": 1.0,
-                         "tv_natural": 0.0})  # fmt: skip
+            rows.append(
+                {
+                    "m": 3,
+                    "seed": 0,
+                    "subset": s,
+                    "K": 8,
+                    "regressor": "log_linear",
+                    "proposer": "exact",
+                    "kl_weight": kl,
+                    "mixture": str((p / p.sum()).tolist()),
+                    "judge_predicted": 1.0,
+                    "tv_natural": 0.0,
+                }
+            )
     tv = spread(pd.DataFrame(rows))
     assert tv.groupby("kl_weight")["tv_mean"].mean()[0.05] < tv.groupby("kl_weight")["tv_mean"].mean()[0.0]
     assert kl_claim(tv)["verdict"] == HOLDS
 
 
 def test_summary_counts_an_undefined_correlation_as_zero():
-    scores = pd.DataFrame({"m": 2, "regressor": "lightgbm", "K": 3, "seed": 0, "subset": range(4),
-                           "spearman": [np.nan, np.nan, 1.0, 1.0], "pearson": np.nan, "cpu_s": 0.1})  # fmt: skip
+    scores = pd.DataFrame(
+        {
+            "m": 2,
+            "regressor": "lightgbm",
+            "K": 3,
+            "seed": 0,
+            "subset": range(4),
+            "spearman": [np.nan, np.nan, 1.0, 1.0],
+            "pearson": np.nan,
+            "cpu_s": 0.1,
+        }
+    )
     row = summarize(scores).iloc[0]
     assert row["spearman_median"] == pytest.approx(0.5) and row["undefined"] == pytest.approx(0.5)
 
@@ -144,8 +191,14 @@ def test_summary_counts_an_undefined_correlation_as_zero():
 @pytest.mark.parametrize(
     "raw, message",
     [
-        ({"settings": ["m2"], "regressors": ["log_linear", "xgboost"]}, "design.regressors: unknown regressor 'xgboost'"),
-        ({"settings": ["m2"], "proposers": ["exact", "annealing"]}, "design.proposers: unknown proposer 'annealing'"),
+        (
+            {"settings": ["m2"], "regressors": ["log_linear", "xgboost"]},
+            "design.regressors: unknown regressor 'xgboost'",
+        ),
+        (
+            {"settings": ["m2"], "proposers": ["exact", "annealing"]},
+            "design.proposers: unknown proposer 'annealing'",
+        ),
         ({"settings": ["m2"], "judge": "search"}, "design.judge: 'search' cannot predict unseen mixtures"),
         ({"settings": ["m2"], "subsets": 0}, "design.subsets: must be >= 1, got 0"),
         ({"settings": ["m2"], "grid": 3}, "design: unknown field(s) ['grid']"),
