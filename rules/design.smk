@@ -28,6 +28,8 @@ rule design_swarm:
         out=lambda wc, output: os.path.dirname(output.scores),
     log:
         R(paths.log(paths.design_dir("{dsetting}", "{seed}"))),
+    benchmark:
+        R(paths.benchmark(paths.design_dir("{dsetting}", "{seed}")))
     conda:
         "../environment.yml"
     shell:

@@ -30,8 +30,9 @@ class DesignConfig(Checked):
     """One swarm per setting and seed (its draw and its proxies' initialisation)."""
     subsets: int = ranged(30, ge=1)
     """Random subsets per K (each a held-out reserve and a training pool, seeded by the swarm's seed)."""
-    k_points: int = ranged(5, ge=1)
-    """K on an evenly spaced grid of this many points from m + 1 to K_max minus the reserve."""
+    k_factors: tuple[float, ...] = (1.0, 3.0, 5.0)
+    """K = c (m + 1) for each c (the paper's axis, c in 1..5), kept where the training pool (K_max minus the
+    reserve) holds it; none fits: K is the whole pool."""
     holdout: float = ranged(1 / 3, gt=0, lt=1)
     """The held-out reserve: this fraction of the swarm (at least 3 runs), the same for every K."""
     threshold: float = ranged(0.8, gt=-1, lt=1)
@@ -69,6 +70,8 @@ class DesignConfig(Checked):
             out.append(("settings", "name at least one setting (settings.<name>.groups) to draw a swarm for"))
         if not self.seeds:
             out.append(("seeds", "give at least one seed"))
+        if not self.k_factors or min(self.k_factors) <= 0:
+            out.append(("k_factors", f"give factors c > 0 (K = c (m + 1)), got {list(self.k_factors)}"))
         return out
 
     @classmethod
@@ -84,13 +87,10 @@ class DesignConfig(Checked):
             raise ConfigError(*(f"{DESIGN}.{f}: {message}" for f, message in err.fields)) from None
 
     def k_grid(self, m: int, k_max: int) -> tuple[int, ...]:
-        """The training sizes: ``k_points`` integers evenly from m + 1 to K_max minus the reserve."""
+        """The training sizes K = round(c (m + 1)) >= 2 that the pool (K_max minus the reserve) holds."""
         top = k_max - self.n_holdout(k_max)
-        low = min(m + 1, top)
-        if self.k_points == 1 or top == low:
-            return (top,)
-        step = (top - low) / (self.k_points - 1)
-        return tuple(dict.fromkeys(round(low + i * step) for i in range(self.k_points)))
+        grid = sorted({k for c in self.k_factors if 2 <= (k := round(c * (m + 1))) <= top})
+        return tuple(grid) or (top,)
 
     def n_holdout(self, k_max: int) -> int:
         return max(3, round(self.holdout * k_max))

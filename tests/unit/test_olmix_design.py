@@ -47,7 +47,7 @@ def study(**design) -> SwarmStudy:
         **{
             "settings": ("syn",),
             "subsets": 6,
-            "k_points": 2,
+            "k_factors": (1, 5),
             "regressors": ("log_linear", "lightgbm", "search"),
             "proposers": ("exact", "search", "simulation"),
             **design,
@@ -62,7 +62,7 @@ PRIORS = Priors.from_tokens({"a": 1e6, "b": 1e6, "c": 1e6})
 def test_log_linear_beats_lookup_and_trees_on_a_planted_law_and_is_deterministic():
     s = study()
     scores, proposals = analyse(s, planted_swarm(), PRIORS)
-    assert s.design.k_grid(3, 30) == (4, 20)  # m + 1 .. K_max minus the reserve of 10
+    assert s.design.k_grid(3, 30) == (4, 20)  # c (m + 1) within K_max minus the reserve of 10
     assert len(scores) == 6 * 2 * 3
     small = scores[scores["K"] == 4].assign(spearman=lambda d: d["spearman"].fillna(0.0))
     mean = small.groupby("regressor")["spearman"].mean()
@@ -188,6 +188,15 @@ def test_summary_counts_an_undefined_correlation_as_zero():
     assert row["spearman_median"] == pytest.approx(0.5) and row["undefined"] == pytest.approx(0.5)
 
 
+def test_the_k_grid_is_c_times_m_plus_one_within_the_pool():
+    """config/olmix-design.yaml's grid: K_max = 8(m + 1), a third held out, c in (1, 3, 5)."""
+    d = DesignConfig(settings=("m2",))
+    grids = {m: d.k_grid(m, 8 * (m + 1)) for m in (2, 3, 5, 7)}
+    assert grids == {2: (3, 9, 15), 3: (4, 12, 20), 5: (6, 18, 30), 7: (8, 24, 40)}
+    assert d.n_holdout(24) == 8 and d.n_holdout(6) == 3
+    assert d.k_grid(2, 6) == (3,) and DesignConfig(settings=("a",), k_factors=(9,)).k_grid(2, 24) == (16,)
+
+
 @pytest.mark.parametrize(
     "raw, message",
     [
@@ -201,6 +210,7 @@ def test_summary_counts_an_undefined_correlation_as_zero():
         ),
         ({"settings": ["m2"], "judge": "search"}, "design.judge: 'search' cannot predict unseen mixtures"),
         ({"settings": ["m2"], "subsets": 0}, "design.subsets: must be >= 1, got 0"),
+        ({"settings": ["m2"], "k_factors": [1, 0]}, "design.k_factors: give factors c > 0"),
         ({"settings": ["m2"], "grid": 3}, "design: unknown field(s) ['grid']"),
     ],
 )
