@@ -92,22 +92,32 @@ def crossing(K: Sequence[float], y: Sequence[float], threshold: float) -> float:
 
 def k_star(summary: pd.DataFrame, threshold: float) -> pd.DataFrame:
     """Per (m, regressor): K* where the median held-out Spearman reaches ``threshold`` and where the band's
-    lower end does (interpolated; nan: not within the grid), with the grid's range."""
+    lower end does (interpolated; nan: not within the grid), with the grid's range and the median's
+    censoring: ``below`` (already at the grid's first K: K* <= k_min), ``above`` (never), or empty."""
     rows = []
     for (m, reg), g in summary.groupby(["m", "regressor"], sort=True):
         g = g.sort_values("K")
-        K = g["K"].tolist()
+        K, median = [int(k) for k in g["K"]], g["spearman_median"].tolist()
+        k = crossing(K, median, threshold)
+        censored = "above" if math.isnan(k) else "below" if median[0] >= threshold else ""
         rows.append(
             {
-                "m": m,
+                "m": int(m),
                 "regressor": reg,
-                "k_median": crossing(K, g["spearman_median"].tolist(), threshold),
+                "k_median": k,
                 "k_lower": crossing(K, g["spearman_low"].tolist(), threshold),
+                "censored": censored,
                 "k_min": K[0],
                 "k_max": K[-1],
             }
         )
     return pd.DataFrame(rows)
+
+
+def interior(kstar: pd.DataFrame) -> pd.DataFrame:
+    """The K* values crossed inside the grid: a censored one (K* <= the first K, or above the last) would
+    give the grid's own slope, not the data's."""
+    return kstar[(kstar["censored"].fillna("") == "") & kstar["k_median"].notna()]
 
 
 def fit_line(m: Sequence[float], k: Sequence[float]) -> dict[str, float]:
@@ -188,19 +198,19 @@ def best_claim(scores: pd.DataFrame) -> dict:
 
 
 def linear_claim(kstar: pd.DataFrame) -> dict:
-    """K*(m) of log-linear grows with m: the line's slope interval above 0 (>= 3 settings reached K*)."""
+    """K*(m) of log-linear grows with m: the line's slope interval above 0, over the K* crossed inside the
+    grid (>= 3 settings)."""
     claim = {"claim": "the runs needed (K*) grow linearly with m", "paper": PAPER["linear"]}
     part = kstar[kstar["regressor"] == REFERENCE].sort_values("m")
     if part.empty:
         return {**claim, "ours": NOT_RUN, "verdict": NOT_RUN}
-    line = fit_line(part["m"], part["k_median"])
-    points = ", ".join(
-        f"m={m}: {_k(k, hi)}" for m, k, hi in zip(part["m"], part["k_median"], part["k_max"], strict=True)
-    )
+    inside = interior(part)
+    line = fit_line(inside["m"], inside["k_median"])
+    points = ", ".join(f"m={r.m}: {_k(r)}" for r in part.itertuples())
     if line["n"] < 3:
         return {
             **claim,
-            "ours": f"K* reached in {line['n']} of {len(part)} settings ({points})",
+            "ours": f"K* crossed inside the grid in {line['n']} of {len(part)} settings ({points})",
             "verdict": OPEN,
         }
     ours = (
@@ -210,8 +220,11 @@ def linear_claim(kstar: pd.DataFrame) -> dict:
     return {**claim, "ours": ours, "verdict": interval_verdict(line["b_low"], line["b_high"])}
 
 
-def _k(k: float, top: float) -> str:
-    return f"{k:.1f}" if np.isfinite(k) else f"> {top:g}"
+def _k(row) -> str:
+    """A K* as read: ``<= k_min`` and ``> k_max`` where censored."""
+    if row.censored == "above":
+        return f"> {row.k_max:g}"
+    return f"<= {row.k_min:g}" if row.censored == "below" else f"{row.k_median:.1f}"
 
 
 def kl_claim(tv: pd.DataFrame) -> dict:
@@ -279,11 +292,14 @@ def figure(summary: pd.DataFrame, threshold: float, out: str | Path) -> None:
 
 
 def _kstar_table(kstar: pd.DataFrame) -> pd.DataFrame:
-    """K* per m and regressor, then each regressor's line K* = a + b m (from the median crossings)."""
+    """K* per m and regressor (as read: censored ones with <= or >), then each regressor's line K* = a + b m
+    over the K* crossed inside the grid."""
     lines = []
     for reg, g in kstar.groupby("regressor", sort=True):
-        lines.append({"regressor": reg, **fit_line(g["m"], g["k_median"])})
-    wide = kstar.pivot_table(index="regressor", columns="m", values="k_median", dropna=False)
+        inside = interior(g)
+        lines.append({"regressor": reg, **fit_line(inside["m"], inside["k_median"])})
+    shown = kstar.assign(k=[_k(r) for r in kstar.itertuples()])
+    wide = shown.pivot(index="regressor", columns="m", values="k")
     wide.columns = [f"K* m={m}" for m in wide.columns]
     return wide.join(pd.DataFrame(lines).set_index("regressor"))
 
@@ -305,10 +321,11 @@ def write_report(
         "over seeds x subsets (an undefined correlation counts as 0)."
     )
     shown = summary.assign(
+        draws=summary["draws"].astype(int),
         spearman=[
             f"{a:.2f} [{b:.2f}, {c:.2f}]"
             for a, b, c in summary[["spearman_median", "spearman_low", "spearman_high"]].to_numpy()
-        ]
+        ],
     )
     write_formats(
         out / "design",
@@ -324,8 +341,9 @@ def write_report(
         _kstar_table(kstar),
         f"K*(m): the K where the held-out Spearman reaches {threshold}",
         "K* from the median (k_median) and from the band's lower end (k_lower), "
-        "interpolated between grid points; nan: not reached within the grid. Line: least squares "
-        "over the settings that reached it; slope interval t-based (n - 2 df).",
+        "interpolated between grid points; <= k: reached at the grid's first K, > k: not within the grid. "
+        "Line: least squares over the K* crossed inside the grid (censored ones left out); slope interval "
+        "t-based (n - 2 df).",
     )
     tv = spread(proposals) if len(proposals) else proposals.assign(tv_mean=[])
     table = spread_table(tv) if len(tv) else pd.DataFrame()

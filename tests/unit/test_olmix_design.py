@@ -123,6 +123,14 @@ def test_k_star_and_its_line_on_planted_numbers():
     shrinking = ks.assign(k_median=[25.0, 19.0, 13.0, 10.0])
     assert linear_claim(shrinking)["verdict"] == CONTRADICTED
     assert linear_claim(ks.assign(k_median=[10.0, 13.0, math.nan, math.nan]))["verdict"] == OPEN
+    # reached at every grid's first K (m + 1): the grid's slope, not the data's, so no verdict
+    early = [{"m": m, "regressor": "log_linear", "K": K, "spearman_median": 0.9, "spearman_low": 0.85}
+             for m in (2, 3, 5, 7) for K in (m + 1, 3 * (m + 1))]  # fmt: skip
+    censored = k_star(pd.DataFrame(early), 0.8)
+    assert censored["censored"].tolist() == ["below"] * 4 and censored["k_median"].tolist() == [3, 4, 6, 8]
+    claim = linear_claim(censored)
+    assert claim["verdict"] == OPEN and "m=7: <= 8" in claim["ours"]
+    assert ks["censored"].tolist() == [""] * 4
 
 
 def test_verdicts_from_intervals():
