@@ -291,6 +291,12 @@ def get_reuse_fits(wildcards):
 DESIGN = PROJECT.design
 
 
+def get_design_inputs(wildcards):
+    """One design swarm's proxies' run.json files and its priors."""
+    runs = PLAN.learning_runs(paths.SWARM, wildcards.dsetting, wildcards.seed)
+    return {"runs": results(runs), "priors": R(paths.priors_file(wildcards.dsetting))}
+
+
 def report_outputs(*names):
     """results/report/<name>.{csv,md,tex,html} for each table name, as named outputs; the HTML goes into the
     HTML report (`snakemake --report`), shown inline, with the caption report/<name>.rst."""

@@ -10,12 +10,6 @@ wildcard_constraints:
     dsetting=_alternatives(DESIGN.settings),
 
 
-def get_design_inputs(wildcards):
-    """One swarm's proxies' run.json files and its priors."""
-    runs = PLAN.learning_runs(paths.SWARM, wildcards.dsetting, wildcards.seed)
-    return {"runs": results(runs), "priors": R(paths.priors_file(wildcards.dsetting))}
-
-
 rule design_swarm:
     input:
         unpack(get_design_inputs),
@@ -51,9 +45,9 @@ rule design_report:
         scores=R(paths.report("design_scores.csv")),
         figure=figure(R(paths.report_figure("design")), "design"),
     params:
-        dirs=[R(paths.design_dir(s, seed)) for s in DESIGN.settings for seed in DESIGN.seeds],
+        dirs=lambda wc, input: list(dict.fromkeys(os.path.dirname(f) for f in input)),
         threshold=DESIGN.threshold,
-        out=R(paths.REPORT),
+        out=lambda wc, output: os.path.dirname(output.claims),
     log:
         R(paths.log(paths.report("design"))),
     conda:
