@@ -24,9 +24,11 @@ rule design_swarm:
         R(paths.log(paths.design_dir("{dsetting}", "{seed}"))),
     benchmark:
         R(paths.benchmark(paths.design_dir("{dsetting}", "{seed}")))
+    threads: 1
     conda:
         "../environment.yml"
-    shell:
+    shell:  # single-threaded: the fits are small; BLAS threads would only contend with the other jobs
+        "export OMP_NUM_THREADS={threads} OPENBLAS_NUM_THREADS={threads} MKL_NUM_THREADS={threads}; "
         f"{PY} -m pipeline_lib.olmix design --runs {{input.runs:q}} --priors {{input.priors:q}} "
         "--config {params.config:q} --design {params.design:q} --setting {wildcards.dsetting} --seed {wildcards.seed} "
         "--target-tokens {params.target_tokens} --out {params.out:q} > {log:q} 2>&1"
