@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 CORES ?= 2
 SNAKEMAKE := $(VENV)/bin/snakemake
 
-.PHONY: install demo report full study reuse test test-fast lint bench gpu-check clean
+.PHONY: install demo report full study reuse olmix-design test test-fast lint bench gpu-check clean
 
 install: $(VENV)/.installed
 
@@ -39,6 +39,10 @@ study: install  ## the CPU study of the paper's claims (6 seeds; about 90 minute
 reuse: install  ## Olmix's mixture reuse: 4 updates, 5 strategies, 3 seeds (about 52 minutes on 2 cores)
 	$(SNAKEMAKE) --cores $(CORES) --configfile config/olmix-reuse.yaml
 	@echo; cat results/olmix-reuse/reuse/report/reuse.md; echo; cat results/olmix-reuse/reuse/report/stages.md
+
+olmix-design: install  ## Olmix's design space: swarms for m = 2, 3, 5, 7, resampled fits, claims (about 50 minutes on 2 cores)
+	$(SNAKEMAKE) --cores $(CORES) --configfile config/olmix-design.yaml
+	@echo; cat results/olmix-design/report/claims.md; echo; cat results/olmix-design/report/kstar.md
 
 test: install  ## the whole suite (unit, workflow dry runs, end to end), over $(CORES) pytest-xdist workers
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -q -n $(CORES) --durations=10

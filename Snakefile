@@ -50,6 +50,11 @@ if PROJECT.reuse:
     include: "rules/reuse.smk"
 
 
+if PROJECT.design:
+
+    include: "rules/design.smk"
+
+
 # One workflow at a time per results_dir (pipeline_lib/results_lock.py): taken when jobs are about to run, so
 # not for a dry run, --list or --report, nor in the jobs Snakemake spawns (--no-hooks); held until it exits.
 onstart:

@@ -179,7 +179,7 @@ def fit_file(view, name, seed):
 
 
 # -- fit steps: every method's, from its registry declaration -------------------------------------------
-FIT_STEPS = list(dict.fromkeys(name for view in PLAN.views for name in PLAN.fit_steps(view)))
+FIT_STEPS = list(dict.fromkeys(name for view in [*PLAN.views, *PLAN.design_views] for name in PLAN.fit_steps(view)))
 
 
 def get_fit_inputs(wildcards):
@@ -294,6 +294,16 @@ def get_reuse_fits(wildcards):
     ]
 
 
+# -- the design-space experiment ----------------------------------------------------------------------------
+DESIGN = PROJECT.design
+
+
+def get_design_inputs(wildcards):
+    """One design swarm's proxies' run.json files and its priors."""
+    runs = PLAN.learning_runs(paths.SWARM, wildcards.dsetting, wildcards.seed)
+    return {"runs": results(runs), "priors": R(paths.priors_file(wildcards.dsetting))}
+
+
 def report_outputs(*names):
     """results/report/<name>.{csv,md,tex,html} for each table name, as named outputs; the HTML goes into the
     HTML report (`snakemake --report`), shown inline, with the caption report/<name>.rst."""
@@ -338,7 +348,8 @@ def mixture_files():
 
 def final_targets():
     targets = [R(paths.reuse_report("reuse.md"))] if REUSE else []
-    if not PROJECT.run_settings:
+    targets += [R(paths.report("claims.md"))] if PROJECT.design else []
+    if not PROJECT.run_settings or not PROJECT.run_methods:
         return targets
     targets += mixture_files()
     run, restricted = PROJECT.run_settings, PROJECT.restricted_settings

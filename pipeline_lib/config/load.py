@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from pipeline_lib.config.design import DESIGN, DesignConfig
 from pipeline_lib.config.methods import MethodConfig, StaticConfig, parameter_problems
 from pipeline_lib.config.names import name_problems
 from pipeline_lib.config.ranges import field_range
@@ -65,6 +66,7 @@ def load_project(config: dict[str, Any]) -> Project:
     project = collect(_load_method_configs(config, project))
     project = collect(_load_reuse(config, project))
     project = collect(_load_tasks(config.get("tasks"), project))
+    project = collect(_load_design(config, project))
     problems += _check_pilot_counts(project) + name_problems(project)
     if problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
@@ -440,3 +442,39 @@ def _check_partial(reuse: ReuseConfig) -> Problems:
                 f"reuse.partial.{t}: {bad} are not unaffected domains of stage {t} ({sorted(unaffected)})"
             )
     return problems
+
+
+def _load_design(config: Mapping[str, Any], project: Project) -> tuple[Project, Problems]:
+    """``design:``: its settings get Olmix's config (their swarm draw, proxies and units' settings); with no
+    ``run:`` block (refused) it trains no final run, so the design's outputs are its only targets."""
+    if not config.get(DESIGN):
+        return project, []
+    try:
+        design = DesignConfig.from_dict(config[DESIGN])
+    except ConfigError as err:
+        return project, err.problems
+    problems = [
+        f"{DESIGN}.settings: unknown setting '{name}'; defined: {sorted(project.settings)}"
+        for name in design.settings
+        if name not in project.settings
+    ]
+    views = dict(project.settings)
+    for name in (n for n in design.settings if n in views):
+        s = views[name]
+        try:
+            cfg = _method_config(config, s, "olmix", 0.0)
+        except ConfigError as err:
+            problems += err.problems
+            continue
+        where = _raw_method(config, name, "olmix").where
+        problems += [
+            f"{where}: {p} (design setting '{name}')" for p in cfg.setting_problems(len(s.groups), s.train)
+        ]
+        views[name] = dataclasses.replace(s, methods={**s.methods, "olmix": cfg})
+    if config.get("run"):
+        problems.append(
+            f"{DESIGN}: the design experiment is a config of its own (its report is report/claims, as the "
+            "run's); remove the run: block or put design: in another config (e.g. config/olmix-design.yaml)"
+        )
+    project = dataclasses.replace(project, settings=views, design=design, run_settings=())
+    return project, problems

@@ -16,6 +16,7 @@ from pipeline_lib.config.ranges import instance_range_problems, ranged
 from pipeline_lib.model.config import ModelConfig
 
 if TYPE_CHECKING:
+    from pipeline_lib.config.design import DesignConfig
     from pipeline_lib.config.reuse import ReuseConfig
     from pipeline_lib.config.tasks import TasksConfig
 
@@ -517,6 +518,8 @@ class Project:
     """The downstream task set (``tasks:``, a :class:`~pipeline_lib.config.tasks.TasksConfig`); None: off."""
     reuse: ReuseConfig | None = None
     """Olmix's mixture-reuse experiment (its stages are the views ``reuse/stage<t>``), if configured."""
+    design: DesignConfig | None = None
+    """Olmix's design-space experiment (swarms of its settings, resampled fits), if configured."""
 
     @property
     def restricted_settings(self) -> tuple[str, ...]:

@@ -264,12 +264,64 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_fit_runs)
     _reuse_parsers(sub)
+    _design_parsers(sub)
     p = sub.add_parser("table", help="the proposed mixes beside natural and DML's, per seed")
     p.add_argument("--fits", nargs="+", required=True)
     p.add_argument("--title", default="Olmix")
     p.add_argument("--out", required=True, help="output path without suffix (.csv, .md, .tex, .html)")
     p.set_defaults(func=cmd_table)
     return ap
+
+
+def cmd_design(args: argparse.Namespace) -> None:
+    from pipeline_lib.config.design import DesignConfig
+    from pipeline_lib.olmix.design import SwarmStudy, analyse, scarce_check
+
+    swarm, _ = swarm_from_runs(args.runs, "task_bpb")
+    study = SwarmStudy(
+        args.setting, args.seed, olmix_config(json.loads(args.config)),
+        DesignConfig.from_dict(json.loads(args.design)), args.target_tokens,
+    )  # fmt: skip
+    priors, out = Priors.read(args.priors), Path(args.out)
+    scores, proposals = analyse(study, swarm, priors)
+    out.mkdir(parents=True, exist_ok=True)
+    scores.to_csv(out / "scores.csv", index=False)
+    proposals.to_csv(out / "proposals.csv", index=False)
+    (out / "scarce.json").write_text(json.dumps(scarce_check(study, swarm, priors), indent=1, sort_keys=True))
+    log.info("%s seed %d: %d fits, %d proposals", args.setting, args.seed, len(scores), len(proposals))
+
+
+def cmd_design_report(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from pipeline_lib.olmix.design_report import write_report
+
+    scores = pd.concat([pd.read_csv(Path(d) / "scores.csv") for d in args.dirs], ignore_index=True)
+    frames = [
+        pd.read_csv(Path(d) / "proposals.csv")
+        for d in args.dirs
+        if (Path(d) / "proposals.csv").stat().st_size > 1
+    ]
+    proposals = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    scarce = [json.loads((Path(d) / "scarce.json").read_text()) for d in args.dirs]
+    result = write_report(scores, proposals, scarce, args.threshold, args.out)
+    log.info("claims: %s", result["verdict"].tolist())
+
+
+def _design_parsers(sub) -> None:
+    """The design experiment's subcommands."""
+    p = sub.add_parser("design", help="one swarm's resampled fits and proposals (design:)")
+    p.add_argument("--runs", nargs="+", required=True)
+    for name in ("--priors", "--config", "--design", "--setting", "--out"):
+        p.add_argument(name, required=True)
+    p.add_argument("--target-tokens", type=int, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_design)
+    p = sub.add_parser("design-report", help="the design experiment's tables, figure and claims")
+    p.add_argument("--dirs", nargs="+", required=True, help="each swarm's design directory")
+    p.add_argument("--threshold", type=float, default=0.8)
+    p.add_argument("--out", required=True, help="the report directory")
+    p.set_defaults(func=cmd_design_report)
 
 
 def _reuse_parsers(sub) -> None:

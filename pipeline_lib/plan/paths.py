@@ -25,6 +25,12 @@ The mixture-reuse experiment (``reuse:``) lives under ``reuse/``::
     targets/<strategy>/seed<n>/            the target run on the last stage's mixture
     report/                                its tables and figure
 
+The design-space experiment (``design:``) analyses each design setting's swarm
+(``<setting>/pilots/swarm/``)::
+
+    design/<setting>/seed<n>/              scores.csv, proposals.csv, scarce.json: one swarm's resampled fits
+    report/                                design.*, kstar.*, spread.*, claims.*, figures/design.png
+
 Besides: ``data/`` (tokenizer, packed groups), ``report/`` (cross-setting tables, figures), ``logs/``,
 ``benchmarks/``.
 """
@@ -128,3 +134,12 @@ def reuse_target(strategy: str, seed: int | str) -> str:
 
 def reuse_report(name: str) -> str:
     return f"reuse/report/{name}"
+
+
+DESIGN_OUTPUTS = ("scores.csv", "proposals.csv", "scarce.json")
+"""What one swarm's design analysis writes in its directory."""
+
+
+def design_dir(view: str, seed: int | str) -> str:
+    """One design swarm's analysis (its setting and seed)."""
+    return f"design/{view}/seed{seed}"

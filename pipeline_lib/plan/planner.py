@@ -48,9 +48,15 @@ class Planner(LearningRuns, ReusePlanning):
         """The views with final runs: the run settings, then the restricted views."""
         return list(dict.fromkeys([*self.project.run_settings, *self.project.restricted_settings]))
 
+    @property
+    def design_views(self) -> list[str]:
+        """The settings whose swarms the design experiment analyses (``design.settings``)."""
+        return list(self.project.design.settings) if self.project.design else []
+
     def learning_kinds(self, view: str) -> set[str]:
-        """The kinds of learning runs the view's methods' fits read."""
-        return {METHODS[m].learns_on for m in self.project.methods_of(view) if m in METHODS} - {None}
+        """The kinds of learning runs the view's methods' fits read (a design setting: its swarm)."""
+        kinds = {METHODS[m].learns_on for m in self.project.methods_of(view) if m in METHODS} - {None}
+        return kinds | ({SWARM} if view in self.design_views else set())
 
     def fit_steps(self, view: str) -> list[str]:
         """The fit steps a view runs: its methods' own (Aioli + X: X's) and, with a swarm, its draw."""
@@ -205,6 +211,8 @@ class Planner(LearningRuns, ReusePlanning):
                 jobs += self._final_jobs(view, seed) + self.learning_jobs(view, seed)
         for seed in self.project.reuse.seeds if self.project.reuse else ():
             jobs += self.reuse_jobs(seed)
+        for view in self.design_views:
+            jobs += [job for seed in self.project.design.seeds for job in self._swarm_jobs(view, seed)]
         return {job.path: job for job in jobs}
 
     def _final_jobs(self, view: str, seed: int) -> list[TrainJob]:
@@ -266,7 +274,7 @@ class Planner(LearningRuns, ReusePlanning):
         """A regex that matches every training job's path and none of the other steps' outputs (selected
         pilots included): the layout with the planned views, methods and groups, all escaped. Short, so
         matching stays cheap with thousands of jobs."""
-        p, views = self.project, self.views
+        p, views = self.project, list(dict.fromkeys([*self.views, *self.design_views]))
         methods = [m for v in views for m in p.methods_of(v)]
         groups = [g for v in views for g in p.settings[v].groups]
         selected = [(v, m) for v in views for m in p.methods_of(v) if self.selects_pilot(v, m)]

@@ -29,7 +29,9 @@ def test_environment_yml_has_the_pins_of_pyproject():
     assert {_name(r): r.replace(" ", "") for r in pip} == expected
 
 
-@pytest.mark.parametrize("configs", [[], ["config/paper/base.yaml", "config/paper/abse.yaml"]])
+@pytest.mark.parametrize(
+    "configs", [[], ["config/paper/base.yaml", "config/paper/abse.yaml"], ["config/olmix-design.yaml"]]
+)
 def test_snakemake_lint_is_clean(configs):
     args = ["--configfile", *configs] if configs else []
     cmd = [sys.executable, "-m", "snakemake", "--lint", *args]

@@ -1,0 +1,228 @@
+"""The design experiment's analysis and report: a planted log-linear swarm, K*(m) and its line, the claims'
+verdicts from intervals."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline_lib.config.design import DesignConfig
+from pipeline_lib.config.errors import ConfigError
+from pipeline_lib.config.methods import OlmixConfig
+from pipeline_lib.config.units import SimulationSettings
+from pipeline_lib.olmix.design import SwarmStudy, analyse, scarce_check
+from pipeline_lib.olmix.design_report import (
+    best_claim,
+    caps_claim,
+    crossing,
+    fit_line,
+    interval_verdict,
+    k_star,
+    kl_claim,
+    linear_claim,
+    spread,
+    summarize,
+)
+from pipeline_lib.olmix.swarmio import Priors, Swarm
+from pipeline_lib.report.claims import CONTRADICTED, HOLDS, OPEN
+
+DOMAINS = ("a", "b", "c")
+
+
+def planted_swarm(K: int = 30, seed: int = 7) -> Swarm:
+    """K Dirichlet mixtures over 3 domains; each task's BPB = c + exp(t . p) with a little noise."""
+    rng = np.random.default_rng(seed)
+    P = rng.dirichlet(np.ones(3), size=K)
+    t = np.array([[0.9, -0.6, 0.2], [-0.4, 0.8, -0.3], [0.3, 0.1, -0.9]])
+    Y = 1.5 + np.exp(P @ t.T) + rng.normal(0, 0.005, (K, 3))
+    return Swarm(tuple(f"run{k}" for k in range(K)), DOMAINS, P, DOMAINS, Y)
+
+
+def study(**design) -> SwarmStudy:
+    cfg = OlmixConfig(n_random=1, simulation=SimulationSettings(rounds=2, samples=500))
+    d = DesignConfig(
+        **{
+            "settings": ("syn",),
+            "subsets": 6,
+            "k_factors": (1, 5),
+            "regressors": ("log_linear", "lightgbm", "search"),
+            "proposers": ("exact", "search", "simulation"),
+            **design,
+        }
+    )
+    return SwarmStudy("syn", 3, cfg, d, target_tokens=10_000)
+
+
+PRIORS = Priors.from_tokens({"a": 1e6, "b": 1e6, "c": 1e6})
+
+
+def test_log_linear_beats_lookup_and_trees_on_a_planted_law_and_is_deterministic():
+    s = study()
+    scores, proposals = analyse(s, planted_swarm(), PRIORS)
+    assert s.design.k_grid(3, 30) == (4, 20)  # c (m + 1) within K_max minus the reserve of 10
+    assert len(scores) == 6 * 2 * 3
+    small = scores[scores["K"] == 4].assign(spearman=lambda d: d["spearman"].fillna(0.0))
+    mean = small.groupby("regressor")["spearman"].mean()
+    assert mean["log_linear"] > 0.9
+    assert mean["log_linear"] > mean["lightgbm"] + 0.3 and mean["log_linear"] > mean["search"] + 0.3
+    # exact with and without the pull for log_linear, search for every regressor
+    assert set(zip(proposals["regressor"], proposals["proposer"], strict=True)) == {
+        ("log_linear", "exact"),
+        ("log_linear", "search"),
+        ("lightgbm", "search"),
+        ("search", "search"),
+        ("log_linear", "simulation"),
+        ("lightgbm", "simulation"),
+    }  # search cannot score unseen mixtures: no simulation
+    assert sorted(proposals[proposals["proposer"] == "exact"]["kl_weight"].unique()) == [0.0, 0.05]
+    again, again_p = analyse(s, planted_swarm(), PRIORS)
+    cols = ["subset", "K", "regressor", "spearman", "pearson"]
+    pd.testing.assert_frame_equal(scores[cols], again[cols])
+    pd.testing.assert_frame_equal(proposals, again_p)
+    other, _ = analyse(SwarmStudy("syn", 4, s.cfg, s.design, 10_000), planted_swarm(), PRIORS)
+    assert not np.allclose(
+        other["spearman"].fillna(0), scores["spearman"].fillna(0)
+    )  # another seed, other subsets
+
+
+def test_the_scarce_group_sits_on_its_cap():
+    out = scarce_check(study(), planted_swarm(), PRIORS)
+    assert out["binds"] and math.isclose(out["capped_weight"], out["cap"], abs_tol=1e-6)
+    assert math.isclose(out["cap"], 0.5 * out["free_weight"])
+    assert out["free_weight"] == max(out["free"]) and math.isclose(out["capped_epochs"], 4.0, rel_tol=1e-5)
+    assert not out["corpus_caps_bind"]  # 1e6 tokens each: caps of 1
+
+
+def test_k_star_and_its_line_on_planted_numbers():
+    assert crossing([4, 8, 12], [0.5, 0.7, 0.9], 0.8) == pytest.approx(10.0)
+    assert crossing([4, 8], [0.85, 0.9], 0.8) == 4.0 and math.isnan(crossing([4, 8], [0.1, 0.5], 0.8))
+    rows = []
+    for m in (2, 3, 5, 7):  # median reaches 0.8 exactly at K = 4 + 3m on a grid of step 1
+        for K in range(m + 1, 4 * m + 8):
+            rows.append(
+                {
+                    "m": m,
+                    "regressor": "log_linear",
+                    "K": K,
+                    "spearman_median": 0.8 + 0.01 * (K - 4 - 3 * m),
+                    "spearman_low": 0.7 + 0.01 * (K - 4 - 3 * m),
+                }
+            )
+    ks = k_star(pd.DataFrame(rows), 0.8)
+    assert ks["k_median"].tolist() == pytest.approx([10, 13, 19, 25])
+    line = fit_line(ks["m"], ks["k_median"])
+    assert line["a"] == pytest.approx(4) and line["b"] == pytest.approx(3) and line["r2"] == pytest.approx(1)
+    noisy = fit_line([2, 3, 5, 7], [10.5, 12.4, 19.6, 24.8])
+    assert noisy["b_low"] < 3 < noisy["b_high"] and noisy["b_low"] > 2
+    assert linear_claim(ks)["verdict"] == HOLDS
+    flat = ks.assign(k_median=[10.0, 9.0, 10.5, 9.5])
+    assert linear_claim(flat)["verdict"] == OPEN
+    shrinking = ks.assign(k_median=[25.0, 19.0, 13.0, 10.0])
+    assert linear_claim(shrinking)["verdict"] == CONTRADICTED
+    assert linear_claim(ks.assign(k_median=[10.0, 13.0, math.nan, math.nan]))["verdict"] == OPEN
+    # reached at every grid's first K (m + 1): the grid's slope, not the data's, so no verdict
+    early = [{"m": m, "regressor": "log_linear", "K": K, "spearman_median": 0.9, "spearman_low": 0.85}
+             for m in (2, 3, 5, 7) for K in (m + 1, 3 * (m + 1))]  # fmt: skip
+    censored = k_star(pd.DataFrame(early), 0.8)
+    assert censored["censored"].tolist() == ["below"] * 4 and censored["k_median"].tolist() == [3, 4, 6, 8]
+    claim = linear_claim(censored)
+    assert claim["verdict"] == OPEN and "m=7: <= 8" in claim["ours"]
+    assert ks["censored"].tolist() == [""] * 4
+
+
+def test_verdicts_from_intervals():
+    assert interval_verdict(0.1, 0.3) == HOLDS
+    assert interval_verdict(-0.3, -0.1) == CONTRADICTED
+    assert interval_verdict(-0.1, 0.2) == OPEN and interval_verdict(math.nan, math.nan) == OPEN
+    base = {"m": 3, "seed": 0, "K": 4}
+    rows = [
+        {**base, "subset": s, "regressor": r, "spearman": v}
+        for s in range(10)
+        for r, v in (("log_linear", 0.9 + 0.01 * s), ("gp", 0.5 + 0.02 * s))
+    ]
+    assert best_claim(pd.DataFrame(rows))["verdict"] == HOLDS
+    flipped = pd.DataFrame(rows).assign(
+        regressor=lambda d: d["regressor"].map({"log_linear": "gp", "gp": "log_linear"})
+    )
+    assert best_claim(flipped)["verdict"] == CONTRADICTED
+    ok = {"binds": True, "corpus_caps_bind": False, "free_epochs": 8.0, "capped_epochs": 4.0}
+    assert caps_claim([ok, ok])["verdict"] == HOLDS
+    assert caps_claim([ok, {**ok, "binds": False}])["verdict"] == OPEN
+    assert caps_claim([{**ok, "binds": False}])["verdict"] == CONTRADICTED
+
+
+def test_the_kl_pull_claim_reads_the_spread():
+    rng = np.random.default_rng(0)
+    rows = []
+    for s in range(12):
+        for kl, scale in ((0.05, 0.01), (0.0, 0.2)):
+            p = np.clip(np.array([0.3, 0.3, 0.4]) + rng.normal(0, scale, 3), 0.01, None)
+            rows.append(
+                {
+                    "m": 3,
+                    "seed": 0,
+                    "subset": s,
+                    "K": 8,
+                    "regressor": "log_linear",
+                    "proposer": "exact",
+                    "kl_weight": kl,
+                    "mixture": str((p / p.sum()).tolist()),
+                    "judge_predicted": 1.0,
+                    "tv_natural": 0.0,
+                }
+            )
+    tv = spread(pd.DataFrame(rows))
+    assert tv.groupby("kl_weight")["tv_mean"].mean()[0.05] < tv.groupby("kl_weight")["tv_mean"].mean()[0.0]
+    assert kl_claim(tv)["verdict"] == HOLDS
+
+
+def test_summary_counts_an_undefined_correlation_as_zero():
+    scores = pd.DataFrame(
+        {
+            "m": 2,
+            "regressor": "lightgbm",
+            "K": 3,
+            "seed": 0,
+            "subset": range(4),
+            "spearman": [np.nan, np.nan, 1.0, 1.0],
+            "pearson": np.nan,
+            "cpu_s": 0.1,
+        }
+    )
+    row = summarize(scores).iloc[0]
+    assert row["spearman_median"] == pytest.approx(0.5) and row["undefined"] == pytest.approx(0.5)
+
+
+def test_the_k_grid_is_c_times_m_plus_one_within_the_pool():
+    """config/olmix-design.yaml's grid: K_max = 8(m + 1), a third held out, c in (1, 3, 5)."""
+    d = DesignConfig(settings=("m2",))
+    grids = {m: d.k_grid(m, 8 * (m + 1)) for m in (2, 3, 5, 7)}
+    assert grids == {2: (3, 9, 15), 3: (4, 12, 20), 5: (6, 18, 30), 7: (8, 24, 40)}
+    assert d.n_holdout(24) == 8 and d.n_holdout(6) == 3
+    assert d.k_grid(2, 6) == (3,) and DesignConfig(settings=("a",), k_factors=(9,)).k_grid(2, 24) == (16,)
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        (
+            {"settings": ["m2"], "regressors": ["log_linear", "xgboost"]},
+            "design.regressors: unknown regressor 'xgboost'",
+        ),
+        (
+            {"settings": ["m2"], "proposers": ["exact", "annealing"]},
+            "design.proposers: unknown proposer 'annealing'",
+        ),
+        ({"settings": ["m2"], "judge": "search"}, "design.judge: 'search' cannot predict unseen mixtures"),
+        ({"settings": ["m2"], "subsets": 0}, "design.subsets: must be >= 1, got 0"),
+        ({"settings": ["m2"], "k_factors": [1, 0]}, "design.k_factors: give factors c > 0"),
+        ({"settings": ["m2"], "grid": 3}, "design: unknown field(s) ['grid']"),
+    ],
+)
+def test_bad_design_blocks_name_the_field(raw, message):
+    with pytest.raises(ConfigError) as err:
+        DesignConfig.from_dict(raw)
+    assert message in str(err.value)

@@ -1,0 +1,58 @@
+"""The design experiment's DAG (config/olmix-design.yaml and its tiny test config): swarms, their analyses
+and one report, no final run; a bad design block stops the dry run."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.workflow.helpers import job_counts, snakemake, write_config
+
+
+def test_tiny_design_dag_has_the_design_rules_and_no_final_run(tmp_path):
+    """m = 2 and 3 at swarm_factor 2: 6 + 8 proxies, a swarm draw and priors each, one analysis per
+    swarm, one report; every training job is a swarm proxy."""
+    cfg = write_config("config/test/olmix-design-tiny.yaml", tmp_path)
+    proc = snakemake(tmp_path, cfg, "-n")
+    counts = job_counts(proc.stdout)
+    assert counts == {
+        "all": 1,
+        "tokenizer": 1,
+        "pack": 3,
+        "priors": 2,
+        "fit": 2,
+        "train": 6 + 8,
+        "design_swarm": 2,
+        "design_report": 1,
+        "total": 26,
+    }
+    jobs = re.findall(r"wildcards: job=(\S+)", proc.stdout)
+    assert len(jobs) == 14 and all(re.fullmatch(r"m[23]/pilots/swarm/seed0/run\d+", j) for j in jobs)
+    assert "/runs/" not in proc.stdout and "table2" not in proc.stdout
+
+
+def test_full_design_dag(tmp_path):
+    """config/olmix-design.yaml: K_max = 8(m + 1) proxies for m = 2, 3, 5, 7 (168), one analysis each."""
+    cfg = write_config("config/olmix-design.yaml", tmp_path)
+    counts = job_counts(snakemake(tmp_path, cfg, "-n").stdout)
+    assert counts["train"] == 24 + 32 + 48 + 64 and counts["design_swarm"] == 4 and counts["pack"] == 7
+    assert counts["design_report"] == 1 and "select_pilot" not in counts
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"design.regressors": ["log_linear", "xgboost"]}, "design.regressors: unknown regressor 'xgboost'"),
+        ({"design.proposers": ["exact", "annealing"]}, "design.proposers: unknown proposer 'annealing'"),
+        ({"design.settings": ["m2", "m9"]}, "design.settings: unknown setting 'm9'"),
+        ({"methods.olmix.gp": {"n_restarts": -1}}, "methods.olmix.gp.n_restarts: must be >= 0, got -1"),
+        ({"run": {"methods": ["stratified"]}}, "design: the design experiment is a config of its own"),
+    ],
+)
+def test_bad_design_config_stops_the_dry_run(tmp_path, overrides, message):
+    cfg = write_config("config/test/olmix-design-tiny.yaml", tmp_path, **overrides)
+    proc = snakemake(tmp_path, cfg, "-n", check=False)
+    assert proc.returncode != 0
+    assert message in proc.stdout + proc.stderr
+    assert not (tmp_path / "results").exists()
