@@ -12,11 +12,11 @@ from typing import Any
 from pipeline_lib.config.errors import ConfigError, FieldErrors
 from pipeline_lib.config.ranges import ranged
 from pipeline_lib.config.types import Checked
+from pipeline_lib.config.units import PREDICTS_UNSEEN, PROPOSER_NAMES, REGRESSOR_NAMES
 
 DESIGN = "design"
 """The config block and the results directory of the per-swarm analyses (``design/<setting>/seed<n>/``)."""
-ALL_REGRESSORS = ("linear", "log_linear", "lightgbm", "gp", "bimix", "autoscale", "search")
-ALL_PROPOSERS = ("exact", "simulation", "search", "topk")
+ALL_REGRESSORS, ALL_PROPOSERS = REGRESSOR_NAMES, PROPOSER_NAMES
 
 
 @dataclass(frozen=True)
@@ -46,21 +46,18 @@ class DesignConfig(Checked):
     of its free weight."""
 
     def problems(self) -> list[tuple[str, str]]:
-        from pipeline_lib.olmix.fit.proposers import PROPOSERS
-        from pipeline_lib.olmix.fit.regressors import REGRESSORS
-
         out = [
-            ("regressors", f"unknown regressor '{r}'; choose from {sorted(REGRESSORS)}")
+            ("regressors", f"unknown regressor '{r}'; choose from {sorted(REGRESSOR_NAMES)}")
             for r in self.regressors
-            if r not in REGRESSORS
+            if r not in REGRESSOR_NAMES
         ]
         out += [
-            ("proposers", f"unknown proposer '{p}'; choose from {sorted(PROPOSERS)}")
+            ("proposers", f"unknown proposer '{p}'; choose from {sorted(PROPOSER_NAMES)}")
             for p in self.proposers
-            if p not in PROPOSERS
+            if p not in PROPOSER_NAMES
         ]
-        if self.judge not in REGRESSORS or not REGRESSORS[self.judge].can_extrapolate:
-            judges = sorted(n for n, c in REGRESSORS.items() if c.can_extrapolate)
+        if self.judge not in PREDICTS_UNSEEN:
+            judges = sorted(PREDICTS_UNSEEN)
             out.append(("judge", f"'{self.judge}' cannot predict unseen mixtures; choose from {judges}"))
         if "log_linear" not in self.regressors:
             out.append(
