@@ -114,12 +114,15 @@ def view_of(wildcards):
 def data_json():
     """The data block (defaults filled in) as one JSON argument; no views or partitions, no keys for them
     (so a config without them keeps the data steps' parameters, and their outputs, as they were)."""
-    data = {k: v for k, v in dataclasses.asdict(PROJECT.data).items() if v or k not in ("views", "partitions")}
+    data = {
+        k: v for k, v in dataclasses.asdict(PROJECT.data).items() if v or k not in ("views", "partitions")
+    }
     return json.dumps(data, sort_keys=True)
 
 
 def source_files(groups):
-    return list(dict.fromkeys(str(path) for g in groups for path in _source.input_files(g)))  # views share files
+    """The corpus files of ``groups``, each once (views share their parent's files)."""
+    return list(dict.fromkeys(str(path) for g in groups for path in _source.input_files(g)))
 
 
 def group_data(groups):
@@ -254,7 +257,9 @@ def get_reuse_natural(wildcards):
     natural = PLAN.swarm_config(REUSE.stage_key(stage)).natural
     if not natural:
         return ""
-    return f"--natural {shlex.quote(json.dumps({d: natural[d] for d in REUSE.stages[stage]}, sort_keys=True))}"
+    return (
+        f"--natural {shlex.quote(json.dumps({d: natural[d] for d in REUSE.stages[stage]}, sort_keys=True))}"
+    )
 
 
 def get_reuse_link_inputs(wildcards):
@@ -302,7 +307,9 @@ def report_outputs(*names):
         for ext in ("csv", "md", "tex", "html"):
             path = R(paths.report(f"{name}.{ext}"))
             if ext == "html":
-                path = report(path, caption=f"../report/{name}.rst", category="Tables", labels={"table": name})
+                path = report(
+                    path, caption=f"../report/{name}.rst", category="Tables", labels={"table": name}
+                )
             outputs[f"{name}_{ext}"] = path
     return outputs
 
@@ -311,7 +318,9 @@ def setting_report(path, name, setting="{setting}{view}"):
     """A per-setting table or figure in the HTML report, labelled by setting (not by its path)."""
     category = "Tables" if path.endswith(".html") else "Figures"
     labels = {"table" if category == "Tables" else "figure": name, "setting": setting}
-    return report(path, caption=f"../report/{name}.rst", category=category, subcategory=setting, labels=labels)
+    return report(
+        path, caption=f"../report/{name}.rst", category=category, subcategory=setting, labels=labels
+    )
 
 
 def figure(path, name, setting=None):
