@@ -440,3 +440,8 @@ def _check_partial(reuse: ReuseConfig) -> Problems:
                 f"reuse.partial.{t}: {bad} are not unaffected domains of stage {t} ({sorted(unaffected)})"
             )
     return problems
+
+
+def top_method_config(config: Mapping[str, Any], method: str) -> MethodConfig:
+    """``methods.<method>`` typed (after what it ``extends``, code defaults filled), outside any setting."""
+    return build_method_config(method, *_raw_method(config, None, method))
