@@ -88,7 +88,7 @@ except (ConfigError, DataError) as err:
 PLAN = Planner(PROJECT)
 RESULTS = config["results_dir"]
 # One corpus per results_dir (pipeline_lib/data_identity.py): checked here (a dry run too), recorded by onstart.
-CONFIG_FILES = config_files() or ["config.yaml"]
+CONFIG_FILES = [str(Path(f).resolve()) for f in config_files() or ["config.yaml"]]
 DATA_IDENTITY = data_identity(PROJECT.data.source, PROJECT.tokenizer_groups)
 try:
     check_data_identity(RESULTS, DATA_IDENTITY, CONFIG_FILES)
