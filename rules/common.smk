@@ -107,9 +107,9 @@ if GPUS_PER_RUN > 1 and (_problems := PLAN.data_parallel_problems(GPUS_PER_RUN))
 # that is this interpreter: its folder (the venv's bin) goes first on the jobs' PATH; with one, the
 # environment's own.
 PY = "python"
-_bin, _path = os.path.dirname(sys.executable), os.environ.get("PATH", "")
-if not workflow.deployment_settings.deployment_method and _path.split(os.pathsep)[0] != _bin:
-    os.environ["PATH"] = os.pathsep.join([_bin, _path])
+_path = os.get_exec_path()  # PATH's folders
+if not workflow.deployment_settings.deployment_method and _path[:1] != [os.path.dirname(sys.executable)]:
+    os.environ.update(PATH=os.pathsep.join([os.path.dirname(sys.executable), *_path]))
 logger.info(f"results_dir: {Path(RESULTS).resolve()}")
 DATA = f"{RESULTS}/{paths.DATA}"
 VIEW = "{setting}{view}"  # the pattern of a view's key in outputs
