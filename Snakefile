@@ -57,13 +57,16 @@ if PROJECT.design:
 
 # One workflow at a time per results_dir (pipeline_lib/results_lock.py): taken when jobs are about to run, so
 # not for a dry run, --list or --report, nor in the jobs Snakemake spawns (--no-hooks); held until it exits.
+# Then the results_dir records its data (<results_dir>/data/data.json; rules/common.smk refuses other data).
 onstart:
+    from pipeline_lib.data_identity import write_data_identity
     from pipeline_lib.results_lock import ResultsDirLocked, lock_results_dir
 
     try:
         lock_results_dir(RESULTS)
     except ResultsDirLocked as err:
         raise WorkflowError(str(err)) from None
+    write_data_identity(RESULTS, DATA_IDENTITY, CONFIG_FILES)  # checked when this file loaded
 
 
 rule all:

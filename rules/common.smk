@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import jsonschema
+import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 from snakemake.utils import validate
@@ -22,10 +23,12 @@ shell.prefix(  # Snakemake formats the prefix: doubled braces are the shell's
 )
 
 from pipeline_lib.config import RESTRICTED, ConfigError, load_project
+from pipeline_lib.config.effective import summary as effective_summary
 from pipeline_lib.config.names import results_dir_problems
 from pipeline_lib.config.types import EXECUTION_ENV, PACK_CHECKS_ENV
 from pipeline_lib.config.registry import METHODS, PROXY, fit_step
 from pipeline_lib.data.sources import DataError, make_source
+from pipeline_lib.data_identity import DataMismatch, check_data_identity, data_identity
 from pipeline_lib.plan import Planner, paths
 
 SCHEMA = os.path.join(workflow.basedir, "config", "config.schema.yaml")
@@ -56,6 +59,19 @@ def _validate_config(config):
         raise WorkflowError(_schema_problem(cause)) from None
 
 
+def _differs_from_default(config):
+    """The effective settings of ``config`` that differ from config.yaml's, as lines ('' when none does)."""
+    default = yaml.safe_load(Path(workflow.basedir, "config.yaml").read_text(encoding="utf-8"))
+    _validate_config(default)
+    return effective_summary(config, default, config_files())
+
+
+def config_files():
+    """The --configfile files as given (relative to the working directory when under it); [] for none."""
+    files = [Path(f).resolve() for f in workflow.overwrite_configfiles]
+    return [str(f.relative_to(Path.cwd())) if f.is_relative_to(Path.cwd()) else str(f) for f in files]
+
+
 _validate_config(config)
 try:
     if _problems := results_dir_problems(config["results_dir"], Path.cwd()):
@@ -70,14 +86,30 @@ except (ConfigError, DataError) as err:
     raise WorkflowError(str(err)) from None
 
 PLAN = Planner(PROJECT)
+RESULTS = config["results_dir"]
+# One corpus per results_dir (pipeline_lib/data_identity.py): checked here (a dry run too), recorded by onstart.
+CONFIG_FILES = [str(Path(f).resolve()) for f in config_files() or ["config.yaml"]]
+DATA_IDENTITY = data_identity(PROJECT.data.source, PROJECT.tokenizer_groups)
+try:
+    check_data_identity(RESULTS, DATA_IDENTITY, CONFIG_FILES)
+except DataMismatch as err:
+    raise WorkflowError(str(err)) from None
+# What this run sets otherwise than the demo's config.yaml (a --configfile replaces it), before any job.
+if workflow.is_main_process and (_changed := _differs_from_default(config)):
+    logger.info(_changed)
 # resources.gpus_per_run > 1: each run trains data-parallel over that many GPUs (torchrun; pipeline_lib/parallel.py)
 GPUS_PER_RUN = config["resources"]["gpus_per_run"]
 RANKS = f" --ranks {GPUS_PER_RUN}" if GPUS_PER_RUN > 1 else ""
 if GPUS_PER_RUN > 1 and (_problems := PLAN.data_parallel_problems(GPUS_PER_RUN)):
     raise WorkflowError("resources.gpus_per_run:\n  - " + "\n  - ".join(_problems))
-# The Python that runs the steps: this one, or the environment's own under --software-deployment-method.
-PY = "python" if workflow.deployment_settings.deployment_method else sys.executable
-RESULTS = config["results_dir"]
+# The Python that runs the steps: `python` from PATH, so no job's recorded command names this checkout's
+# interpreter (results moved with .snakemake/ to another checkout rerun nothing). Without a deployment method
+# that is this interpreter: its folder (the venv's bin) goes first on the jobs' PATH; with one, the
+# environment's own.
+PY = "python"
+_path = os.get_exec_path()  # PATH's folders
+if not workflow.deployment_settings.deployment_method and _path[:1] != [os.path.dirname(sys.executable)]:
+    os.environ.update(PATH=os.pathsep.join([os.path.dirname(sys.executable), *_path]))
 logger.info(f"results_dir: {Path(RESULTS).resolve()}")
 DATA = f"{RESULTS}/{paths.DATA}"
 VIEW = "{setting}{view}"  # the pattern of a view's key in outputs
@@ -114,12 +146,15 @@ def view_of(wildcards):
 def data_json():
     """The data block (defaults filled in) as one JSON argument; no views or partitions, no keys for them
     (so a config without them keeps the data steps' parameters, and their outputs, as they were)."""
-    data = {k: v for k, v in dataclasses.asdict(PROJECT.data).items() if v or k not in ("views", "partitions")}
+    data = {
+        k: v for k, v in dataclasses.asdict(PROJECT.data).items() if v or k not in ("views", "partitions")
+    }
     return json.dumps(data, sort_keys=True)
 
 
 def source_files(groups):
-    return list(dict.fromkeys(str(path) for g in groups for path in _source.input_files(g)))  # views share files
+    """The corpus files of ``groups``, each once (views share their parent's files)."""
+    return list(dict.fromkeys(str(path) for g in groups for path in _source.input_files(g)))
 
 
 def group_data(groups):
@@ -179,7 +214,9 @@ def fit_file(view, name, seed):
 
 
 # -- fit steps: every method's, from its registry declaration -------------------------------------------
-FIT_STEPS = list(dict.fromkeys(name for view in [*PLAN.views, *PLAN.design_views] for name in PLAN.fit_steps(view)))
+FIT_STEPS = list(
+    dict.fromkeys(name for view in [*PLAN.views, *PLAN.design_views] for name in PLAN.fit_steps(view))
+)
 
 
 def get_fit_inputs(wildcards):
@@ -254,7 +291,9 @@ def get_reuse_natural(wildcards):
     natural = PLAN.swarm_config(REUSE.stage_key(stage)).natural
     if not natural:
         return ""
-    return f"--natural {shlex.quote(json.dumps({d: natural[d] for d in REUSE.stages[stage]}, sort_keys=True))}"
+    return (
+        f"--natural {shlex.quote(json.dumps({d: natural[d] for d in REUSE.stages[stage]}, sort_keys=True))}"
+    )
 
 
 def get_reuse_link_inputs(wildcards):
@@ -312,7 +351,9 @@ def report_outputs(*names):
         for ext in ("csv", "md", "tex", "html"):
             path = R(paths.report(f"{name}.{ext}"))
             if ext == "html":
-                path = report(path, caption=f"../report/{name}.rst", category="Tables", labels={"table": name})
+                path = report(
+                    path, caption=f"../report/{name}.rst", category="Tables", labels={"table": name}
+                )
             outputs[f"{name}_{ext}"] = path
     return outputs
 
@@ -321,7 +362,9 @@ def setting_report(path, name, setting="{setting}{view}"):
     """A per-setting table or figure in the HTML report, labelled by setting (not by its path)."""
     category = "Tables" if path.endswith(".html") else "Figures"
     labels = {"table" if category == "Tables" else "figure": name, "setting": setting}
-    return report(path, caption=f"../report/{name}.rst", category=category, subcategory=setting, labels=labels)
+    return report(
+        path, caption=f"../report/{name}.rst", category=category, subcategory=setting, labels=labels
+    )
 
 
 def figure(path, name, setting=None):

@@ -14,7 +14,10 @@ rule design_swarm:
     input:
         unpack(get_design_inputs),
     output:
-        **{f.split(".")[0]: R(f"{paths.design_dir('{dsetting}', '{seed}')}/{f}") for f in paths.DESIGN_OUTPUTS},
+        **{
+            f.split(".")[0]: R(f"{paths.design_dir('{dsetting}', '{seed}')}/{f}")
+            for f in paths.DESIGN_OUTPUTS
+        },
     params:
         config=lambda wc: json.dumps(PLAN.swarm_config(wc.dsetting).to_dict(), sort_keys=True),
         design=json.dumps(config["design"], sort_keys=True),
@@ -36,11 +39,21 @@ rule design_swarm:
 
 rule design_report:
     input:
-        [R(f"{paths.design_dir(s, seed)}/{f}") for s in DESIGN.settings for seed in DESIGN.seeds for f in paths.DESIGN_OUTPUTS],
+        [
+            R(f"{paths.design_dir(s, seed)}/{f}")
+            for s in DESIGN.settings
+            for seed in DESIGN.seeds
+            for f in paths.DESIGN_OUTPUTS
+        ],
     output:
         claims=R(paths.report("claims.md")),
         claims_csv=R(paths.report("claims.csv")),
-        claims_html=report(R(paths.report("claims.html")), caption="../report/design.rst", category="Tables", labels={"table": "olmix design claims"}),
+        claims_html=report(
+            R(paths.report("claims.html")),
+            caption="../report/design.rst",
+            category="Tables",
+            labels={"table": "olmix design claims"},
+        ),
         table=R(paths.report("design.md")),
         kstar=R(paths.report("kstar.md")),
         spread=R(paths.report("spread.md")),

@@ -54,7 +54,9 @@ rule select_pilot:
 rule law_fidelity:
     input:
         static=R(paths.fit_file("{setting}", STATIC_LAW, "{seed}")),
-        parent=lambda wc: R(paths.run_outputs(paths.pilot_dir(wc.setting, paths.DYNAMIC, wc.seed, "parent"))["run"]),
+        parent=lambda wc: R(
+            paths.run_outputs(paths.pilot_dir(wc.setting, paths.DYNAMIC, wc.seed, "parent"))["run"]
+        ),
         children=lambda wc: results(PLAN.dynamic_children(wc.setting, wc.seed)),
         online=get_similarity_inputs,
     output:

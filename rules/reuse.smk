@@ -67,12 +67,19 @@ rule reuse_fit:
 rule reuse_table:
     input:
         fits=get_reuse_fits,
-        targets=lambda wc: results(f"{paths.reuse_target(s, seed)}/run.json" for s in REUSE.strategies for seed in REUSE.seeds),
+        targets=lambda wc: results(
+            f"{paths.reuse_target(s, seed)}/run.json" for s in REUSE.strategies for seed in REUSE.seeds
+        ),
     output:
         csv=R(paths.reuse_report("reuse.csv")),
         md=R(paths.reuse_report("reuse.md")),
         tex=R(paths.reuse_report("reuse.tex")),
-        html=report(R(paths.reuse_report("reuse.html")), caption="../report/reuse.rst", category="Tables", labels={"table": "reuse"}),
+        html=report(
+            R(paths.reuse_report("reuse.html")),
+            caption="../report/reuse.rst",
+            category="Tables",
+            labels={"table": "reuse"},
+        ),
         stages_csv=R(paths.reuse_report("stages.csv")),
         stages_md=R(paths.reuse_report("stages.md")),
         mixtures=R(paths.reuse_report("mixtures.csv")),

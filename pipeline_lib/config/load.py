@@ -478,3 +478,8 @@ def _load_design(config: Mapping[str, Any], project: Project) -> tuple[Project, 
         )
     project = dataclasses.replace(project, settings=views, design=design, run_settings=())
     return project, problems
+
+
+def top_method_config(config: Mapping[str, Any], method: str) -> MethodConfig:
+    """``methods.<method>`` typed (after what it ``extends``, code defaults filled), outside any setting."""
+    return build_method_config(method, *_raw_method(config, None, method))

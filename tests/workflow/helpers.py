@@ -32,9 +32,14 @@ def write_config(src: str | Path, workdir: Path, resolve_source: bool = True, **
     return path
 
 
+PLAIN_LOG = ["--workflow-profile", "none", "--rerun-incomplete"]
+"""Snakemake's plain text log (the tests read it; profiles/default's live display is for people), with the
+default profile's rerun-incomplete."""
+
+
 def snakemake_command(workdir: Path, configfiles: Path | list[Path], repo: Path = REPO) -> list[str]:
     """The snakemake command line of the tests: the repo's Snakefile (this checkout, or a copy), 2 cores,
-    the greedy scheduler."""
+    the greedy scheduler, the plain text log (:data:`PLAIN_LOG`)."""
     files = configfiles if isinstance(configfiles, list) else [configfiles]
     return [
         sys.executable,
@@ -50,6 +55,7 @@ def snakemake_command(workdir: Path, configfiles: Path | list[Path], repo: Path 
         "2",
         "--scheduler",
         "greedy",
+        *PLAIN_LOG,
     ]
 
 

@@ -11,7 +11,15 @@ import sys
 
 import pytest
 
-from tests.workflow.helpers import REPO, job_counts, snakemake, snakemake_command, train_jobs, write_config
+from tests.workflow.helpers import (
+    PLAIN_LOG,
+    REPO,
+    job_counts,
+    snakemake,
+    snakemake_command,
+    train_jobs,
+    write_config,
+)
 
 
 def test_default_config_dag(tmp_path):
@@ -265,7 +273,7 @@ def test_malformed_default_config_names_the_line(tmp_path):
     )
     (tmp_path / "config.yaml").write_text(text)
     line = text.splitlines().index("   lr: [1") + 1
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "-n"]
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "-n", *PLAIN_LOG]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert proc.returncode != 0
     assert (
