@@ -44,8 +44,8 @@ olmix-design: install  ## Olmix's design space: swarms for m = 2, 3, 5, 7, resam
 	$(SNAKEMAKE) --cores $(CORES) --configfile config/olmix-design.yaml
 	@echo; cat results/olmix-design/report/claims.md; echo; cat results/olmix-design/report/kstar.md
 
-test: install  ## the whole suite (unit, workflow dry runs, end to end), over $(CORES) pytest-xdist workers
-	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -q -n $(CORES) --durations=10
+test: install  ## the whole suite (unit, workflow dry runs, end to end), over $(CORES) pytest-xdist workers (a module per worker: its shared workflow runs once)
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -q -n $(CORES) --dist loadscope --durations=10
 
 test-fast: install  ## unit tests only
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -q tests/unit
