@@ -60,8 +60,12 @@ def _validate_config(config):
 
 
 def _differs_from_default(config):
-    """The effective settings of ``config`` that differ from config.yaml's, as lines ('' when none does)."""
-    default = yaml.safe_load(Path(workflow.basedir, "config.yaml").read_text(encoding="utf-8"))
+    """The effective settings of ``config`` that differ from config.yaml's, as lines ('' when none does, or
+    when the workflow has no config.yaml of its own: a deployed copy run with a user's config only)."""
+    path = Path(workflow.basedir, "config.yaml")
+    if not path.is_file():
+        return ""
+    default = yaml.safe_load(path.read_text(encoding="utf-8"))
     _validate_config(default)
     return effective_summary(config, default, config_files())
 
