@@ -22,6 +22,7 @@ from pipeline_lib.config.reuse import REUSE, ReuseConfig
 from pipeline_lib.config.types import (
     AIOLI_PLUS,
     RESTRICTED,
+    TRACKER_PACKAGES,
     ConfigError,
     DataConfig,
     PilotConfig,
@@ -228,14 +229,16 @@ def _load_restricted(raw: Mapping[str, Any] | None, settings: dict[str, Setting]
 
 
 def _check_tracking(settings: dict[str, Setting]) -> Problems:
-    """``train.tensorboard`` needs the tensorboard package (the ``tracking`` extra)."""
+    """Each tracker a setting logs to needs its package (tensorboard: the ``tracking`` extra)."""
     import importlib.util
 
-    wanted = [name for name, s in settings.items() if s.train.tensorboard]
-    if wanted and importlib.util.find_spec("tensorboard") is None:
-        return [f"train.tensorboard is on (settings {wanted}) but tensorboard is not installed: "
-                'pip install -e ".[tracking]", or set train.tensorboard: false']  # fmt: skip
-    return []
+    problems = []
+    for tracker, package in TRACKER_PACKAGES.items():
+        wanted = [name for name, s in settings.items() if tracker in s.train.tracker_names]
+        if wanted and importlib.util.find_spec(tracker) is None:
+            problems.append(f"train.trackers: {tracker} is on (settings {wanted}) but not installed: "
+                            f"pip install {package}, or leave it out")  # fmt: skip
+    return problems
 
 
 def _check_groups(data: DataConfig | None, settings: dict[str, Setting]) -> Problems:

@@ -202,6 +202,9 @@ def is_execution(f: dataclasses.Field) -> bool:
     return bool(f.metadata.get("execution"))
 
 
+TRACKERS = ("tensorboard", "wandb", "mlflow")
+"""The tracker backends (``pipeline_lib.train.tracking.BACKENDS``), by the package each needs."""
+TRACKER_PACKAGES = {"tensorboard": '-e ".[tracking]"', "wandb": "wandb", "mlflow": "mlflow-skinny"}
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune-no-cudagraphs", "max-autotune")
 
 
@@ -267,7 +270,16 @@ class TrainConfig:
     max_loss: float | None = 100.0
     """Stop a run whose training loss exceeds this (nats per token); a non-finite loss always stops it."""
     tensorboard: bool = execution(False)
-    """TensorBoard event files of the validation losses in ``<run>/tensorboard/`` (the ``tracking`` extra)."""
+    """TensorBoard event files in ``<run>/tensorboard/`` (the ``tracking`` extra): ``trackers`` with
+    ``tensorboard``."""
+    trackers: tuple[str, ...] = execution(())
+    """Experiment trackers the run logs to (:data:`TRACKERS`): training loss and lr, the mixture p^t and the
+    validation losses (``pipeline_lib/train/tracking.py``)."""
+
+    @property
+    def tracker_names(self) -> tuple[str, ...]:
+        """The trackers the run logs to: ``trackers``, and ``tensorboard`` when ``tensorboard`` is on."""
+        return tuple(dict.fromkeys([*self.trackers, *(["tensorboard"] if self.tensorboard else [])]))
 
     def execution(self) -> dict[str, Any]:
         """The fields that say how a run executes, not what it computes."""
@@ -284,6 +296,8 @@ class TrainConfig:
             problems.append("train.loss_chunk must be >= 0 (0: off)")
         if self.compile_mode not in COMPILE_MODES:
             problems.append(f"train.compile_mode must be one of {COMPILE_MODES}, got '{self.compile_mode}'")
+        if unknown := [t for t in self.trackers if t not in TRACKERS]:
+            problems.append(f"train.trackers: unknown tracker(s) {unknown}; choose from {list(TRACKERS)}")
         if self.attention not in ("auto", "sdpa", "flash"):
             problems.append(f"train.attention must be auto, sdpa or flash, got '{self.attention}'")
         if self.checkpoint_every is not None and self.checkpoint_every < 1:

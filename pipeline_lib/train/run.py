@@ -49,7 +49,7 @@ from pipeline_lib.train.allocator import keep_freed_memory
 from pipeline_lib.train.checkpoint import NAME as CHECKPOINT
 from pipeline_lib.train.checkpoint import Checkpointer
 from pipeline_lib.train.evaluations import TEST, VALIDATION, SplitBPB, TaskSuiteBPB, scored
-from pipeline_lib.train.tracking import TensorBoardTracker
+from pipeline_lib.train.tracking import make_tracker
 from pipeline_lib.train.trainer import DivergenceError, Trainer
 
 log = logging.getLogger(__name__)
@@ -173,7 +173,8 @@ def train_run(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     main = ranks.is_main
-    tracker = TensorBoardTracker(out / "tensorboard") if spec.train.tensorboard and main else None
+    name = f"{spec.setting}/{spec.method}/seed{spec.seed}"
+    tracker = make_tracker(spec.train.tracker_names, out, name, spec.identity()) if main else None
     progress = out / "progress.jsonl" if main else None
     trainer = Trainer(spec, data, progress=progress, tracker=tracker, ranks=ranks)
     if init_state is not None:

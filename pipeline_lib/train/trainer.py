@@ -12,7 +12,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +33,7 @@ from pipeline_lib.train.checkpoint import Checkpointer
 from pipeline_lib.train.evaluate import batch_to_device, group_losses, row_losses
 from pipeline_lib.train.evaluations import TEST, VALIDATION, Evaluation, Scored, scored
 from pipeline_lib.train.schedule import lr_at
+from pipeline_lib.train.tracking import Tracker
 
 if TYPE_CHECKING:
     from pipeline_lib.tasks.batching import TaskRows
@@ -98,7 +99,7 @@ class Trainer:
         data: Sequence[GroupTokens],
         device: torch.device | None = None,
         progress: Path | None = None,
-        tracker: Callable[[int, int, dict[str, float]], None] | None = None,
+        tracker: Tracker | None = None,
         ranks: Ranks = SINGLE,
     ) -> None:
         self.spec, self.cfg, self.ranks = spec, spec.train, ranks
@@ -149,7 +150,7 @@ class Trainer:
         self.last_loss: float | None = None  # the last training loss read back to the host
         self._pending: list[tuple[int, float, torch.Tensor | float]] = []  # (step, lr, loss) not yet read
         self.progress = progress  # validation losses appended as JSON lines while training (tail -f)
-        self.tracker = tracker  # the same records to an experiment tracker (TensorBoard), if any
+        self.tracker = tracker  # training loss and lr, p^t and the validation records, to experiment trackers
 
     def _data_parallel(self) -> torch.nn.Module:
         """The model under DDP for the default objective: rank 0's weights broadcast, gradients averaged in
@@ -217,6 +218,8 @@ class Trainer:
             self.history.mixture[-1] = row
         else:
             self.history.mixture.append(row)
+        if self.tracker is not None:
+            self.tracker.log(self.step, {f"mixture/{g}": v for g, v in row.items() if g != "step"})
 
     def forward_losses(self, batch: torch.Tensor) -> torch.Tensor:
         """Per-token losses (B, T) of a (B, T + 1) token batch, under the run's autocast."""
@@ -280,6 +283,8 @@ class Trainer:
         for (step, lr, _), value in zip(pending, self._read([v for _, _, v in pending]), strict=True):
             self.last_loss = value
             self._check_loss(value, lr, step)
+            if self.tracker is not None:
+                self.tracker.log(step, {"train/loss": value, "train/lr": lr})
         return self.last_loss
 
     def _read(self, values: list[float | torch.Tensor]) -> list[float]:
@@ -345,7 +350,9 @@ class Trainer:
             with open(self.progress, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps({"step": self.step, "tokens": self.tokens, "val_loss": values}) + "\n")
         if self.tracker is not None:
-            self.tracker(self.step, self.tokens, values)
+            mean = sum(float(v) for v in losses) / len(self.groups)
+            scalars = {f"val_loss/{g}": float(v) for g, v in zip(self.groups, losses, strict=True)}
+            self.tracker.log(self.step, {**scalars, "val_loss/mean": mean, "tokens": self.tokens})
 
     # -- the loop -----------------------------------------------------------------------------------
     def run(

@@ -173,8 +173,9 @@ def test_train_run_continues_a_killed_job_and_removes_its_checkpoint(tmp_path, m
 
 
 def test_tensorboard_tracker_gets_the_progress_records(tmp_path, monkeypatch):
-    """The tracker is fed the same per-evaluation records as progress.jsonl (a stand-in SummaryWriter: the
-    tensorboard package is an optional extra the tests never need)."""
+    """The tracker is fed every step's training loss and lr, the mixture, and the same per-evaluation
+    records as progress.jsonl (a stand-in SummaryWriter: the tensorboard package is an optional extra the
+    tests never need)."""
     import sys
     import types
 
@@ -205,4 +206,7 @@ def test_tensorboard_tracker_gets_the_progress_records(tmp_path, monkeypatch):
     for line in lines:
         for group, value in line["val_loss"].items():
             assert logged[(f"val_loss/{group}", line["step"])] == pytest.approx(value, abs=1e-4)
+    assert sorted(step for tag, step in logged if tag == "train/loss") == list(range(8))
+    assert sorted(step for tag, step in logged if tag == "train/lr") == list(range(8))
+    assert all(logged[(f"mixture/{g}", 0)] == 0.5 for g in GROUPS)
     assert calls[0] == ("dir", str(tmp_path / "tb")) and calls[-1] == ("closed",)

@@ -303,7 +303,8 @@ def test_tensorboard_without_its_package_stops_the_load(monkeypatch):
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name: None if name == "tensorboard" else real(name)
     )
-    with pytest.raises(ConfigError, match=r"train.tensorboard is on .* pip install -e \".\[tracking\]\""):
+    message = r"train.trackers: tensorboard is on .* pip install -e \".\[tracking\]\""
+    with pytest.raises(ConfigError, match=message):
         _load(lambda c: c.update(train={"tensorboard": True}))
 
 
