@@ -30,7 +30,7 @@ def interaction_matrix(
         pd.DataFrame(t, index=list(tasks), columns=list(domains)),
         annot=True, fmt=".2f", cmap="RdBu_r", vmin=-lim, vmax=lim, ax=ax, cbar_kws={"label": "t (centred)"},
     )  # fmt: skip
-    ax.set_title("Interaction matrix: a domain's effect on each task's metric (lower = helps)")
+    ax.set_title("Interaction matrix: a group's effect on each task's metric (lower = helps)")
     save_png(fig, out)
 
 
@@ -56,17 +56,21 @@ def predicted_vs_observed(swarm: Swarm, predicted: np.ndarray, loo: Sequence | N
 
 
 def mixture_bars(domains: Sequence[str], mixtures: Mapping[str, Sequence[float]], out: str | Path) -> None:
-    """Grouped bars: each named mixture's weight per domain."""
+    """Grouped bars: each named mixture's weight per group, its value on each bar."""
     frame = pd.DataFrame(
         [
-            {"domain": d, "mixture": name, "weight": w}
+            {"group": d, "mixture": name, "weight": w}
             for name, p in mixtures.items()
             for d, w in zip(domains, p, strict=True)
         ]
     )
-    fig, ax = plt.subplots(figsize=(1.5 + 1.0 * len(domains), 3.0))
-    sns.barplot(frame, x="domain", y="weight", hue="mixture", ax=ax)
-    ax.set(ylim=(0, 1), ylabel="proportion")
+    fig, ax = plt.subplots(figsize=(1.5 + 1.0 * len(domains), 3.2))
+    sns.barplot(frame, x="group", y="weight", hue="mixture", ax=ax)
+    for bars in ax.containers:
+        ax.bar_label(bars, fmt="%.3f", fontsize=7, padding=1)
+    ax.set(
+        ylim=(0, 1.08), ylabel="proportion of the training tokens", title="The proposed mixture and natural"
+    )
     save_png(fig, out)
 
 

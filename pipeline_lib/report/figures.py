@@ -81,6 +81,7 @@ def plot_mixtures(frame: pd.DataFrame, title: str, out: str | Path) -> None:
         aspect=1.3,
     )  # fmt: skip
     grid.set(ylim=(0, 1))
+    grid.set_axis_labels("step", "p (share of the group in the batch)")
     grid.figure.suptitle(title, y=1.02)
     save_png(grid.figure, out)
 
@@ -94,12 +95,28 @@ def curve_frame(run_paths: Sequence[str]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "*", "h", "p")
+
+
+def method_styles(methods: Sequence[str]) -> tuple[dict[str, tuple], dict[str, str]]:
+    """A colour and a marker per method, distinct for up to 20 methods (tab20's colours, 12 markers: no two
+    methods share both), stratified first in grey."""
+    colours = sns.color_palette("tab20", 20)
+    ordered = method_order(list(methods))
+    palette = {m: (0.45, 0.45, 0.45) if m == BASELINE else colours[i % 20] for i, m in enumerate(ordered)}
+    return palette, {m: MARKERS[i % len(MARKERS)] for i, m in enumerate(ordered)}
+
+
 def plot_val_loss(frame: pd.DataFrame, title: str, out: str | Path) -> None:
     frame = frame[frame["step"] > 0]  # the untrained model's loss dwarfs the differences
+    order = method_order(list(frame["method"]))
+    palette, markers = method_styles(order)
     grid = sns.relplot(
-        data=frame, x="step", y="val_loss", hue="method", hue_order=method_order(list(frame["method"])),
-        col="group", kind="line", errorbar="sd", height=2.6, aspect=1.2, facet_kws={"sharey": False},
+        data=frame, x="step", y="val_loss", hue="method", hue_order=order, palette=palette, style="method",
+        style_order=order, markers=markers, dashes=False, col="group", kind="line", errorbar="sd",
+        height=2.6, aspect=1.2, facet_kws={"sharey": False},
     )  # fmt: skip
+    grid.set_axis_labels("step", "validation loss (nats per token)")
     grid.figure.suptitle(title, y=1.02)
     save_png(grid.figure, out)
 
@@ -131,6 +148,13 @@ def law_fit_frame(dml_fit: str | None, fidelity: str | None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def r_squared(observed: Sequence[float], predicted: Sequence[float]) -> float:
+    """1 - SS_res / SS_tot of the predictions (nan with no spread in the observations)."""
+    obs, pred = np.asarray(observed, float), np.asarray(predicted, float)
+    total = float(((obs - obs.mean()) ** 2).sum())
+    return 1.0 - float(((obs - pred) ** 2).sum()) / total if total > 0 else float("nan")
+
+
 def plot_law_fit(frame: pd.DataFrame, title: str, out: str | Path) -> None:
     laws = list(dict.fromkeys(frame["law"]))
     fig, axes = plt.subplots(1, len(laws), figsize=(4 * len(laws), 3.6), squeeze=False)
@@ -139,7 +163,8 @@ def plot_law_fit(frame: pd.DataFrame, title: str, out: str | Path) -> None:
         sns.scatterplot(data=part, x="observed", y="predicted", hue="group", ax=ax)
         lo, hi = part[["observed", "predicted"]].min().min(), part[["observed", "predicted"]].max().max()
         ax.plot([lo, hi], [lo, hi], color="grey", lw=1, ls="--")
-        ax.set_title(law)
+        ax.set_title(f"{law}: R² {r_squared(part['observed'], part['predicted']):.3f}")
+        ax.set(xlabel="observed validation loss (nats per token)", ylabel="predicted (nats per token)")
     fig.suptitle(title, y=1.02)
     save_png(fig, out)
 

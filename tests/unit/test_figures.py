@@ -44,3 +44,14 @@ def test_delta_figure_with_stratified_alone(tmp_path):
     runs = load_runs([table_run(tmp_path, "s", "stratified", 0, [10.0, 12.0])])
     plot_avg_ppl(runs, tmp_path / "only.png")
     assert (tmp_path / "only.png").stat().st_size > 0
+
+
+def test_every_method_gets_its_own_colour_and_marker_and_laws_their_r2():
+    from pipeline_lib.report.figures import method_styles, r_squared
+
+    methods = [f"m{i}" for i in range(14)] + ["stratified"]
+    palette, markers = method_styles(methods)
+    pairs = {(tuple(palette[m]), markers[m]) for m in methods}
+    assert len(pairs) == len(methods) and len({tuple(c) for c in palette.values()}) == len(methods)
+    assert r_squared([1.0, 2.0, 3.0], [1.0, 2.0, 3.0]) == 1.0
+    assert r_squared([1.0, 2.0, 3.0], [2.0, 2.0, 2.0]) == 0.0
