@@ -286,6 +286,7 @@ class TrainConfig:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if is_execution(f)}
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "trackers", tuple(self.trackers))  # YAML and JSON give a list
         problems = []
         for name in ("steps", "batch_size", "eval_every", "val_sequences", "eval_batch_size"):
             if getattr(self, name) < 1:
