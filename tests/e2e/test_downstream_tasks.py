@@ -10,23 +10,15 @@ import pytest
 
 from pipeline_lib.records import OlmixFit, RunRecord
 from pipeline_lib.tasks.shipped import read_manifest
-from tests.workflow.helpers import REPO, snakemake, write_config
+from tests.workflow.helpers import REPO, snakemake, two_seed_pair_config
 
 pytestmark = pytest.mark.slow
 
 
 def test_olmix_fitted_on_downstream_tasks_end_to_end(tmp_path):
-    cfg = write_config(
-        "config/test/tiny.yaml",
+    cfg = two_seed_pair_config(
         tmp_path,
-        settings={"pair": {"groups": ["arxiv", "stackexchange"]}},
-        run={
-            "settings": ["pair"],
-            "methods": ["stratified", "olmix"],
-            "seeds": [0, 1],
-            "law_fidelity": False,
-        },
-        restricted={"settings": []},
+        ["stratified", "olmix"],
         tasks={"set": "shipped"},
         **{"methods.olmix.objective": "tasks"},
     )

@@ -9,23 +9,15 @@ import pytest
 import yaml
 
 from pipeline_lib.records import MixtureTrace, RunRecord
-from tests.workflow.helpers import snakemake, write_config
+from tests.workflow.helpers import snakemake, two_seed_pair_config
 
 pytestmark = pytest.mark.slow
 
 
 def test_two_seed_workflow_reports_intervals_and_claims(tmp_path):
-    cfg = write_config(
-        "config/test/tiny.yaml",
+    cfg = two_seed_pair_config(
         tmp_path,
-        settings={"pair": {"groups": ["arxiv", "stackexchange"]}},
-        run={
-            "settings": ["pair"],
-            "methods": ["stratified", "aioli"],
-            "seeds": [0, 1],
-            "law_fidelity": False,
-        },
-        restricted={"settings": []},
+        ["stratified", "aioli"],
     )
     snakemake(tmp_path, cfg)
     report = tmp_path / "results" / "report"

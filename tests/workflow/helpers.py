@@ -99,3 +99,16 @@ def finished_workflow(workdir: Path, config: str | Path) -> tuple[Path, Path]:
     cfg = write_config(config, workdir)
     snakemake(workdir, cfg)
     return workdir, cfg
+
+
+def two_seed_pair_config(workdir: Path, methods: list[str], **overrides: Any) -> Path:
+    """tiny.yaml on one two-group setting (arxiv, stackexchange), two seeds, ``methods``, no law fidelity and
+    no restricted runs: the small multi-seed workflow of the e2e tests."""
+    return write_config(
+        "config/test/tiny.yaml",
+        workdir,
+        settings={"pair": {"groups": ["arxiv", "stackexchange"]}},
+        run={"settings": ["pair"], "methods": methods, "seeds": [0, 1], "law_fidelity": False},
+        restricted={"settings": []},
+        **overrides,
+    )
