@@ -67,6 +67,15 @@ onstart:
     except ResultsDirLocked as err:
         raise WorkflowError(str(err)) from None
     write_data_identity(RESULTS, DATA_IDENTITY, CONFIG_FILES)  # checked when this file loaded
+    start_launcher()
+
+
+onsuccess:
+    stop_launcher()
+
+
+onerror:
+    stop_launcher()
 
 
 rule all:

@@ -110,7 +110,31 @@ if GPUS_PER_RUN > 1 and (_problems := PLAN.data_parallel_problems(GPUS_PER_RUN))
 # interpreter (results moved with .snakemake/ to another checkout rerun nothing). Without a deployment method
 # that is this interpreter: its folder (the venv's bin) goes first on the jobs' PATH; with one, the
 # environment's own.
-PY = "python"
+# Each step runs through pipeline_lib.launcher: in a local workflow a fork server (started by onstart) that has
+# imported torch once forks the step, saving the interpreter's start-up and imports per job; elsewhere, or with
+# resources.fork_server false, the launcher execs `python -m <module>` as before. Same code, same numbers.
+PY = "python -m pipeline_lib.launcher"
+_LAUNCHER = {}
+
+
+def start_launcher():
+    """onstart: a fork server for the one-thread steps of a local run (resources.fork_server, default on)."""
+    from pipeline_lib.launcher import ENV, start_server
+
+    if config["resources"]["fork_server"] and workflow.local_exec and sys.platform.startswith("linux"):
+        handle = start_server(R(paths.log("launcher")))
+        _LAUNCHER["handle"] = handle
+        os.environ[ENV] = handle.address
+
+
+def stop_launcher():
+    from pipeline_lib.launcher import ENV, stop_server
+
+    if "handle" in _LAUNCHER:
+        os.environ.pop(ENV, None)
+        stop_server(_LAUNCHER.pop("handle"))
+
+
 _path = os.get_exec_path()  # PATH's folders
 if not workflow.deployment_settings.deployment_method and _path[:1] != [os.path.dirname(sys.executable)]:
     os.environ.update(PATH=os.pathsep.join([os.path.dirname(sys.executable), *_path]))

@@ -1,0 +1,114 @@
+"""The fork-server launcher: a step forked by the server is the step run by `python -m` (its output, working
+folder, environment, arguments and exit status), a killed launcher kills its step, and without a matching
+server the launcher runs the step itself."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline_lib import launcher
+
+PROBE = """
+import json, os, sys, time
+if sys.argv[1:2] == ["sleep"]:
+    open(sys.argv[2], "w").write(str(os.getpid()))
+    time.sleep(60)
+print(json.dumps({"name": __name__, "argv": sys.argv[1:], "cwd": os.getcwd(), "ppid": os.getppid(),
+                  "probe": os.environ.get("PROBE_VALUE")}))
+print("to stderr", file=sys.stderr)
+sys.exit(int(sys.argv[1]) if sys.argv[1:] and sys.argv[1].isdigit() else 0)
+"""
+
+
+@pytest.fixture()
+def probe_env(tmp_path, monkeypatch):
+    """A module `launcher_probe` importable by the server and the launchers."""
+    (tmp_path / "mods").mkdir()
+    (tmp_path / "mods" / "launcher_probe.py").write_text(PROBE)
+    path = os.pathsep.join([str(tmp_path / "mods"), str(Path(launcher.__file__).parents[1])])
+    monkeypatch.setenv("PYTHONPATH", path)
+    monkeypatch.setenv("PROBE_VALUE", "from-the-job")
+    return tmp_path
+
+
+@pytest.fixture()
+def server(probe_env, monkeypatch):
+    for var in launcher.THREAD_VARS:
+        monkeypatch.setenv(var, "1")
+    handle = launcher.start_server(probe_env / "server.log", preload=("json",))
+    monkeypatch.setenv(launcher.ENV, handle.address)
+    path = json.loads(handle.address)["socket"]
+    for _ in range(200):  # the server binds its socket first thing
+        if os.path.exists(path):
+            break
+        time.sleep(0.05)
+    yield handle
+    launcher.stop_server(handle)
+
+
+def launch(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "pipeline_lib.launcher", "-m", "launcher_probe", *args]
+    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=env, timeout=60)
+
+
+def test_a_forked_step_is_the_step(server, probe_env):
+    workdir = probe_env / "work"
+    workdir.mkdir()
+    proc = launch("3", "--flag", "a b", cwd=workdir)
+    out = json.loads(proc.stdout.splitlines()[0])
+    assert proc.returncode == 3
+    assert out["name"] == "__main__" and out["argv"] == ["3", "--flag", "a b"]
+    assert out["cwd"] == str(workdir) and out["probe"] == "from-the-job"
+    assert out["ppid"] == server.process.pid  # forked by the server, not started by the launcher
+    assert "to stderr" in proc.stderr
+
+
+def test_without_a_matching_server_the_launcher_runs_the_step(server, probe_env):
+    env = dict(os.environ, OMP_NUM_THREADS="2")  # a two-thread job: the server's imports assumed one
+    proc = launch("0", cwd=probe_env, env=env)
+    out = json.loads(proc.stdout.splitlines()[0])
+    assert proc.returncode == 0 and out["ppid"] != server.process.pid and out["probe"] == "from-the-job"
+    env = {k: v for k, v in os.environ.items() if k != launcher.ENV}
+    proc = launch("4", cwd=probe_env, env=env)
+    assert proc.returncode == 4 and json.loads(proc.stdout.splitlines()[0])["name"] == "__main__"
+
+
+def test_a_killed_launcher_takes_its_step_with_it(server, probe_env):
+    pid_file = probe_env / "step.pid"
+    command = [sys.executable, "-m", "pipeline_lib.launcher", "-m", "launcher_probe", "sleep", str(pid_file)]
+    proc = subprocess.Popen(command, cwd=probe_env)
+    for _ in range(400):
+        if pid_file.exists() and pid_file.read_text():
+            break
+        time.sleep(0.05)
+    step = int(pid_file.read_text())
+    proc.send_signal(signal.SIGKILL)  # the launcher dies without a word: the server sees its connection close
+    proc.wait(timeout=10)
+    for _ in range(100):
+        try:
+            os.kill(step, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail(f"the step (pid {step}) outlived its launcher")
+
+
+def test_a_signal_to_the_launcher_reaches_the_step(server, probe_env):
+    pid_file = probe_env / "step.pid"
+    command = [sys.executable, "-m", "pipeline_lib.launcher", "-m", "launcher_probe", "sleep", str(pid_file)]
+    proc = subprocess.Popen(command, cwd=probe_env)
+    for _ in range(400):
+        if pid_file.exists() and pid_file.read_text():
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=10) == 128 + signal.SIGTERM  # the step's own death, reported as a shell would
