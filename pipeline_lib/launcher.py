@@ -198,6 +198,10 @@ def _become_step(request: dict, fds: list[int], closing: list[socket.socket]) ->
     code = 1
     try:
         os.setsid()  # its own process group: the server or the launcher can kill it with its children
+        server = os.getppid()
+        _die_with_parent()  # a workflow killed hard takes the server, and so its steps, with it
+        if os.getppid() != server:
+            os._exit(1)
         for sock in closing:
             sock.close()
         for target, fd in enumerate(fds):
