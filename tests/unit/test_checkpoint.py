@@ -140,14 +140,12 @@ def _write_groups(root):
     return root
 
 
-def test_train_run_continues_a_killed_job_and_removes_its_checkpoint(tmp_path, monkeypatch):
-    import dataclasses
-
+def killed_run(tmp_path, monkeypatch, method: str = "stratified"):
+    """A train_run job killed at step 17 (its checkpoint at 15), and an uninterrupted run's record."""
     from pipeline_lib.train.run import train_run
 
     data = _write_groups(tmp_path / "data")
-    params = CASES["aioli"][0]
-    spec = _spec("aioli", steps=24, **params)
+    spec = _spec(method, steps=24, **CASES.get(method, ({}, None))[0])
     spec = dataclasses.replace(spec, train=dataclasses.replace(spec.train, checkpoint_every=5))
     straight = train_run(spec, data, tmp_path / "straight")
     step = Trainer.train_step
@@ -160,10 +158,17 @@ def test_train_run_continues_a_killed_job_and_removes_its_checkpoint(tmp_path, m
     monkeypatch.setattr(Trainer, "train_step", dying_step)
     with pytest.raises(Killed):
         train_run(spec, data, tmp_path / "killed")
+    monkeypatch.setattr(Trainer, "train_step", step)
+    return spec, data, straight
+
+
+def test_train_run_continues_a_killed_job_and_removes_its_checkpoint(tmp_path, monkeypatch):
+    from pipeline_lib.train.run import train_run
+
+    spec, data, straight = killed_run(tmp_path, monkeypatch, "aioli")
     assert (tmp_path / "killed" / "checkpoint.pt").exists() and not (
         tmp_path / "killed" / "run.json"
     ).exists()
-    monkeypatch.setattr(Trainer, "train_step", step)
     resumed = train_run(spec, data, tmp_path / "killed")
     assert dataclasses.replace(resumed, compute=None) == dataclasses.replace(straight, compute=None)
     assert RunRecord.read(tmp_path / "killed" / "run.json") == resumed

@@ -3,7 +3,6 @@ and what is saved comes back bit for bit."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import math
@@ -34,7 +33,7 @@ from pipeline_lib.train.checkpoint import Checkpointer
 from pipeline_lib.train.run import train_run
 from pipeline_lib.train.trainer import Trainer
 from tests.reliability.test_kill_resume import REPO
-from tests.unit.test_checkpoint import CASES, GROUPS, Killed, _write_groups
+from tests.unit.test_checkpoint import CASES, GROUPS, _write_groups, killed_run
 from tests.unit.test_trainer import _groups, _spec
 
 
@@ -142,26 +141,6 @@ def test_a_malformed_tagged_entry_is_reported_not_trusted(tmp_path):
 
 
 # -- the mid-run checkpoint -------------------------------------------------------------------------------
-def _killed_run(tmp_path, monkeypatch, method: str = "stratified"):
-    """A train_run job killed at step 17 (its checkpoint at 15), and an uninterrupted run's record."""
-    data = _write_groups(tmp_path / "data")
-    spec = _spec(method, steps=24, **CASES.get(method, ({}, None))[0])
-    spec = dataclasses.replace(spec, train=dataclasses.replace(spec.train, checkpoint_every=5))
-    straight = train_run(spec, data, tmp_path / "straight")
-    step = Trainer.train_step
-
-    def dying_step(self, *args, **kwargs):
-        if self.step == 17:
-            raise Killed
-        return step(self, *args, **kwargs)
-
-    monkeypatch.setattr(Trainer, "train_step", dying_step)
-    with pytest.raises(Killed):
-        train_run(spec, data, tmp_path / "killed")
-    monkeypatch.setattr(Trainer, "train_step", step)
-    return spec, data, straight
-
-
 def _without_timings(record: RunRecord) -> dict:
     return {k: v for k, v in record.to_dict().items() if k != "compute"}
 
@@ -170,7 +149,7 @@ def _without_timings(record: RunRecord) -> dict:
 def test_an_unreadable_checkpoint_is_set_aside_and_the_run_restarts_and_completes(
     tmp_path, monkeypatch, caplog, damage
 ):
-    spec, data, straight = _killed_run(tmp_path, monkeypatch)
+    spec, data, straight = killed_run(tmp_path, monkeypatch)
     path, marker = tmp_path / "killed" / "checkpoint.pt", tmp_path / "marker"
     if damage == "payload":  # inside an otherwise valid checkpoint of this very run (format and key intact)
         _plant(path, torch.load(path, weights_only=True), "policy", marker)
