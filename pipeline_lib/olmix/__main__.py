@@ -36,7 +36,8 @@ import numpy as np
 
 from pipeline_lib.config.methods import OlmixConfig
 from pipeline_lib.io import read_json, write_json
-from pipeline_lib.lmo import FitSettings, SwarmSettings, dirichlet_swarm
+from pipeline_lib.lmo import FitSettings, SwarmSettings
+from pipeline_lib.lmo.swarm import draw_swarm
 from pipeline_lib.logs import setup_logging
 from pipeline_lib.olmix.propose import SolveSettings, Targets, Units, propose, write_outputs
 from pipeline_lib.olmix.swarmio import Priors, Swarm
@@ -93,10 +94,15 @@ def cmd_swarm(args: argparse.Namespace) -> None:
     priors = Priors.read(args.priors)
     swarm_s = _settings(json.loads(args.config), args.seed, None).swarm
     size = swarm_s.size(len(priors.domains))
-    P = dirichlet_swarm(priors.natural, priors.tokens, args.proxy_tokens, size, args.seed, swarm_s)
+    cfg = olmix_config(json.loads(args.config))
+    settings = swarm_s if cfg.sampling == "olmix" else cfg.regmix_sampling
+    drawn = draw_swarm(
+        cfg.sampling, priors.natural, priors.tokens, args.proxy_tokens, size, args.seed, settings
+    )
     details = {"size": size, "seed": args.seed, "proxy_tokens": args.proxy_tokens, "priors": priors.to_dict()}
-    SwarmFile(priors.domains, P.tolist(), details).write(args.out)
-    log.info("swarm of %d mixtures over %s (seed %d)", size, list(priors.domains), args.seed)
+    details |= {"sampling": cfg.sampling, **drawn.details} if cfg.sampling != "olmix" else {}
+    SwarmFile(priors.domains, drawn.mixtures.tolist(), details).write(args.out)
+    log.info("%s swarm of %d mixtures over %s (seed %d)", cfg.sampling, size, list(priors.domains), args.seed)
 
 
 def swarm_from_runs(paths: Sequence[str], metric: str | Sequence[str]) -> tuple[Swarm, Spent]:

@@ -11,7 +11,8 @@ One directory per view (``<setting>`` or ``<setting>/restricted``)::
     pilots/onehot/seed<n>/<group>/         Skill-It's graph runs
     pilots/<method>/seed<n>/               a method's proxy run (DoReMi, DoGE)
     pilots/reference/seed<n>/              a proxy's reference model in a restricted view
-    pilots/swarm/seed<n>/run<k>/           the proxy swarm (Olmix)
+    pilots/swarm/seed<n>/run<k>/           the proxy swarm drawn as Olmix draws it (Olmix; RegMix sharing it)
+    pilots/swarm_<sampling>/seed<n>/run<k>/    a swarm drawn another way (swarm_regmix: RegMix's own draw)
     olmix/priors.json                      the swarm's priors: tokens per group, the natural distribution
     fits/<name>/seed<n>.json               what an offline step fitted (with tables: and fits/<name>/seed<n>/)
     tables/<name>.{csv,md,tex,html}, figures/<name>.png
@@ -64,6 +65,12 @@ def mixture_file(view: str, method: str, seed: int | str, ext: str) -> str:
 
 def pilot_dir(view: str, kind: str, seed: int | str, name: str = "") -> str:
     return f"{view}/pilots/{kind}/seed{seed}" + (f"/{name}" if name else "")
+
+
+def swarm_kind(sampling: str) -> str:
+    """The pilots directory of the swarm a sampling draws (``methods.<m>.sampling``): Olmix's is ``swarm``
+    (as before samplings were named), another's ``swarm_<sampling>``."""
+    return SWARM if sampling == "olmix" else f"{SWARM}_{sampling}"
 
 
 def fit_file(view: str, name: str, seed: int | str) -> str:
