@@ -281,7 +281,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def cmd_design(args: argparse.Namespace) -> None:
     from pipeline_lib.config.design import DesignConfig
-    from pipeline_lib.olmix.design import SwarmStudy, analyse, scarce_check
+    from pipeline_lib.olmix.design import SwarmStudy, analyse, scarce_check, trained_mixtures
 
     swarm, _ = swarm_from_runs(args.runs, "task_bpb")
     study = SwarmStudy(
@@ -294,13 +294,14 @@ def cmd_design(args: argparse.Namespace) -> None:
     scores.to_csv(out / "scores.csv", index=False)
     proposals.to_csv(out / "proposals.csv", index=False)
     (out / "scarce.json").write_text(json.dumps(scarce_check(study, swarm, priors), indent=1, sort_keys=True))
+    trained_mixtures(study, swarm, priors, proposals).write(out / "trained.json")
     log.info("%s seed %d: %d fits, %d proposals", args.setting, args.seed, len(scores), len(proposals))
 
 
 def cmd_design_report(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from pipeline_lib.olmix.design_report import write_report
+    from pipeline_lib.olmix.design_report import read_trained, write_report
 
     scores = pd.concat([pd.read_csv(Path(d) / "scores.csv") for d in args.dirs], ignore_index=True)
     frames = [
@@ -310,7 +311,8 @@ def cmd_design_report(args: argparse.Namespace) -> None:
     ]
     proposals = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     scarce = [json.loads((Path(d) / "scarce.json").read_text()) for d in args.dirs]
-    result = write_report(scores, proposals, scarce, args.threshold, args.out)
+    trained = read_trained(args.dirs, args.train_seeds)
+    result = write_report(scores, proposals, scarce, args.threshold, args.out, trained)
     log.info("claims: %s", result["verdict"].tolist())
 
 
@@ -326,6 +328,7 @@ def _design_parsers(sub) -> None:
     p = sub.add_parser("design-report", help="the design experiment's tables, figure and claims")
     p.add_argument("--dirs", nargs="+", required=True, help="each swarm's design directory")
     p.add_argument("--threshold", type=float, default=0.8)
+    p.add_argument("--train-seeds", type=int, nargs="*", default=[], help="the trained mixtures' seeds")
     p.add_argument("--out", required=True, help="the report directory")
     p.set_defaults(func=cmd_design_report)
 

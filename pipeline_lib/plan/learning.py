@@ -117,3 +117,20 @@ class LearningRuns:
             )
             for k in range(self.swarm_size(view, sampling))
         ]
+
+    def design_trained_jobs(self, view: str, seed: int) -> list[TrainJob]:
+        """The design swarm's trained mixtures (its trained.json: natural, its best run, the proposals), each
+        a proxy at the swarm's scale (model, schedule, tasks) with each of ``design.train_seeds``."""
+        design, s, cfg = self.project.design, self.project.settings[view], self.swarm_config(view)
+        model, train = s.model.with_preset(cfg.proxy_model), self.proxy_train(view)
+        where = paths.design_dir(view, seed)
+        return [
+            TrainJob(
+                f"{where}/{paths.design_trained_run(k, t)}",
+                RunSpec(s.key, s.groups, SWARM_PROXY, {"index": k}, int(t), model, train),
+                fit=f"{where}/trained.json",
+                tasks=cfg.tasks or s.groups,
+            )
+            for k in range(design.n_trained)
+            for t in design.train_seeds
+        ]

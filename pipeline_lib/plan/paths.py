@@ -29,7 +29,9 @@ The mixture-reuse experiment (``reuse:``) lives under ``reuse/``::
 The design-space experiment (``design:``) analyses each design setting's swarm
 (``<setting>/pilots/swarm/``)::
 
-    design/<setting>/seed<n>/              scores.csv, proposals.csv, scarce.json: one swarm's resampled fits
+    design/<setting>/seed<n>/              scores.csv, proposals.csv, scarce.json: one swarm's resampled fits;
+                                           trained.json: the mixtures trained (natural, best run, proposals)
+    design/<setting>/seed<n>/trained/row<k>/seed<t>/   one of them trained as a proxy with seed t
     report/                                design.*, kstar.*, spread.*, claims.*, figures/design.png
 
 Besides: ``data/`` (tokenizer, packed groups), ``report/`` (cross-setting tables, figures), ``logs/``,
@@ -143,10 +145,16 @@ def reuse_report(name: str) -> str:
     return f"reuse/report/{name}"
 
 
-DESIGN_OUTPUTS = ("scores.csv", "proposals.csv", "scarce.json")
-"""What one swarm's design analysis writes in its directory."""
+DESIGN_OUTPUTS = ("scores.csv", "proposals.csv", "scarce.json", "trained.json")
+"""What one swarm's design analysis writes in its directory (trained.json: the mixtures it has trained)."""
 
 
 def design_dir(view: str, seed: int | str) -> str:
     """One design swarm's analysis (its setting and seed)."""
     return f"design/{view}/seed{seed}"
+
+
+def design_trained_run(row: int | str, seed: int | str) -> str:
+    """A trained design mixture's run, relative to its swarm's :func:`design_dir`: row ``row`` of its
+    trained.json, trained with ``seed``."""
+    return f"trained/row{row}/seed{seed}"

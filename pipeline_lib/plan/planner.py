@@ -235,7 +235,8 @@ class Planner(LearningRuns, ReusePlanning):
         for seed in self.project.reuse.seeds if self.project.reuse else ():
             jobs += self.reuse_jobs(seed)
         for view in self.design_views:
-            jobs += [job for seed in self.project.design.seeds for job in self._swarm_jobs(view, seed)]
+            for seed in self.project.design.seeds:
+                jobs += self._swarm_jobs(view, seed) + self.design_trained_jobs(view, seed)
         return {job.path: job for job in jobs}
 
     def _final_jobs(self, view: str, seed: int) -> list[TrainJob]:
@@ -313,6 +314,8 @@ class Planner(LearningRuns, ReusePlanning):
         body = (
             rf"(?:{_alternatives(views)})/(?:runs/(?:{_alternatives(methods)})/seed\d+|pilots/(?:{pilots}))"
         )
+        if p.design and p.design.n_trained:
+            body += rf"|design/(?:{_alternatives(self.design_views)})/seed\d+/trained/row\d+/seed\d+"
         if p.reuse:
             chains = [c for t in range(p.reuse.n_stages) for c in p.reuse.chains(t) if c != "natural"]
             body += (

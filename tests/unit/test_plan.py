@@ -139,3 +139,22 @@ def test_regmix_own_sampling_is_a_swarm_of_its_own():
     assert len(plan.train_jobs) == len(shared.train_jobs) + 9 + 12  # RegMix's own proxies, counted as its
     pattern = re.compile(plan.job_regex())
     assert all(pattern.fullmatch(job) for job in plan.train_jobs)
+
+
+def test_design_trained_mixtures_are_proxies_at_the_swarms_scale():
+    plan = Planner(load_project(yaml.safe_load((REPO / "config/olmix-design.yaml").read_text())))
+    d = plan.project.design
+    assert d.n_trained == 2 + 3 * 4 and d.train_k(7, 64) == 24  # 3(m + 1) on the grid (8, 24, 40)
+    proxy = plan.train_jobs["m7/pilots/swarm/seed0/run0"]
+    for k in (0, d.n_trained - 1):
+        for t in (0, 1):
+            job = plan.train_jobs[f"design/m7/seed0/trained/row{k}/seed{t}"]
+            assert job.spec.method == "olmix_proxy" and job.spec.method_params == {"index": k}
+            assert job.spec.seed == t and job.inputs() == {"fit": "design/m7/seed0/trained.json"}
+            assert job.spec.model == proxy.spec.model and job.spec.train == proxy.spec.train
+            assert job.tasks == proxy.tasks
+    trained = [p for p in plan.train_jobs if "/trained/" in p]
+    assert len(trained) == 4 * 2 * 14
+    pattern = re.compile(plan.job_regex())
+    assert all(pattern.fullmatch(p) for p in plan.train_jobs)
+    assert not pattern.fullmatch("design/m7/seed0/trained.json") and not pattern.fullmatch("design/m7/seed0")
