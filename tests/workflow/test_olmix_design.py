@@ -13,7 +13,7 @@ from tests.workflow.helpers import job_counts, snakemake, write_config
 def test_tiny_design_dag_has_the_design_rules_and_no_final_run(tmp_path):
     """m = 2 and 3 at swarm_factor 2: 6 + 8 proxies, a swarm draw and priors each, one analysis per
     swarm, one report; every other training job is one of the swarm's trained mixtures (natural, its best
-    run, log-linear + exact's proposal of subset 0) with seeds 0 and 1, reading its analysis's
+    run, log-linear + exact's proposal of subset 0) with seeds 1 and 2, reading its analysis's
     trained.json."""
     cfg = write_config("config/test/olmix-design-tiny.yaml", tmp_path)
     proc = snakemake(tmp_path, cfg, "-n")
@@ -31,7 +31,7 @@ def test_tiny_design_dag_has_the_design_rules_and_no_final_run(tmp_path):
     }
     jobs = re.findall(r"wildcards: job=(\S+)", proc.stdout)
     swarm = [j for j in jobs if re.fullmatch(r"m[23]/pilots/swarm/seed0/run\d+", j)]
-    trained = [j for j in jobs if re.fullmatch(r"design/m[23]/seed0/trained/row[012]/seed[01]", j)]
+    trained = [j for j in jobs if re.fullmatch(r"design/m[23]/seed0/trained/row[012]/seed[12]", j)]
     assert len(swarm) == 14 and len(trained) == 12 and len(jobs) == 26
     assert re.search(r"input: .*/design/m2/seed0/trained\.json\n", proc.stdout)  # its mixtures' file
     assert "/runs/" not in proc.stdout and "table2" not in proc.stdout
