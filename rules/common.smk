@@ -365,6 +365,17 @@ def get_reuse_fits(wildcards):
 DESIGN = PROJECT.design
 
 
+def get_design_trained_runs(wildcards):
+    """Every design swarm's trained mixtures' run.json files (natural, its best run, the proposals)."""
+    return [
+        R(f"{paths.design_dir(s, seed)}/{paths.design_trained_run(k, t)}/run.json")
+        for s in DESIGN.settings
+        for seed in DESIGN.seeds
+        for k in range(DESIGN.n_trained)
+        for t in DESIGN.train_seeds
+    ]
+
+
 def get_design_inputs(wildcards):
     """One design swarm's proxies' run.json files and its priors."""
     runs = PLAN.learning_runs(paths.SWARM, wildcards.dsetting, wildcards.seed)

@@ -1,5 +1,6 @@
 # Olmix's design-space experiment (`design:`; config/olmix-design.yaml): each design setting's swarm (its draw is
-# rule fit's olmix_swarm, its proxies rule train's) analysed per seed, then one report over every swarm.
+# rule fit's olmix_swarm, its proxies rule train's) analysed per seed, a few of its proposals trained (rule
+# train: design/<setting>/seed<n>/trained/), then one report over every swarm.
 
 
 # The design config has no run: block (the loader refuses one), so its report/claims is the design's.
@@ -39,12 +40,13 @@ rule design_swarm:
 
 rule design_report:
     input:
-        [
+        outputs=[
             R(f"{paths.design_dir(s, seed)}/{f}")
             for s in DESIGN.settings
             for seed in DESIGN.seeds
             for f in paths.DESIGN_OUTPUTS
         ],
+        trained=get_design_trained_runs,
     output:
         claims=R(paths.report("claims.md")),
         claims_csv=R(paths.report("claims.csv")),
@@ -59,8 +61,11 @@ rule design_report:
         spread=R(paths.report("spread.md")),
         scores=R(paths.report("design_scores.csv")),
         figure=figure(R(paths.report_figure("design")), "design"),
+        trained=R(paths.report("trained.md")),
+        trained_figure=figure(R(paths.report_figure("design_trained")), "design_trained"),
     params:
-        dirs=lambda wc, input: list(dict.fromkeys(os.path.dirname(f) for f in input)),
+        dirs=lambda wc, input: list(dict.fromkeys(os.path.dirname(f) for f in input.outputs)),
+        seeds=" ".join(str(t) for t in DESIGN.train_seeds),
         threshold=DESIGN.threshold,
         out=lambda wc, output: os.path.dirname(output.claims),
     log:
@@ -69,4 +74,4 @@ rule design_report:
         "../environment.yml"
     shell:
         f"{PY} -m pipeline_lib.olmix design-report --dirs {{params.dirs:q}} --threshold {{params.threshold}} "
-        "--out {params.out:q} > {log:q} 2>&1"
+        "--train-seeds {params.seeds} --out {params.out:q} > {log:q} 2>&1"

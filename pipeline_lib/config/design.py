@@ -12,7 +12,7 @@ from typing import Any
 from pipeline_lib.config.errors import ConfigError, FieldErrors
 from pipeline_lib.config.ranges import ranged
 from pipeline_lib.config.types import Checked
-from pipeline_lib.config.units import PREDICTS_UNSEEN, PROPOSER_NAMES, REGRESSOR_NAMES
+from pipeline_lib.config.units import PREDICTS_UNSEEN, PROPOSER_NAMES, REGRESSOR_NAMES, pairing_problem
 
 DESIGN = "design"
 """The config block and the results directory of the per-swarm analyses (``design/<setting>/seed<n>/``)."""
@@ -44,6 +44,17 @@ class DesignConfig(Checked):
     scarce_fraction: float = ranged(0.5, gt=0, lt=1)
     """The scarce-group check: the group the free proposal weighs most gets tokens for a cap of this fraction
     of its free weight."""
+    train_pairs: tuple[str, ...] = ()
+    """``regressor+proposer`` pairs (of ``regressors`` and ``proposers``) whose proposals are trained as
+    proxies (exact: with the config's kl_weight); none (the default): nothing is trained beyond the swarms."""
+    train_k_factor: float = ranged(3.0, gt=0)
+    """The K the trained proposals are fitted on: the grid's K nearest c (m + 1)."""
+    train_subsets: int = ranged(4, ge=0)
+    """The first subsets whose proposals are trained (each fitted on other K runs of the swarm)."""
+    train_seeds: tuple[int, ...] = (1, 2)
+    """The seeds each trained mixture (the proposals, natural, the swarm's best run) is trained with; other
+    than the swarms' ``seeds``, so the best run's retrains are not the swarm's own run (whose value it was
+    picked for: a winner's curse)."""
 
     def problems(self) -> list[tuple[str, str]]:
         out = [
@@ -67,9 +78,48 @@ class DesignConfig(Checked):
             out.append(("settings", "name at least one setting (settings.<name>.groups) to draw a swarm for"))
         if not self.seeds:
             out.append(("seeds", "give at least one seed"))
+        out += self._training_problems()
         if not self.k_factors or min(self.k_factors) <= 0:
             out.append(("k_factors", f"give factors c > 0 (K = c (m + 1)), got {list(self.k_factors)}"))
         return out
+
+    def _training_problems(self) -> list[tuple[str, str]]:
+        out = []
+        for pair in self.train_pairs:
+            regressor, _, proposer = pair.partition("+")
+            if regressor not in self.regressors or proposer not in self.proposers:
+                out.append(
+                    (
+                        "train_pairs",
+                        f"'{pair}' must be 'regressor+proposer' from design.regressors and design.proposers",
+                    )
+                )
+            elif (why := pairing_problem(regressor, proposer)) is not None:
+                out.append(("train_pairs", f"'{pair}': {why}"))
+        if self.train_subsets > self.subsets:
+            out.append(
+                ("train_subsets", f"must not exceed subsets ({self.subsets}), got {self.train_subsets}")
+            )
+        if self.n_trained and not self.train_seeds:
+            out.append(("train_seeds", "give at least one seed to train the proposals with"))
+        return out
+
+    @property
+    def trained_pairs(self) -> list[tuple[str, str]]:
+        """The (regressor, proposer) pairs whose proposals are trained."""
+        return [tuple(pair.split("+", 1)) for pair in self.train_pairs]  # type: ignore[misc]
+
+    @property
+    def n_trained(self) -> int:
+        """Mixtures trained per swarm: natural, the swarm's best run, then each pair's proposal of each of
+        the first ``train_subsets`` subsets (none without pairs or subsets)."""
+        n = len(self.train_pairs) * self.train_subsets
+        return 2 + n if n else 0
+
+    def train_k(self, m: int, k_max: int) -> int:
+        """The K the trained proposals are fitted on: the grid's nearest to ``train_k_factor`` (m + 1)."""
+        want = self.train_k_factor * (m + 1)
+        return min(self.k_grid(m, k_max), key=lambda k: (abs(k - want), k))
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> DesignConfig:

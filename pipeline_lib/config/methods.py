@@ -21,10 +21,12 @@ from pipeline_lib.config.errors import FieldErrors
 from pipeline_lib.config.ranges import range_problems, ranged
 from pipeline_lib.config.types import Checked, ConfigError, MethodConfig, TrainConfig
 from pipeline_lib.config.units import (
+    SAMPLER_NAMES,
     AutoscaleSettings,
     BimixSettings,
     GPSettings,
     LightGBMSettings,
+    RegMixSamplingSettings,
     SimulationSettings,
     TopKSettings,
     pairing_problem,
@@ -255,6 +257,13 @@ class OlmixConfig(MethodConfig):
     """task -> weight (a positive sum) in the proposal's objective, an unnamed task 1, normalised to sum 1
     (olmix's obj_weights; olmix hands them to the exact solve unnormalised, which weakens lambda by their
     sum)."""
+    sampling: str = "olmix"
+    """How its swarm is drawn (SAMPLER_NAMES): ``olmix`` (the draw above: min/max_strength, minimum_weight,
+    swarm_repetitions) or ``regmix`` (RegMix's, ``regmix_sampling``). Swarm-fitted methods with the same
+    sampling share one swarm (pilots/swarm/); another sampling is a swarm of its own (pilots/swarm_<name>/),
+    whose proxies count in that method's runs and FLOPs."""
+    regmix_sampling: RegMixSamplingSettings = field(default_factory=RegMixSamplingSettings)
+    """sampling regmix's settings (RegMix's defaults)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The fields, less the keys added with the regressor and proposer units at their defaults: a step's
@@ -266,8 +275,15 @@ class OlmixConfig(MethodConfig):
 
     def swarm_dict(self) -> dict[str, Any]:
         """The fields the swarm draw reads, its ``--config``: changing the fit, the proposal or the proxies'
-        schedule redraws no swarm (and so retrains no proxy that the draw would make stale)."""
-        return {k: getattr(self, k) for k in _SWARM_KEYS}
+        schedule redraws no swarm (and so retrains no proxy that the draw would make stale). Olmix's sampling
+        gives the keys it always gave; RegMix's adds ``sampling`` and its settings."""
+        if self.sampling == "olmix":
+            return {k: getattr(self, k) for k in _SWARM_KEYS}
+        return {
+            "swarm_factor": self.swarm_factor,
+            "sampling": self.sampling,
+            "regmix_sampling": self.regmix_sampling.to_dict(),
+        }
 
     def proxy_dict(self) -> dict[str, Any]:
         """What the swarm's runs are: the draw's fields, the proxies' model, schedule and what they score
@@ -296,6 +312,8 @@ class OlmixConfig(MethodConfig):
             out.append(("proxy_model", f"'{model}' is not a model preset; choose from {sorted(PRESETS)}"))
         if (why := pairing_problem(self.regressor, self.proposer)) is not None:
             out.append(("regressor" if why.startswith("regressor") else "proposer", why))
+        if self.sampling not in SAMPLER_NAMES:
+            out.append(("sampling", f"must be one of {', '.join(SAMPLER_NAMES)}, got '{self.sampling}'"))
         if self.objective not in OBJECTIVES:
             out.append(("objective", f"must be one of {', '.join(OBJECTIVES)}, got '{self.objective}'"))
         families = self.task_families
@@ -306,7 +324,7 @@ class OlmixConfig(MethodConfig):
 
 _SWARM_KEYS = ("swarm_factor", "min_strength", "max_strength", "minimum_weight", "swarm_repetitions")
 _UNIT_KEYS = ("regressor", "proposer", "lightgbm", "gp", "bimix", "autoscale", "simulation", "topk")
-_TARGET_KEYS = ("task_families", "drop_metrics", "obj_weights", "objective")
+_TARGET_KEYS = ("task_families", "drop_metrics", "obj_weights", "objective", "sampling", "regmix_sampling")
 """OlmixConfig's keys added with the regressor and proposer units (left out of to_dict at their defaults)."""
 OBJECTIVES = {"groups": ("task_bpb",), "tasks": ("downstream_bpb",), "both": ("task_bpb", "downstream_bpb")}
 """``methods.olmix.objective`` -> the run.json metrics (``RunRecord.metric``) the laws are fitted on."""

@@ -31,6 +31,7 @@ from pipeline_lib.config.methods import (
     build_config,
 )
 from pipeline_lib.config.types import AIOLI_PLUS, ConfigError
+from pipeline_lib.config.units import SAMPLER_NAMES
 
 GRID, ONEHOT, PROXY, SWARM = "grid", "onehot", "proxy", "swarm"
 """The kinds of learning runs a method's fit reads (:mod:`pipeline_lib.plan.learning` plans each once)."""
@@ -39,14 +40,16 @@ GRID, ONEHOT, PROXY, SWARM = "grid", "onehot", "proxy", "swarm"
 class Planner(Protocol):
     """What a fit step asks of the planner (:class:`pipeline_lib.plan.Planner`)."""
 
-    def learning_runs(self, kind: str, view: str, seed: int | str) -> list[str]: ...
+    def learning_runs(
+        self, kind: str, view: str, seed: int | str, method: str | None = None
+    ) -> list[str]: ...
     def reference_dir(self, view: str, method: str, seed: int | str) -> str | None: ...
     def priors_file(self, view: str) -> str: ...
     def proxy_run(self, view: str, method: str, seed: int | str) -> str: ...
     def method_config(self, view: str, method: str) -> MethodConfig: ...
-    def swarm_config(self, view: str) -> OlmixConfig: ...
+    def swarm_config(self, view: str, sampling: str | None = None) -> OlmixConfig: ...
     def target_tokens(self, view: str) -> int: ...
-    def proxy_tokens(self, view: str) -> int: ...
+    def proxy_tokens(self, view: str, sampling: str | None = None) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -119,9 +122,13 @@ class Method:
 
 
 # -- fit steps ----------------------------------------------------------------------------------------------
-def _runs(kind: str, tables: str | None = None) -> Callable[[Planner, str, int], dict[str, list[str]]]:
+def _runs(
+    kind: str, tables: str | None = None, method: str | None = None
+) -> Callable[[Planner, str, int], dict[str, list[str]]]:
+    """A fit's inputs: the learning runs of ``kind`` (a swarm: ``method``'s, by its sampling)[, priors]."""
+
     def inputs(plan: Planner, view: str, seed: int) -> dict[str, list[str]]:
-        out = {"runs": plan.learning_runs(kind, view, seed)}
+        out = {"runs": plan.learning_runs(kind, view, seed, method)}
         return out | ({"priors": [plan.priors_file(view)]} if tables else {})
 
     return inputs
@@ -173,7 +180,7 @@ def _law_step(method: str, metric: str | None, kind: str) -> FitStep:
             c.out.removesuffix(".json"),
         ]
 
-    return FitStep("pipeline_lib.olmix", argv, _runs(kind, tables="priors"), tables=True)
+    return FitStep("pipeline_lib.olmix", argv, _runs(kind, tables="priors", method=method), tables=True)
 
 
 def _swarm_draw(plan: Planner, view: str, seed: int) -> dict[str, list[str]]:
@@ -181,27 +188,36 @@ def _swarm_draw(plan: Planner, view: str, seed: int) -> dict[str, list[str]]:
 
 
 SWARM_STEP = "olmix_swarm"
-"""The fit-like step that draws a view's proxy swarm (``fits/olmix_swarm/seed<n>.json``)."""
-STEPS: dict[str, FitStep] = {
-    SWARM_STEP: FitStep(
-        "pipeline_lib.olmix",
-        lambda c: [
+"""The fit-like step that draws a view's (Olmix-sampled) proxy swarm (``fits/olmix_swarm/seed<n>.json``)."""
+
+
+def swarm_step(sampling: str) -> str:
+    """The step drawing the swarm of a sampling: ``olmix_swarm``, ``regmix_swarm``."""
+    return f"{sampling}_swarm"
+
+
+def _swarm_step(sampling: str) -> FitStep:
+    def argv(c: FitCall) -> list[str]:
+        cfg = c.plan.swarm_config(c.view, sampling)
+        return [
             "swarm",
             "--priors",
             c.one("priors"),
             "--proxy-tokens",
-            str(c.plan.proxy_tokens(c.view)),
+            str(c.plan.proxy_tokens(c.view, sampling)),
             "--seed",
             str(c.seed),
             "--config",
-            json.dumps(c.plan.swarm_config(c.view).swarm_dict(), sort_keys=True),
+            json.dumps(cfg.swarm_dict(), sort_keys=True),
             "--out",
             c.out,
-        ],
-        _swarm_draw,
-    ),
-}
-"""Fit steps that no final run reads directly (the swarm draw); :func:`fit_step` finds methods' own."""
+        ]
+
+    return FitStep("pipeline_lib.olmix", argv, _swarm_draw)
+
+
+STEPS: dict[str, FitStep] = {swarm_step(s): _swarm_step(s) for s in SAMPLER_NAMES}
+"""Fit steps that no final run reads directly (the swarm draws); :func:`fit_step` finds methods' own."""
 
 # -- the methods --------------------------------------------------------------------------------------------
 STRATIFIED, STATIC = "stratified", "static"

@@ -125,6 +125,39 @@ class TopKSettings(Checked):
         return out
 
 
+@dataclass(frozen=True)
+class RegMixSamplingSettings(Checked):
+    """RegMix's swarm draw (sail-sg/regmix, mixture_config/synthesize_mixture.py; paper defaults): the prior
+    is the natural (token) distribution raised to ``temperature`` and renormalised; each draw samples one
+    Dirichlet(s x prior) for each of ``n_strengths`` concentrations s log-spaced in [min_strength,
+    max_strength] and keeps one of them at random (so the concentration varies per sample); a draw with a
+    weight above ``min(maximum_usage x natural_j, 1)`` is rejected; weights below ``minimum_weight`` are
+    zeroed, the rest renormalised and rounded to the ``minimum_weight`` grid; ``sample_multiplier`` times the
+    swarm's size is drawn, duplicates removed and the swarm is a seeded random subset of the rest."""
+
+    temperature: float = ranged(0.5, gt=0, le=1)
+    """prior = natural^temperature, renormalised (RegMix 0.5: it flattens a skewed distribution)."""
+    min_strength: float = ranged(0.1, gt=0)
+    max_strength: float = ranged(5.0, gt=0)
+    n_strengths: int = ranged(15, ge=1)
+    maximum_usage: float = ranged(15.0, gt=0)
+    """The bound p_j <= maximum_usage x natural_j (RegMix 15: epochs of a domain at the target's scale when
+    the target trains on as many tokens as the corpus holds)."""
+    minimum_weight: float = ranged(2e-4, gt=0, lt=1)
+    """Weights below this are zeroed; the grid the weights are rounded to (RegMix 2e-4)."""
+    sample_multiplier: int = ranged(100, ge=1)
+
+    def problems(self) -> list[tuple[str, str]]:
+        low, high = self.min_strength, self.max_strength
+        return [] if low <= high else [("min_strength", f"must not exceed max_strength ({high}), got {low}")]
+
+
+SAMPLER_NAMES = ("olmix", "regmix")
+"""How a swarm is drawn (``methods.<m>.sampling``): olmix (Dirichlet around the natural distribution, the
+proxy-scale repetition bound; :class:`~pipeline_lib.lmo.swarm.SwarmSettings`) or regmix
+(:class:`RegMixSamplingSettings`). Methods with the same sampling share one swarm."""
+
+
 REGRESSOR_NAMES = ("linear", "log_linear", "lightgbm", "gp", "bimix", "autoscale", "search")
 """Every regressor (``methods.olmix.regressor``); :data:`pipeline_lib.olmix.fit.REGRESSORS` has them."""
 PREDICTS_UNSEEN = frozenset(REGRESSOR_NAMES) - {"search"}

@@ -1,5 +1,8 @@
-"""Olmix's proxy swarm: mixtures drawn from Dirichlet distributions centred on the natural distribution.
+"""The proxy swarms: mixtures drawn from Dirichlet distributions centred on the natural distribution, by
+Olmix's draw (:func:`dirichlet_swarm`) or RegMix's (:func:`regmix_swarm`); :func:`draw_swarm` picks one by
+its name (``methods.<m>.sampling``).
 
+Olmix's draw:
 One draw tries ``n_strengths`` concentrations s, log-spaced in [min_strength, max_strength], samples
 ``Dir(s * prior)`` at each, keeps the candidates within the proxy-scale repetition bound
 ``p_j <= min(repetitions * N_j / proxy_tokens, 1)``, and picks one of them at random; weights below
@@ -18,6 +21,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from pipeline_lib.config.units import SAMPLER_NAMES, RegMixSamplingSettings
 
 
 def swarm_size(dim: int, factor: float = 3.0, pow2: bool = False) -> int:
@@ -109,3 +114,97 @@ def dirichlet_swarm(
         )
     pick = np.sort(rng.choice(len(unique), size=size, replace=False))
     return np.array([unique[k] for k in pick])
+
+
+@dataclass(frozen=True)
+class DrawnSwarm:
+    """A drawn swarm: its mixtures (size, m) and what the swarm file records of the draw."""
+
+    mixtures: np.ndarray
+    details: dict
+
+
+def _check_natural(natural: np.ndarray) -> np.ndarray:
+    natural = np.asarray(natural, dtype=float)
+    if natural.ndim != 1 or natural.size < 2 or natural.min() <= 0 or abs(natural.sum() - 1) > 1e-6:
+        raise ValueError(
+            f"the prior must be a positive distribution over >= 2 domains, got {natural.tolist()}"
+        )
+    return natural
+
+
+def regmix_strengths(s: RegMixSamplingSettings) -> np.ndarray:
+    """The concentrations a RegMix draw picks from: ``n_strengths`` log-spaced in [min, max]."""
+    return np.geomspace(s.min_strength, s.max_strength, s.n_strengths)
+
+
+def _regmix_draws(
+    rng: np.random.Generator, natural: np.ndarray, n: int, s: RegMixSamplingSettings
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` draws, those within the bound kept on the ``minimum_weight`` grid: (grid counts, the
+    concentration index of each)."""
+    bound = np.minimum(s.maximum_usage * natural, 1.0)
+    prior = natural**s.temperature
+    prior = prior / prior.sum()
+    strengths = regmix_strengths(s)
+    cells, which = [], []
+    for _ in range(n):  # one concentration per draw: the same law as drawing at each and keeping one
+        k = int(rng.integers(len(strengths)))
+        p = rng.dirichlet(strengths[k] * prior)
+        if not np.all(np.isfinite(p)) or np.any(p > bound):
+            continue
+        p = np.where(p < s.minimum_weight, 0.0, p)
+        if p.sum() <= 0:
+            continue
+        grid = np.rint(p / p.sum() / s.minimum_weight).astype(np.int64)
+        if grid.sum() > 0:
+            cells.append(grid)
+            which.append(k)
+    return np.array(cells, dtype=np.int64).reshape(-1, natural.size), np.array(which, dtype=int)
+
+
+def regmix_swarm(natural: np.ndarray, size: int, seed: int, s: RegMixSamplingSettings) -> DrawnSwarm:
+    """``size`` distinct mixtures by RegMix's draw (see :class:`RegMixSamplingSettings`), renormalised after
+    rounding (RegMix keeps the rounded weights, whose sum is off by up to m x minimum_weight / 2; the trainer
+    would renormalise them anyway); ``details['strengths']`` holds each row's concentration. Seeded.
+
+    Raises ValueError when the bound leaves fewer distinct mixtures than ``size``."""
+    natural = _check_natural(natural)
+    bound = np.minimum(s.maximum_usage * natural, 1.0)
+    if bound.sum() < 1.0:
+        raise ValueError(
+            f"no mixture fits RegMix's bound maximum_usage x natural = {np.round(bound, 4).tolist()} (sum "
+            f"{bound.sum():.3f} < 1): raise methods.<m>.regmix_sampling.maximum_usage"
+        )
+    rng = np.random.default_rng(seed)
+    cells, which = _regmix_draws(rng, natural, size * s.sample_multiplier, s)
+    unique, first = np.unique(cells, axis=0, return_index=True) if len(cells) else (cells, which)
+    if len(unique) < size:
+        raise ValueError(
+            f"RegMix's draw needs {size} distinct mixtures but only {len(unique)} of "
+            f"{size * s.sample_multiplier} draws passed the bound {np.round(bound, 4).tolist()}: raise "
+            "regmix_sampling.sample_multiplier or maximum_usage, or lower minimum_weight"
+        )
+    pick = np.sort(rng.choice(len(unique), size=size, replace=False))
+    rows = unique[pick].astype(float)
+    strengths = regmix_strengths(s)[which[first[pick]]]
+    return DrawnSwarm(rows / rows.sum(axis=1, keepdims=True), {"strengths": strengths.tolist()})
+
+
+def draw_swarm(
+    sampling: str,
+    natural: np.ndarray,
+    tokens: np.ndarray,
+    proxy_tokens: int,
+    size: int,
+    seed: int,
+    settings: SwarmSettings | RegMixSamplingSettings,
+) -> DrawnSwarm:
+    """A swarm by the named sampler (:data:`SAMPLER_NAMES`) with its settings."""
+    if sampling == "olmix" and isinstance(settings, SwarmSettings):
+        return DrawnSwarm(dirichlet_swarm(natural, tokens, proxy_tokens, size, seed, settings), {})
+    if sampling == "regmix" and isinstance(settings, RegMixSamplingSettings):
+        return regmix_swarm(natural, size, seed, settings)
+    raise ValueError(
+        f"unknown sampling '{sampling}' (or settings {type(settings).__name__}); choose from {SAMPLER_NAMES}"
+    )

@@ -36,7 +36,8 @@ import numpy as np
 
 from pipeline_lib.config.methods import OlmixConfig
 from pipeline_lib.io import read_json, write_json
-from pipeline_lib.lmo import FitSettings, SwarmSettings, dirichlet_swarm
+from pipeline_lib.lmo import FitSettings, SwarmSettings
+from pipeline_lib.lmo.swarm import draw_swarm
 from pipeline_lib.logs import setup_logging
 from pipeline_lib.olmix.propose import SolveSettings, Targets, Units, propose, write_outputs
 from pipeline_lib.olmix.swarmio import Priors, Swarm
@@ -93,10 +94,15 @@ def cmd_swarm(args: argparse.Namespace) -> None:
     priors = Priors.read(args.priors)
     swarm_s = _settings(json.loads(args.config), args.seed, None).swarm
     size = swarm_s.size(len(priors.domains))
-    P = dirichlet_swarm(priors.natural, priors.tokens, args.proxy_tokens, size, args.seed, swarm_s)
+    cfg = olmix_config(json.loads(args.config))
+    settings = swarm_s if cfg.sampling == "olmix" else cfg.regmix_sampling
+    drawn = draw_swarm(
+        cfg.sampling, priors.natural, priors.tokens, args.proxy_tokens, size, args.seed, settings
+    )
     details = {"size": size, "seed": args.seed, "proxy_tokens": args.proxy_tokens, "priors": priors.to_dict()}
-    SwarmFile(priors.domains, P.tolist(), details).write(args.out)
-    log.info("swarm of %d mixtures over %s (seed %d)", size, list(priors.domains), args.seed)
+    details |= {"sampling": cfg.sampling, **drawn.details} if cfg.sampling != "olmix" else {}
+    SwarmFile(priors.domains, drawn.mixtures.tolist(), details).write(args.out)
+    log.info("%s swarm of %d mixtures over %s (seed %d)", cfg.sampling, size, list(priors.domains), args.seed)
 
 
 def swarm_from_runs(paths: Sequence[str], metric: str | Sequence[str]) -> tuple[Swarm, Spent]:
@@ -275,7 +281,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def cmd_design(args: argparse.Namespace) -> None:
     from pipeline_lib.config.design import DesignConfig
-    from pipeline_lib.olmix.design import SwarmStudy, analyse, scarce_check
+    from pipeline_lib.olmix.design import SwarmStudy, analyse, scarce_check, trained_mixtures
 
     swarm, _ = swarm_from_runs(args.runs, "task_bpb")
     study = SwarmStudy(
@@ -288,13 +294,14 @@ def cmd_design(args: argparse.Namespace) -> None:
     scores.to_csv(out / "scores.csv", index=False)
     proposals.to_csv(out / "proposals.csv", index=False)
     (out / "scarce.json").write_text(json.dumps(scarce_check(study, swarm, priors), indent=1, sort_keys=True))
+    trained_mixtures(study, swarm, priors, proposals).write(out / "trained.json")
     log.info("%s seed %d: %d fits, %d proposals", args.setting, args.seed, len(scores), len(proposals))
 
 
 def cmd_design_report(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from pipeline_lib.olmix.design_report import write_report
+    from pipeline_lib.olmix.design_report import read_trained, write_report
 
     scores = pd.concat([pd.read_csv(Path(d) / "scores.csv") for d in args.dirs], ignore_index=True)
     frames = [
@@ -304,7 +311,8 @@ def cmd_design_report(args: argparse.Namespace) -> None:
     ]
     proposals = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     scarce = [json.loads((Path(d) / "scarce.json").read_text()) for d in args.dirs]
-    result = write_report(scores, proposals, scarce, args.threshold, args.out)
+    trained = read_trained(args.dirs, args.train_seeds)
+    result = write_report(scores, proposals, scarce, args.threshold, args.out, trained)
     log.info("claims: %s", result["verdict"].tolist())
 
 
@@ -320,6 +328,7 @@ def _design_parsers(sub) -> None:
     p = sub.add_parser("design-report", help="the design experiment's tables, figure and claims")
     p.add_argument("--dirs", nargs="+", required=True, help="each swarm's design directory")
     p.add_argument("--threshold", type=float, default=0.8)
+    p.add_argument("--train-seeds", type=int, nargs="*", default=[], help="the trained mixtures' seeds")
     p.add_argument("--out", required=True, help="the report directory")
     p.set_defaults(func=cmd_design_report)
 

@@ -6,7 +6,9 @@ the next K (K on :meth:`DesignConfig.k_grid`, nested: a larger K adds runs) trai
 scored by the Spearman and Pearson correlation of its predicted task average with the observed one on the
 held-out runs. A regressor that cannot predict unseen mixtures (search) predicts each held-out run by the
 nearest training mixture's metrics (L1), the lookup's best guess. Each pair's proposal is scored by its own
-regressor and by the judge (``design.judge`` fitted on the whole swarm): no proposal is trained here.
+regressor and by the judge (``design.judge`` fitted on the whole swarm). A few proposals (``design.train_*``)
+are then trained as proxies beside natural and the swarm's best run (:func:`trained_mixtures` writes them;
+the training jobs are the planner's).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from pipeline_lib.lmo.tasklaw import correlations
 from pipeline_lib.olmix.fit.proposers import Problem, make_proposer, pairing_problem
 from pipeline_lib.olmix.fit.regressors import FitContext, Regressor, make_regressor
 from pipeline_lib.olmix.swarmio import Priors, Swarm
+from pipeline_lib.records import SwarmFile
 
 log = logging.getLogger(__name__)
 FIT_ERRORS = (ValueError, RuntimeError, FloatingPointError, np.linalg.LinAlgError)
@@ -204,3 +207,56 @@ def scarce_check(study: SwarmStudy, swarm: Swarm, priors: Priors) -> dict[str, A
         "capped": capped.tolist(),
         "domains": list(swarm.domains),
     }
+
+
+def trained_mixtures(study: SwarmStudy, swarm: Swarm, priors: Priors, proposals: pd.DataFrame) -> SwarmFile:
+    """The mixtures the design trains for this swarm (``design.n_trained`` rows, the planner's count): the
+    natural distribution, the swarm's best run (lowest observed task average), then each trained pair's
+    proposal of each of the first ``train_subsets`` subsets, fitted on K = ``design.train_k`` runs (exact:
+    with the config's kl_weight). A proposal that failed is trained at natural, marked ``missing``."""
+    d = study.design
+    if not d.n_trained:
+        return SwarmFile(swarm.domains, [], {"rows": [], "setting": study.setting, "seed": study.seed})
+    K_max, m = swarm.P.shape
+    natural, K = priors.select(swarm.domains).natural, d.train_k(m, K_max)
+    observed = swarm.Y.mean(axis=1)
+    best = int(np.argmin(observed))
+    rows = [{"kind": "natural"}, {"kind": "best", "run": swarm.runs[best], "observed": float(observed[best])}]
+    mixtures = [natural.tolist(), swarm.P[best].tolist()]
+    for regressor, proposer in d.trained_pairs:
+        kl = study.cfg.kl_weight if proposer == "exact" else None
+        for s in range(d.train_subsets):
+            row, p = _proposal_row(proposals, K, s, regressor, proposer, kl)
+            rows.append(
+                {"kind": "proposal", "regressor": regressor, "proposer": proposer, "subset": s, **row}
+            )
+            mixtures.append(p if p is not None else natural.tolist())
+    return SwarmFile(
+        swarm.domains, mixtures, {"rows": rows, "K": K, "setting": study.setting, "seed": study.seed}
+    )
+
+
+def _proposal_row(
+    proposals: pd.DataFrame, K: int, s: int, regressor: str, proposer: str, kl: float | None
+) -> tuple[dict[str, Any], list[float] | None]:
+    """A pair's proposal of subset ``s`` at K: (its label fields, its mixture; None when it failed)."""
+    if proposals.empty:
+        return {"K": K, "missing": True}, None
+    hit = proposals[
+        (proposals["K"] == K)
+        & (proposals["subset"] == s)
+        & (proposals["regressor"] == regressor)
+        & (proposals["proposer"] == proposer)
+        & (proposals["kl_weight"].isna() if kl is None else np.isclose(proposals["kl_weight"], kl))
+    ]
+    if hit.empty:
+        return {"K": K, "missing": True}, None
+    first = hit.iloc[0]
+    label = {
+        "K": K,
+        "kl_weight": kl,
+        "predicted": float(first["self_predicted"]),
+        "judge_predicted": float(first["judge_predicted"]),
+        "missing": False,
+    }
+    return label, [float(v) for v in json.loads(first["mixture"])]

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,10 @@ PAPER = {
     "kl": "exact + KL 0.05 gives 0.7647 BPB vs 0.7772 without the pull (design choice 7)",
     "caps": "without the caps the optimiser repeats scarce domains (5x); constrain the optimiser "
     "(design choice 6)",
+    "trained_natural": "the premise of mixing: the proposed mix trains better than the natural distribution "
+    "(the papers' final runs; here at the proxies' scale)",
+    "trained_best swarm run": "a fit is worth its cost only if its proposal beats the best swarm mixture "
+    "already trained (olmix's search proposer picks that one)",
 }
 
 
@@ -260,10 +265,162 @@ def caps_claim(scarce: Sequence[dict]) -> dict:
     return {**claim, "ours": ours, "verdict": verdict}
 
 
+# -- trained proposals ------------------------------------------------------------------------------------
+NATURAL, BEST = "natural", "best swarm run"
+
+
+def trained_label(row: Mapping[str, Any]) -> str:
+    """A trained mixture's name in the table: natural, the best swarm run, or its pair."""
+    kind = row["kind"]
+    return (
+        NATURAL if kind == "natural" else BEST if kind == "best" else f"{row['regressor']}+{row['proposer']}"
+    )
+
+
+def paired_gaps(trained: pd.DataFrame, reference: str) -> pd.DataFrame:
+    """Each trained run's task average minus ``reference``'s (natural or the best swarm run) of the same
+    swarm and training seed: one row per (swarm, mixture, training seed)."""
+    key = ["m", "seed", "train_seed"]
+    ref = trained[trained["label"] == reference].set_index(key)["actual"].rename("reference")
+    out = trained.join(ref, on=key)
+    return out.assign(gap=out["actual"] - out["reference"])
+
+
+def trained_table(trained: pd.DataFrame) -> pd.DataFrame:
+    """Per (m, mixture): runs, the actual task-average validation BPB (mean, 95% t-interval over subsets x
+    training seeds), the predicted one (its own regressor's; the best run: observed in the swarm) and the
+    paired gaps to natural and to the best swarm run."""
+    vs_nat, vs_best = paired_gaps(trained, NATURAL), paired_gaps(trained, BEST)
+    none = (math.nan, math.nan, math.nan)
+    rows = []
+    order = {NATURAL: 0, BEST: 1}
+    cells = sorted(trained.groupby(["m", "label"]), key=lambda c: (c[0][0], order.get(c[0][1], 2), c[0][1]))
+    for (m, label), g in cells:
+        actual = t_interval(g["actual"].to_numpy())
+        nat = none if label == NATURAL else t_interval(vs_nat.loc[g.index, "gap"].to_numpy())
+        best = none if label == BEST else t_interval(vs_best.loc[g.index, "gap"].to_numpy())
+        rows.append(
+            {
+                "m": m,
+                "mixture": label,
+                "K": g["K"].dropna().iloc[0] if g["K"].notna().any() else np.nan,
+                "runs": len(g),
+                "actual": actual[0],
+                "actual_low": actual[1],
+                "actual_high": actual[2],
+                "predicted": g["predicted"].mean(),
+                "vs_natural": nat[0],
+                "vs_natural_low": nat[1],
+                "vs_natural_high": nat[2],
+                "vs_best": best[0],
+                "vs_best_low": best[1],
+                "vs_best_high": best[2],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _ci(mean: float, low: float, high: float, signed: bool = False) -> str:
+    if not np.isfinite(mean):
+        return ""
+    f = "+.4f" if signed else ".4f"
+    return f"{mean:{f}}" + (f" [{low:{f}}, {high:{f}}]" if np.isfinite(low) else "")
+
+
+def _shown_trained(table: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "m": table["m"],
+            "mixture": table["mixture"],
+            "K": [f"{k:g}" if np.isfinite(k) else "" for k in table["K"]],
+            "runs": table["runs"],
+            "actual BPB": [_ci(*r) for r in table[["actual", "actual_low", "actual_high"]].to_numpy()],
+            "predicted": [f"{v:.4f}" if np.isfinite(v) else "" for v in table["predicted"]],
+            "vs natural": [
+                _ci(*r, signed=True)
+                for r in table[["vs_natural", "vs_natural_low", "vs_natural_high"]].to_numpy()
+            ],
+            "vs best run": [
+                _ci(*r, signed=True) for r in table[["vs_best", "vs_best_low", "vs_best_high"]].to_numpy()
+            ],
+        }
+    ).set_index(["m", "mixture"])
+
+
+def trained_claim(trained: pd.DataFrame, reference: str, pair: str = "log_linear+exact") -> dict:
+    """The paper's pair's trained proposal beats ``reference`` (lower task-average BPB), paired by swarm and
+    training seed, pooled over m and subsets."""
+    what = "natural" if reference == NATURAL else "the best swarm run"
+    claim = {"claim": f"the fitted proposal ({pair}) beats {what}", "paper": PAPER[f"trained_{reference}"]}
+    if trained.empty or pair not in set(trained["label"]):
+        return {**claim, "ours": NOT_RUN, "verdict": NOT_RUN}
+    gaps = paired_gaps(trained, reference)
+    gap = gaps[gaps["label"] == pair]["gap"].to_numpy()
+    mean, low, high = t_interval(gap)
+    per_m = ", ".join(
+        f"m={m}: {g['gap'].mean():+.4f}" for m, g in gaps[gaps["label"] == pair].groupby("m", sort=True)
+    )
+    ours = (
+        f"trained proposal minus {what}, validation BPB (task average): {mean:+.4f} "
+        f"[{low:+.4f}, {high:+.4f}] over {np.isfinite(gap).sum()} paired runs ({per_m})"
+    )
+    return {**claim, "ours": ours, "verdict": interval_verdict(-high, -low)}
+
+
+def trained_figure(trained: pd.DataFrame, out: str | Path) -> None:
+    """Per m (a column): each trained mixture's task-average validation BPB (top: the runs, their mean with
+    its 95% t-interval, the predicted value; the best run: its observed one) and its paired gap to natural
+    (bottom: same swarm and training seed, so the seeds' shared noise cancels)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from pipeline_lib.report.figures import save_png
+
+    ms = sorted(trained["m"].unique()) if len(trained) else [0]
+    fig, axes = plt.subplots(2, len(ms), figsize=(4.2 * len(ms), 6.4), squeeze=False, sharex="col")
+    gaps = paired_gaps(trained, NATURAL) if len(trained) else trained
+    for col, m in enumerate(ms):
+        part = trained[trained["m"] == m] if len(trained) else trained
+        labels = [NATURAL, BEST, *sorted(set(part.get("label", [])) - {NATURAL, BEST})]
+        for x, label in enumerate(labels):
+            g = part[part["label"] == label] if len(part) else part
+            if g.empty:
+                continue
+            _interval_dots(axes[0][col], x, g["actual"].to_numpy())
+            if g["predicted"].notna().any():
+                axes[0][col].scatter(x + 0.25, g["predicted"].mean(), marker="x", color="C3")
+            if label != NATURAL:
+                _interval_dots(axes[1][col], x, gaps.loc[g.index, "gap"].to_numpy())
+        axes[0][col].set(title=f"m = {m}", ylabel="validation BPB (task average)")
+        axes[1][col].axhline(0.0, color="grey", lw=0.8, ls="--")
+        axes[1][col].set(ylabel="minus natural (paired)")
+        axes[1][col].set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=7)
+    fig.suptitle("Trained proposals: runs (grey), mean and 95% t-interval (blue), predicted (red x)")
+    save_png(fig, out)
+
+
+def _interval_dots(ax, x: float, values: np.ndarray) -> None:
+    """The values as dots around x, their mean with its 95% t-interval."""
+    jitter = np.linspace(-0.15, 0.15, len(values)) if len(values) > 1 else np.zeros(1)
+    ax.scatter(x + jitter, values, s=8, color="grey", alpha=0.5)
+    mean, low, high = t_interval(values)
+    err = [[mean - low], [high - mean]] if np.isfinite(low) else None
+    ax.errorbar(x, mean, yerr=err, fmt="o", color="C0", capsize=3)
+
+
 def claims(
-    scores: pd.DataFrame, kstar: pd.DataFrame, tv: pd.DataFrame, scarce: Sequence[dict]
+    scores: pd.DataFrame,
+    kstar: pd.DataFrame,
+    tv: pd.DataFrame,
+    scarce: Sequence[dict],
+    trained: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    return pd.DataFrame([best_claim(scores), linear_claim(kstar), kl_claim(tv), caps_claim(scarce)])
+    rows = [best_claim(scores), linear_claim(kstar), kl_claim(tv), caps_claim(scarce)]
+    trained = trained if trained is not None else pd.DataFrame()
+    rows += [trained_claim(trained, NATURAL), trained_claim(trained, BEST)]
+    return pd.DataFrame(rows)
 
 
 # -- outputs ----------------------------------------------------------------------------------------------
@@ -310,8 +467,10 @@ def write_report(
     scarce: Sequence[dict],
     threshold: float,
     out_dir: str | Path,
+    trained: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Every output of the report under ``out_dir``; returns the claims."""
+    """Every output of the report under ``out_dir``; returns the claims. ``trained``: one row per trained
+    mixture and training seed (:func:`read_trained`; None or empty: none was trained)."""
     out = Path(out_dir)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     scores.to_csv(out / "design_scores.csv", index=False)
@@ -357,7 +516,9 @@ def write_report(
     )
     (out / "scarce.json").write_text(json.dumps(list(scarce), indent=1, sort_keys=True))
     figure(summary, threshold, out / "figures" / "design.png")
-    result = claims(scores, kstar, tv, scarce)
+    trained = trained if trained is not None else pd.DataFrame()
+    _write_trained(trained, out)
+    result = claims(scores, kstar, tv, scarce, trained)
     write_formats(
         out / "claims",
         result,
@@ -367,3 +528,46 @@ def write_report(
         "Intervals resample one swarm per seed.",
     )
     return result
+
+
+def _write_trained(trained: pd.DataFrame, out: Path) -> None:
+    """trained.{csv,md,...} and figures/design_trained.png (empty when nothing was trained)."""
+    table = trained_table(trained) if len(trained) else pd.DataFrame()
+    write_formats(
+        out / "trained",
+        table,
+        _shown_trained(table) if len(table) else table,
+        "Trained proposals: actual vs predicted validation BPB, against natural and the swarm's best run",
+        "Each mixture trained as a proxy (the swarm's model and schedule) per subset and training seed. "
+        "actual: task-average validation BPB, mean [95% t-interval]; predicted: its own regressor's (the "
+        "best run: observed in the swarm); vs natural, vs best run: the paired difference (same swarm, same "
+        "training seed), negative = better. K: the runs the proposals were fitted on.",
+    )
+    trained_figure(trained, out / "figures" / "design_trained.png")
+
+
+def read_trained(dirs: Sequence[str | Path], seeds: Sequence[int]) -> pd.DataFrame:
+    """One row per trained mixture and training seed of each design directory: its label (trained.json)
+    and the task-average validation BPB its run reached (run.json's ``task_bpb``)."""
+    from pipeline_lib.plan.paths import design_trained_run
+    from pipeline_lib.records import RunRecord, SwarmFile
+
+    rows = []
+    for d in dirs:
+        trained = SwarmFile.read(Path(d) / "trained.json")
+        m, swarm_seed = len(trained.groups), int(trained.details["seed"])
+        for k, label in enumerate(trained.details.get("rows", [])):
+            if label.get("missing"):
+                continue
+            for t in seeds:
+                run = RunRecord.read(Path(d) / design_trained_run(k, t) / "run.json")
+                bpb = run.metric("task_bpb")
+                predicted = label.get("observed", label.get("predicted", np.nan))
+                rows.append(
+                    {
+                        "m": m, "seed": swarm_seed, "row": k, "label": trained_label(label),
+                        "subset": label.get("subset", np.nan), "K": label.get("K", np.nan),
+                        "train_seed": t, "predicted": predicted, "actual": float(np.mean(list(bpb.values()))),
+                    }
+                )  # fmt: skip
+    return pd.DataFrame(rows)

@@ -14,7 +14,7 @@ from pipeline_lib.config.registry import (
     STRATIFIED,
     SWARM,
     SWARM_PROXY,
-    SWARM_STEP,
+    swarm_step,
 )
 from pipeline_lib.lmo.grids import one_hot_mixtures
 from pipeline_lib.plan import paths
@@ -98,17 +98,39 @@ class LearningRuns:
         return jobs
 
     def _swarm_jobs(self, view: str, seed: int) -> list[TrainJob]:
-        """The proxy swarm: smaller models, one per swarm mixture, scored in bits per byte on the tasks."""
-        s, cfg = self.project.settings[view], self.swarm_config(view)
-        model, train = s.model.with_preset(cfg.proxy_model), self.proxy_train(view)
+        """The proxy swarms, one per sampling the view's methods draw with: smaller models, one per swarm
+        mixture, scored in bits per byte on the tasks."""
+        samplings = self.swarm_samplings(view)
+        return [job for sampling in samplings for job in self._one_swarm(view, seed, sampling)]
+
+    def _one_swarm(self, view: str, seed: int, sampling: str) -> list[TrainJob]:
+        s, cfg = self.project.settings[view], self.swarm_config(view, sampling)
+        model, train = s.model.with_preset(cfg.proxy_model), self.proxy_train(view, sampling)
         downstream = self.downstream_eval("val") if cfg.objective != "groups" else None
         return [
             TrainJob(
-                paths.pilot_dir(view, paths.SWARM, seed, f"run{k}"),
+                paths.pilot_dir(view, paths.swarm_kind(sampling), seed, f"run{k}"),
                 RunSpec(s.key, s.groups, SWARM_PROXY, {"index": k}, int(seed), model, train),
-                fit=paths.fit_file(view, SWARM_STEP, seed),
+                fit=paths.fit_file(view, swarm_step(sampling), seed),
                 tasks=cfg.tasks or s.groups,
                 downstream=downstream,
             )
-            for k in range(self.swarm_size(view))
+            for k in range(self.swarm_size(view, sampling))
+        ]
+
+    def design_trained_jobs(self, view: str, seed: int) -> list[TrainJob]:
+        """The design swarm's trained mixtures (its trained.json: natural, its best run, the proposals), each
+        a proxy at the swarm's scale (model, schedule, tasks) with each of ``design.train_seeds``."""
+        design, s, cfg = self.project.design, self.project.settings[view], self.swarm_config(view)
+        model, train = s.model.with_preset(cfg.proxy_model), self.proxy_train(view)
+        where = paths.design_dir(view, seed)
+        return [
+            TrainJob(
+                f"{where}/{paths.design_trained_run(k, t)}",
+                RunSpec(s.key, s.groups, SWARM_PROXY, {"index": k}, int(t), model, train),
+                fit=f"{where}/trained.json",
+                tasks=cfg.tasks or s.groups,
+            )
+            for k in range(design.n_trained)
+            for t in design.train_seeds
         ]

@@ -11,7 +11,8 @@ One directory per view (``<setting>`` or ``<setting>/restricted``)::
     pilots/onehot/seed<n>/<group>/         Skill-It's graph runs
     pilots/<method>/seed<n>/               a method's proxy run (DoReMi, DoGE)
     pilots/reference/seed<n>/              a proxy's reference model in a restricted view
-    pilots/swarm/seed<n>/run<k>/           the proxy swarm (Olmix)
+    pilots/swarm/seed<n>/run<k>/           the proxy swarm drawn as Olmix draws it (Olmix; RegMix sharing it)
+    pilots/swarm_<sampling>/seed<n>/run<k>/    a swarm drawn another way (swarm_regmix: RegMix's own draw)
     olmix/priors.json                      the swarm's priors: tokens per group, the natural distribution
     fits/<name>/seed<n>.json               what an offline step fitted (with tables: and fits/<name>/seed<n>/)
     tables/<name>.{csv,md,tex,html}, figures/<name>.png
@@ -28,7 +29,9 @@ The mixture-reuse experiment (``reuse:``) lives under ``reuse/``::
 The design-space experiment (``design:``) analyses each design setting's swarm
 (``<setting>/pilots/swarm/``)::
 
-    design/<setting>/seed<n>/              scores.csv, proposals.csv, scarce.json: one swarm's resampled fits
+    design/<setting>/seed<n>/              scores.csv, proposals.csv, scarce.json: one swarm's resampled fits;
+                                           trained.json: the mixtures trained (natural, best run, proposals)
+    design/<setting>/seed<n>/trained/row<k>/seed<t>/   one of them trained as a proxy with seed t
     report/                                design.*, kstar.*, spread.*, claims.*, figures/design.png
 
 Besides: ``data/`` (tokenizer, packed groups), ``report/`` (cross-setting tables, figures), ``logs/``,
@@ -64,6 +67,12 @@ def mixture_file(view: str, method: str, seed: int | str, ext: str) -> str:
 
 def pilot_dir(view: str, kind: str, seed: int | str, name: str = "") -> str:
     return f"{view}/pilots/{kind}/seed{seed}" + (f"/{name}" if name else "")
+
+
+def swarm_kind(sampling: str) -> str:
+    """The pilots directory of the swarm a sampling draws (``methods.<m>.sampling``): Olmix's is ``swarm``
+    (as before samplings were named), another's ``swarm_<sampling>``."""
+    return SWARM if sampling == "olmix" else f"{SWARM}_{sampling}"
 
 
 def fit_file(view: str, name: str, seed: int | str) -> str:
@@ -136,10 +145,16 @@ def reuse_report(name: str) -> str:
     return f"reuse/report/{name}"
 
 
-DESIGN_OUTPUTS = ("scores.csv", "proposals.csv", "scarce.json")
-"""What one swarm's design analysis writes in its directory."""
+DESIGN_OUTPUTS = ("scores.csv", "proposals.csv", "scarce.json", "trained.json")
+"""What one swarm's design analysis writes in its directory (trained.json: the mixtures it has trained)."""
 
 
 def design_dir(view: str, seed: int | str) -> str:
     """One design swarm's analysis (its setting and seed)."""
     return f"design/{view}/seed{seed}"
+
+
+def design_trained_run(row: int | str, seed: int | str) -> str:
+    """A trained design mixture's run, relative to its swarm's :func:`design_dir`: row ``row`` of its
+    trained.json, trained with ``seed``."""
+    return f"trained/row{row}/seed{seed}"

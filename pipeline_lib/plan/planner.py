@@ -20,11 +20,11 @@ from pipeline_lib.config.registry import (
     PROXIES,
     STATIC,
     SWARM,
-    SWARM_STEP,
     FitCall,
     build_method_config,
     fit_name,
     fit_step,
+    swarm_step,
 )
 from pipeline_lib.config.types import ConfigError
 from pipeline_lib.lmo.grids import grid_mixtures
@@ -59,9 +59,10 @@ class Planner(LearningRuns, ReusePlanning):
         return kinds | ({SWARM} if view in self.design_views else set())
 
     def fit_steps(self, view: str) -> list[str]:
-        """The fit steps a view runs: its methods' own (Aioli + X: X's) and, with a swarm, its draw."""
+        """The fit steps a view runs: its methods' own (Aioli + X: X's) and, with swarms, their draws."""
         names = [fit_name(m) for m in self.project.methods_of(view)]
-        names += [SWARM_STEP] if SWARM in self.learning_kinds(view) else []
+        if SWARM in self.learning_kinds(view):
+            names += [swarm_step(sampling) for sampling in self.swarm_samplings(view)]
         return [n for n in dict.fromkeys(names) if n]
 
     def method_config(self, view: str, method: str) -> MethodConfig:
@@ -76,35 +77,56 @@ class Planner(LearningRuns, ReusePlanning):
         """The run.json of ``method``'s proxy run."""
         return paths.run_outputs(paths.pilot_dir(view, method, seed))["run"]
 
-    def swarm_config(self, view: str) -> OlmixConfig:
-        """The swarm's and priors' settings: the view's swarm-fitted method's config, else another Olmix
-        config (a law fitted on pilots), else the defaults."""
+    def swarm_config(self, view: str, sampling: str | None = None) -> OlmixConfig:
+        """A swarm's and the priors' settings: the config of the view's first swarm-fitted method drawing
+        with ``sampling`` (None: any), else another Olmix config (a law fitted on pilots), else the defaults.
+        Methods fitting one swarm (the same sampling) must agree on its draw and proxies."""
         configs = self.project.settings[view].methods
         users = [m for m, cfg in configs.items() if isinstance(cfg, OlmixConfig)]
         users.sort(key=lambda m: METHODS[m].learns_on != SWARM)
-        sharing = [m for m in users if METHODS[m].learns_on == SWARM]
-        differ = [m for m in sharing if configs[m].proxy_dict() != configs[sharing[0]].proxy_dict()]
-        if differ:
-            raise ConfigError(
-                f"{view}: {sharing[0]} and {differ[0]} fit one swarm but set its draw or proxies differently "
-                f"({configs[sharing[0]].proxy_dict()} vs {configs[differ[0]].proxy_dict()}): give "
-                f"methods.{differ[0]} 'extends: {sharing[0]}' or the same values"
-            )
+        for group in dict.fromkeys(configs[m].sampling for m in users):
+            sharing = [m for m in users if METHODS[m].learns_on == SWARM and configs[m].sampling == group]
+            differ = [m for m in sharing if configs[m].proxy_dict() != configs[sharing[0]].proxy_dict()]
+            if differ:
+                raise ConfigError(
+                    f"{view}: {sharing[0]} and {differ[0]} fit one swarm but set its draw or proxies "
+                    f"differently ({configs[sharing[0]].proxy_dict()} vs {configs[differ[0]].proxy_dict()}): "
+                    f"give methods.{differ[0]} 'extends: {sharing[0]}' or the same values"
+                )
+        if sampling is not None:
+            users = [m for m in users if configs[m].sampling == sampling]
+            return configs[users[0]] if users else OlmixConfig(sampling=sampling)
         return configs[users[0]] if users else OlmixConfig()
+
+    def swarm_samplings(self, view: str) -> list[str]:
+        """The samplings of the view's swarms, one swarm each: its swarm-fitted methods' (``sampling``), and a
+        design setting's own (its Olmix config's)."""
+        configs, methods = self.project.settings[view].methods, self.project.methods_of(view)
+        found = [configs[m].sampling for m in methods if m in METHODS and METHODS[m].learns_on == SWARM]
+        design = [self.swarm_config(view).sampling] if view in self.design_views else []
+        return list(dict.fromkeys(design + found))
+
+    def sampling_of(self, view: str, method: str | None) -> str:
+        """The sampling of the swarm ``method`` fits (None: the view's first swarm's)."""
+        cfg = self.method_config(view, method) if method is not None else self.swarm_config(view)
+        return cfg.sampling if isinstance(cfg, OlmixConfig) else self.swarm_config(view).sampling
 
     # -- run directories of a view ------------------------------------------------------------------------
     def final_runs(self, view: str) -> list[str]:
         p = self.project
         return [f"{paths.run_dir(view, m, s)}/run.json" for m in p.methods_of(view) for s in p.seeds]
 
-    def learning_runs(self, kind: str, view: str, seed: int | str) -> list[str]:
-        """The run.json files of one kind of learning run (GRID, ONEHOT, SWARM) of a view and seed."""
+    def learning_runs(self, kind: str, view: str, seed: int | str, method: str | None = None) -> list[str]:
+        """The run.json files of one kind of learning run (GRID, ONEHOT, SWARM) of a view and seed; a swarm's:
+        the one ``method`` fits (its sampling's; None: the view's first swarm)."""
+        if kind == SWARM:
+            sampling = self.sampling_of(view, method)
+            names = [f"run{k}" for k in range(self.swarm_size(view, sampling))]
+            return [f"{paths.pilot_dir(view, paths.swarm_kind(sampling), seed, n)}/run.json" for n in names]
         if kind == GRID:
             names = [f"mix{k}" for k in range(len(self.pilot_mixtures(view, int(seed))))]
         elif kind == ONEHOT:
             names = list(self.project.settings[view].groups)
-        elif kind == SWARM:
-            names = [f"run{k}" for k in range(self.swarm_size(view))]
         else:
             raise ValueError(f"unknown kind of learning run '{kind}'")
         return [f"{paths.pilot_dir(view, kind, seed, name)}/run.json" for name in names]
@@ -181,15 +203,16 @@ class Planner(LearningRuns, ReusePlanning):
         train = cfg.proxy_train(self.learning_train(view, proxy.runs))
         return dataclasses.replace(self.run_spec(view, method, seed), method=proxy.policy, train=train)
 
-    def swarm_size(self, view: str) -> int:
-        """K = ceil(c (m + 1)) proxies of the swarm."""
+    def swarm_size(self, view: str, sampling: str | None = None) -> int:
+        """K = ceil(c (m + 1)) proxies of a swarm (``sampling``'s; None: the view's first)."""
         s = self.project.settings[view]
-        return SwarmSettings(factor=self.swarm_config(view).swarm_factor).size(len(s.groups))
+        return SwarmSettings(factor=self.swarm_config(view, sampling).swarm_factor).size(len(s.groups))
 
-    def proxy_train(self, view: str) -> TrainConfig:
+    def proxy_train(self, view: str, sampling: str | None = None) -> TrainConfig:
         """A swarm proxy's schedule: ``proxy_steps_fraction`` of the final run's, validated only at its start
         and end (the fit reads the final scores; a validation pass between changes no number)."""
-        train = self.learning_train(view, self.swarm_size(view), self.swarm_config(view).proxy_steps_fraction)
+        cfg = self.swarm_config(view, sampling)
+        train = self.learning_train(view, self.swarm_size(view, sampling), cfg.proxy_steps_fraction)
         return dataclasses.replace(train, eval_every=train.steps)
 
     def target_tokens(self, view: str) -> int:
@@ -197,8 +220,8 @@ class Planner(LearningRuns, ReusePlanning):
         s = self.project.settings[view]
         return s.train.steps * s.train.batch_size * s.model.context
 
-    def proxy_tokens(self, view: str) -> int:
-        train, s = self.proxy_train(view), self.project.settings[view]
+    def proxy_tokens(self, view: str, sampling: str | None = None) -> int:
+        train, s = self.proxy_train(view, sampling), self.project.settings[view]
         return train.steps * train.batch_size * s.model.context
 
     # -- the jobs -----------------------------------------------------------------------------------------
@@ -212,7 +235,8 @@ class Planner(LearningRuns, ReusePlanning):
         for seed in self.project.reuse.seeds if self.project.reuse else ():
             jobs += self.reuse_jobs(seed)
         for view in self.design_views:
-            jobs += [job for seed in self.project.design.seeds for job in self._swarm_jobs(view, seed)]
+            for seed in self.project.design.seeds:
+                jobs += self._swarm_jobs(view, seed) + self.design_trained_jobs(view, seed)
         return {job.path: job for job in jobs}
 
     def _final_jobs(self, view: str, seed: int) -> list[TrainJob]:
@@ -279,14 +303,19 @@ class Planner(LearningRuns, ReusePlanning):
         groups = [g for v in views for g in p.settings[v].groups]
         selected = [(v, m) for v in views for m in p.methods_of(v) if self.selects_pilot(v, m)]
         proxies = [m for m, e in METHODS.items() if e.proxy] + [paths.REFERENCE]
+        swarms = [paths.swarm_kind(sampling) for v in views for sampling in self.swarm_samplings(v)]
+        swarms = list(dict.fromkeys(swarms)) or [paths.SWARM]
+        swarm = _alternatives(swarms) if len(swarms) == 1 else f"(?:{_alternatives(swarms)})"
         pilots = (
             rf"{paths.GRID}/seed\d+/mix\d+|{paths.DYNAMIC}/seed\d+/(?:parent|child\d+)"
             rf"|{paths.ONEHOT}/seed\d+/(?:{_alternatives(groups)})"
-            rf"|(?:{_alternatives(proxies)})/seed\d+|{paths.SWARM}/seed\d+/run\d+"
+            rf"|(?:{_alternatives(proxies)})/seed\d+|{swarm}/seed\d+/run\d+"
         )
         body = (
             rf"(?:{_alternatives(views)})/(?:runs/(?:{_alternatives(methods)})/seed\d+|pilots/(?:{pilots}))"
         )
+        if p.design and p.design.n_trained:
+            body += rf"|design/(?:{_alternatives(self.design_views)})/seed\d+/trained/row\d+/seed\d+"
         if p.reuse:
             chains = [c for t in range(p.reuse.n_stages) for c in p.reuse.chains(t) if c != "natural"]
             body += (

@@ -3,6 +3,7 @@ verdicts from intervals."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -13,8 +14,10 @@ from pipeline_lib.config.design import DesignConfig
 from pipeline_lib.config.errors import ConfigError
 from pipeline_lib.config.methods import OlmixConfig
 from pipeline_lib.config.units import SimulationSettings
-from pipeline_lib.olmix.design import SwarmStudy, analyse, scarce_check
+from pipeline_lib.olmix.design import SwarmStudy, analyse, scarce_check, trained_mixtures
 from pipeline_lib.olmix.design_report import (
+    BEST,
+    NATURAL,
     best_claim,
     caps_claim,
     crossing,
@@ -25,6 +28,8 @@ from pipeline_lib.olmix.design_report import (
     linear_claim,
     spread,
     summarize,
+    trained_claim,
+    trained_table,
 )
 from pipeline_lib.olmix.swarmio import Priors, Swarm
 from pipeline_lib.report.claims import CONTRADICTED, HOLDS, OPEN
@@ -220,9 +225,75 @@ def test_the_k_grid_is_c_times_m_plus_one_within_the_pool():
         ({"settings": ["m2"], "subsets": 0}, "design.subsets: must be >= 1, got 0"),
         ({"settings": ["m2"], "k_factors": [1, 0]}, "design.k_factors: give factors c > 0"),
         ({"settings": ["m2"], "grid": 3}, "design: unknown field(s) ['grid']"),
+        (
+            {"settings": ["m2"], "train_pairs": ["log_linear"]},
+            "design.train_pairs: 'log_linear' must be 'regressor+proposer' from design.regressors",
+        ),
+        ({"settings": ["m2"], "train_pairs": ["log_linear+exact"], "train_seeds": []}, "design.train_seeds"),
     ],
 )
 def test_bad_design_blocks_name_the_field(raw, message):
     with pytest.raises(ConfigError) as err:
         DesignConfig.from_dict(raw)
     assert message in str(err.value)
+
+
+def test_trained_mixtures_are_natural_the_best_run_then_each_pairs_proposals():
+    s = study(train_pairs=("log_linear+exact", "lightgbm+simulation"), train_subsets=2, train_k_factor=1)
+    swarm = planted_swarm()
+    assert s.design.n_trained == 2 + 2 * 2 and s.design.train_k(3, 30) == 4  # the grid's (4, 20): 4 nearest
+    _, proposals = analyse(s, swarm, PRIORS)
+    trained = trained_mixtures(s, swarm, PRIORS, proposals)
+    rows = trained.details["rows"]
+    assert len(trained.mixtures) == len(rows) == s.design.n_trained and trained.groups == DOMAINS
+    assert [r["kind"] for r in rows] == ["natural", "best"] + ["proposal"] * 4
+    assert np.allclose(trained.mixtures[0], PRIORS.natural)
+    best = int(np.argmin(swarm.Y.mean(axis=1)))
+    assert np.allclose(trained.mixtures[1], swarm.P[best]) and rows[1]["run"] == swarm.runs[best]
+    exact = proposals[
+        (proposals["regressor"] == "log_linear")
+        & (proposals["proposer"] == "exact")
+        & (proposals["K"] == 4)
+        & (proposals["subset"] == 1)
+        & (proposals["kl_weight"] == 0.05)
+    ]
+    assert rows[3]["subset"] == 1 and rows[3]["kl_weight"] == 0.05 and rows[3]["K"] == 4
+    assert np.allclose(trained.mixtures[3], json.loads(exact["mixture"].iloc[0]))
+    assert rows[3]["predicted"] == pytest.approx(exact["self_predicted"].iloc[0])
+    assert rows[4]["regressor"] == "lightgbm" and rows[4]["kl_weight"] is None and not rows[4]["missing"]
+    # a pair whose proposal failed is trained at natural and marked missing
+    none = trained_mixtures(s, swarm, PRIORS, proposals[proposals["regressor"] != "lightgbm"])
+    assert none.details["rows"][4]["missing"] and np.allclose(none.mixtures[4], PRIORS.natural)
+    assert trained_mixtures(study(), swarm, PRIORS, proposals).mixtures == []  # no pairs: nothing trained
+
+
+def _trained_frame() -> pd.DataFrame:
+    """Two swarms (m = 2, 3), 2 training seeds, natural, the best run and one pair over 3 subsets: the pair
+    0.02 below natural and 0.005 above the best run, with a little noise per run."""
+    rng, rows = np.random.default_rng(0), []
+    for m in (2, 3):
+        for t in (0, 1):
+            base = 1.0 + 0.01 * t
+            rows.append({"m": m, "seed": 0, "label": NATURAL, "train_seed": t, "actual": base, "K": np.nan})
+            rows.append({"m": m, "seed": 0, "label": BEST, "train_seed": t, "actual": base - 0.025})
+            for s in range(3):
+                gap = -0.02 + rng.normal(0, 0.002)
+                row = {"m": m, "seed": 0, "label": "log_linear+exact", "train_seed": t, "subset": s}
+                rows.append(row | {"actual": base + gap, "predicted": base - 0.03, "K": 3 * (m + 1)})
+    return pd.DataFrame(rows)
+
+
+def test_trained_table_and_claims_pair_runs_by_swarm_and_training_seed():
+    frame = _trained_frame()
+    table = trained_table(frame).set_index(["m", "mixture"])
+    pair = table.loc[(2, "log_linear+exact")]
+    assert pair["runs"] == 6 and pair["K"] == 9
+    assert pair["vs_natural"] == pytest.approx(-0.02, abs=0.002) and pair["vs_natural_high"] < 0
+    assert pair["vs_best"] == pytest.approx(0.005, abs=0.002) and pair["vs_best_low"] > 0
+    assert math.isnan(table.loc[(3, NATURAL), "vs_natural"]) and table.loc[(3, NATURAL), "vs_best"] > 0
+    assert list(trained_table(frame)["mixture"])[:3] == [NATURAL, BEST, "log_linear+exact"]
+    assert pair["predicted"] == pytest.approx(1.005 - 0.03)
+    nat, best = trained_claim(frame, NATURAL), trained_claim(frame, BEST)
+    assert nat["verdict"] == HOLDS and best["verdict"] == CONTRADICTED
+    assert "12 paired runs" in nat["ours"] and "m=2:" in nat["ours"] and "m=3:" in nat["ours"]
+    assert trained_claim(pd.DataFrame(), NATURAL)["verdict"] == "not run"

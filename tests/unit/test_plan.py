@@ -117,3 +117,44 @@ def test_data_parallel_problems_name_what_cannot_split():
     (quirk,) = Planner(load_project(cfg)).data_parallel_problems(2)
     assert quirk.startswith("methods.doremi.reference_microbatch runs single-process only, not over 2 GPUs")
     assert "(2 jobs, e.g. as/pilots/doremi/seed0)" in quirk
+
+
+def test_regmix_own_sampling_is_a_swarm_of_its_own():
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    shared = Planner(load_project(cfg))
+    cfg["methods"]["regmix"] = {"extends": "olmix", "sampling": "regmix"}
+    plan = Planner(load_project(cfg))
+    for view, m in (("as", 2), ("abse", 3)):
+        own = plan.learning_runs("swarm", view, 0, "regmix")
+        olmix = plan.learning_runs("swarm", view, 0, "olmix")
+        assert len(own) == 3 * (m + 1) and own[0] == f"{view}/pilots/swarm_regmix/seed0/run0/run.json"
+        assert olmix == shared.learning_runs("swarm", view, 0, "olmix")  # Olmix's swarm is unchanged
+        assert plan.fit_inputs(view, "regmix", 0)["runs"] == own
+        assert shared.fit_inputs(view, "regmix", 0)["runs"] == olmix  # sampling olmix: Olmix's proxies
+        job = plan.train_jobs[own[-1].removesuffix("/run.json")]
+        assert job.inputs() == {"fit": f"{view}/fits/regmix_swarm/seed0.json"}
+        assert plan.fit_steps(view)[-2:] == ["olmix_swarm", "regmix_swarm"]
+        argv = plan.fit_argv(view, "regmix_swarm", 0, plan.fit_inputs(view, "regmix_swarm", 0), "out.json")
+        assert '"sampling": "regmix"' in argv[argv.index("--config") + 1]
+    assert len(plan.train_jobs) == len(shared.train_jobs) + 9 + 12  # RegMix's own proxies, counted as its
+    pattern = re.compile(plan.job_regex())
+    assert all(pattern.fullmatch(job) for job in plan.train_jobs)
+
+
+def test_design_trained_mixtures_are_proxies_at_the_swarms_scale():
+    plan = Planner(load_project(yaml.safe_load((REPO / "config/olmix-design.yaml").read_text())))
+    d = plan.project.design
+    assert d.n_trained == 2 + 3 * 4 and d.train_k(7, 64) == 24  # 3(m + 1) on the grid (8, 24, 40)
+    proxy = plan.train_jobs["m7/pilots/swarm/seed0/run0"]
+    for k in (0, d.n_trained - 1):
+        for t in (1, 2):
+            job = plan.train_jobs[f"design/m7/seed0/trained/row{k}/seed{t}"]
+            assert job.spec.method == "olmix_proxy" and job.spec.method_params == {"index": k}
+            assert job.spec.seed == t and job.inputs() == {"fit": "design/m7/seed0/trained.json"}
+            assert job.spec.model == proxy.spec.model and job.spec.train == proxy.spec.train
+            assert job.tasks == proxy.tasks
+    trained = [p for p in plan.train_jobs if "/trained/" in p]
+    assert len(trained) == 4 * 2 * 14
+    pattern = re.compile(plan.job_regex())
+    assert all(pattern.fullmatch(p) for p in plan.train_jobs)
+    assert not pattern.fullmatch("design/m7/seed0/trained.json") and not pattern.fullmatch("design/m7/seed0")

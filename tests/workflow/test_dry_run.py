@@ -68,6 +68,22 @@ def test_default_config_dag(tmp_path):
     }
 
 
+def test_regmix_own_sampling_dag(tmp_path):
+    """RegMix with sampling regmix: a swarm of its own (drawn by its step, 3(m + 1) proxies per setting)
+    beside Olmix's, and its fit reads its own proxies."""
+    methods = ["stratified", "olmix", "regmix"]
+    overrides = {"methods.regmix": {"extends": "olmix", "sampling": "regmix"}, "run.methods": methods}
+    cfg = write_config("config/test/tiny.yaml", tmp_path, **overrides)
+    out = snakemake(tmp_path, cfg, "-n", "--printshellcmds").stdout
+    jobs = train_jobs(out)
+    assert jobs["pilots/swarm"] == jobs["pilots/swarm_regmix"] == 9 + 12  # pair (m = 2), triple (m = 3)
+    for view in ("pair", "triple"):
+        assert f"--out {tmp_path}/results/{view}/fits/regmix_swarm/seed0.json" in out
+    fits = [line for line in out.splitlines() if "fit-runs" in line and "--method regmix" in line]
+    runs = [run for line in fits for run in re.findall(r"\S+/run\.json", line)]
+    assert len(fits) == 2 and len(runs) == 9 + 12 and all("/pilots/swarm_regmix/" in r for r in runs)
+
+
 def test_sample_full_overlay_dag(tmp_path):
     base = write_config("config.yaml", tmp_path)
     out = snakemake(tmp_path, [base, REPO / "config/sample-full.yaml"], "-n").stdout
@@ -159,6 +175,10 @@ def test_reuse_priors_take_the_configured_natural_distribution(tmp_path):
             {"methods.olmix.proposer": "anneal"},
             "methods.olmix.proposer: proposer 'anneal' is not a proposer; choose from ['exact', 'search', "
             "'simulation', 'topk']",
+        ),
+        (
+            {"methods.regmix": {"extends": "olmix", "sampling": "sobol"}},
+            "methods.regmix.sampling: must be one of olmix, regmix, got 'sobol'",
         ),
         (
             {"settings.abse.methods": {"aiolii": {"eta": 1}}},

@@ -12,7 +12,9 @@ from tests.workflow.helpers import job_counts, snakemake, write_config
 
 def test_tiny_design_dag_has_the_design_rules_and_no_final_run(tmp_path):
     """m = 2 and 3 at swarm_factor 2: 6 + 8 proxies, a swarm draw and priors each, one analysis per
-    swarm, one report; every training job is a swarm proxy."""
+    swarm, one report; every other training job is one of the swarm's trained mixtures (natural, its best
+    run, log-linear + exact's proposal of subset 0) with seeds 1 and 2, reading its analysis's
+    trained.json."""
     cfg = write_config("config/test/olmix-design-tiny.yaml", tmp_path)
     proc = snakemake(tmp_path, cfg, "-n")
     counts = job_counts(proc.stdout)
@@ -22,13 +24,16 @@ def test_tiny_design_dag_has_the_design_rules_and_no_final_run(tmp_path):
         "pack": 3,
         "priors": 2,
         "fit": 2,
-        "train": 6 + 8,
+        "train": 6 + 8 + 2 * 3 * 2,
         "design_swarm": 2,
         "design_report": 1,
-        "total": 26,
+        "total": 38,
     }
     jobs = re.findall(r"wildcards: job=(\S+)", proc.stdout)
-    assert len(jobs) == 14 and all(re.fullmatch(r"m[23]/pilots/swarm/seed0/run\d+", j) for j in jobs)
+    swarm = [j for j in jobs if re.fullmatch(r"m[23]/pilots/swarm/seed0/run\d+", j)]
+    trained = [j for j in jobs if re.fullmatch(r"design/m[23]/seed0/trained/row[012]/seed[12]", j)]
+    assert len(swarm) == 14 and len(trained) == 12 and len(jobs) == 26
+    assert re.search(r"input: .*/design/m2/seed0/trained\.json\n", proc.stdout)  # its mixtures' file
     assert "/runs/" not in proc.stdout and "table2" not in proc.stdout
 
 
@@ -36,7 +41,9 @@ def test_full_design_dag(tmp_path):
     """config/olmix-design.yaml: K_max = 8(m + 1) proxies for m = 2, 3, 5, 7 (168), one analysis each."""
     cfg = write_config("config/olmix-design.yaml", tmp_path)
     counts = job_counts(snakemake(tmp_path, cfg, "-n").stdout)
-    assert counts["train"] == 24 + 32 + 48 + 64 and counts["design_swarm"] == 4 and counts["pack"] == 7
+    # and per swarm 2 seeds x (natural, the best run, 3 pairs x 4 subsets' proposals): 112 trained mixtures
+    assert counts["train"] == 24 + 32 + 48 + 64 + 4 * 2 * 14
+    assert counts["design_swarm"] == 4 and counts["pack"] == 7
     assert counts["design_report"] == 1 and "select_pilot" not in counts
 
 
@@ -46,6 +53,11 @@ def test_full_design_dag(tmp_path):
         ({"design.regressors": ["log_linear", "xgboost"]}, "design.regressors: unknown regressor 'xgboost'"),
         ({"design.proposers": ["exact", "annealing"]}, "design.proposers: unknown proposer 'annealing'"),
         ({"design.settings": ["m2", "m9"]}, "design.settings: unknown setting 'm9'"),
+        (
+            {"design.train_pairs": ["search+exact"]},
+            "design.train_pairs: 'search+exact': proposer 'exact'",
+        ),
+        ({"design.train_subsets": 5}, "design.train_subsets: must not exceed subsets (3), got 5"),
         ({"methods.olmix.gp": {"n_restarts": -1}}, "methods.olmix.gp.n_restarts: must be >= 0, got -1"),
         ({"run": {"methods": ["stratified"]}}, "design: the design experiment is a config of its own"),
     ],
