@@ -153,6 +153,7 @@ def data_json():
     data = {
         k: v for k, v in dataclasses.asdict(PROJECT.data).items() if v or k not in ("views", "partitions")
     }
+    data["source"] = PROJECT.data.source.as_dict()
     return json.dumps(data, sort_keys=True)
 
 
