@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import string
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -29,6 +30,7 @@ from pipeline_lib.config.types import (
     Project,
     RestrictedConfig,
     Setting,
+    SourceConfig,
     TokenizerConfig,
     TrainConfig,
     build_dataclass,
@@ -91,7 +93,28 @@ def _load_data(raw: Mapping[str, Any]) -> tuple[DataConfig | None, Problems]:
         problems.append("data.split: val_fraction and test_fraction must be > 0")
     if data.split.val_fraction + data.split.test_fraction >= 1:
         problems.append("data.split: val_fraction + test_fraction must be < 1")
-    return data, problems + _check_views(data)
+    return data, problems + _check_file_pattern(data.source) + _check_views(data)
+
+
+def _check_file_pattern(source: SourceConfig) -> Problems:
+    """A jsonl source's ``file_pattern`` names the group as ``{group}`` and nothing else in braces, and stays
+    in ``data.source.path`` (no ``/`` leading out, no ``..``)."""
+    if source.kind != "jsonl":
+        return []
+    pattern, where = source.file_pattern, "data.source.file_pattern"
+    try:
+        fields = {f for _, f, _, _ in string.Formatter().parse(pattern) if f is not None}
+    except ValueError as err:
+        return [f"{where}: {pattern!r} is not a valid pattern ({err}); write e.g. '{{group}}.jsonl.gz'"]
+    if fields != {"group"}:
+        named = ", ".join(f"{{{f}}}" for f in sorted(fields)) or "no field"
+        return [
+            f"{where}: {pattern!r} names {named}; it must name the group as {{group}} and nothing else in "
+            "braces, e.g. '{group}.jsonl.gz'"
+        ]
+    if pattern.startswith("/") or ".." in pattern.split("/"):
+        return [f"{where}: {pattern!r} leads out of data.source.path; give a file name within it"]
+    return []
 
 
 def _check_views(data: DataConfig) -> Problems:

@@ -47,7 +47,6 @@ def test_the_identity_ignores_where_the_hub_cache_is():
 def test_max_document_bytes_at_its_default_leaves_the_identity_and_the_data_parameters_as_they_were():
     """Results made before the field existed keep their data identity (and data jobs): the field appears
     only when a config sets it."""
-    from pipeline_lib.config import SourceConfig
 
     default, raised = SourceConfig(), SourceConfig(max_document_bytes=64 << 20)
     assert "max_document_bytes" not in default.as_dict()
