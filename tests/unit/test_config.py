@@ -373,3 +373,21 @@ def test_a_results_dir_a_shell_would_have_expanded_is_refused(tmp_path, results)
     [problem] = results_dir_problems(results, tmp_path)
     assert problem.startswith(f"results_dir: '{results}' holds ") and "write the path out" in problem
     assert not results_dir_problems("results dir's", tmp_path)  # a space and a quote are quoted, not refused
+
+
+def test_a_setting_that_fails_to_build_is_reported_once_not_also_as_unknown():
+    """warmup_steps > steps: the setting's own error, and no false 'unknown setting' line for run.settings
+    or restricted.settings naming it."""
+
+    def mutate(c):
+        c.update(train={"warmup_steps": 20, "steps": 8}, restricted={"settings": ["pair"]})
+        c["run"]["settings"] = ["pair"]
+
+    with pytest.raises(ConfigError) as err:
+        _load(mutate)
+    assert str(err.value) == (
+        "invalid configuration:\n  - settings.pair: train.warmup_steps must be in [0, train.steps=8]"
+    )
+    unknown = re.escape("run.settings: unknown setting 'nope'; defined: ['pair']")
+    with pytest.raises(ConfigError, match=unknown):
+        _load(lambda c: c["run"].update(settings=["nope"]))
