@@ -8,7 +8,6 @@ refused, naming both configs and the fix, before it could overwrite another conf
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,7 +36,7 @@ def _portable(path: str, cwd: Path) -> str:
 
 def data_identity(source: SourceConfig, groups: Sequence[str], cwd: Path | None = None) -> dict[str, Any]:
     """The corpus source (every field, its path made portable) and the groups, with their hash."""
-    src = {k: v for k, v in dataclasses.asdict(source).items() if k != "cache_dir"}  # where, not what
+    src = {k: v for k, v in source.as_dict().items() if k != "cache_dir"}  # where, not what
     if isinstance(src.get("path"), str):
         src["path"] = _portable(src["path"], cwd or Path.cwd())
     identity = {"source": src, "groups": list(groups)}

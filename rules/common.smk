@@ -177,6 +177,7 @@ def data_json():
     data = {
         k: v for k, v in dataclasses.asdict(PROJECT.data).items() if v or k not in ("views", "partitions")
     }
+    data["source"] = PROJECT.data.source.as_dict()
     return json.dumps(data, sort_keys=True)
 
 
@@ -428,8 +429,18 @@ def mixture_files():
     ]
 
 
+def run_records():
+    """Every planned training job's run.json and every final run's (a selected pilot's copy too). They are
+    targets themselves: Snakemake does not rebuild a missing file that only an up-to-date output needs, so a
+    run.json deleted under a finished workflow would stay missing while the tables still cite it."""
+    jobs = [paths.run_outputs(job)["run"] for job in PLAN.train_jobs]
+    finals = [run for view in PLAN.views for run in PLAN.final_runs(view)]
+    return results(dict.fromkeys([*jobs, *finals]))
+
+
 def final_targets():
-    targets = [R(paths.reuse_report("reuse.md"))] if REUSE else []
+    targets = run_records()
+    targets += [R(paths.reuse_report("reuse.md"))] if REUSE else []
     targets += [R(paths.report("claims.md"))] if PROJECT.design else []
     if not PROJECT.run_settings or not PROJECT.run_methods:
         return targets

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import string
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -29,6 +30,7 @@ from pipeline_lib.config.types import (
     Project,
     RestrictedConfig,
     Setting,
+    SourceConfig,
     TokenizerConfig,
     TrainConfig,
     build_dataclass,
@@ -49,9 +51,10 @@ def load_project(config: dict[str, Any]) -> Project:
 
     data = collect(_load_data(config.get("data") or {}))
     settings = collect(_load_settings(config))
+    broken = set(config.get("settings") or {}) - set(settings)  # defined, reported, not built
     run = config.get("run") or {}
-    run_settings, run_methods, seeds = collect(_load_run(run, settings))
-    restricted = collect(_load_restricted(config.get("restricted"), settings))
+    run_settings, run_methods, seeds = collect(_load_run(run, settings, broken))
+    restricted = collect(_load_restricted(config.get("restricted"), settings, broken))
     pilots = collect(_load_part(PilotConfig, config.get("pilots"), "pilots"))
     problems += _check_groups(data, settings) + _check_tracking(settings)
     views = {name: settings[name] for name in settings}
@@ -91,7 +94,28 @@ def _load_data(raw: Mapping[str, Any]) -> tuple[DataConfig | None, Problems]:
         problems.append("data.split: val_fraction and test_fraction must be > 0")
     if data.split.val_fraction + data.split.test_fraction >= 1:
         problems.append("data.split: val_fraction + test_fraction must be < 1")
-    return data, problems + _check_views(data)
+    return data, problems + _check_file_pattern(data.source) + _check_views(data)
+
+
+def _check_file_pattern(source: SourceConfig) -> Problems:
+    """A jsonl source's ``file_pattern`` names the group as ``{group}`` and nothing else in braces, and stays
+    in ``data.source.path`` (no ``/`` leading out, no ``..``)."""
+    if source.kind != "jsonl":
+        return []
+    pattern, where = source.file_pattern, "data.source.file_pattern"
+    try:
+        fields = {f for _, f, _, _ in string.Formatter().parse(pattern) if f is not None}
+    except ValueError as err:
+        return [f"{where}: {pattern!r} is not a valid pattern ({err}); write e.g. '{{group}}.jsonl.gz'"]
+    if fields != {"group"}:
+        named = ", ".join(f"{{{f}}}" for f in sorted(fields)) or "no field"
+        return [
+            f"{where}: {pattern!r} names {named}; it must name the group as {{group}} and nothing else in "
+            "braces, e.g. '{group}.jsonl.gz'"
+        ]
+    if pattern.startswith("/") or ".." in pattern.split("/"):
+        return [f"{where}: {pattern!r} leads out of data.source.path; give a file name within it"]
+    return []
 
 
 def _check_views(data: DataConfig) -> Problems:
@@ -177,9 +201,12 @@ def _check_proportions(where: str, groups: tuple[str, ...], props: dict[str, flo
     return problems
 
 
-def _load_run(run: Mapping[str, Any], settings: dict[str, Setting]) -> tuple[tuple, Problems]:
-    """(run settings, run methods, seeds) of the ``run`` block."""
-    run_settings = tuple(run.get("settings") or settings)
+def _load_run(
+    run: Mapping[str, Any], settings: dict[str, Setting], broken: Collection[str] = ()
+) -> tuple[tuple, Problems]:
+    """(run settings, run methods, seeds) of the ``run`` block; a ``broken`` setting (defined, its problem
+    already reported) is left out, not called unknown."""
+    run_settings = tuple(s for s in run.get("settings") or settings if s not in broken)
     run_methods = tuple(run.get("methods") or ())
     seeds = tuple(run.get("seeds") or (0,))
     problems = [
@@ -213,13 +240,15 @@ def repeated_seeds(where: str, seeds: Sequence[int]) -> Problems:
     ]
 
 
-def _load_restricted(raw: Mapping[str, Any] | None, settings: dict[str, Setting]) -> tuple[Any, Problems]:
+def _load_restricted(
+    raw: Mapping[str, Any] | None, settings: dict[str, Setting], broken: Collection[str] = ()
+) -> tuple[Any, Problems]:
     default = {"methods": baselines()}
     restricted, problems = _load_part(RestrictedConfig, {**default, **(raw or {})}, "restricted")
     problems += [
         f"restricted.settings: unknown setting '{name}'; defined: {sorted(settings)}"
         for name in restricted.settings
-        if name not in settings
+        if name not in settings and name not in broken
     ]
     unknown = sorted(set(restricted.methods) - set(default["methods"]))
     if unknown:

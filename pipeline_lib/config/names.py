@@ -34,9 +34,20 @@ def name_problems(project: Project) -> list[str]:
             if bad_name(name)]  # fmt: skip
 
 
+SHELL_CHARACTERS = "$`"
+"""Characters of a results_dir that a shell would have expanded: a config file's value is never expanded."""
+
+
 def results_dir_problems(results: str, workdir: Path) -> list[str]:
-    """A results directory must not be a file, nor the working directory or one of its parents (outputs
-    and cleaning would mix with the workflow's own files)."""
+    """A results directory must not hold ``$`` or a backtick (a shell's expansion the YAML never gets), nor
+    be a file, the working directory or one of its parents (outputs and cleaning would mix with the
+    workflow's own files)."""
+    if shell := sorted(set(results) & set(SHELL_CHARACTERS)):
+        return [
+            f"results_dir: '{results}' holds {' '.join(shell)}: an unexpanded shell variable or command? It "
+            "would be taken literally; write the path out (e.g. on the command line, --config "
+            'results_dir="$SCRATCH/results" lets the shell expand it)'
+        ]
     path = (workdir / results).resolve()
     if path.exists() and not path.is_dir():
         return [f"results_dir: '{results}' ({path}) is a file; give a directory"]

@@ -37,3 +37,7 @@ class Source(Protocol):
     def check_group(self, group: str) -> None:
         """Raise :class:`DataError` if the group is unknown or has no documents."""
         ...
+
+    def skipped_long_documents(self, group: str) -> int:
+        """Documents of the group's files skipped so far as too long (``data.source.max_document_bytes``)."""
+        ...

@@ -33,13 +33,24 @@ from pipeline_lib.storage import StorageError, storage_errors
 log = logging.getLogger(__name__)
 
 
-def _batched(docs: Iterable[Document], size: int) -> Iterator[list[Document]]:
+BATCH_CHARS = 1 << 20
+"""A tokenizer batch closes at this many characters (or 256 documents): its memory (~175 bytes per character
+encoded) stays bounded whatever the documents' sizes; the tokens do not depend on the batching."""
+
+
+def _batched(docs: Iterable[Document], size: int, chars: int) -> Iterator[list[Document]]:
+    """``docs`` in lists of at most ``size`` documents and ``chars`` characters (or one longer document)."""
     batch: list[Document] = []
+    n = 0
     for doc in docs:
+        if batch and n + len(doc.text) > chars:
+            yield batch
+            batch, n = [], 0
         batch.append(doc)
+        n += len(doc.text)
         if len(batch) == size:
             yield batch
-            batch = []
+            batch, n = [], 0
     if batch:
         yield batch
 
@@ -70,7 +81,8 @@ def pack_split(
     n_docs = n_tokens = n_bytes = 0
     dropped = [0]
     with storage_errors(out, "packed tokens"), atomic_path(out) as tmp, open(tmp, "wb") as fh:
-        for batch in _batched(_non_blank(tqdm(docs, desc=out.name, unit="doc", mininterval=5), dropped), 256):
+        kept = _non_blank(tqdm(docs, desc=out.name, unit="doc", mininterval=5), dropped)
+        for batch in _batched(kept, 256, BATCH_CHARS):
             if token_budget is not None and n_tokens >= token_budget:
                 break
             encodings = tok.encode_batch([d.text for d in batch], add_special_tokens=False)
@@ -171,6 +183,7 @@ def pack_group(
         "source": {"kind": cfg.source.kind, "path": cfg.source.path},
         "splits": {},
         "dropped_empty_documents": 0,
+        "skipped_long_documents": 0,
     }
     for split in SPLITS:
         budget = train_token_budget if split == "train" else None
@@ -185,6 +198,7 @@ def pack_group(
         meta["splits"][split] = stats
         log.info("%s/%s: %d docs, %d tokens", group, split, stats["documents"], stats["tokens"])
     _check_eval_splits(group, meta["splits"], eval_chunk_tokens)
+    meta["skipped_long_documents"] = source.skipped_long_documents(group)
     with storage_errors(out / "meta.json", "the group's pack metadata"):
         write_json(out / "meta.json", meta)
     return meta

@@ -144,6 +144,11 @@ class SlimPajamaSource:
         if self.is_local:
             self._group_rows(group)
 
+    def skipped_long_documents(self, group: str) -> int:
+        """None: ``data.source.max_document_bytes`` bounds the jsonl reader only (the dataset's rows are
+        read by `datasets`)."""
+        return 0
+
     def input_files(self, group: str) -> list[Path]:
         if not self.is_local:
             return []

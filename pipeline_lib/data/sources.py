@@ -34,9 +34,25 @@ def _open_bytes(path: Path) -> IO[bytes]:
     return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(line number, text) of each line of ``path``; a line that is not UTF-8, or a damaged file, is a
-    :class:`DataError` naming the file, the line and (for bad bytes) the byte offset."""
+SKIP_CHUNK_BYTES = 1 << 20
+"""An over-long line is skipped in reads of this many bytes: it is never held in memory."""
+
+
+def _skip_rest_of_line(fh: IO[bytes]) -> int:
+    """Read past the end of the current line in bounded pieces; the number of bytes read."""
+    n = 0
+    while True:
+        rest = fh.readline(SKIP_CHUNK_BYTES)
+        n += len(rest)
+        if not rest or rest.endswith(b"\n"):
+            return n
+
+
+def _lines(path: Path, max_bytes: int) -> Iterator[tuple[int, str | None]]:
+    """(line number, text) of each line of ``path``; None for a line longer than ``max_bytes`` (read past in
+    pieces, never held whole: a read holds at most ~2 x ``max_bytes``). A line that is not
+    UTF-8, or a damaged file, is a :class:`DataError` naming the file, the line and (for bad bytes) the byte
+    offset."""
     where = "of the uncompressed text" if path.suffix == ".gz" else "of the file"
     offset, lineno = 0, 0
     try:
@@ -46,7 +62,9 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
     with fh:
         while True:
             try:
-                raw = fh.readline()
+                raw = fh.readline(max_bytes + 1)
+                long = len(raw) > max_bytes and not raw.endswith(b"\n")
+                skipped = _skip_rest_of_line(fh) if long else 0
             except (OSError, EOFError, zlib.error) as err:
                 raise DataError(
                     f"{path}: unreadable after line {lineno} ({type(err).__name__}: {err}); the file is "
@@ -55,6 +73,10 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
             if not raw:
                 return
             lineno += 1
+            if long:
+                offset += len(raw) + skipped
+                yield lineno, None
+                continue
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as err:
@@ -103,6 +125,25 @@ class JsonlSource:
         self.split = split
         self.root = Path(cfg.path)
         self.views = dict(views or {})
+        self._long_lines: dict[Path, set[int]] = {}
+
+    def _skipped_long_line(self, path: Path, lineno: int) -> None:
+        """Note (and warn once about) a line of ``path`` over ``data.source.max_document_bytes``."""
+        seen = self._long_lines.setdefault(path, set())
+        if lineno not in seen:
+            seen.add(lineno)
+            log.warning(
+                "%s:%d: skipped, a line longer than data.source.max_document_bytes (%d bytes); raise it to "
+                "keep the document (packing it needs ~175x its size in memory) or split the document",
+                path,
+                lineno,
+                self.cfg.max_document_bytes,
+            )
+
+    def skipped_long_documents(self, group: str) -> int:
+        """How many lines of the group's file were skipped so far as longer than
+        ``data.source.max_document_bytes`` (their group is unknown: they were not parsed)."""
+        return len(self._long_lines.get(self._file(group), ()))
 
     def _file(self, group: str) -> Path:
         group = self.views[group].of if group in self.views else group
@@ -127,7 +168,10 @@ class JsonlSource:
         ``path``; every line read is parsed."""
         view = self.views.get(group)
         parent = view.of if view is not None else group
-        for lineno, line in _lines(path):
+        for lineno, line in _lines(path, self.cfg.max_document_bytes):
+            if line is None:
+                self._skipped_long_line(path, lineno)
+                continue
             record = _parse_record(path, lineno, line)
             if record is None or record.get(self.cfg.group_field, parent) != parent:
                 continue

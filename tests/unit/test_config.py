@@ -347,3 +347,47 @@ def test_a_reuse_seed_listed_twice_is_refused():
     assert repeated_seeds("reuse.seeds", (2, 2, 2, 1)) == [
         "reuse.seeds: seed 2 is listed 3 times; list each seed once"
     ]
+
+
+@pytest.mark.parametrize(
+    "pattern,message",
+    [
+        ("{grp}.jsonl.gz", "'{grp}.jsonl.gz' names {grp}; it must name the group as {group} and nothing"),
+        ("{group}-{split}.jsonl", "'{group}-{split}.jsonl' names {group}, {split}; it must name the group"),
+        ("corpus.jsonl.gz", "'corpus.jsonl.gz' names no field; it must name the group as {group}"),
+        ("{group", "'{group' is not a valid pattern"),
+        ("../{group}.jsonl.gz", "'../{group}.jsonl.gz' leads out of data.source.path"),
+        ("/etc/{group}", "'/etc/{group}' leads out of data.source.path"),
+    ],
+)
+def test_a_bad_file_pattern_stops_the_load_naming_the_field(pattern, message):
+    with pytest.raises(ConfigError, match=f"data.source.file_pattern: {re.escape(message)}"):
+        _load(lambda c: c["data"]["source"].update(file_pattern=pattern))
+    _load(lambda c: c["data"]["source"].update(file_pattern="{group}/part.jsonl"))  # a subfolder is fine
+
+
+@pytest.mark.parametrize("results", ["inj$(touch x)", "$SCRATCH/results", "out`id`"])
+def test_a_results_dir_a_shell_would_have_expanded_is_refused(tmp_path, results):
+    from pipeline_lib.config.names import results_dir_problems
+
+    [problem] = results_dir_problems(results, tmp_path)
+    assert problem.startswith(f"results_dir: '{results}' holds ") and "write the path out" in problem
+    assert not results_dir_problems("results dir's", tmp_path)  # a space and a quote are quoted, not refused
+
+
+def test_a_setting_that_fails_to_build_is_reported_once_not_also_as_unknown():
+    """warmup_steps > steps: the setting's own error, and no false 'unknown setting' line for run.settings
+    or restricted.settings naming it."""
+
+    def mutate(c):
+        c.update(train={"warmup_steps": 20, "steps": 8}, restricted={"settings": ["pair"]})
+        c["run"]["settings"] = ["pair"]
+
+    with pytest.raises(ConfigError) as err:
+        _load(mutate)
+    assert str(err.value) == (
+        "invalid configuration:\n  - settings.pair: train.warmup_steps must be in [0, train.steps=8]"
+    )
+    unknown = re.escape("run.settings: unknown setting 'nope'; defined: ['pair']")
+    with pytest.raises(ConfigError, match=unknown):
+        _load(lambda c: c["run"].update(settings=["nope"]))

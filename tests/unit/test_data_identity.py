@@ -42,3 +42,15 @@ def test_the_identity_ignores_where_the_hub_cache_is():
     a = data_identity(SourceConfig(kind="slimpajama", path="hub/id", cache_dir="/a"), ["x", "y"])
     b = data_identity(SourceConfig(kind="slimpajama", path="hub/id", cache_dir="/b"), ["x", "y"])
     assert a == b and a != data_identity(SourceConfig(kind="slimpajama", path="hub/id"), ["x", "z"])
+
+
+def test_max_document_bytes_at_its_default_leaves_the_identity_and_the_data_parameters_as_they_were():
+    """Results made before the field existed keep their data identity (and data jobs): the field appears
+    only when a config sets it."""
+
+    default, raised = SourceConfig(), SourceConfig(max_document_bytes=64 << 20)
+    assert "max_document_bytes" not in default.as_dict()
+    assert raised.as_dict()["max_document_bytes"] == 64 << 20
+    assert data_identity(default, ["a"])["hash"] != data_identity(raised, ["a"])["hash"]
+    fields = {k for k in SourceConfig.__dataclass_fields__ if k != "max_document_bytes"}
+    assert set(data_identity(default, ["a"])["source"]) == fields - {"cache_dir"}

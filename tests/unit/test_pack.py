@@ -209,3 +209,56 @@ def test_tokenizer_training_reads_a_huge_document_in_bounded_pieces_up_to_the_bu
     pieces = list(training_texts(source, ["big"], None))
     assert max(map(len, pieces)) == TRAINING_PIECE_CHARS < len(huge)
     assert "".join(pieces) == huge + "tail"
+
+
+def _with_a_huge_document(corpus_dir, root, n_chars: int):
+    """A copy of the corpus with one ``n_chars``-character document among beta's (a line of its own)."""
+    root.mkdir()
+    for path in corpus_dir.glob("*.jsonl.gz"):
+        lines = gzip.decompress(path.read_bytes()).decode().splitlines(keepends=True)
+        if path.name == "beta.jsonl.gz":
+            huge = json.dumps({"text": "word " * (n_chars // 5), "domain": "beta", "source": "huge"})
+            lines.insert(len(lines) // 2, huge + "\n")
+        (root / path.name).write_bytes(gzip.compress("".join(lines).encode(), compresslevel=1))
+    return root
+
+
+def test_a_document_over_max_document_bytes_is_skipped_and_counted_in_meta(corpus_dir, tmp_path, caplog):
+    """The pack step packs every other document exactly as without it and counts the skipped one."""
+    data = _data(corpus_dir)
+    big = _with_a_huge_document(corpus_dir, tmp_path / "big", 200_000)
+    capped = dataclasses.replace(
+        _data(big), source=dataclasses.replace(_data(big).source, max_document_bytes=100_000)
+    )
+    build_tokenizer(data, ["alpha", "beta"], str(tmp_path / "tok.json"))
+    clean = pack_group(data, "beta", str(tmp_path / "tok.json"), str(tmp_path / "a"))
+    with caplog.at_level("WARNING"):
+        meta = pack_group(capped, "beta", str(tmp_path / "tok.json"), str(tmp_path / "b"))
+    assert meta["skipped_long_documents"] == 1 and clean["skipped_long_documents"] == 0
+    assert meta["splits"] == clean["splits"]
+    for split in ("train", "val", "test"):
+        packed = [(tmp_path / d / f"{split}.bin").read_bytes() for d in ("a", "b")]
+        assert packed[0] == packed[1]
+    assert "skipped, a line longer than data.source.max_document_bytes (100000 bytes)" in caplog.text
+    assert json.loads((tmp_path / "b" / "meta.json").read_text())["skipped_long_documents"] == 1
+
+
+def test_tokenizer_batches_are_bounded_in_characters_and_the_tokens_do_not_depend_on_them(
+    corpus_dir, tmp_path, monkeypatch
+):
+    from pipeline_lib.data import pack
+    from pipeline_lib.data.documents import Document
+    from pipeline_lib.data.pack import _batched, pack_split
+
+    docs = [Document(str(i), "ab " * n) for i, n in enumerate([10, 400, 10, 10, 1000, 5])]
+    assert [[int(d.id) for d in b] for b in _batched(docs, 256, chars=1500)] == [[0, 1, 2, 3], [4], [5]]
+    assert [len(b) for b in _batched(docs, 2, chars=10**9)] == [2, 2, 2]
+    data = _data(corpus_dir)
+    build_tokenizer(data, ["alpha", "beta"], str(tmp_path / "tok.json"))
+    tok = Tokenizer.from_file(str(tmp_path / "tok.json"))
+    source = JsonlSource(data.source, data.split)
+    train = list(source.iter_split("beta", "train"))
+    pack_split(train, tok, 0, tmp_path / "wide.bin", np.uint16)
+    monkeypatch.setattr(pack, "BATCH_CHARS", 50)  # every document a batch of its own
+    pack_split(train, tok, 0, tmp_path / "narrow.bin", np.uint16)
+    assert (tmp_path / "wide.bin").read_bytes() == (tmp_path / "narrow.bin").read_bytes()

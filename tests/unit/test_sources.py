@@ -168,3 +168,52 @@ def test_unopenable_file_names_the_file(tmp_path, monkeypatch):
     monkeypatch.setattr(sources, "_open_bytes", denied)
     with pytest.raises(DataError, match=re.escape(f"{path}: cannot be opened (Permission denied)")):
         _source(tmp_path).check_group("alpha")
+
+
+def _huge_record(n_bytes: int, group: str = "alpha") -> bytes:
+    """One record whose line is ``n_bytes`` long (give or take the JSON around its text)."""
+    return json.dumps({"text": "x" * n_bytes, "domain": group, "source": f"{group}#huge"}).encode()
+
+
+@pytest.mark.parametrize("gz", [True, False], ids=["jsonl.gz", "jsonl"])
+def test_a_line_over_max_document_bytes_is_skipped_unread_and_counted(tmp_path, gz, caplog):
+    _write(tmp_path, "alpha", [*GOOD[:20], _huge_record(300_000), *GOOD[20:]], gz=gz)
+    source = _source(tmp_path, gz=gz, max_document_bytes=100_000)
+    with caplog.at_level("WARNING"):
+        docs = {s: list(source.iter_split("alpha", s)) for s in ("train", "val", "test")}
+    assert sum(map(len, docs.values())) == len(GOOD)  # every other document, none lost around the skip
+    assert all(len(d.text) < 100 for split in docs.values() for d in split)
+    assert source.skipped_long_documents("alpha") == 1  # the three passes see one line, counted once
+    path = tmp_path / ("alpha.jsonl.gz" if gz else "alpha.jsonl")
+    assert caplog.text.count(f"{path}:21: skipped, a line longer than data.source.max_document_bytes") == 1
+    assert list(_source(tmp_path, gz=gz).iter_split("alpha", "train"))  # the default keeps it
+    assert _source(tmp_path, gz=gz).skipped_long_documents("alpha") == 0
+
+
+def test_a_line_of_exactly_max_document_bytes_is_kept(tmp_path):
+    line = _huge_record(1_000)
+    _write(tmp_path, "alpha", [line, *GOOD], gz=False)
+    kept = _source(tmp_path, gz=False, max_document_bytes=len(line))
+    assert len([d for s in ("train", "val", "test") for d in kept.iter_split("alpha", s)]) == len(GOOD) + 1
+    cut = _source(tmp_path, gz=False, max_document_bytes=len(line) - 1)
+    assert len([d for s in ("train", "val", "test") for d in cut.iter_split("alpha", s)]) == len(GOOD)
+    assert cut.skipped_long_documents("alpha") == 1
+
+
+def test_reading_past_a_huge_line_holds_a_bounded_amount_of_memory(tmp_path):
+    """A 40 MB single-line document under the default 8 MiB limit: the reader's peak Python allocation stays
+    within twice the limit (a bounded read joins its pieces) plus one skip read; reading the line whole, then
+    parsing it, takes > 80 MB."""
+    import tracemalloc
+
+    _write(tmp_path, "alpha", [*GOOD[:5], _huge_record(40 << 20), *GOOD[5:]], gz=False)
+    source = _source(tmp_path, gz=False)
+    tracemalloc.start()
+    try:
+        n = sum(1 for s in ("train", "val", "test") for _ in source.iter_split("alpha", s))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert n == len(GOOD) and source.skipped_long_documents("alpha") == 1
+    bound = 2 * source.cfg.max_document_bytes + sources.SKIP_CHUNK_BYTES + (1 << 20)
+    assert peak < bound, f"peak {peak / 2**20:.1f} MiB over {bound / 2**20:.1f} MiB"
