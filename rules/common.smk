@@ -378,6 +378,19 @@ def figure(path, name, setting=None):
     return report(path, caption=f"../report/{name}.rst", category="Figures", labels={"figure": name})
 
 
+def fit_figures(path):
+    """A fit step's directory whose figures (``<name>.png``) go into the HTML report, one entry per figure,
+    labelled by figure, setting, method and seed, with the caption report/fit_figures.rst."""
+    return report(
+        path,
+        patterns=["{name}.png"],
+        caption="../report/fit_figures.rst",
+        category="Figures",
+        subcategory=VIEW,
+        labels={"figure": "{fit} {name}", "setting": VIEW, "method": "{fit}", "seed": "seed{seed}"},
+    )
+
+
 # -- exported mixtures: one per final run -----------------------------------------------------------------
 FINAL_METHODS = list(dict.fromkeys(m for view in PLAN.views for m in PROJECT.methods_of(view)))
 
