@@ -349,14 +349,15 @@ def get_design_inputs(wildcards):
 
 def report_outputs(*names):
     """results/report/<name>.{csv,md,tex,html} for each table name, as named outputs; the HTML goes into the
-    HTML report (`snakemake --report`), shown inline, with the caption report/<name>.rst."""
+    HTML report (`snakemake --report`), shown inline, with the caption report/<name>.rst, in its "Summary"
+    category (one click from the first page: the tables over every setting)."""
     outputs = {}
     for name in names:
         for ext in ("csv", "md", "tex", "html"):
             path = R(paths.report(f"{name}.{ext}"))
             if ext == "html":
                 path = report(
-                    path, caption=f"../report/{name}.rst", category="Tables", labels={"table": name}
+                    path, caption=f"../report/{name}.rst", category="Summary", labels={"table": name}
                 )
             outputs[f"{name}_{ext}"] = path
     return outputs
