@@ -91,6 +91,6 @@ def test_olmix_fit_figures_are_in_the_built_report(tmp_path):
     for name in ("fit", "optimal", "interaction_matrix"):
         labels = {"figure": f"olmix {name}", "setting": "pair", "method": "olmix", "seed": "seed0"}
         assert f'"labels": {json.dumps(labels)}' in html, name
-    assert "olmix's law in setting pair, seed 0: each proxy run's observed metric" in html
-    assert "olmix's proposed mixture in setting pair, seed 0, beside the natural" in html
-    assert "olmix's interaction matrix in setting pair, seed 0" in html
+    assert "The law of olmix in setting pair, seed 0: each proxy run's observed metric" in html
+    assert "The mixture olmix proposes in setting pair, seed 0, beside the" in html
+    assert "The interaction matrix of olmix in setting pair, seed 0" in html
