@@ -67,6 +67,10 @@ onstart:
     except ResultsDirLocked as err:
         raise WorkflowError(str(err)) from None
     write_data_identity(RESULTS, DATA_IDENTITY, CONFIG_FILES)  # checked when this file loaded
+    # A progress line every MIXPIPE_PROGRESS_EVERY seconds (pipeline_lib/progress.py): jobs, ETA, losses.
+    from pipeline_lib.progress import every_seconds, start_reporter
+
+    start_reporter(log, logger.info, every_seconds())
     start_launcher()
 
 

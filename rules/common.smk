@@ -385,14 +385,15 @@ def get_design_inputs(wildcards):
 
 def report_outputs(*names):
     """results/report/<name>.{csv,md,tex,html} for each table name, as named outputs; the HTML goes into the
-    HTML report (`snakemake --report`), shown inline, with the caption report/<name>.rst."""
+    HTML report (`snakemake --report`), shown inline, with the caption report/<name>.rst, in its "Summary"
+    category (one click from the first page: the tables over every setting)."""
     outputs = {}
     for name in names:
         for ext in ("csv", "md", "tex", "html"):
             path = R(paths.report(f"{name}.{ext}"))
             if ext == "html":
                 path = report(
-                    path, caption=f"../report/{name}.rst", category="Tables", labels={"table": name}
+                    path, caption=f"../report/{name}.rst", category="Summary", labels={"table": name}
                 )
             outputs[f"{name}_{ext}"] = path
     return outputs
@@ -412,6 +413,19 @@ def figure(path, name, setting=None):
     if setting:
         return setting_report(path, name, setting)
     return report(path, caption=f"../report/{name}.rst", category="Figures", labels={"figure": name})
+
+
+def fit_figures(path):
+    """A fit step's directory whose figures (``<name>.png``) go into the HTML report, one entry per figure,
+    labelled by figure, setting, method and seed, with the caption report/fit_figures.rst."""
+    return report(
+        path,
+        patterns=["{name}.png"],
+        caption="../report/fit_figures.rst",
+        category="Figures",
+        subcategory=VIEW,
+        labels={"figure": "{fit} {name}", "setting": VIEW, "method": "{fit}", "seed": "seed{seed}"},
+    )
 
 
 # -- exported mixtures: one per final run -----------------------------------------------------------------

@@ -21,11 +21,12 @@ rule fit:
         f"{PY} -m {{params.module}} {{params.argv}} > {{log:q}} 2>&1"
 
 
-# A fit step that also writes its tables and figures (a fitted law: ratios.csv, metrics.csv, law.json, ...).
+# A fit step that also writes its tables and figures (a fitted law: ratios.csv, metrics.csv, law.json, ...);
+# its figures (fit.png, optimal.png, interaction_matrix.png) go into the HTML report.
 use rule fit as fit_with_tables with:
     output:
         fit=R(paths.fit_file(VIEW, "{fit}", "{seed}")),
-        tables=directory(R(paths.fit_dir(VIEW, "{fit}", "{seed}"))),
+        tables=fit_figures(directory(R(paths.fit_dir(VIEW, "{fit}", "{seed}")))),
     wildcard_constraints:
         fit=_alternatives(n for n in FIT_STEPS if fit_step(n).tables),
 

@@ -131,7 +131,7 @@ def cmd_fit_runs(args: argparse.Namespace) -> None:
     out = Path(args.out)
     swarm.write(out / "ratios.csv", out / "metrics.csv", names=args.runs)
     result = propose(swarm, Priors.read(args.priors), s.fit, s.solve, s.units, s.targets)
-    write_outputs(result, swarm, out)
+    write_outputs(result, swarm, out, method=args.method, metrics=args.metric)
     typed = ("proportions", "natural", "fit")
     OlmixFit(
         method=args.method, groups=tuple(result["domains"]), proportions=tuple(result["proportions"]),

@@ -34,8 +34,29 @@ def interaction_matrix(
     save_png(fig, out)
 
 
-def predicted_vs_observed(swarm: Swarm, predicted: np.ndarray, loo: Sequence | None, out: str | Path) -> None:
-    """One panel per task and one for the average: observed metric against the law's prediction."""
+METRIC_LABELS = {
+    "task_bpb": "bits per byte",
+    "downstream_bpb": "task bits per byte",
+    "val_loss": "validation loss (nats/token)",
+}
+"""The metrics a law is fitted on (run.json's), as an axis says them."""
+
+
+def metric_label(metrics: Sequence[str]) -> str:
+    """``["task_bpb"]`` -> "bits per byte" (several: joined with " + ")."""
+    return " + ".join(METRIC_LABELS.get(m, m) for m in metrics)
+
+
+def predicted_vs_observed(
+    swarm: Swarm,
+    predicted: np.ndarray,
+    loo: Sequence | None,
+    out: str | Path,
+    metric: str = "metric",
+    method: str = "Olmix",
+) -> None:
+    """One panel per task and one for the average: observed ``metric`` against the law's prediction, titled
+    with ``method`` and the number of runs."""
     names = [*swarm.tasks, "average"]
     ys = [swarm.Y[:, i] for i in range(len(swarm.tasks))] + [swarm.Y.mean(axis=1)]
     ps = [predicted[:, i] for i in range(len(swarm.tasks))] + [predicted.mean(axis=1)]
@@ -50,8 +71,9 @@ def predicted_vs_observed(swarm: Swarm, predicted: np.ndarray, loo: Sequence | N
             ax.scatter(ys[k], ls[k], s=14, marker="x", label="leave-one-out")
         lo, hi = min(ys[k].min(), ps[k].min()), max(ys[k].max(), ps[k].max())
         ax.plot([lo, hi], [lo, hi], color="grey", lw=0.8)
-        ax.set(title=names[k], xlabel="observed", ylabel="predicted" if k == 0 else "")
+        ax.set(title=names[k], xlabel=f"observed {metric}", ylabel=f"predicted {metric}" if k == 0 else "")
     axes[0][0].legend(fontsize=7)
+    fig.suptitle(f"{method}'s law on {len(swarm.runs)} proxy runs: predicted vs observed {metric}", y=1.02)
     save_png(fig, out)
 
 

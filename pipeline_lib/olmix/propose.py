@@ -234,9 +234,17 @@ def propose(
     }
 
 
-def write_outputs(result: dict, swarm: Swarm, out_dir: str | Path, figures: bool = True) -> None:
+def write_outputs(
+    result: dict,
+    swarm: Swarm,
+    out_dir: str | Path,
+    figures: bool = True,
+    method: str = "Olmix",
+    metrics: Sequence[str] = (),
+) -> None:
     """Olmix's outputs: the fitted regressor (law.json), its correlations, the interaction matrix (where the
-    regressor has one), the mix and (``figures``) the figures."""
+    regressor has one), the mix and (``figures``) the figures, which name ``method`` and the ``metrics``
+    the law was fitted on."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     targets = Targets.from_result(result)
@@ -252,10 +260,12 @@ def write_outputs(result: dict, swarm: Swarm, out_dir: str | Path, figures: bool
     write_json(out / "optimal.json", weights)
     write_json(out / "predicted_performance.json", result["predicted"])
     if figures:
-        _write_figures(result, swarm, matrix, out)
+        _write_figures(result, swarm, matrix, out, method, metrics)
 
 
-def _write_figures(result: dict, swarm: Swarm, matrix: np.ndarray | None, out: Path) -> None:
+def _write_figures(
+    result: dict, swarm: Swarm, matrix: np.ndarray | None, out: Path, method: str, metrics: Sequence[str]
+) -> None:
     from pipeline_lib.olmix import figures  # matplotlib only where figures are drawn
 
     domains = result["domains"]
@@ -264,7 +274,8 @@ def _write_figures(result: dict, swarm: Swarm, matrix: np.ndarray | None, out: P
     fit = result["fit"]
     predicted = np.array(fit["predicted"], dtype=float)  # None (unseen by search) -> nan, left out of a plot
     loo = None if fit["loo_predicted"] is None else np.array(fit["loo_predicted"], dtype=float)
-    figures.predicted_vs_observed(swarm, predicted, loo, out / "fit.png")
+    metric = figures.metric_label(metrics) if metrics else "metric"
+    figures.predicted_vs_observed(swarm, predicted, loo, out / "fit.png", metric=metric, method=method)
     figures.mixture_bars(
-        domains, {"natural": result["natural"], "Olmix": result["proportions"]}, out / "optimal.png"
+        domains, {"natural": result["natural"], method: result["proportions"]}, out / "optimal.png"
     )

@@ -76,6 +76,34 @@ def shown(long: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+FIRST_PAGE_COLUMNS = (
+    "setting",
+    "best vs stratified: its mixture",
+    "gain over stratified (the paper's); compute",
+)
+FIRST_PAGE_WIDTHS = (24, 40, 36)
+"""The report's first page sets its text in a narrow column beside the rule graph: three columns fit it."""
+
+
+def first_page(long: pd.DataFrame) -> pd.DataFrame:
+    """The headline in three columns for the HTML report's first page: setting; the method (or "not
+    resolved (m)") and its mixture; its gain in % with the paper's, Δ, and its FLOPs per seed."""
+    table = shown(long)
+    rows = []
+    for name, r in table.iterrows():
+        paper = r["the paper's gain (same method)"]
+        gain = r["gain over stratified"] + (f" (paper {paper})" if paper else "")
+        rows.append(
+            {
+                FIRST_PAGE_COLUMNS[0]: name.replace("/", "/\u200b"),  # a line may break after each group
+                FIRST_PAGE_COLUMNS[1]: f"{r['best method vs stratified']}: {r['its mixture']}",
+                FIRST_PAGE_COLUMNS[2]: f"{gain}, Δ ppl {r['Δ avg test ppl']}; "
+                f"{r['compute (FLOPs per seed)'].replace(' (', ' FLOPs/seed (')}",
+            }
+        )
+    return pd.DataFrame(rows, columns=list(FIRST_PAGE_COLUMNS)).set_index(FIRST_PAGE_COLUMNS[0])
+
+
 NOTE = (
     "Best method: the lowest mean average test perplexity among the methods whose paired 95% interval "
     f"against stratified lies below 0; '{NOT_RESOLVED} (m)': no interval does (or one seed gives none), and "
@@ -85,10 +113,12 @@ NOTE = (
 )
 
 
-def to_rst(table: pd.DataFrame, title: str) -> str:
-    """``table`` as a reStructuredText list-table (the HTML report's first page includes it)."""
+def to_rst(table: pd.DataFrame, title: str, widths: tuple[int, ...] | None = None) -> str:
+    """``table`` as a reStructuredText list-table (the HTML report's first page includes it), with relative
+    column ``widths`` when given."""
     df = table.reset_index()
-    lines = [f".. list-table:: {title}", "   :header-rows: 1", ""]
+    lines = [f".. list-table:: {title}", "   :header-rows: 1"]
+    lines += [f"   :widths: {' '.join(map(str, widths))}", ""] if widths else [""]
     for values in [list(df.columns), *df.astype(str).itertuples(index=False)]:
         cells = [str(v).replace("*", r"\*").replace("|", r"\|") or "—" for v in values]
         lines += [f"   * - {cells[0]}", *(f"     - {c}" for c in cells[1:])]

@@ -9,8 +9,9 @@ import pandas as pd
 
 STYLE = (
     "body{font-family:system-ui,sans-serif;margin:1em}"
-    "table{border-collapse:collapse;font-size:14px}"
-    "th,td{border-bottom:1px solid #ddd;padding:4px 10px;text-align:right}"
+    "table{border-collapse:collapse;font-size:13px}"
+    "th,td{border-bottom:1px solid #ddd;padding:3px 7px;text-align:right}"
+    "td{white-space:nowrap}th{max-width:11em;vertical-align:bottom}"  # narrow, beside the report's menu
     "th:first-child,td:first-child{text-align:left}thead th{border-bottom:2px solid #444}"
     "caption{caption-side:top;text-align:left;font-weight:600;margin-bottom:6px}p{color:#444;max-width:60em}"
 )
@@ -25,7 +26,8 @@ def to_html(frame: pd.DataFrame, title: str, note: str = "", floatfmt: str = ".3
             return "" if pd.isna(value) else format(value, floatfmt)
         return "" if value is None else str(value)
 
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    # a header may break after each "/" (setting names join their groups with one)
+    head = "".join(f"<th>{html.escape(str(c)).replace('/', '/<wbr>')}</th>" for c in df.columns)
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(cell(v))}</td>" for v in row) + "</tr>"
         for row in df.itertuples(index=False)

@@ -438,7 +438,9 @@ def write_headline(out_dir: Path, summary: pd.DataFrame, paper: Mapping[str, str
     note = headline.NOTE + one_seed_note(summary["pairs"])
     write_formats(out_dir / "headline", long, table, title, note)
     with atomic_open(out_dir / "headline.rst", "w", encoding="utf-8") as fh:
-        fh.write(headline.to_rst(table, title) + f"\n{note}\n")
+        fh.write(
+            headline.to_rst(headline.first_page(long), title, headline.FIRST_PAGE_WIDTHS) + f"\n{note}\n"
+        )
     return (out_dir / "headline.md").read_text(encoding="utf-8")
 
 

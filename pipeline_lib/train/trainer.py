@@ -149,7 +149,7 @@ class Trainer:
         self.timers = {"train": 0.0, "eval": 0.0}
         self.last_loss: float | None = None  # the last training loss read back to the host
         self._pending: list[tuple[int, float, torch.Tensor | float]] = []  # (step, lr, loss) not yet read
-        self.progress = progress  # validation losses appended as JSON lines while training (tail -f)
+        self.progress = progress  # step, steps, training and validation losses per evaluation, as JSON lines
         self.tracker = tracker  # training loss and lr, p^t and the validation records, to experiment trackers
 
     def _data_parallel(self) -> torch.nn.Module:
@@ -348,7 +348,10 @@ class Trainer:
         log.info("step %d/%d val loss %s", self.step, self.cfg.steps, values)
         if self.progress is not None:
             with open(self.progress, "a", encoding="utf-8") as fh:
-                fh.write(json.dumps({"step": self.step, "tokens": self.tokens, "val_loss": values}) + "\n")
+                line = {"step": self.step, "steps": self.cfg.steps, "tokens": self.tokens}
+                train_loss = None if self.last_loss is None else round(float(self.last_loss), 4)
+                line |= {"train_loss": train_loss, "val_loss": values}  # the last loss read back (no sync)
+                fh.write(json.dumps(line) + "\n")
         if self.tracker is not None:
             mean = sum(float(v) for v in losses) / len(self.groups)
             scalars = {f"val_loss/{g}": float(v) for g, v in zip(self.groups, losses, strict=True)}

@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 import pytest
 import yaml
 
+from pipeline_lib import progress
 from pipeline_lib.records import MixtureTrace, RunRecord
-from tests.workflow.helpers import snakemake, two_seed_pair_config
+from tests.workflow.helpers import job_counts, snakemake, two_seed_pair_config
 
 pytestmark = pytest.mark.slow
 
 
-def test_two_seed_workflow_reports_intervals_and_claims(tmp_path):
+def test_two_seed_workflow_reports_intervals_and_claims(tmp_path, monkeypatch):
     cfg = two_seed_pair_config(
         tmp_path,
         ["stratified", "aioli"],
     )
-    snakemake(tmp_path, cfg)
+    monkeypatch.setenv(progress.EVERY_ENV, "1")  # a progress line every second
+    _check_progress_lines(snakemake(tmp_path, cfg).stderr)
     report = tmp_path / "results" / "report"
     table2 = pd.read_csv(report / "table2.csv").set_index("method")
     aioli = table2.loc["aioli"]
@@ -52,3 +55,12 @@ def _check_the_answer(results):
     assert head.loc["pair", "p_arxiv"] == pytest.approx(mean, abs=1e-6)  # the CSV keeps 6 digits
     md = (results / "report" / "table2.md").read_text()
     assert md.startswith("# The answer") and f"arxiv {mean:.3f}, stackexchange {1 - mean:.3f}" in md
+
+
+def _check_progress_lines(log: str) -> None:
+    """The workflow's onstart reporter printed progress lines with the run's job total and an ETA."""
+    lines = re.findall(r"^progress: (\d+)/(\d+) jobs \(\d+%\), \S+ elapsed, ETA .*$", log, flags=re.M)
+    assert lines, log[-3000:]
+    total = job_counts(log)["total"]
+    assert all(int(m) == total and 0 <= int(n) <= total for n, m in lines)
+    assert [int(n) for n, _ in lines] == sorted(int(n) for n, _ in lines)  # done only grows

@@ -243,6 +243,8 @@ def test_html_report_builds(finished):
     snakemake(workdir, cfg, "--report", str(workdir / "report.html"))
     html = (workdir / "report.html").read_text(errors="replace")
     assert len(html) > 10_000 and "avg_ppl.png" in html
+    for name in ("mixtures.png", "val_loss.png", "law_fit.png", "fit.png", "optimal.png"):  # Olmix's too
+        assert name in html, name
     # every table inline (HTML), labelled by setting; a first page that says what was run
     for name in ("table2.html", "table3.html", "claims.html", "fidelity.html"):
         assert name in html, name

@@ -111,6 +111,18 @@ def test_the_headline_picks_the_best_resolved_method_per_setting(tmp_path):
     # both settings mix arxiv and stackexchange: the names keep their keys
     assert list(shown.index) == ["ArXiv/StackExchange (as)", "ArXiv/StackExchange (abse)"]
     assert shown.iloc[1]["best method vs stratified"] == "not resolved (grid_search)"
+    # the report's first page: three columns, narrow enough for the text beside the rule graph
+    first = headline.first_page(long.reset_index())
+    assert list(first.columns) == list(headline.FIRST_PAGE_COLUMNS[1:])
+    row = first.iloc[0]
+    assert first.index[0] == "ArXiv/\u200bStackExchange (as)"  # a line may break after "/"
+    assert row.iloc[0] == "grid_search: arxiv 0.300, stackexchange 0.700"
+    assert (
+        row.iloc[1].startswith("+9.55% (paper +2.41%), Δ ppl ")
+        and " FLOPs/seed (1.0× stratified)" in row.iloc[1]
+    )
+    rst = headline.to_rst(first, "t", headline.FIRST_PAGE_WIDTHS)
+    assert "   :widths: 24 40 36\n" in rst and rst.count("   * - ") == 3  # the header and two settings
 
 
 def test_labels_format_flops_counts_and_names():

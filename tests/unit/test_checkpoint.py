@@ -128,8 +128,11 @@ def test_progress_lines_follow_the_validation_curve(tmp_path):
     trainer.run(make_policy("stratified", GROUPS))
     lines = [json.loads(line) for line in (tmp_path / "progress.jsonl").read_text().splitlines()]
     assert [line["step"] for line in lines] == [0, 4, 8]
+    assert {line["steps"] for line in lines} == {8}  # what pipeline_lib.progress shows as step/steps
     last = {r["group"]: r["val_loss"] for r in trainer.history.curve if r["step"] == 8}
     assert lines[-1]["val_loss"] == pytest.approx(last, abs=1e-4)
+    assert lines[0]["train_loss"] is None  # no step trained yet
+    assert lines[-1]["train_loss"] == pytest.approx(trainer.last_loss, abs=1e-4)
 
 
 def _write_groups(root):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -389,3 +390,28 @@ def test_task_hooks_load_from_config_and_the_cli(tmp_path):
         "--n-random", "2", "--settings", '{"drop_metrics": ["t3"]}', "--out", str(tmp_path / "o"),
     ])  # fmt: skip
     assert read_json(tmp_path / "o" / "result.json")["tasks"] == ["t1", "t2"]
+
+
+def test_the_fit_figures_name_the_method_and_the_metric(tmp_path, monkeypatch):
+    """fit.png's axes say the metric (with its unit) and its title the method and runs; optimal.png's legend
+    names the method (regmix's figures are not labelled Olmix)."""
+    from pipeline_lib.olmix import figures
+
+    drawn = {}
+    monkeypatch.setattr(figures, "save_png", lambda fig, out: drawn.__setitem__(Path(out).name, fig))
+    P = mixtures(12, 3, 0)
+    swarm = Swarm(tuple(f"r{k}" for k in range(12)), ("a", "b", "c"), P, TASKS, _log_linear(P))
+    result = propose(
+        swarm, Priors.from_tokens({"a": 300, "b": 300, "c": 300}), FAST, SolveSettings(target_tokens=1000)
+    )
+    write_outputs(result, swarm, tmp_path, method="regmix", metrics=["task_bpb"])
+    axes = drawn["fit.png"].axes
+    assert (
+        axes[0].get_xlabel() == "observed bits per byte" and axes[0].get_ylabel() == "predicted bits per byte"
+    )
+    assert drawn["fit.png"]._suptitle.get_text() == (
+        "regmix's law on 12 proxy runs: predicted vs observed bits per byte"
+    )
+    legend = drawn["optimal.png"].axes[0].get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["natural", "regmix"]
+    assert figures.metric_label(["task_bpb", "downstream_bpb"]) == "bits per byte + task bits per byte"

@@ -1,0 +1,313 @@
+"""A workflow's progress in one line: jobs done/total, the elapsed time, an ETA from the finished jobs' times,
+and each running training job's step/steps and loss (from its ``progress.jsonl``).
+
+It reads what a run already writes: Snakemake's log (``.snakemake/log/*.snakemake.log``, plain text whatever
+the console logger), the jobs' benchmark files and the training jobs' progress files. The workflow prints the
+line every ``MIXPIPE_PROGRESS_EVERY`` seconds while it runs (default 30; 0: off); from another terminal:
+
+    python -m pipeline_lib.progress [WORKDIR] [--every SECONDS] [--once]
+
+prints it in place on a terminal (a line every ``--every`` seconds otherwise) until the run ends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import re
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+EVERY_ENV = "MIXPIPE_PROGRESS_EVERY"
+"""Seconds between the workflow's progress lines (0: none)."""
+DEFAULT_EVERY = 30.0
+SHOWN_JOBS = 3
+"""Running training jobs named on the line; the rest are counted."""
+
+_STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$")
+_RULE = re.compile(r"^(?:local)?(?:rule|checkpoint) (\w+):$")
+_FIELD = re.compile(r"^\s+(\w+): (.*)$")
+_FINISHED = re.compile(r"^Finished job(?:id)?:? (\d+)")
+_ERROR = re.compile(r"^Error in rule (\w+):$")
+_DONE = re.compile(r"^(\d+) of (\d+) steps \(.*\) done$")
+_STATS_ROW = re.compile(r"^(\w+)\s+(\d+)$")
+_FAILED = "<failed>"
+_END = ("Complete log", "Exiting because a job execution failed", "Shutting down, this might take some time")
+
+
+@dataclass
+class Job:
+    """One job as the log announces it."""
+
+    rule: str
+    started: datetime | None
+    output: list[str] = field(default_factory=list)
+    benchmark: str | None = None
+    name: str | None = None  # the training job's directory (its ``job`` wildcard)
+    finished: datetime | None = None
+
+
+@dataclass
+class RunLog:
+    """What Snakemake's log says of one run so far."""
+
+    counts: dict[str, int] = field(default_factory=dict)  # rule -> jobs (its "Job stats"), "total" too
+    jobs: dict[str, Job] = field(default_factory=dict)  # jobid -> job
+    finished: list[str] = field(default_factory=list)
+    failed: set[str] = field(default_factory=set)
+    done: int = 0
+    start: datetime | None = None
+    ended: bool = False
+
+    @property
+    def total(self) -> int:
+        return self.counts.get("total", 0)
+
+    def running(self) -> list[Job]:
+        gone = set(self.finished) | self.failed
+        return [job for jobid, job in self.jobs.items() if jobid not in gone]
+
+
+def _stamp(text: str) -> datetime:
+    return datetime.strptime(text, "%a %b %d %H:%M:%S %Y")
+
+
+def _job_field(job: Job, key: str, value: str) -> None:
+    if key == "output":
+        job.output = [p.strip() for p in value.split(",")]
+    elif key == "benchmark":
+        job.benchmark = value.strip()
+    elif key == "wildcards":
+        found = re.search(r"(?:^|, )job=([^,]+)", value)
+        job.name = found.group(1) if found else job.name
+
+
+def parse_log(text: str) -> RunLog:
+    """The run's job counts, the jobs started, finished and failed, and the first job's start time."""
+    log, stamp, current, in_stats = RunLog(), None, None, False
+    for line in text.splitlines():
+        if line.startswith("Job stats:"):
+            in_stats = not log.counts
+        elif in_stats and (row := _STATS_ROW.match(line.strip())):
+            log.counts[row.group(1)] = int(row.group(2))
+            in_stats = row.group(1) != "total"
+        elif m := _STAMP.match(line):
+            stamp = _stamp(m.group(1))
+            log.start = log.start or stamp
+        elif m := _RULE.match(line):
+            current = Job(m.group(1), stamp)
+        elif m := _ERROR.match(line):
+            current = Job(_FAILED, stamp)  # the block's jobid names the failed job
+        elif (m := _FIELD.match(line)) and current is not None:
+            if m.group(1) == "jobid":
+                jobid = m.group(2).strip()
+                if current.rule == _FAILED:
+                    log.failed.add(jobid)
+                else:
+                    log.jobs.setdefault(jobid, current)
+            _job_field(current, m.group(1), m.group(2))
+        elif m := _FINISHED.match(line):
+            log.finished.append(m.group(1))
+            if m.group(1) in log.jobs:
+                log.jobs[m.group(1)].finished = stamp
+        elif m := _DONE.match(line):
+            log.done, log.counts["total"] = int(m.group(1)), int(m.group(2))
+        else:
+            log.ended = log.ended or line.startswith(_END)
+    return log
+
+
+def job_seconds(job: Job, workdir: Path) -> float | None:
+    """A finished job's run time: its benchmark's ``s`` column, else the log's start and finish stamps."""
+    if job.benchmark:
+        path = workdir / job.benchmark
+        try:
+            with open(path, encoding="utf-8") as fh:
+                return float(next(csv.DictReader(fh, delimiter="\t"))["s"])
+        except (OSError, StopIteration, KeyError, ValueError):
+            pass
+    if job.started is not None and job.finished is not None:
+        return (job.finished - job.started).total_seconds()
+    return None
+
+
+def _finished_times(log: RunLog, workdir: Path) -> dict[str, list[float]]:
+    """Rule -> the run times of its finished jobs."""
+    times: dict[str, list[float]] = {}
+    for jobid in log.finished:
+        job = log.jobs.get(jobid)
+        seconds = None if job is None else job_seconds(job, workdir)
+        if seconds is not None:
+            times.setdefault(job.rule, []).append(seconds)
+    return times
+
+
+def eta_seconds(log: RunLog, workdir: Path, now: datetime) -> float | None:
+    """Seconds left: the work left at the pace of the run so far (work done per elapsed second, which counts
+    the jobs run side by side). A job's work is the mean time of its rule's finished jobs (of all finished
+    jobs for a rule with none yet); a running job has done the time it has run, up to that mean. None before
+    a job has finished."""
+    times = _finished_times(log, workdir)
+    done = sum(sum(v) for v in times.values())
+    if log.start is None or done <= 0:
+        return None
+    overall = done / sum(len(v) for v in times.values())
+    mean = {rule: sum(v) / len(v) for rule, v in times.items()}
+    left = 0.0
+    for rule, count in log.counts.items():
+        if rule != "total":
+            finished = sum(1 for j in log.finished if j in log.jobs and log.jobs[j].rule == rule)
+            left += max(count - finished, 0) * mean.get(rule, overall)
+    for job in log.running():
+        if job.started is not None:
+            ran = min(max((now - job.started).total_seconds(), 0.0), mean.get(job.rule, overall))
+            done, left = done + ran, left - ran
+    elapsed = max((now - log.start).total_seconds(), 0.0)
+    return max(left, 0.0) * elapsed / done
+
+
+def last_progress(path: Path) -> dict | None:
+    """The last complete line of a training job's ``progress.jsonl`` (None: none yet)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    for line in reversed(lines):
+        try:
+            return json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line being written
+    return None
+
+
+def duration(seconds: float) -> str:
+    """``1h02m``, ``9m40s``, ``12s``."""
+    s = round(seconds)
+    if s >= 3600:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
+
+
+def _job_part(job: Job, workdir: Path) -> str | None:
+    """``as/runs/aioli/seed0 60/100 loss 5.123`` for a running training job: its last progress line's step
+    and training loss (the validation mean before a training loss is read back); None for other jobs."""
+    if not job.output:
+        return None
+    line = last_progress(workdir / Path(job.output[0]).parent / "progress.jsonl")
+    if line is None:  # a training job (it has a ``job`` wildcard) before its first evaluation, or another job
+        return None if job.name is None else f"{job.name} starting"
+    name = job.name or str(Path(job.output[0]).parent)
+    steps = f"/{line['steps']}" if line.get("steps") else ""
+    loss = line.get("train_loss")
+    if loss is None and line.get("val_loss"):
+        values = list(line["val_loss"].values())
+        loss = sum(values) / len(values)
+    return f"{name} {line['step']}{steps}" + ("" if loss is None else f" loss {loss:.3f}")
+
+
+def status_line(log: RunLog, workdir: Path, now: datetime) -> str:
+    """The one line: jobs done/total (%), elapsed, ETA, and the running training jobs."""
+    total = log.total
+    pct = f" ({100 * log.done / total:.0f}%)" if total else ""
+    parts = [f"progress: {log.done}/{total or '?'} jobs{pct}"]
+    if log.start is not None:
+        parts[0] += f", {duration((now - log.start).total_seconds())} elapsed"
+    eta = eta_seconds(log, workdir, now)
+    parts[0] += ", ETA " + ("after the first job" if eta is None else duration(eta))
+    running = [p for p in (_job_part(j, workdir) for j in log.running()) if p is not None]
+    parts += running[:SHOWN_JOBS]
+    if len(running) > SHOWN_JOBS:
+        parts.append(f"+{len(running) - SHOWN_JOBS} more")
+    return " | ".join(parts)
+
+
+def latest_log(workdir: Path) -> Path | None:
+    """The newest Snakemake log of the workflow run in ``workdir``."""
+    logs = sorted((workdir / ".snakemake" / "log").glob("*.snakemake.log"), key=lambda p: p.stat().st_mtime)
+    return logs[-1] if logs else None
+
+
+def read_status(logfile: Path) -> tuple[str, bool]:
+    """The line for the run ``logfile`` records (its workflow directory holds ``.snakemake/``), and whether
+    the run has ended."""
+    log = parse_log(logfile.read_text(encoding="utf-8", errors="replace"))
+    return status_line(log, logfile.resolve().parents[2], datetime.now()), log.ended
+
+
+def every_seconds() -> float:
+    """``MIXPIPE_PROGRESS_EVERY`` (seconds; 0 turns the workflow's line off), or the default."""
+    raw = os.environ.get(EVERY_ENV, "")
+    try:
+        value = float(raw) if raw else DEFAULT_EVERY
+    except ValueError:
+        raise ValueError(f"{EVERY_ENV}={raw!r}: give seconds between progress lines (0: none)") from None
+    return value if math.isfinite(value) and value > 0 else 0.0
+
+
+def start_reporter(
+    logfiles: Sequence[str], emit: Callable[[str], None], every: float
+) -> threading.Thread | None:
+    """From the workflow's ``onstart``: a daemon thread that emits the line every ``every`` seconds until the
+    run's log says it ended. Nothing when ``every`` is 0 or no log file is known."""
+    candidates = [Path(f) for f in logfiles] or [p for p in [latest_log(Path.cwd())] if p is not None]
+    if every <= 0 or not candidates:
+        return None
+    logfile = candidates[0]
+
+    def loop() -> None:
+        while True:
+            time.sleep(every)
+            try:
+                line, ended = read_status(logfile)
+            except Exception:  # a display must never stop the workflow
+                return
+            if ended:
+                return
+            emit(line)
+
+    thread = threading.Thread(target=loop, name="mixpipe-progress", daemon=True)
+    thread.start()
+    return thread
+
+
+def watch(logfile: Path, every: float, once: bool) -> None:
+    """Print the line until the run ends: in place on a terminal, one line each time otherwise."""
+    tty = sys.stdout.isatty()
+    while True:
+        line, ended = read_status(logfile)
+        if tty:
+            width = shutil.get_terminal_size().columns - 1
+            print("\r" + line[:width] + "\x1b[K", end="" if not (ended or once) else "\n", flush=True)
+        else:
+            print(line, flush=True)
+        if ended or once:
+            return
+        time.sleep(every)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("workdir", nargs="?", default=".", help="the workflow's directory (holds .snakemake/)")
+    ap.add_argument("--log", help="a Snakemake log file (default: the newest in WORKDIR/.snakemake/log/)")
+    ap.add_argument("--every", type=float, default=5.0, help="seconds between updates")
+    ap.add_argument("--once", action="store_true", help="print the line once and exit")
+    args = ap.parse_args(argv)
+    logfile = Path(args.log) if args.log else latest_log(Path(args.workdir))
+    if logfile is None:
+        sys.exit(
+            f"no Snakemake log in {Path(args.workdir).resolve()}/.snakemake/log/: start the workflow first"
+        )
+    watch(logfile, args.every, args.once)
+
+
+if __name__ == "__main__":
+    main()

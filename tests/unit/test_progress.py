@@ -1,0 +1,197 @@
+"""The progress line (pipeline_lib/progress.py) on a fabricated workflow folder: Snakemake's log, benchmark
+files and training jobs' progress.jsonl; its numbers checked by hand."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from pipeline_lib import progress
+
+LOG = """\
+Building DAG of jobs...
+Provided cores: 2
+Job stats:
+job        count
+-------  -------
+pack           2
+train          3
+all            1
+total          6
+
+Select jobs to execute...
+Execute 2 jobs...
+[Sat Dec  5 10:00:00 2026]
+localrule pack:
+    input: data/sample/arxiv.jsonl.gz
+    output: results/data/arxiv/meta.json, results/data/arxiv/train.bin
+    log: results/logs/data/pack_arxiv.log
+    jobid: 1
+    benchmark: results/benchmarks/data/pack_arxiv.tsv
+    wildcards: group=arxiv
+    resources: tmpdir=/tmp
+[Sat Dec  5 10:00:00 2026]
+localrule pack:
+    output: results/data/book/meta.json, results/data/book/train.bin
+    jobid: 2
+    benchmark: results/benchmarks/data/pack_book.tsv
+    wildcards: group=book
+[Sat Dec  5 10:00:10 2026]
+Finished jobid: 1 (Rule: pack)
+1 of 6 steps (17%) done
+[Sat Dec  5 10:00:20 2026]
+Finished jobid: 2 (Rule: pack)
+2 of 6 steps (33%) done
+[Sat Dec  5 10:00:20 2026]
+localrule train:
+    output: results/as/runs/stratified/seed0/run.json, results/as/runs/stratified/seed0/curve.csv
+    jobid: 3
+    benchmark: results/benchmarks/as/runs/stratified/seed0.tsv
+    wildcards: job=as/runs/stratified/seed0
+[Sat Dec  5 10:00:20 2026]
+localrule train:
+    output: results/as/runs/aioli/seed0/run.json, results/as/runs/aioli/seed0/curve.csv
+    jobid: 4
+    benchmark: results/benchmarks/as/runs/aioli/seed0.tsv
+    wildcards: job=as/runs/aioli/seed0
+[Sat Dec  5 10:01:00 2026]
+Finished jobid: 3 (Rule: train)
+3 of 6 steps (50%) done
+[Sat Dec  5 10:01:00 2026]
+localrule train:
+    output: results/as/runs/doge/seed0/run.json, results/as/runs/doge/seed0/curve.csv
+    jobid: 5
+    benchmark: results/benchmarks/as/runs/doge/seed0.tsv
+    wildcards: job=as/runs/doge/seed0
+"""
+NOW = datetime(2026, 12, 5, 10, 1, 10)  # 70 s after the first job started
+
+
+def _benchmark(path: Path, seconds: float) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"s\th:m:s\tmax_rss\n{seconds}\t0:00:00\t90.0\n")
+
+
+def _progress(path: Path, *lines: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    """A workflow folder mid-run: two packs and one training job finished, two training jobs running."""
+    (tmp_path / ".snakemake" / "log").mkdir(parents=True)
+    (tmp_path / ".snakemake" / "log" / "2026-12-05T100000.0.snakemake.log").write_text(LOG)
+    bench = tmp_path / "results" / "benchmarks"
+    _benchmark(bench / "data" / "pack_arxiv.tsv", 8.0)  # the log's stamps say 10 s: the benchmark wins
+    _benchmark(bench / "data" / "pack_book.tsv", 12.0)
+    _benchmark(bench / "as" / "runs" / "stratified" / "seed0.tsv", 40.0)
+    _progress(
+        tmp_path / "results" / "as" / "runs" / "aioli" / "seed0" / "progress.jsonl",
+        {"step": 0, "steps": 100, "tokens": 0, "train_loss": None, "val_loss": {"a": 7.6, "b": 7.7}},
+        {"step": 60, "steps": 100, "tokens": 4096, "train_loss": 5.12345, "val_loss": {"a": 5.3, "b": 5.5}},
+    )
+    return tmp_path
+
+
+def test_the_log_is_read_into_counts_jobs_and_start(workdir):
+    log = progress.parse_log(LOG)
+    assert log.counts == {"pack": 2, "train": 3, "all": 1, "total": 6}
+    assert (log.done, log.total, log.finished, log.ended) == (3, 6, ["1", "2", "3"], False)
+    assert log.start == datetime(2026, 12, 5, 10, 0, 0)
+    assert [j.name for j in log.running()] == ["as/runs/aioli/seed0", "as/runs/doge/seed0"]
+    assert log.jobs["1"].benchmark == "results/benchmarks/data/pack_arxiv.tsv" and log.jobs["1"].name is None
+
+
+def test_the_line_has_jobs_elapsed_eta_and_each_running_jobs_step_and_loss(workdir):
+    # Finished: 8 + 12 + 40 = 60 s of jobs. Running: aioli for 50 s (counted up to train's mean, 40 s) and
+    # doge for 10 s: 110 s of work done in 70 s. Left: 3 - 1 train jobs x 40 s and `all` at the mean of every
+    # finished job (60 / 3 = 20 s), less the 50 s run: 50 s of work at 110/70 per second -> 31.8 s.
+    log = progress.parse_log(LOG)
+    assert progress.eta_seconds(log, workdir, NOW) == pytest.approx(50 * 70 / 110)
+    line = progress.status_line(log, workdir, NOW)
+    assert line == (
+        "progress: 3/6 jobs (50%), 1m10s elapsed, ETA 32s | as/runs/aioli/seed0 60/100 loss 5.123"
+        " | as/runs/doge/seed0 starting"
+    )
+
+
+def test_without_benchmarks_the_logs_stamps_give_the_times(workdir):
+    for tsv in (workdir / "results" / "benchmarks").rglob("*.tsv"):
+        tsv.unlink()
+    # pack: 10 s and 20 s, train: 40 s (10:00:20 -> 10:01:00): 70 s, and the running 40 + 10 s;
+    # left: 2 x 40 + 70 / 3 - 50
+    log = progress.parse_log(LOG)
+    assert progress.eta_seconds(log, workdir, NOW) == pytest.approx((80 + 70 / 3 - 50) * 70 / 120)
+
+
+def test_no_eta_before_a_job_finishes_and_the_validation_mean_before_a_training_loss(tmp_path):
+    head = LOG.split("[Sat Dec  5 10:00:10 2026]")[0]
+    _progress(
+        tmp_path / "results" / "data" / "arxiv" / "progress.jsonl",
+        {"step": 0, "steps": 8, "train_loss": None, "val_loss": {"a": 7.0, "b": 8.0}},
+    )
+    line = progress.status_line(progress.parse_log(head), tmp_path, NOW)
+    # no job wildcard, but a progress file: named by its folder; the loss is the validation mean
+    expected = (
+        "progress: 0/6 jobs (0%), 1m10s elapsed, ETA after the first job | results/data/arxiv 0/8 loss 7.500"
+    )
+    assert line == expected
+
+
+def test_a_failed_job_is_not_running_and_the_end_is_seen():
+    text = LOG + (
+        "[Sat Dec  5 10:01:30 2026]\nError in rule train:\n    message: boom\n    jobid: 4\n"
+        "Shutting down, this might take some time.\nExiting because a job execution failed. Look below\n"
+    )
+    log = progress.parse_log(text)
+    assert log.failed == {"4"} and [j.name for j in log.running()] == ["as/runs/doge/seed0"] and log.ended
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(7.4, "7s"), (59.6, "1m00s"), (581, "9m41s"), (3720, "1h02m")])
+def test_durations_read_at_a_glance(seconds, text):
+    assert progress.duration(seconds) == text
+
+
+def test_the_workflows_reporter_emits_until_the_log_ends(workdir):
+    logfile = next((workdir / ".snakemake" / "log").glob("*.log"))
+    lines: list[str] = []
+    emitted = threading.Event()
+
+    def emit(line: str) -> None:
+        lines.append(line)
+        emitted.set()
+
+    thread = progress.start_reporter([str(logfile)], emit, every=0.05)
+    assert thread is not None and emitted.wait(10)
+    assert (
+        lines[0].startswith("progress: 3/6 jobs (50%)")
+        and "as/runs/aioli/seed0 60/100 loss 5.123" in lines[0]
+    )
+    with open(logfile, "a") as fh:
+        fh.write("Complete log(s): x\n")
+    thread.join(10)
+    assert not thread.is_alive()
+    assert progress.start_reporter([str(logfile)], emit, every=0) is None  # MIXPIPE_PROGRESS_EVERY=0: off
+
+
+def test_every_seconds_reads_the_environment(monkeypatch):
+    monkeypatch.delenv(progress.EVERY_ENV, raising=False)
+    assert progress.every_seconds() == progress.DEFAULT_EVERY
+    monkeypatch.setenv(progress.EVERY_ENV, "0")
+    assert progress.every_seconds() == 0.0
+    monkeypatch.setenv(progress.EVERY_ENV, "soon")
+    with pytest.raises(ValueError, match="MIXPIPE_PROGRESS_EVERY='soon': give seconds"):
+        progress.every_seconds()
+
+
+def test_the_command_prints_one_line_for_a_workflow_folder(workdir, capsys):
+    progress.main([str(workdir), "--once"])
+    out = capsys.readouterr().out
+    assert out.startswith("progress: 3/6 jobs (50%)") and out.count("\n") == 1  # not a terminal: plain lines
+    with pytest.raises(SystemExit, match=r"no Snakemake log in .*: start the workflow first"):
+        progress.main([str(workdir / "results"), "--once"])
