@@ -48,8 +48,10 @@ THREAD_VARS = (
     "VECLIB_MAXIMUM_THREADS",
     "NUMEXPR_NUM_THREADS",
 )
-"""What Snakemake sets to a job's ``threads`` and the libraries read once, at import: a step is forked from
-the server only when its values equal the server's."""
+"""What Snakemake sets to a job's ``threads`` and the libraries read once, at import."""
+MATCHED = (*THREAD_VARS, "PYTHONPATH")
+"""A step is forked from the server only when these variables, its interpreter and its working folder equal
+the server's: what was imported is what the step would import."""
 PRELOAD = ("numpy", "torch", "torch._dynamo", "pipeline_lib.train.run")
 """Imported once by the server (all start no thread with one-thread settings; pandas starts jemalloc's)."""
 _HEADER = struct.Struct("!Q")
@@ -67,9 +69,12 @@ def _server_address(env: dict[str, str]) -> str | None:
         where = json.loads(raw)
     except ValueError:
         return None
-    if where.get("host") != socket.gethostname():
-        return None
-    if any(env.get(var) != value for var, value in where.get("threads", {}).items()):
+    same_place = (where.get("host"), where.get("python"), where.get("cwd")) == (
+        socket.gethostname(),
+        [sys.prefix, os.path.realpath(sys.executable)],
+        os.getcwd(),
+    )
+    if not same_place or any(env.get(var, "") != value for var, value in where.get("env", {}).items()):
         return None
     return where.get("socket")
 
@@ -327,12 +332,18 @@ class ServerHandle:
     folder: str
 
 
-def start_server(log_file: str | Path, threads: int = 1, preload: tuple[str, ...] = PRELOAD) -> ServerHandle:
-    """Start a server for one-thread jobs (``threads``: the value Snakemake gives their thread variables)
-    that imports ``preload``; it writes its own messages to ``log_file`` and dies with this process."""
+def start_server(
+    log_file: str | Path, threads: int = 1, preload: tuple[str, ...] = PRELOAD, pythonpath: str | None = None
+) -> ServerHandle:
+    """Start a server, in this working folder, for the jobs whose environment it shares: ``threads`` (the
+    value Snakemake gives their thread variables) and ``pythonpath`` (what their shell exports; default:
+    this process's). It imports ``preload``, writes its own messages to ``log_file`` and dies with this
+    process."""
     folder = tempfile.mkdtemp(prefix="mixpipe-launcher-")
     path = os.path.join(folder, "socket")
     env = dict(os.environ, **{var: str(threads) for var in THREAD_VARS})
+    if pythonpath is not None:
+        env["PYTHONPATH"] = pythonpath
     Path(log_file).parent.mkdir(parents=True, exist_ok=True)
     with open(log_file, "ab") as log:
         process = subprocess.Popen(
@@ -353,7 +364,13 @@ def start_server(log_file: str | Path, threads: int = 1, preload: tuple[str, ...
             stderr=log,
             preexec_fn=_die_with_parent,
         )
-    where = {"host": socket.gethostname(), "socket": path, "threads": {v: str(threads) for v in THREAD_VARS}}
+    where = {
+        "host": socket.gethostname(),
+        "python": [sys.prefix, os.path.realpath(sys.executable)],  # the environment and its interpreter
+        "cwd": os.getcwd(),
+        "socket": path,
+        "env": {var: env.get(var, "") for var in MATCHED},
+    }
     return ServerHandle(process, json.dumps(where, sort_keys=True), folder)
 
 

@@ -122,7 +122,8 @@ def start_launcher():
     from pipeline_lib.launcher import ENV, start_server
 
     if config["resources"]["fork_server"] and workflow.local_exec and sys.platform.startswith("linux"):
-        handle = start_server(R(paths.log("launcher")))
+        pythonpath = os.pathsep.join(filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")]))
+        handle = start_server(R(paths.log("launcher")), pythonpath=pythonpath)  # as shell.prefix exports it
         _LAUNCHER["handle"] = handle
         os.environ[ENV] = handle.address
 

@@ -43,6 +43,8 @@ def probe_env(tmp_path, monkeypatch):
 def server(probe_env, monkeypatch):
     for var in launcher.THREAD_VARS:
         monkeypatch.setenv(var, "1")
+    (probe_env / "work").mkdir()
+    monkeypatch.chdir(probe_env / "work")  # the workflow's working folder: the steps' too
     handle = launcher.start_server(probe_env / "server.log", preload=("json",))
     monkeypatch.setenv(launcher.ENV, handle.address)
     path = json.loads(handle.address)["socket"]
@@ -61,7 +63,6 @@ def launch(*args: str, cwd: Path, env: dict | None = None) -> subprocess.Complet
 
 def test_a_forked_step_is_the_step(server, probe_env):
     workdir = probe_env / "work"
-    workdir.mkdir()
     proc = launch("3", "--flag", "a b", cwd=workdir)
     out = json.loads(proc.stdout.splitlines()[0])
     assert proc.returncode == 3
@@ -73,9 +74,14 @@ def test_a_forked_step_is_the_step(server, probe_env):
 
 def test_without_a_matching_server_the_launcher_runs_the_step(server, probe_env):
     env = dict(os.environ, OMP_NUM_THREADS="2")  # a two-thread job: the server's imports assumed one
-    proc = launch("0", cwd=probe_env, env=env)
+    proc = launch("0", cwd=probe_env / "work", env=env)
     out = json.loads(proc.stdout.splitlines()[0])
     assert proc.returncode == 0 and out["ppid"] != server.process.pid and out["probe"] == "from-the-job"
+    env = dict(os.environ, PYTHONPATH=os.environ["PYTHONPATH"] + os.pathsep + str(probe_env))  # other imports
+    proc = launch("0", cwd=probe_env / "work", env=env)
+    assert proc.returncode == 0 and json.loads(proc.stdout.splitlines()[0])["ppid"] != server.process.pid
+    proc = launch("0", cwd=probe_env)  # another working folder: `python -m` would import from there first
+    assert proc.returncode == 0 and json.loads(proc.stdout.splitlines()[0])["ppid"] != server.process.pid
     env = {k: v for k, v in os.environ.items() if k != launcher.ENV}
     proc = launch("4", cwd=probe_env, env=env)
     assert proc.returncode == 4 and json.loads(proc.stdout.splitlines()[0])["name"] == "__main__"
@@ -84,7 +90,7 @@ def test_without_a_matching_server_the_launcher_runs_the_step(server, probe_env)
 def test_a_killed_launcher_takes_its_step_with_it(server, probe_env):
     pid_file = probe_env / "step.pid"
     command = [sys.executable, "-m", "pipeline_lib.launcher", "-m", "launcher_probe", "sleep", str(pid_file)]
-    proc = subprocess.Popen(command, cwd=probe_env)
+    proc = subprocess.Popen(command, cwd=probe_env / "work")
     for _ in range(400):
         if pid_file.exists() and pid_file.read_text():
             break
@@ -105,7 +111,7 @@ def test_a_killed_launcher_takes_its_step_with_it(server, probe_env):
 def test_a_signal_to_the_launcher_reaches_the_step(server, probe_env):
     pid_file = probe_env / "step.pid"
     command = [sys.executable, "-m", "pipeline_lib.launcher", "-m", "launcher_probe", "sleep", str(pid_file)]
-    proc = subprocess.Popen(command, cwd=probe_env)
+    proc = subprocess.Popen(command, cwd=probe_env / "work")
     for _ in range(400):
         if pid_file.exists() and pid_file.read_text():
             break
