@@ -31,7 +31,8 @@ The design-space experiment (``design:``) analyses each design setting's swarm
     design/<setting>/seed<n>/              scores.csv, proposals.csv, scarce.json: one swarm's resampled fits
     report/                                design.*, kstar.*, spread.*, claims.*, figures/design.png
 
-Besides: ``data/`` (tokenizer, packed groups), ``report/`` (cross-setting tables, figures), ``logs/``,
+Besides: ``data/`` (tokenizer, packed groups, ``tasks/<set>/<split>/``: the downstream task set tokenised
+once), ``report/`` (cross-setting tables, figures), ``logs/``,
 ``benchmarks/``.
 """
 
@@ -108,6 +109,19 @@ def benchmark(path: str) -> str:
 
 def tokenizer() -> str:
     return f"{DATA}/tokenizer.json"
+
+
+TASK_ROWS_FILES = ("tokens.npy", "items.npy", "tasks.json")
+"""The tokenised task set's files (:mod:`pipeline_lib.tasks.cache`), its marker last."""
+
+
+def task_rows(task_set: str, split: str) -> str:
+    """The directory of a downstream task set tokenised for one split (every scoring job reads it)."""
+    return f"{DATA}/tasks/{task_set}/{split}"
+
+
+def task_rows_files(task_set: str, split: str) -> list[str]:
+    return [f"{task_rows(task_set, split)}/{name}" for name in TASK_ROWS_FILES]
 
 
 def group_dir(group: str) -> str:

@@ -241,7 +241,7 @@ class Planner(LearningRuns, ReusePlanning):
             tok = self.project.data.tokenizer
             self._cache[key] = DownstreamEval(
                 split, json.dumps(tasks.to_dict(), sort_keys=True), tok.eot_token if tok.append_eot else None,
-                tuple(tasks.input_files(split)),
+                tuple(tasks.input_files(split)), tasks.name.replace("+", "-"),
             )  # fmt: skip
         return self._cache[key]
 
