@@ -197,7 +197,8 @@ def get_train_inputs(wildcards):
 
 def get_task_files(wildcards):
     """The request files a task set's split is tokenised from (the task_rows rule)."""
-    return list(PLAN.downstream_eval(wildcards.split).files)
+    downstream = PLAN.downstream_eval(wildcards.split)
+    return list(downstream.files) + results(downstream.results_files())
 
 
 def get_task_rows_arg(wildcards):

