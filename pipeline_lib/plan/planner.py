@@ -225,7 +225,7 @@ class Planner(LearningRuns, ReusePlanning):
                 self.run_spec(view, method, seed),
                 fit=paths.fit_file(view, fit, seed) if (fit := fit_name(method)) else None,
                 save_state=method in references and not s.restricted,
-                downstream=self.downstream_eval("test"),
+                downstream=None if s.restricted else self.downstream_eval("test"),  # Table 2's runs only
             )
             for method in p.methods_of(view)
             if not self.selects_pilot(view, method)

@@ -109,3 +109,32 @@ def test_the_planner_points_jobs_at_the_cache():
     ]
     assert json.loads(ev.arg("/r"))["cache"] == "/r/data/tasks/shipped/val"
     assert "cache" not in json.loads(ev.arg("/r", cached=False))
+
+
+def test_max_requests_caps_every_task_and_is_checked():
+    cfg = TasksConfig.from_dict({"set": "shipped", "root": str(REPO / "data/tasks"), "max_requests": 7})
+    tasks = cfg.load("test")
+    assert len(tasks) == 6 and all(len(t.requests) == 7 for t in tasks)
+    full = TasksConfig.from_dict({"set": "shipped", "root": str(REPO / "data/tasks")}).load("test")
+    assert [t.requests[:7] for t in full] == [t.requests for t in tasks]  # the first ones
+    assert cfg.to_dict()["max_requests"] == 7 and "max_requests" not in TasksConfig().to_dict()
+    assert TasksConfig.from_dict({"max_requests": 0}).problems() == [
+        "tasks.max_requests: must be a whole number >= 1 or null, got 0"
+    ]
+
+
+def test_the_demo_scores_table_2s_runs_only():
+    """config.yaml: Table 2's final runs (and the grid pilots, one of which is grid search's final run) score
+    the capped shipped set; restricted runs (Table 3) and Olmix's proxies (objective: groups) do not."""
+    import yaml
+
+    from pipeline_lib.config import load_project
+    from pipeline_lib.plan.planner import Planner
+
+    plan = Planner(load_project(yaml.safe_load((REPO / "config.yaml").read_text())))
+    scoring = {path for path, job in plan.train_jobs.items() if job.downstream is not None}
+    assert scoring and all("/restricted/" not in p and "/swarm/" not in p for p in scoring)
+    final = {p for p in plan.train_jobs if "/runs/" in p and "/restricted/" not in p}
+    assert final <= scoring and scoring - final == {p for p in scoring if "/pilots/grid/" in p}
+    tasks = json.loads(next(plan.train_jobs[p] for p in final).downstream.tasks)
+    assert (tasks["set"], tasks["choices"], tasks["max_requests"]) == ("shipped", False, 64)
