@@ -426,7 +426,7 @@ def with_task_numbers(summary: pd.DataFrame, tasks: pd.DataFrame | None) -> pd.D
     """Table 2's numbers with the task-BPB summary's columns beside them (``task_bpb_mean``, ...)."""
     if tasks is None:
         return summary
-    cols = ["mean", "std", "delta", "delta_lo", "delta_hi", "pairs", "verdict"]
+    cols = ["mean", "std", "delta", "delta_lo", "delta_hi", "pairs", "verdict", "delta_label"]
     renamed = tasks[["setting", "method", *cols]].rename(columns={c: f"task_bpb_{c}" for c in cols})
     return summary.merge(renamed, on=["setting", "method"], how="left")
 

@@ -38,3 +38,14 @@ def test_one_seed_resolves_nothing():
 def test_a_method_better_everywhere_contradicts_the_paper():
     t2 = _t2([("as", "stratified", ""), ("as", "aioli", "worse"), ("as", "doge", "better")])
     assert claims(t2, None, None)["verdict"].tolist()[:2] == [CONTRADICTED, CONTRADICTED]
+
+
+def test_with_task_scores_table_2s_claims_are_checked_on_the_tasks_too():
+    t2 = _t2([("as", "stratified", ""), ("as", "aioli", "better"), ("as", "doge", "worse")])
+    t2["task_bpb_verdict"] = [None, "worse", "better"]  # reversed on the tasks
+    t2["task_bpb_delta_label"] = ["", "+0.020 [+0.010, +0.030]*", "−0.010 [−0.020, −0.005]*"]
+    table = claims(t2, None, None).set_index("claim")
+    assert table.index[2] == "Aioli beats stratified in every setting on the downstream tasks (test-task BPB)"
+    assert table["verdict"].tolist()[:4] == [HOLDS, HOLDS, CONTRADICTED, CONTRADICTED]
+    assert "as: +0.020 [+0.010, +0.030]*" in table.iloc[2]["ours"] and "doge" in table.iloc[3]["ours"]
+    assert len(claims(_t2([("as", "aioli", "better")]), None, None)) == 5  # no task columns: no task rows
