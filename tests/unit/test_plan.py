@@ -38,7 +38,13 @@ def test_jobs_carry_their_inputs_and_flags():
     assert jobs["as/runs/stratified/seed0"].save_state  # DoReMi's reference
     assert jobs["as/pilots/doremi/seed0"].args("R") == "--reference R/as/runs/stratified/seed0/state.pt"
     assert jobs["as/pilots/doremi/seed0"].inputs() == {"reference": "as/runs/stratified/seed0/run.json"}
-    assert jobs["abse/runs/skillit/seed0"].inputs() == {"fit": "abse/fits/skillit/seed0.json"}
+    skillit = jobs[
+        "abse/runs/skillit/seed0"
+    ]  # a final run: it scores the demo's tasks with the run's tokenizer
+    assert skillit.inputs() == {"fit": "abse/fits/skillit/seed0.json", "tokenizer": "data/tokenizer.json"}
+    assert skillit.downstream_inputs() == [
+        f"data/tasks/shipped/test/{f}" for f in ("tokens.npy", "items.npy", "tasks.json")
+    ]
     parent = jobs["as/pilots/dynamic/seed0/parent"]
     assert parent.save_state and parent.until == 50 and parent.spec.method == "stratified"
     assert jobs["as/restricted/runs/aioli+doge/seed0"].fit == "as/restricted/fits/doge/seed0.json"
