@@ -123,18 +123,24 @@ def test_max_requests_caps_every_task_and_is_checked():
     ]
 
 
-def test_the_demo_scores_table_2s_runs_only():
+def test_the_demo_scores_table_2s_runs_and_olmixs_proxies_only():
     """config.yaml: Table 2's final runs (and the grid pilots, one of which is grid search's final run) score
-    the capped shipped set; restricted runs (Table 3) and Olmix's proxies (objective: groups) do not."""
+    the capped shipped set's test variants, Olmix's proxies (objective: tasks) its val variants; restricted
+    runs (Table 3) and every other learning run score nothing."""
     import yaml
 
     from pipeline_lib.config import load_project
     from pipeline_lib.plan.planner import Planner
 
     plan = Planner(load_project(yaml.safe_load((REPO / "config.yaml").read_text())))
-    scoring = {path for path, job in plan.train_jobs.items() if job.downstream is not None}
-    assert scoring and all("/restricted/" not in p and "/swarm/" not in p for p in scoring)
+    split = {
+        path: job.downstream.split for path, job in plan.train_jobs.items() if job.downstream is not None
+    }
+    assert not any("/restricted/" in p for p in split)
     final = {p for p in plan.train_jobs if "/runs/" in p and "/restricted/" not in p}
-    assert final <= scoring and scoring - final == {p for p in scoring if "/pilots/grid/" in p}
+    grid = {p for p in plan.train_jobs if "/pilots/grid/" in p and "/restricted/" not in p}
+    swarm = {p for p in plan.train_jobs if "/pilots/swarm/" in p}
+    assert {p for p, s in split.items() if s == "test"} == final | grid and len(swarm) == 9 + 12
+    assert {p for p, s in split.items() if s == "val"} == swarm
     tasks = json.loads(next(plan.train_jobs[p] for p in final).downstream.tasks)
     assert (tasks["set"], tasks["choices"], tasks["max_requests"]) == ("shipped", False, 64)
