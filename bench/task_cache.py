@@ -3,6 +3,7 @@ request files and tokenising them (before: every job did this) vs reading ``data
 packing (now), medians of ``--repeats`` runs; the model's scoring is the same either way and not timed.
 
     python bench/task_cache.py --tokenizer results/data/tokenizer.json --window 128 --repeats 7
+    python bench/task_cache.py --tokenizer results/data/tokenizer.json --no-choices --max-requests 64  # demo
 """
 
 from __future__ import annotations
@@ -36,9 +37,12 @@ def main() -> None:
     ap.add_argument("--bos", default="<|endoftext|>")
     ap.add_argument("--window", type=int, default=128)
     ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--no-choices", action="store_true", help="gold answers only (the demo's)")
+    ap.add_argument("--max-requests", type=int, help="the first N requests per task (the demo's 64)")
     args = ap.parse_args()
-    job = Downstream(TasksConfig.from_dict({"set": args.set}), args.split, args.tokenizer, args.bos)
-    evaluation = TaskSuiteBPB(args.split)
+    block = {"set": args.set, "choices": not args.no_choices, "max_requests": args.max_requests}
+    job = Downstream(TasksConfig.from_dict(block), args.split, args.tokenizer, args.bos)
+    evaluation = TaskSuiteBPB(args.split, not args.no_choices)
     with tempfile.TemporaryDirectory() as tmp:
         encoded = encode_tasks(job)
         write_encoded(tmp, encoded, job.key())
@@ -49,7 +53,7 @@ def main() -> None:
         size = sum(p.stat().st_size for p in Path(tmp).iterdir())
     rows = sum(len(r.row_item) for r in evaluation.pack(encoded, args.window))
     print(json.dumps({
-        "set": args.set, "split": args.split, "window": args.window, "rows": rows, "repeats": args.repeats,
+        **block, "split": args.split, "window": args.window, "rows": rows, "repeats": args.repeats,
         "before_s": round(before, 3), "after_s": round(after, 3), "saved_s": round(before - after, 3),
         "tokenise_s": round(tokenise, 3), "read_cache_s": round(read, 3), "cache_bytes": size,
     }, indent=1))  # fmt: skip
