@@ -134,7 +134,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--out", required=True, help="the output path without suffix (.csv, .md, .tex)")
     args = ap.parse_args(argv)
     setup_logging()
-    table = claims(pd.read_csv(args.table2), _read(args.table3), _read(args.fidelity))
+    labels = {"delta_label": str, "task_bpb_delta_label": str}  # "+0.015" stays a label, not 0.015
+    table = claims(pd.read_csv(args.table2, dtype=labels), _read(args.table3), _read(args.fidelity))
     seeds = int(pd.read_csv(args.table2)["pairs"].max())
     write_formats(
         args.out,
