@@ -62,9 +62,14 @@ def test_olmix_swarm_jobs():
         assert len(runs) == 3 * (m + 1)
         job = plan.train_jobs[runs[-1].removesuffix("/run.json")]
         assert job.spec.method == "olmix_proxy" and job.spec.method_params == {"index": 3 * m + 2}
-        assert job.inputs() == {"fit": f"{view}/fits/olmix_swarm/seed0.json"}
+        # the demo's objective is the downstream tasks: each proxy scores their val variants too
+        assert job.inputs() == {
+            "fit": f"{view}/fits/olmix_swarm/seed0.json",
+            "tokenizer": "data/tokenizer.json",
+        }
+        assert job.downstream is not None and job.downstream.split == "val"
         groups = plan.project.settings[view].groups
-        assert job.args("R").endswith("--task-bpb " + " ".join(groups)) and job.data_groups == groups
+        assert f"--task-bpb {' '.join(groups)} --downstream " in job.args("R") and job.data_groups == groups
         # a smaller model (the nano preset) on half the final run's steps, the target's context
         assert job.spec.model.n_layer == 1 and job.spec.model.d_model == 64 and job.spec.model.context == 128
         assert job.spec.train.steps == 50
