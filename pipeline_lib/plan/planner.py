@@ -249,7 +249,7 @@ class Planner(LearningRuns, ReusePlanning):
                 self.run_spec(view, method, seed),
                 fit=paths.fit_file(view, fit, seed) if (fit := fit_name(method)) else None,
                 save_state=method in references and not s.restricted,
-                downstream=self.downstream_eval("test"),
+                downstream=None if s.restricted else self.downstream_eval("test"),  # Table 2's runs only
             )
             for method in p.methods_of(view)
             if not self.selects_pilot(view, method)
@@ -265,7 +265,7 @@ class Planner(LearningRuns, ReusePlanning):
             tok = self.project.data.tokenizer
             self._cache[key] = DownstreamEval(
                 split, json.dumps(tasks.to_dict(), sort_keys=True), tok.eot_token if tok.append_eot else None,
-                tuple(tasks.input_files(split)),
+                tuple(tasks.input_files(split)), tasks.name.replace("+", "-"),
             )  # fmt: skip
         return self._cache[key]
 

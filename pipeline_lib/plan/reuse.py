@@ -93,7 +93,12 @@ class ReusePlanning:
             fit = f"{self.reuse_dir(r.final, strategy, seed)}/fit.json"
             jobs.append(
                 TrainJob(
-                    paths.reuse_target(strategy, seed), spec, fit=fit, tasks=cfg.tasks, task_split="test"
+                    paths.reuse_target(strategy, seed),
+                    spec,
+                    fit=fit,
+                    tasks=cfg.tasks,
+                    task_split="test",
+                    downstream=self.downstream_eval("test"),  # the `tasks:` set, as Table 2's runs
                 )
             )
         return jobs

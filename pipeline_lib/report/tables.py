@@ -211,17 +211,38 @@ def mixture_label(row: pd.Series) -> str:
     return cell + (f" {ONLINE_MARK}" if "time-average" in str(row["mixture_shown"]) else "")
 
 
-def _table2_row(part: pd.DataFrame, columns: Mapping[str, tuple[str, str]], baseline: bool) -> dict:
-    """One method's row of Table 2 (``part``: its summary rows, indexed by setting)."""
+TASK_NOTE = (
+    " Task BPB: the downstream tasks' bits per byte of the gold answers (the `tasks:` set's test variants, "
+    "macro-average over tasks; lower is better), mean ± std over seeds, Δ paired with stratified as above."
+)
+
+
+def _cell(r: pd.Series, baseline: bool, digits: int = 3) -> str:
+    """ "mean ± std (Δ [CI])" of a summary row (stratified: "mean ± std")."""
+    value = f"{r['mean']:.{digits}f}" + ("" if pd.isna(r["std"]) else f" ± {r['std']:.{digits}f}")
+    return value if baseline else f"{value} ({r['delta_label']})"
+
+
+def _table2_row(
+    part: pd.DataFrame,
+    columns: Mapping[str, tuple[str, str]],
+    baseline: bool,
+    tasks: pd.DataFrame | None = None,
+) -> dict:
+    """One method's row of Table 2 (``part``: its summary rows, indexed by setting; ``tasks``: its summary
+    rows of the downstream tasks' BPB, when the final runs scored them)."""
     row: dict[str, object] = {}
     for s, (cell, mix) in columns.items():
+        task_col = f"{cell}: task BPB"
         if s not in part.index:
             row[cell] = row[mix] = ""
+            row |= {task_col: ""} if tasks is not None else {}
             continue
         r = part.loc[s]
-        value = _mean_std(r["mean"], r["std"])
-        row[cell] = value if baseline else f"{value} ({r['delta_label']})"
+        row[cell] = _cell(r, baseline)
         row[mix] = mixture_label(r)
+        if tasks is not None:
+            row[task_col] = _cell(tasks.loc[s], baseline, 4) if s in tasks.index else ""
     verdicts = part["verdict"].tolist()
     counts = f"{verdicts.count('better')} / {verdicts.count('worse')}"
     row["settings better / worse"] = "—" if baseline else counts
@@ -232,8 +253,9 @@ def _table2_row(part: pd.DataFrame, columns: Mapping[str, tuple[str, str]], base
     return row
 
 
-def table2(summary: pd.DataFrame) -> pd.DataFrame:
-    """Rows = methods; per setting (by its readable name) "mean ± std (Δ)" and the mixture; the settings
+def table2(summary: pd.DataFrame, tasks: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Rows = methods; per setting (by its readable name) "mean ± std (Δ)", the mixture and, with ``tasks``
+    (the summary of the downstream tasks' macro BPB), the task-BPB cell; the settings
     better / worse than stratified; runs (learning + final), learning tokens (millions) and compute (FLOPs),
     per seed, summed over settings. FLOPs, not runs, compare methods whose learning runs are smaller models
     (Olmix's proxies)."""
@@ -245,7 +267,8 @@ def table2(summary: pd.DataFrame) -> pd.DataFrame:
     rows = {}
     for method in method_order(list(summary["method"])):
         part = summary[summary["method"] == method].set_index("setting")
-        rows[method] = _table2_row(part, columns, method == BASELINE)
+        own = None if tasks is None else tasks[tasks["method"] == method].set_index("setting")
+        rows[method] = _table2_row(part, columns, method == BASELINE, own)
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "method"
     return table
@@ -399,20 +422,36 @@ def write_formats(
         fh.write(to_html(shown, title, note, floatfmt))
 
 
-def write_table2(runs: pd.DataFrame, out_dir: str | Path, paper: Mapping[str, str], same_data: bool) -> None:
+def with_task_numbers(summary: pd.DataFrame, tasks: pd.DataFrame | None) -> pd.DataFrame:
+    """Table 2's numbers with the task-BPB summary's columns beside them (``task_bpb_mean``, ...)."""
+    if tasks is None:
+        return summary
+    cols = ["mean", "std", "delta", "delta_lo", "delta_hi", "pairs", "verdict", "delta_label"]
+    renamed = tasks[["setting", "method", *cols]].rename(columns={c: f"task_bpb_{c}" for c in cols})
+    return summary.merge(renamed, on=["setting", "method"], how="left")
+
+
+def write_table2(
+    runs: pd.DataFrame, out_dir: str | Path, paper: Mapping[str, str], same_data: bool,
+    task_runs: pd.DataFrame | None = None,
+) -> None:  # fmt: skip
     """Table 2 (with the headline above it), its exp-loss variant and, for settings that stand for a paper
-    column, the paper's Table 2 beside ours."""
+    column, the paper's Table 2 beside ours; with ``task_runs`` (the runs with their downstream tasks' macro
+    BPB), a task-BPB column per setting."""
+    from pipeline_lib.report.downstream import MACRO
+
     out_dir = Path(out_dir)
+    tasks = summarize(task_runs, MACRO) if task_runs is not None else None
     for metric, name in (("avg_test_ppl", "table2"), ("exp_mean_test_loss", "table2_exp_loss")):
         summary = summarize(runs, metric)
         label = "" if metric == "avg_test_ppl" else " (variant)"
         top = write_headline(out_dir, summary, paper) if metric == "avg_test_ppl" else ""
         write_formats(
             out_dir / name,
-            summary,
-            table2(summary),
+            with_task_numbers(summary, tasks),
+            table2(summary, tasks),
             f"Table 2{label}: {METRICS[metric]}, mean ± std over seeds (Δ vs stratified [95% CI])",
-            TABLE2_NOTE + one_seed_note(summary["pairs"]),
+            TABLE2_NOTE + (TASK_NOTE if tasks is not None else "") + one_seed_note(summary["pairs"]),
             lead=top,
         )
     if paper:
@@ -444,18 +483,26 @@ def write_headline(out_dir: Path, summary: pd.DataFrame, paper: Mapping[str, str
     return (out_dir / "headline.md").read_text(encoding="utf-8")
 
 
-def write_task_bpb_tables(paths: Sequence[str], out_dir: str | Path) -> None:
-    """With downstream-task scores in the final runs (``tasks:``): Table 2's layout on the test tasks'
-    macro-average BPB (``table2_task_bpb``: mean ± std, Δ vs stratified [95% paired CI]) and the per-setting
-    method x task-family table (``task_families``). Nothing without them."""
-    from pipeline_lib.report.downstream import MACRO, downstream_rows, family_table, family_wide
+def task_runs(paths: Sequence[str]) -> tuple[pd.DataFrame | None, pd.DataFrame]:
+    """The final runs that scored the downstream tasks, with their macro BPB (None: none did), and the
+    per-run downstream rows (:func:`~pipeline_lib.report.downstream.downstream_rows`)."""
+    from pipeline_lib.report.downstream import MACRO, downstream_rows
 
     rows = downstream_rows(paths)
     if rows.empty:
+        return None, rows
+    keys = ["setting", "method", "seed"]
+    return load_runs(paths).merge(rows[[*keys, MACRO]], on=keys), rows
+
+
+def write_task_bpb_tables(runs: pd.DataFrame | None, rows: pd.DataFrame, out_dir: str | Path) -> None:
+    """With downstream-task scores in the final runs (``tasks:``): Table 2's layout on the test tasks'
+    macro-average BPB (``table2_task_bpb``: mean ± std, Δ vs stratified [95% paired CI]) and the per-setting
+    method x task-family table (``task_families``). Nothing without them."""
+    from pipeline_lib.report.downstream import MACRO, family_table, family_wide
+
+    if runs is None:
         return
-    runs = load_runs(paths).merge(
-        rows[["setting", "method", "seed", MACRO]], on=["setting", "method", "seed"]
-    )
     summary = summarize(runs, MACRO)
     note = "Δ: mean paired difference to stratified over seeds [95% t-interval]; lower BPB is better."
     title = "Table 2 (downstream tasks): test-task bits per byte, macro-average over tasks, mean ± std"
@@ -487,8 +534,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         write_table(setting_table(runs), args.out, title, note=note)
     elif args.kind == "table2":
         paper = dict(pair.split("=", 1) for pair in args.paper)
-        write_table2(runs, args.out_dir, paper, args.same_data)
-        write_task_bpb_tables(args.runs, args.out_dir)
+        with_tasks, downstream = task_runs(args.runs)
+        write_table2(runs, args.out_dir, paper, args.same_data, with_tasks)
+        write_task_bpb_tables(with_tasks, downstream, args.out_dir)
     else:
         long = table3(summarize(runs), runs)
         wins, total = int((long["improvement"] > 0).sum()), len(long)

@@ -170,16 +170,36 @@ def _encode(tokenizer: Tokenizer, texts: list[str]) -> dict[str, list[int]]:
     }
 
 
-def task_rows(
-    task: Task,
-    tokenizer: Tokenizer,
-    window: int,
-    bos_id: int | None = None,
-    choices: bool = True,
-    pad_id: int = 0,
-    full_width: bool = False,
-) -> TaskRows:
-    """Tokenise a task's requests and pack them into rows for a model of context ``window``.
+@dataclass(frozen=True)
+class EncodedTask:
+    """A task tokenised, before packing (independent of the model's window): per item (one per scored
+    choice, or the gold continuation) its context ids (with the optional ``bos_id``) and continuation ids, and
+    the item arrays of :class:`TaskRows`. What ``<results>/data/tasks/`` caches (:mod:`.cache`)."""
+
+    task: str
+    family: str
+    split: str
+    source: str
+    contexts: tuple[np.ndarray, ...]
+    continuations: tuple[np.ndarray, ...]
+    item_request: np.ndarray
+    item_choice: np.ndarray
+    item_gold: np.ndarray
+    item_bytes: np.ndarray
+    item_chars: np.ndarray
+    n_requests: int
+    acc_norm: str | None
+    with_choices: bool
+
+    @property
+    def name(self) -> str:
+        return self.task
+
+
+def encode_task(
+    task: Task, tokenizer: Tokenizer, bos_id: int | None = None, choices: bool = True
+) -> EncodedTask:
+    """Tokenise a task's requests (the slow, window-free half of :func:`task_rows`).
 
     ``bos_id`` is put before every context (pass the end-of-text id when training documents end with
     it, so a request starts as a document does). With ``choices`` (and a task with choices) every choice
@@ -198,24 +218,59 @@ def task_rows(
                 else f"{it.continuation!r} has no tokens"
             )
             raise TaskError(f"task '{task.name}' ({task.source}) request {it.request}: {what}")
-    packed = pack_rows(contexts, conts, window, pad_id, full_width)
-    item_request = np.asarray([it.request for it in items], dtype=np.int64)
-    return TaskRows(
+    return EncodedTask(
         task=task.name,
+        family=task.family,
         split=task.split,
-        tokens=packed.tokens,
-        mask=packed.mask,
-        row_item=packed.row_item,
-        item_request=item_request,
+        source=task.source,
+        contexts=tuple(np.asarray(c, dtype=np.int64) for c in contexts),
+        continuations=tuple(np.asarray(c, dtype=np.int64) for c in conts),
+        item_request=np.asarray([it.request for it in items], dtype=np.int64),
         item_choice=np.asarray([it.choice for it in items], dtype=np.int64),
         item_gold=np.asarray([it.gold for it in items], dtype=bool),
         item_bytes=np.asarray([len(it.continuation.encode("utf-8")) for it in items], dtype=np.int64),
         item_chars=np.asarray([len(it.continuation) for it in items], dtype=np.int64),
-        item_tokens=np.asarray([len(c) for c in conts], dtype=np.int64),
         n_requests=len(task.requests),
-        n_truncated=len(np.unique(item_request[packed.item_truncated])),
-        n_split=len(np.unique(item_request[packed.item_split])),
         acc_norm=task.acc_norm,
         with_choices=with_choices,
+    )
+
+
+def pack_task(encoded: EncodedTask, window: int, pad_id: int = 0, full_width: bool = False) -> TaskRows:
+    """An encoded task's rows for a model of context ``window`` (the module docstring's contract)."""
+    contexts = [c.tolist() for c in encoded.contexts]
+    conts = [c.tolist() for c in encoded.continuations]
+    packed = pack_rows(contexts, conts, window, pad_id, full_width)
+    return TaskRows(
+        task=encoded.task,
+        split=encoded.split,
+        tokens=packed.tokens,
+        mask=packed.mask,
+        row_item=packed.row_item,
+        item_request=encoded.item_request,
+        item_choice=encoded.item_choice,
+        item_gold=encoded.item_gold,
+        item_bytes=encoded.item_bytes,
+        item_chars=encoded.item_chars,
+        item_tokens=np.asarray([len(c) for c in conts], dtype=np.int64),
+        n_requests=encoded.n_requests,
+        n_truncated=len(np.unique(encoded.item_request[packed.item_truncated])),
+        n_split=len(np.unique(encoded.item_request[packed.item_split])),
+        acc_norm=encoded.acc_norm,
+        with_choices=encoded.with_choices,
         window=window,
     )
+
+
+def task_rows(
+    task: Task,
+    tokenizer: Tokenizer,
+    window: int,
+    bos_id: int | None = None,
+    choices: bool = True,
+    pad_id: int = 0,
+    full_width: bool = False,
+) -> TaskRows:
+    """Tokenise a task's requests and pack them into rows for a model of context ``window``
+    (:func:`encode_task`, then :func:`pack_task`)."""
+    return pack_task(encode_task(task, tokenizer, bos_id, choices), window, pad_id, full_width)

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
     from pipeline_lib.tasks import Task
-    from pipeline_lib.tasks.batching import TaskRows
+    from pipeline_lib.tasks.batching import EncodedTask, TaskRows
 
 
 @dataclass(frozen=True)
@@ -125,8 +125,10 @@ class TaskSuiteBPB:
     report): each task's gold-continuation bits per byte (mean over requests), RC accuracy where choices are
     scored, and the requests truncated from the left to the model's window; run.json's ``downstream``.
 
-    The rows are built once per job (:meth:`rows`), scored with one batched, no-grad pass through the
-    trainer's model (:func:`~pipeline_lib.train.evaluate.row_losses`), and turned into scores here."""
+    The rows are packed once per job from the tokenised set (:meth:`pack`; the workflow caches the
+    tokenisation per results directory, :mod:`pipeline_lib.tasks.cache`), scored with one batched, no-grad
+    pass through the trainer's model (:func:`~pipeline_lib.train.evaluate.row_losses`), and turned into
+    scores here."""
 
     split: str = "test"
     choices: bool = True
@@ -137,13 +139,21 @@ class TaskSuiteBPB:
         self, tasks: Sequence[Task], tokenizer: Tokenizer, window: int, bos_id: int | None
     ) -> list[TaskRows]:
         """Each task's token rows for a model of context ``window`` (``bos_id`` before every context)."""
-        from pipeline_lib.tasks.batching import task_rows
+        from pipeline_lib.tasks.batching import encode_task
 
-        return [task_rows(t, tokenizer, window, bos_id, self.choices) for t in tasks]
+        return self.pack([encode_task(t, tokenizer, bos_id, self.choices) for t in tasks], window)
+
+    @staticmethod
+    def pack(encoded: Sequence[EncodedTask], window: int) -> list[TaskRows]:
+        """Each tokenised task's rows (the cache of ``<results>/data/tasks/``) for a model of context
+        ``window``."""
+        from pipeline_lib.tasks.batching import pack_task
+
+        return [pack_task(t, window) for t in encoded]
 
     def record(
-        self, task_set: str, tasks: Sequence[Task], rows: Sequence[TaskRows], row_nll: Sequence[np.ndarray],
-        wall_time_s: float,
+        self, task_set: str, tasks: Sequence[Task | EncodedTask], rows: Sequence[TaskRows],
+        row_nll: Sequence[np.ndarray], wall_time_s: float,
     ) -> DownstreamResult:  # fmt: skip
         """The scores from each task's per-row masked NLL sums (nats); a task scored in another split than
         ``split`` (a set that fixes it) is keyed ``<task>.<split>``."""

@@ -25,7 +25,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +32,6 @@ import torch
 
 from pipeline_lib import parallel
 from pipeline_lib.config import RunSpec
-from pipeline_lib.config.tasks import TasksConfig
 from pipeline_lib.config.types import EXECUTION_ENV
 from pipeline_lib.data.documents import DataError
 from pipeline_lib.data.tokens import GroupTokens
@@ -44,6 +42,7 @@ from pipeline_lib.parallel import SINGLE, Ranks
 from pipeline_lib.records import RUN_FILE, Compute, DownstreamResult, RunRecord
 from pipeline_lib.state_file import UnreadableStateError, read_state, write_state_file
 from pipeline_lib.storage import StorageError, storage_errors
+from pipeline_lib.tasks.cache import Downstream, encode_tasks, read_encoded
 from pipeline_lib.train import gpu_slot
 from pipeline_lib.train.allocator import keep_freed_memory
 from pipeline_lib.train.checkpoint import NAME as CHECKPOINT
@@ -62,39 +61,16 @@ def task_bpb(trainer: Trainer, tasks: Sequence[GroupTokens], split: str = "val")
     return evaluation.record(items, trainer.score(evaluation, items))[evaluation.key]
 
 
-@dataclass(frozen=True)
-class Downstream:
-    """What ``--downstream`` asks: the task set (the ``tasks:`` block), the split, the run's tokenizer and
-    the token put before every context (the end-of-text token when documents end with it)."""
-
-    tasks: TasksConfig
-    split: str
-    tokenizer: str
-    bos: str | None
-
-    @classmethod
-    def from_json(cls, text: str) -> Downstream:
-        raw = json.loads(text)
-        return cls(TasksConfig.from_dict(raw["tasks"]), raw["split"], raw["tokenizer"], raw.get("bos"))
-
-
 def downstream_result(trainer: Trainer, job: Downstream) -> DownstreamResult:
-    """The task set scored on ``job.split`` by the trained model, timed (loading, tokenising, scoring).
-    Every data-parallel rank builds the rows and scores its share of the batches."""
-    from tokenizers import Tokenizer
-
+    """The task set scored on ``job.split`` by the trained model, timed (reading the tokenised set from
+    ``job.cache``, or tokenising it here when there is none; packing; scoring). Every data-parallel rank
+    reads the set and scores its share of the batches."""
     t0 = time.perf_counter()
-    tokenizer = Tokenizer.from_file(job.tokenizer)
-    bos_id = None
-    if job.bos is not None:
-        bos_id = tokenizer.token_to_id(job.bos)
-        if bos_id is None:
-            raise ValueError(f"{job.tokenizer}: has no token {job.bos!r} to put before each task context")
+    encoded = read_encoded(job.cache, job.key()) if job.cache is not None else encode_tasks(job)
     evaluation = TaskSuiteBPB(job.split, job.tasks.choices)
-    tasks = job.tasks.load(job.split)
-    rows = evaluation.rows(tasks, tokenizer, trainer.model_config.context, bos_id)
+    rows = evaluation.pack(encoded, trainer.model_config.context)
     row_nll = trainer.score_rows(rows)
-    result = evaluation.record(job.tasks.name, tasks, rows, row_nll, time.perf_counter() - t0)
+    result = evaluation.record(job.tasks.name, encoded, rows, row_nll, time.perf_counter() - t0)
     truncated = sum(t.n_truncated for t in result.tasks.values())
     log.info("%s tasks (%s): macro BPB %.4f in %.1f s, %d truncated request(s)", job.tasks.name, job.split,
              result.macro_bpb, result.wall_time_s, truncated)  # fmt: skip

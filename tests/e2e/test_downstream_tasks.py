@@ -51,5 +51,9 @@ def test_olmix_fitted_on_downstream_tasks_end_to_end(tmp_path):
     assert (
         table.loc["olmix", "pairs"] == 2 and table.loc["olmix", "delta_lo"] < table.loc["olmix", "delta_hi"]
     )
+    numbers = pd.read_csv(report / "table2.csv").set_index("method")  # Table 2's own task-BPB column
+    assert numbers.loc["olmix", "task_bpb_pairs"] == 2
+    assert numbers.loc["olmix", "task_bpb_delta_lo"] < numbers.loc["olmix", "task_bpb_delta_hi"]
+    assert "task BPB" in (report / "table2.md").read_text()
     families = pd.read_csv(report / "task_families.csv")
     assert set(families["family"]) == {"qa", "code", "math", "all"}

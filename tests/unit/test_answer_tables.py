@@ -157,3 +157,39 @@ def test_the_reports_first_page_leads_with_the_headline_and_names_both_papers(tm
     assert "The answer: per setting, the best method against stratified" in page
     assert page.index("not resolved (grid_search)") < page.index("What was run")
     assert "The answer" not in render({"results_dir": str(tmp_path / "none"), "run": {}})  # no settings
+
+
+def test_table2_gains_a_task_bpb_column_with_paired_intervals(tmp_path):
+    """Final runs with downstream scores: each setting's task-BPB cell is mean ± std (Δ [95% CI]) over two
+    seeds, paired with stratified's by seed; table2.csv carries the numbers. stratified 2.0/2.2, dml
+    1.9/2.0: differences −0.1 and −0.2, mean −0.15, t(0.975, 1) = 12.706, half-width 12.706 x 0.05."""
+    from pipeline_lib.report.tables import task_runs
+
+    bpb = {("stratified", 0): 2.0, ("stratified", 1): 2.2, ("dml", 0): 1.9, ("dml", 1): 2.0}
+    paths = []
+    for (method, seed), value in bpb.items():
+        task = {
+            "family": "qa",
+            "bpb": value,
+            "accuracy": None,
+            "n_requests": 4,
+            "n_truncated": 0,
+            "n_split": 0,
+        }
+        downstream = {"test": {"task_set": "shipped", "tasks": {"t": task}, "wall_time_s": 1.0}}
+        path = tmp_path / "as" / "runs" / method / f"seed{seed}" / "run.json"
+        paths.append(write_run(path, groups=GROUPS, mixture=STATIC[method], setting="as", method=method,
+                               seed=seed, steps=100, downstream=downstream))  # fmt: skip
+    with_tasks, rows = task_runs(paths)
+    assert list(rows["task_bpb"]) == [2.0, 2.2, 1.9, 2.0]
+    write_table2(load_runs(paths), tmp_path / "report", {}, same_data=False, task_runs=with_tasks)
+    numbers = pd.read_csv(tmp_path / "report" / "table2.csv").set_index("method")
+    half = 12.706204736 * 0.05
+    assert numbers.loc["dml", "task_bpb_delta"] == pytest.approx(-0.15)
+    assert numbers.loc["dml", "task_bpb_delta_lo"] == pytest.approx(-0.15 - half, abs=1e-6)
+    assert numbers.loc["dml", "task_bpb_delta_hi"] == pytest.approx(-0.15 + half, abs=1e-6)
+    shown = (tmp_path / "report" / "table2.md").read_text()
+    assert "ArXiv/StackExchange: task BPB" in shown and "1.9500 ± 0.0707 (−0.150 [−0.785, +0.485])" in shown
+    assert "2.1000 ± 0.1414 |" in shown and "Task BPB: the downstream tasks' bits per byte" in shown
+    write_table2(load_runs(paths), tmp_path / "plain", {}, same_data=False)  # no tasks: no column
+    assert "task BPB" not in (tmp_path / "plain" / "table2.md").read_text()

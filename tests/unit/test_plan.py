@@ -38,7 +38,13 @@ def test_jobs_carry_their_inputs_and_flags():
     assert jobs["as/runs/stratified/seed0"].save_state  # DoReMi's reference
     assert jobs["as/pilots/doremi/seed0"].args("R") == "--reference R/as/runs/stratified/seed0/state.pt"
     assert jobs["as/pilots/doremi/seed0"].inputs() == {"reference": "as/runs/stratified/seed0/run.json"}
-    assert jobs["abse/runs/skillit/seed0"].inputs() == {"fit": "abse/fits/skillit/seed0.json"}
+    skillit = jobs[
+        "abse/runs/skillit/seed0"
+    ]  # a final run: it scores the demo's tasks with the run's tokenizer
+    assert skillit.inputs() == {"fit": "abse/fits/skillit/seed0.json", "tokenizer": "data/tokenizer.json"}
+    assert skillit.downstream_inputs() == [
+        f"data/tasks/shipped/test/{f}" for f in ("tokens.npy", "items.npy", "tasks.json")
+    ]
     parent = jobs["as/pilots/dynamic/seed0/parent"]
     assert parent.save_state and parent.until == 50 and parent.spec.method == "stratified"
     assert jobs["as/restricted/runs/aioli+doge/seed0"].fit == "as/restricted/fits/doge/seed0.json"
@@ -56,9 +62,14 @@ def test_olmix_swarm_jobs():
         assert len(runs) == 3 * (m + 1)
         job = plan.train_jobs[runs[-1].removesuffix("/run.json")]
         assert job.spec.method == "olmix_proxy" and job.spec.method_params == {"index": 3 * m + 2}
-        assert job.inputs() == {"fit": f"{view}/fits/olmix_swarm/seed0.json"}
+        # the demo's objective is the downstream tasks: each proxy scores their val variants too
+        assert job.inputs() == {
+            "fit": f"{view}/fits/olmix_swarm/seed0.json",
+            "tokenizer": "data/tokenizer.json",
+        }
+        assert job.downstream is not None and job.downstream.split == "val"
         groups = plan.project.settings[view].groups
-        assert job.args("R").endswith("--task-bpb " + " ".join(groups)) and job.data_groups == groups
+        assert f"--task-bpb {' '.join(groups)} --downstream " in job.args("R") and job.data_groups == groups
         # a smaller model (the nano preset) on half the final run's steps, the target's context
         assert job.spec.model.n_layer == 1 and job.spec.model.d_model == 64 and job.spec.model.context == 128
         assert job.spec.train.steps == 50

