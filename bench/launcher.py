@@ -60,7 +60,7 @@ def main() -> None:
     spec = job_spec(args.steps)
     env = dict(os.environ, **{var: "1" for var in launcher.THREAD_VARS})
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    server = launcher.start_server(work / "server.log")
+    server = launcher.start_server(work / "server.log", pythonpath=env["PYTHONPATH"])
     served = dict(env, **{launcher.ENV: server.address})
     time.sleep(8)  # the server's imports, paid once per workflow
     modes = {
