@@ -143,7 +143,8 @@ def test_regmix_own_sampling_is_a_swarm_of_its_own():
         assert plan.fit_inputs(view, "regmix", 0)["runs"] == own
         assert shared.fit_inputs(view, "regmix", 0)["runs"] == olmix  # sampling olmix: Olmix's proxies
         job = plan.train_jobs[own[-1].removesuffix("/run.json")]
-        assert job.inputs() == {"fit": f"{view}/fits/regmix_swarm/seed0.json"}
+        tokenizer = {"tokenizer": "data/tokenizer.json"}  # the demo's Olmix (so RegMix) fits the tasks
+        assert job.inputs() == {"fit": f"{view}/fits/regmix_swarm/seed0.json", **tokenizer}
         assert plan.fit_steps(view)[-2:] == ["olmix_swarm", "regmix_swarm"]
         argv = plan.fit_argv(view, "regmix_swarm", 0, plan.fit_inputs(view, "regmix_swarm", 0), "out.json")
         assert '"sampling": "regmix"' in argv[argv.index("--config") + 1]

