@@ -87,7 +87,8 @@ def test_without_a_matching_server_the_launcher_runs_the_step(server, probe_env)
     assert proc.returncode == 4 and json.loads(proc.stdout.splitlines()[0])["name"] == "__main__"
 
 
-def test_a_killed_launcher_takes_its_step_with_it(server, probe_env):
+def sleeping_step(probe_env: Path) -> tuple[subprocess.Popen, int]:
+    """A launcher whose step sleeps, once the step has started: the launcher's process and the step's pid."""
     pid_file = probe_env / "step.pid"
     command = [sys.executable, "-m", "pipeline_lib.launcher", "-m", "launcher_probe", "sleep", str(pid_file)]
     proc = subprocess.Popen(command, cwd=probe_env / "work")
@@ -95,7 +96,11 @@ def test_a_killed_launcher_takes_its_step_with_it(server, probe_env):
         if pid_file.exists() and pid_file.read_text():
             break
         time.sleep(0.05)
-    step = int(pid_file.read_text())
+    return proc, int(pid_file.read_text())
+
+
+def test_a_killed_launcher_takes_its_step_with_it(server, probe_env):
+    proc, step = sleeping_step(probe_env)
     proc.send_signal(signal.SIGKILL)  # the launcher dies without a word: the server sees its connection close
     proc.wait(timeout=10)
     for _ in range(100):
@@ -109,12 +114,6 @@ def test_a_killed_launcher_takes_its_step_with_it(server, probe_env):
 
 
 def test_a_signal_to_the_launcher_reaches_the_step(server, probe_env):
-    pid_file = probe_env / "step.pid"
-    command = [sys.executable, "-m", "pipeline_lib.launcher", "-m", "launcher_probe", "sleep", str(pid_file)]
-    proc = subprocess.Popen(command, cwd=probe_env / "work")
-    for _ in range(400):
-        if pid_file.exists() and pid_file.read_text():
-            break
-        time.sleep(0.05)
+    proc, _ = sleeping_step(probe_env)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=10) == 128 + signal.SIGTERM  # the step's own death, reported as a shell would
