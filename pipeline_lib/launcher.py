@@ -243,8 +243,7 @@ def _become_step(request: dict, fds: list[int], closing: list[socket.socket]) ->
 class _Server:
     listener: socket.socket
     parent: int
-    children: dict[int, socket.socket]  # pid -> its launcher's connection
-    by_conn: dict[socket.socket, int]
+    children: dict[int, socket.socket]  # a running step's pid -> its launcher's connection
 
     def accept(self) -> None:
         conn, _ = self.listener.accept()
@@ -258,17 +257,16 @@ class _Server:
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:
-            _become_step(request, fds, [self.listener, conn, *self.by_conn])
+            _become_step(request, fds, [self.listener, conn, *self.children.values()])
         for fd in fds:
             os.close(fd)
         self.children[pid] = conn
-        self.by_conn[conn] = pid
         conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
 
     def launcher_gone(self, conn: socket.socket) -> None:
         """A launcher's connection closed before its child finished: the job was killed, so is the child."""
-        pid = self.by_conn.pop(conn)
-        self.children.pop(pid, None)
+        pid = next(p for p, c in self.children.items() if c is conn)
+        del self.children[pid]
         conn.close()
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
@@ -284,14 +282,13 @@ class _Server:
             conn = self.children.pop(pid, None)
             if conn is None:
                 continue
-            self.by_conn.pop(conn, None)
             with contextlib.suppress(OSError):  # the launcher is gone: nobody to tell
                 conn.sendall(json.dumps({"status": os.waitstatus_to_exitcode(status)}).encode() + b"\n")
             conn.close()
 
     def loop(self) -> None:
         while os.getppid() == self.parent:
-            readable, _, _ = select.select([self.listener, *self.by_conn], [], [], 0.1)
+            readable, _, _ = select.select([self.listener, *self.children.values()], [], [], 0.1)
             for sock in readable:
                 if sock is self.listener:
                     self.accept()
@@ -314,7 +311,7 @@ def serve(path: str, parent: int, preload: tuple[str, ...] = PRELOAD) -> int:
         listener.close()
         os.unlink(path)
         return 0
-    server = _Server(listener, parent, {}, {})
+    server = _Server(listener, parent, {})
     try:
         server.loop()
     finally:
