@@ -69,11 +69,10 @@ def _server_address(env: dict[str, str]) -> str | None:
         where = json.loads(raw)
     except ValueError:
         return None
-    same_place = (where.get("host"), where.get("python"), where.get("cwd")) == (
+    same_place = (where.get("host"), where.get("python")) == (
         socket.gethostname(),
         [sys.prefix, os.path.realpath(sys.executable)],
-        os.getcwd(),
-    )
+    ) and where.get("cwd", os.getcwd()) in (None, os.getcwd())  # None: any folder (start_server's any_cwd)
     if not same_place or any(env.get(var, "") != value for var, value in where.get("env", {}).items()):
         return None
     return where.get("socket")
@@ -115,7 +114,10 @@ def run_through_server(path: str, module: str, args: list[str]) -> int | None:
     conn = _connect(path)
     if conn is None:
         return None
-    request = json.dumps({"module": module, "argv": args, "cwd": os.getcwd(), "env": dict(os.environ)})
+    env = {
+        k: v for k, v in os.environ.items() if k != ENV
+    }  # a step that launches steps starts its own server
+    request = json.dumps({"module": module, "argv": args, "cwd": os.getcwd(), "env": env})
     payload = request.encode()
     fds = [sys.stdin.fileno(), sys.stdout.fileno(), sys.stderr.fileno()]
     conn.sendmsg(
@@ -212,6 +214,7 @@ def _become_step(request: dict, fds: list[int], closing: list[socket.socket]) ->
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
             os.close(fd)
+        signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.chdir(request["cwd"])
@@ -244,6 +247,8 @@ class _Server:
     listener: socket.socket
     parent: int
     children: dict[int, socket.socket]  # a running step's pid -> its launcher's connection
+    wakeup: socket.socket  # readable when a child exits (SIGCHLD through signal.set_wakeup_fd) ...
+    wakeup_writer: socket.socket  # ... which writes here
 
     def accept(self) -> None:
         conn, _ = self.listener.accept()
@@ -257,7 +262,8 @@ class _Server:
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:
-            _become_step(request, fds, [self.listener, conn, *self.children.values()])
+            own = [self.listener, self.wakeup, self.wakeup_writer, conn, *self.children.values()]
+            _become_step(request, fds, own)
         for fd in fds:
             os.close(fd)
         self.children[pid] = conn
@@ -288,10 +294,14 @@ class _Server:
 
     def loop(self) -> None:
         while os.getppid() == self.parent:
-            readable, _, _ = select.select([self.listener, *self.children.values()], [], [], 0.1)
+            readable, _, _ = select.select([self.listener, self.wakeup, *self.children.values()], [], [], 0.1)
             for sock in readable:
                 if sock is self.listener:
                     self.accept()
+                elif sock is self.wakeup:
+                    with contextlib.suppress(BlockingIOError):
+                        while self.wakeup.recv(4096):
+                            pass
                 elif not sock.recv(1):
                     self.launcher_gone(sock)
             self.reap()
@@ -311,10 +321,18 @@ def serve(path: str, parent: int, preload: tuple[str, ...] = PRELOAD) -> int:
         listener.close()
         os.unlink(path)
         return 0
-    server = _Server(listener, parent, {})
+    wakeup, wakeup_writer = socket.socketpair()
+    for sock in (wakeup, wakeup_writer):
+        sock.setblocking(False)
+    signal.signal(signal.SIGCHLD, lambda *_: None)  # a Python handler, so the signal writes the wakeup fd
+    signal.set_wakeup_fd(wakeup_writer.fileno(), warn_on_full_buffer=False)
+    server = _Server(listener, parent, {}, wakeup, wakeup_writer)  # a finished step is reported at once
     try:
         server.loop()
     finally:
+        signal.set_wakeup_fd(-1)
+        wakeup.close()
+        wakeup_writer.close()
         listener.close()
         Path(path).unlink(missing_ok=True)
     return 0
@@ -330,18 +348,26 @@ class ServerHandle:
 
 
 def start_server(
-    log_file: str | Path, threads: int = 1, preload: tuple[str, ...] = PRELOAD, pythonpath: str | None = None
+    log_file: str | Path,
+    threads: int = 1,
+    preload: tuple[str, ...] = PRELOAD,
+    pythonpath: str | None = None,
+    any_cwd: bool = False,
+    server_env: dict[str, str] | None = None,
 ) -> ServerHandle:
     """Start a server, in this working folder, for the jobs whose environment it shares: ``threads`` (the
     value Snakemake gives their thread variables) and ``pythonpath`` (what their shell exports; default:
     this process's). It imports ``preload``, writes its own messages to ``log_file`` and dies with this
-    process."""
+    process. ``any_cwd``: serve launchers in any working folder (for a module whose imports cannot come from
+    it, such as the test suite's ``snakemake``); ``server_env``: variables for the server alone (read at
+    import, such as an allocator's settings)."""
     folder = tempfile.mkdtemp(prefix="mixpipe-launcher-")
     path = os.path.join(folder, "socket")
     env = dict(os.environ, **{var: str(threads) for var in THREAD_VARS})
     if pythonpath is not None:
         env["PYTHONPATH"] = pythonpath
     Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+    server_only = {**env, **(server_env or {})}
     with open(log_file, "ab") as log:
         process = subprocess.Popen(
             [
@@ -355,7 +381,7 @@ def start_server(
                 "--preload",
                 ",".join(preload),
             ],
-            env=env,
+            env=server_only,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
@@ -364,7 +390,7 @@ def start_server(
     where = {
         "host": socket.gethostname(),
         "python": [sys.prefix, os.path.realpath(sys.executable)],  # the environment and its interpreter
-        "cwd": os.getcwd(),
+        "cwd": None if any_cwd else os.getcwd(),
         "socket": path,
         "env": {var: env.get(var, "") for var in MATCHED},
     }

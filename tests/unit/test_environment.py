@@ -4,13 +4,13 @@ and the workflow passes `snakemake --lint`."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.workflow.helpers import run_snakemake
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -34,6 +34,5 @@ def test_environment_yml_has_the_pins_of_pyproject():
 )
 def test_snakemake_lint_is_clean(configs):
     args = ["--configfile", *configs] if configs else []
-    cmd = [sys.executable, "-m", "snakemake", "--lint", *args]
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    proc = run_snakemake(["--lint", *args], REPO, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -22,7 +22,7 @@ if sys.argv[1:2] == ["sleep"]:
     open(sys.argv[2], "w").write(str(os.getpid()))
     time.sleep(60)
 print(json.dumps({"name": __name__, "argv": sys.argv[1:], "cwd": os.getcwd(), "ppid": os.getppid(),
-                  "probe": os.environ.get("PROBE_VALUE")}))
+                  "probe": os.environ.get("PROBE_VALUE"), "server": os.environ.get("MIXPIPE_LAUNCHER")}))
 print("to stderr", file=sys.stderr)
 sys.exit(int(sys.argv[1]) if sys.argv[1:] and sys.argv[1].isdigit() else 0)
 """
@@ -45,15 +45,20 @@ def server(probe_env, monkeypatch):
         monkeypatch.setenv(var, "1")
     (probe_env / "work").mkdir()
     monkeypatch.chdir(probe_env / "work")  # the workflow's working folder: the steps' too
-    handle = launcher.start_server(probe_env / "server.log", preload=("json",))
+    handle = started(launcher.start_server(probe_env / "server.log", preload=("json",)))
     monkeypatch.setenv(launcher.ENV, handle.address)
+    yield handle
+    launcher.stop_server(handle)
+
+
+def started(handle: launcher.ServerHandle) -> launcher.ServerHandle:
+    """The server, once its socket is bound (its first act)."""
     path = json.loads(handle.address)["socket"]
-    for _ in range(200):  # the server binds its socket first thing
+    for _ in range(200):
         if os.path.exists(path):
             break
         time.sleep(0.05)
-    yield handle
-    launcher.stop_server(handle)
+    return handle
 
 
 def launch(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -70,6 +75,21 @@ def test_a_forked_step_is_the_step(server, probe_env):
     assert out["cwd"] == str(workdir) and out["probe"] == "from-the-job"
     assert out["ppid"] == server.process.pid  # forked by the server, not started by the launcher
     assert "to stderr" in proc.stderr
+    assert out["server"] is None  # a step that launches steps (snakemake in the tests) starts its own server
+
+
+def test_a_server_for_any_folder_serves_launchers_elsewhere(server, probe_env, monkeypatch):
+    """``any_cwd``: a server whose preloads cannot come from the working folder (the tests' snakemake) serves
+    launchers in any folder; the default server serves its own folder only (the test above)."""
+    anywhere = started(launcher.start_server(probe_env / "any.log", preload=("json",), any_cwd=True))
+    try:
+        monkeypatch.setenv(launcher.ENV, anywhere.address)
+        for folder in (probe_env, probe_env / "work"):
+            proc = launch("0", cwd=folder)
+            out = json.loads(proc.stdout.splitlines()[0])
+            assert proc.returncode == 0 and out["ppid"] == anywhere.process.pid and out["cwd"] == str(folder)
+    finally:
+        launcher.stop_server(anywhere)
 
 
 def test_without_a_matching_server_the_launcher_runs_the_step(server, probe_env):

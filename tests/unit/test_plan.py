@@ -14,11 +14,26 @@ from pipeline_lib.plan import Planner
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _plan(*overlays: str) -> Planner:
+def _merge(base: dict, overlay: dict) -> dict:
+    """``overlay`` on ``base`` as Snakemake overlays config files: mappings merge, other values replace."""
+    out = dict(base)
+    for key, value in overlay.items():
+        out[key] = (
+            _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        )
+    return out
+
+
+def _demo(*overlays: str) -> dict:
+    """config.yaml with the three-group setting too (config/demo-abse.yaml), then ``overlays``."""
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
-    for overlay in overlays:
-        cfg.update(yaml.safe_load((REPO / overlay).read_text()))
-    return Planner(load_project(cfg))
+    for overlay in ("config/demo-abse.yaml", *overlays):
+        cfg = _merge(cfg, yaml.safe_load((REPO / overlay).read_text()))
+    return cfg
+
+
+def _plan(*overlays: str) -> Planner:
+    return Planner(load_project(_demo(*overlays)))
 
 
 @pytest.mark.parametrize("overlays", [(), ("config/sample-full.yaml",)])
@@ -79,7 +94,7 @@ def test_olmix_swarm_jobs():
 
 
 def test_olmix_tasks_may_be_groups_the_setting_does_not_mix():
-    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg = _demo()
     cfg["methods"]["olmix"]["tasks"] = ["arxiv", "stackexchange", "wikipedia"]
     cfg["settings"] = {"as": cfg["settings"]["as"]}  # no setting mixes wikipedia
     cfg["run"]["settings"] = ["as"]
@@ -98,7 +113,7 @@ def test_one_batch_tokens_is_the_largest_batch_of_the_settings_using_the_group()
 def test_eval_chunk_tokens_is_the_longest_context_of_the_runs_reading_the_group():
     """One evaluation sequence (model.context + 1) of the longest context of any run reading the group, its
     mixture's or its tasks' (a task group no setting mixes included); the pack step checks val and test."""
-    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg = _demo()
     cfg["methods"]["olmix"]["tasks"] = ["arxiv", "stackexchange", "wikipedia"]
     cfg["settings"] = {"as": cfg["settings"]["as"]}
     cfg["run"]["settings"] = ["as"]
@@ -123,7 +138,7 @@ def test_data_parallel_problems_name_what_cannot_split():
     assert plan.data_parallel_problems(5)[0].startswith("train.batch_size 12 does not split over 5 GPUs")
     (doge,) = plan.data_parallel_problems(4)  # abse: 4 // 3 = 1 row per group, 3 rows for 4 ranks
     assert doge.startswith("methods.doge.val_batch_size") and "abse/pilots/doge/seed0" in doge
-    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg = _demo()
     cfg["methods"]["doremi"]["reference_microbatch"] = True
     (quirk,) = Planner(load_project(cfg)).data_parallel_problems(2)
     assert quirk.startswith("methods.doremi.reference_microbatch runs single-process only, not over 2 GPUs")
@@ -131,7 +146,7 @@ def test_data_parallel_problems_name_what_cannot_split():
 
 
 def test_regmix_own_sampling_is_a_swarm_of_its_own():
-    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg = _demo()
     shared = Planner(load_project(cfg))
     cfg["methods"]["regmix"] = {"extends": "olmix", "sampling": "regmix"}
     plan = Planner(load_project(cfg))

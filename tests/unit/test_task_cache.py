@@ -140,7 +140,7 @@ def test_the_demo_scores_table_2s_runs_and_olmixs_proxies_only():
     final = {p for p in plan.train_jobs if "/runs/" in p and "/restricted/" not in p}
     grid = {p for p in plan.train_jobs if "/pilots/grid/" in p and "/restricted/" not in p}
     swarm = {p for p in plan.train_jobs if "/pilots/swarm/" in p}
-    assert {p for p, s in split.items() if s == "test"} == final | grid and len(swarm) == 9 + 12
+    assert {p for p, s in split.items() if s == "test"} == final | grid and len(swarm) == 9  # K = 3(m + 1)
     assert {p for p, s in split.items() if s == "val"} == swarm
     tasks = json.loads(next(plan.train_jobs[p] for p in final).downstream.tasks)
     assert (tasks["set"], tasks["choices"], tasks["max_requests"]) == ("shipped", False, 64)

@@ -6,8 +6,6 @@ import gzip
 import json
 import re
 import shutil
-import subprocess
-import sys
 
 import pytest
 
@@ -15,16 +13,35 @@ from tests.workflow.helpers import (
     PLAIN_LOG,
     REPO,
     job_counts,
+    run_snakemake,
     snakemake,
-    snakemake_command,
+    snakemake_args,
     train_jobs,
     write_config,
 )
 
 
 def test_default_config_dag(tmp_path):
+    """config.yaml: A/SE alone (m = 2), every method, the law-fidelity sweep and the restricted view."""
     cfg = write_config("config.yaml", tmp_path)
     out = snakemake(tmp_path, cfg, "-n").stdout
+    assert train_jobs(out) == {
+        "runs": 11 + 6,
+        "pilots/grid": 2 * 9,
+        "pilots/dynamic": 1 + 9,
+        "pilots/onehot": 2,
+        "pilots/doremi": 1,
+        "pilots/doge": 1 + 1,
+        "pilots/swarm": 9,
+    }
+    counts = job_counts(out)
+    assert (counts["train"], counts["mixture"], counts["task_rows"], counts["total"]) == (59, 12 + 6, 2, 111)
+
+
+def test_demo_with_the_three_group_setting_dag(tmp_path):
+    """config.yaml with config/demo-abse.yaml: A/SE and A/B/SE, job by job."""
+    cfg = write_config("config.yaml", tmp_path)
+    out = snakemake(tmp_path, [cfg, REPO / "config" / "demo-abse.yaml"], "-n").stdout
     # 2 settings (as: m = 2, abse: m = 3) x 1 seed; groups arxiv, stackexchange, book.
     # Unrestricted: stratified (saving its state as DoReMi's reference), dml, aioli (x3 variants), skillit,
     # doremi, doge trained; grid search selects its best pilot; pilots: 9 grid runs each (m = 2 grid;
@@ -110,7 +127,7 @@ def test_every_final_run_exports_its_mixture(tmp_path):
     assert f"--format plain --out {target}" in out
     everything = snakemake(tmp_path, cfg, "-n", "-p").stdout
     for method in ("stratified", "grid_search", "aioli", "olmix", "doremi"):
-        assert f"--out {results}/abse/mixtures/{method}/seed0.json" in everything
+        assert f"--out {results}/as/mixtures/{method}/seed0.json" in everything
 
 
 def test_reuse_config_dag(tmp_path):
@@ -190,8 +207,8 @@ def test_reuse_priors_take_the_configured_natural_distribution(tmp_path):
             "methods.skillit: update_steps (30) must be a positive multiple",
         ),
         (
-            {"settings.abse.methods": {"aioli": {"lp_rounds": 4, "lp_steps": 4}}},
-            "settings.abse.methods.aioli: LearnParams takes lp_rounds x lp_steps x m = 48 steps, not fewer",
+            {"settings.as.methods": {"aioli": {"lp_rounds": 5, "lp_steps": 4}}},
+            "settings.as.methods.aioli: LearnParams takes lp_rounds x lp_steps x m = 40 steps, not fewer",
         ),
         ({"train.steps": 0}, "train"),
         ({"train.steps": "many"}, "invalid configuration: train.steps: 'many' is not of type 'integer'"),
@@ -294,8 +311,7 @@ def test_malformed_default_config_names_the_line(tmp_path):
     )
     (tmp_path / "config.yaml").write_text(text)
     line = text.splitlines().index("   lr: [1") + 1
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "-n", *PLAIN_LOG]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    proc = run_snakemake(["--snakefile", str(REPO / "Snakefile"), "-n", *PLAIN_LOG], tmp_path, timeout=300)
     assert proc.returncode != 0
     assert (
         f"config.yaml:{line}:6: not valid YAML: mapping values are not allowed here"
@@ -325,15 +341,13 @@ def test_conda_deployment_dry_run(tmp_path):
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
     cfg = write_config("config.yaml", tmp_path)
     cmd = ["-n", "-p", "--software-deployment-method", "conda"]
-    proc = subprocess.run(
-        [*snakemake_command(tmp_path, cfg), *cmd], capture_output=True, text=True, cwd=tmp_path, env=env
-    )
+    proc = run_snakemake([*snakemake_args(tmp_path, cfg), *cmd], tmp_path, env=env)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     assert f"Conda environment {REPO}/rules/../environment.yml will be created" in out
     steps = [line for line in out.splitlines() if "-m pipeline_lib." in line]
     assert steps and all(re.search(r"(^|\s)python -m pipeline_lib\.", line) for line in steps)
-    assert job_counts(out)["total"] == 157 + 30 + 2
+    assert job_counts(out)["total"] == 111  # the demo's jobs (test_default_config_dag)
 
 
 def test_the_law_table_is_made_only_for_a_method_it_belongs_to(tmp_path):

@@ -4,10 +4,8 @@ results_dir shared by two configs with different data is refused before any job.
 from __future__ import annotations
 
 import shlex
-import subprocess
-import sys
 
-from tests.workflow.helpers import REPO, snakemake, write_config
+from tests.workflow.helpers import REPO, run_snakemake, snakemake, write_config
 
 EXAMPLE = "config/examples/own-data.yaml"
 
@@ -22,8 +20,7 @@ def test_the_example_config_dry_runs_from_the_readme_as_written():
     commands = _readme_commands()
     assert any("--" in argv for argv in commands), "the README shows a target with --configfile"
     for argv in commands:
-        cmd = [sys.executable, "-m", "snakemake", "-n", *argv[1:]]
-        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+        proc = run_snakemake(["-n", *argv[1:]], REPO, timeout=300)
         out = proc.stdout + proc.stderr
         assert proc.returncode == 0, f"{shlex.join(argv)}:\n{out[-3000:]}"
         assert "settings that differ from config.yaml (--configfile config/examples/own-data.yaml" in out

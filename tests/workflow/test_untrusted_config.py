@@ -3,10 +3,7 @@ file), stops the dry run before any job, naming the file and the lines (issue: u
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
-from tests.workflow.helpers import PLAIN_LOG, REPO, snakemake, write_config
+from tests.workflow.helpers import PLAIN_LOG, REPO, run_snakemake, snakemake, write_config
 
 
 def test_two_train_blocks_stop_the_dry_run(tmp_path):
@@ -41,8 +38,7 @@ def test_yte_in_the_default_config_is_refused_before_it_runs(tmp_path):
         "results_dir: ", f"__use_yte__: true\nx: ?open({str(marker)!r}, 'w')\nresults_dir: ", 1
     )
     (tmp_path / "config.yaml").write_text(text)
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "-n", *PLAIN_LOG]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    proc = run_snakemake(["--snakefile", str(REPO / "Snakefile"), "-n", *PLAIN_LOG], tmp_path, timeout=300)
     assert proc.returncode != 0
     assert "config.yaml:" in proc.stdout + proc.stderr and "(it would run code)" in proc.stdout + proc.stderr
     assert not marker.exists()
