@@ -57,10 +57,11 @@ def main() -> None:
         launcher.stop_server(server)
     medians = {name: statistics.median(w) for name, w in walls.items()}
     for name, w in walls.items():
-        print(f"{name:20s} median {1000 * medians[name]:6.1f} ms (min {1000 * min(w):.1f}, max {1000 * max(w):.1f})")
+        low, high = 1000 * min(w), 1000 * max(w)
+        print(f"{name:20s} median {1000 * medians[name]:6.1f} ms (min {low:.1f}, max {high:.1f})")
     ratio = medians["launcher + server"] / medians["python -m platform"]
-    print(json.dumps({"launches": args.launches, "median_ms": {k: round(1000 * v, 1) for k, v in medians.items()},
-                      "ratio": round(ratio, 3)}))  # fmt: skip
+    ms = {name: round(1000 * value, 1) for name, value in medians.items()}
+    print(json.dumps({"launches": args.launches, "median_ms": ms, "ratio": round(ratio, 3)}))
 
 
 if __name__ == "__main__":
