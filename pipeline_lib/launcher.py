@@ -21,6 +21,7 @@ import argparse
 import atexit
 import contextlib
 import ctypes
+import gc
 import importlib
 import json
 import os
@@ -54,14 +55,17 @@ MATCHED = (*THREAD_VARS, "PYTHONPATH")
 the server's: what was imported is what the step would import."""
 PRELOAD = ("numpy", "torch", "torch._dynamo", "pipeline_lib.train.run")
 """Imported once by the server (all start no thread with one-thread settings; pandas starts jemalloc's)."""
+SERVED = None
+"""The steps the server forks (None: every step). A fork costs ~70 ms (the server's page tables, the pages the
+step writes, the server's exit handlers), more than a bare interpreter's start, less than numpy's import."""
 _HEADER = struct.Struct("!Q")
 
 
 # -- the launcher (a job's process) -------------------------------------------------------------------------
 
 
-def _server_address(env: dict[str, str]) -> str | None:
-    """The server's socket, if one serves this host with this job's thread settings."""
+def _server_address(env: dict[str, str], module: str) -> str | None:
+    """The server's socket, if one serves ``module`` on this host with this job's thread settings."""
     raw = env.get(ENV)
     if not raw:
         return None
@@ -75,6 +79,8 @@ def _server_address(env: dict[str, str]) -> str | None:
     ) and where.get("cwd", os.getcwd()) in (None, os.getcwd())  # None: any folder (start_server's any_cwd)
     if not same_place or any(env.get(var, "") != value for var, value in where.get("env", {}).items()):
         return None
+    if where.get("modules") is not None and module not in where["modules"]:
+        return None  # not a step this server forks
     return where.get("socket")
 
 
@@ -143,7 +149,7 @@ def launch(argv: list[str]) -> int:
         print("usage: python -m pipeline_lib.launcher -m MODULE [ARGS...]", file=sys.stderr)
         return 2
     module, args = argv[1], argv[2:]
-    path = _server_address(dict(os.environ))
+    path = _server_address(dict(os.environ), module)
     if path is not None:
         sys.stdout.flush()
         code = run_through_server(path, module, args)
@@ -315,6 +321,7 @@ def serve(path: str, parent: int, preload: tuple[str, ...] = PRELOAD) -> int:
     listener.listen(64)
     for name in preload:
         importlib.import_module(name)
+    gc.freeze()  # the imports' objects: no child collects them (which would copy every page they sit on)
     refusal = _fork_unsafe()
     if refusal:
         print(f"launcher server: {refusal}; not forking, steps start as usual", file=sys.stderr)
@@ -354,13 +361,14 @@ def start_server(
     pythonpath: str | None = None,
     any_cwd: bool = False,
     server_env: dict[str, str] | None = None,
+    modules: tuple[str, ...] | None = SERVED,
 ) -> ServerHandle:
     """Start a server, in this working folder, for the jobs whose environment it shares: ``threads`` (the
     value Snakemake gives their thread variables) and ``pythonpath`` (what their shell exports; default:
-    this process's). It imports ``preload``, writes its own messages to ``log_file`` and dies with this
-    process. ``any_cwd``: serve launchers in any working folder (for a module whose imports cannot come from
-    it, such as the test suite's ``snakemake``); ``server_env``: variables for the server alone (read at
-    import, such as an allocator's settings)."""
+    this process's). It imports ``preload``, forks the steps that run one of ``modules`` (None: any),
+    writes its own messages to ``log_file`` and dies with this process. ``any_cwd``: serve launchers in any
+    working folder (for a module whose imports cannot come from it, such as the test suite's ``snakemake``);
+    ``server_env``: variables for the server alone (read at import, such as an allocator's settings)."""
     folder = tempfile.mkdtemp(prefix="mixpipe-launcher-")
     path = os.path.join(folder, "socket")
     env = dict(os.environ, **{var: str(threads) for var in THREAD_VARS})
@@ -393,6 +401,7 @@ def start_server(
         "cwd": None if any_cwd else os.getcwd(),
         "socket": path,
         "env": {var: env.get(var, "") for var in MATCHED},
+        "modules": None if modules is None else list(modules),
     }
     return ServerHandle(process, json.dumps(where, sort_keys=True), folder)
 

@@ -28,11 +28,15 @@ sys.exit(int(sys.argv[1]) if sys.argv[1:] and sys.argv[1].isdigit() else 0)
 """
 
 
+SERVED = ("launcher_probe",)
+
+
 @pytest.fixture()
 def probe_env(tmp_path, monkeypatch):
     """A module `launcher_probe` importable by the server and the launchers."""
     (tmp_path / "mods").mkdir()
     (tmp_path / "mods" / "launcher_probe.py").write_text(PROBE)
+    (tmp_path / "mods" / "launcher_other.py").write_text(PROBE)  # a step the server does not fork
     path = os.pathsep.join([str(tmp_path / "mods"), str(Path(launcher.__file__).parents[1])])
     monkeypatch.setenv("PYTHONPATH", path)
     monkeypatch.setenv("PROBE_VALUE", "from-the-job")
@@ -45,7 +49,7 @@ def server(probe_env, monkeypatch):
         monkeypatch.setenv(var, "1")
     (probe_env / "work").mkdir()
     monkeypatch.chdir(probe_env / "work")  # the workflow's working folder: the steps' too
-    handle = started(launcher.start_server(probe_env / "server.log", preload=("json",)))
+    handle = started(launcher.start_server(probe_env / "server.log", preload=("json",), modules=SERVED))
     monkeypatch.setenv(launcher.ENV, handle.address)
     yield handle
     launcher.stop_server(handle)
@@ -61,8 +65,10 @@ def started(handle: launcher.ServerHandle) -> launcher.ServerHandle:
     return handle
 
 
-def launch(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "pipeline_lib.launcher", "-m", "launcher_probe", *args]
+def launch(
+    *args: str, cwd: Path, env: dict | None = None, module: str = "launcher_probe"
+) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "pipeline_lib.launcher", "-m", module, *args]
     return subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=env, timeout=60)
 
 
@@ -81,7 +87,9 @@ def test_a_forked_step_is_the_step(server, probe_env):
 def test_a_server_for_any_folder_serves_launchers_elsewhere(server, probe_env, monkeypatch):
     """``any_cwd``: a server whose preloads cannot come from the working folder (the tests' snakemake) serves
     launchers in any folder; the default server serves its own folder only (the test above)."""
-    anywhere = started(launcher.start_server(probe_env / "any.log", preload=("json",), any_cwd=True))
+    anywhere = started(
+        launcher.start_server(probe_env / "any.log", preload=("json",), any_cwd=True, modules=SERVED)
+    )
     try:
         monkeypatch.setenv(launcher.ENV, anywhere.address)
         for folder in (probe_env, probe_env / "work"):
@@ -101,6 +109,8 @@ def test_without_a_matching_server_the_launcher_runs_the_step(server, probe_env)
     proc = launch("0", cwd=probe_env / "work", env=env)
     assert proc.returncode == 0 and json.loads(proc.stdout.splitlines()[0])["ppid"] != server.process.pid
     proc = launch("0", cwd=probe_env)  # another working folder: `python -m` would import from there first
+    assert proc.returncode == 0 and json.loads(proc.stdout.splitlines()[0])["ppid"] != server.process.pid
+    proc = launch("0", cwd=probe_env / "work", module="launcher_other")  # not a module the server forks
     assert proc.returncode == 0 and json.loads(proc.stdout.splitlines()[0])["ppid"] != server.process.pid
     env = {k: v for k, v in os.environ.items() if k != launcher.ENV}
     proc = launch("4", cwd=probe_env, env=env)

@@ -81,6 +81,7 @@ def _server_env() -> dict[str, str]:
         preload=SNAKEMAKE_PRELOAD,
         any_cwd=True,  # each test's folder: nothing importable lives there
         server_env={"JE_ARROW_MALLOC_CONF": "background_thread:false"},  # pyarrow's allocator thread (pandas)
+        modules=("snakemake",),
     )
     atexit.register(launcher.stop_server, handle)
     return {launcher.ENV: handle.address, **{var: "1" for var in launcher.THREAD_VARS}}
