@@ -55,9 +55,6 @@ MATCHED = (*THREAD_VARS, "PYTHONPATH")
 the server's: what was imported is what the step would import."""
 PRELOAD = ("numpy", "torch", "torch._dynamo", "pipeline_lib.train.run")
 """Imported once by the server (all start no thread with one-thread settings; pandas starts jemalloc's)."""
-SERVED = None
-"""The steps the server forks (None: every step). A fork costs ~70 ms (the server's page tables, the pages the
-step writes, the server's exit handlers), more than a bare interpreter's start, less than numpy's import."""
 _HEADER = struct.Struct("!Q")
 
 
@@ -120,9 +117,8 @@ def run_through_server(path: str, module: str, args: list[str]) -> int | None:
     conn = _connect(path)
     if conn is None:
         return None
-    env = {
-        k: v for k, v in os.environ.items() if k != ENV
-    }  # a step that launches steps starts its own server
+    # without ENV: a step that launches steps (the tests' snakemake) starts its own server for them
+    env = {k: v for k, v in os.environ.items() if k != ENV}
     request = json.dumps({"module": module, "argv": args, "cwd": os.getcwd(), "env": env})
     payload = request.encode()
     fds = [sys.stdin.fileno(), sys.stdout.fileno(), sys.stderr.fileno()]
@@ -361,12 +357,13 @@ def start_server(
     pythonpath: str | None = None,
     any_cwd: bool = False,
     server_env: dict[str, str] | None = None,
-    modules: tuple[str, ...] | None = SERVED,
+    modules: tuple[str, ...] | None = None,
 ) -> ServerHandle:
     """Start a server, in this working folder, for the jobs whose environment it shares: ``threads`` (the
     value Snakemake gives their thread variables) and ``pythonpath`` (what their shell exports; default:
-    this process's). It imports ``preload``, forks the steps that run one of ``modules`` (None: any),
-    writes its own messages to ``log_file`` and dies with this process. ``any_cwd``: serve launchers in any
+    this process's). It imports ``preload``, forks the steps that run one of ``modules`` (None: any; a fork
+    costs ~70 ms, less than a step's own numpy import, docs/benchmarks.md), writes its own messages to
+    ``log_file`` and dies with this process. ``any_cwd``: serve launchers in any
     working folder (for a module whose imports cannot come from it, such as the test suite's ``snakemake``);
     ``server_env``: variables for the server alone (read at import, such as an allocator's settings)."""
     folder = tempfile.mkdtemp(prefix="mixpipe-launcher-")
