@@ -42,7 +42,7 @@ def main() -> None:
     env = {**os.environ, **{var: "1" for var in launcher.THREAD_VARS}}
     env.pop(launcher.ENV, None)
     log = Path(tempfile.mkdtemp(prefix="bench-latency-")) / "server.log"
-    server = launcher.start_server(log, pythonpath=env.get("PYTHONPATH"), modules=("platform",))
+    server = launcher.start_server(log, pythonpath=env.get("PYTHONPATH"))
     served = {**env, launcher.ENV: server.address}
     modes = {
         "python -m platform": ([sys.executable, "-m", "platform"], env),

@@ -9,26 +9,17 @@ import pytest
 import yaml
 
 from pipeline_lib.config import load_project
+from pipeline_lib.config.types import deep_merge
 from pipeline_lib.plan import Planner
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _merge(base: dict, overlay: dict) -> dict:
-    """``overlay`` on ``base`` as Snakemake overlays config files: mappings merge, other values replace."""
-    out = dict(base)
-    for key, value in overlay.items():
-        out[key] = (
-            _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-        )
-    return out
 
 
 def _demo(*overlays: str) -> dict:
     """config.yaml with the three-group setting too (config/demo-abse.yaml), then ``overlays``."""
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
     for overlay in ("config/demo-abse.yaml", *overlays):
-        cfg = _merge(cfg, yaml.safe_load((REPO / overlay).read_text()))
+        cfg = deep_merge(cfg, yaml.safe_load((REPO / overlay).read_text()))
     return cfg
 
 
