@@ -53,8 +53,19 @@ THREAD_VARS = (
 MATCHED = (*THREAD_VARS, "PYTHONPATH")
 """A step is forked from the server only when these variables, its interpreter and its working folder equal
 the server's: what was imported is what the step would import."""
-PRELOAD = ("numpy", "torch", "torch._dynamo", "pipeline_lib.train.run")
-"""Imported once by the server (all start no thread with one-thread settings; pandas starts jemalloc's)."""
+PRELOAD = (
+    "numpy",
+    "torch",
+    "torch._dynamo",
+    "pipeline_lib.train.run",
+    "pipeline_lib.report.figures",
+    "scipy.optimize",
+)
+"""Imported once by the server: the trainer's imports, and the report's and the fits' (pandas, matplotlib,
+seaborn, scipy.stats and scipy.optimize: ~2 s of a figure's step), docs/benchmarks.md. None starts a thread
+with one-thread settings and :data:`SERVER_ENV`."""
+SERVER_ENV = {"JE_ARROW_MALLOC_CONF": "background_thread:false"}
+"""The server's own settings, read at import: pyarrow's allocator (which pandas loads) starts no thread."""
 _HEADER = struct.Struct("!Q")
 
 
@@ -356,23 +367,21 @@ def start_server(
     preload: tuple[str, ...] = PRELOAD,
     pythonpath: str | None = None,
     any_cwd: bool = False,
-    server_env: dict[str, str] | None = None,
     modules: tuple[str, ...] | None = None,
 ) -> ServerHandle:
     """Start a server, in this working folder, for the jobs whose environment it shares: ``threads`` (the
     value Snakemake gives their thread variables) and ``pythonpath`` (what their shell exports; default:
     this process's). It imports ``preload``, forks the steps that run one of ``modules`` (None: any; a fork
     costs ~70 ms, less than a step's own numpy import, docs/benchmarks.md), writes its own messages to
-    ``log_file`` and dies with this process. ``any_cwd``: serve launchers in any
-    working folder (for a module whose imports cannot come from it, such as the test suite's ``snakemake``);
-    ``server_env``: variables for the server alone (read at import, such as an allocator's settings)."""
+    ``log_file`` and dies with this process. ``any_cwd``: serve launchers in any working folder (for a
+    module whose imports cannot come from it, such as the test suite's ``snakemake``)."""
     folder = tempfile.mkdtemp(prefix="mixpipe-launcher-")
     path = os.path.join(folder, "socket")
     env = dict(os.environ, **{var: str(threads) for var in THREAD_VARS})
     if pythonpath is not None:
         env["PYTHONPATH"] = pythonpath
     Path(log_file).parent.mkdir(parents=True, exist_ok=True)
-    server_only = {**env, **(server_env or {})}
+    server_only = {**env, **SERVER_ENV}
     with open(log_file, "ab") as log:
         process = subprocess.Popen(
             [

@@ -233,6 +233,14 @@ def test_figures_are_non_empty_pngs(finished):
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000, path
 
 
+def test_the_workflow_forked_its_steps(finished):
+    """The workflow's fork server imported its preload (the trainer, the report's and the fits' libraries)
+    without a thread, so it forked the steps rather than refusing (pipeline_lib/launcher.py)."""
+    workdir, _ = finished
+    log = (workdir / "results" / "logs" / "launcher.log").read_text()
+    assert "not forking" not in log and "Traceback" not in log, log[-2000:]
+
+
 def test_every_run_and_fit_record_reads_back_to_its_file(finished):
     workdir, _ = finished
     assert assert_records_read_back(workdir / "results") > 100  # every run.json, fit and swarm file

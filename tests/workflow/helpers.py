@@ -80,7 +80,6 @@ def _server_env() -> dict[str, str]:
         log,
         preload=SNAKEMAKE_PRELOAD,
         any_cwd=True,  # each test's folder: nothing importable lives there
-        server_env={"JE_ARROW_MALLOC_CONF": "background_thread:false"},  # pyarrow's allocator thread (pandas)
         modules=("snakemake",),
     )
     atexit.register(launcher.stop_server, handle)
