@@ -40,10 +40,12 @@ def pack_sample(
     groups: Sequence[str] = ("arxiv", "stackexchange"),
     vocab: int = 2048,
     tokenizer_groups: Sequence[str] = SAMPLE_GROUPS,
+    max_docs: int | None = None,
 ) -> dict[str, dict[str, int]]:
     """``groups`` of the shipped corpus (data/sample) as the demo packs them (config.yaml's data block: the
     same split, a byte-level BPE of ``vocab`` trained on all seven groups), by the project's own tokenizer
-    and pack steps, into ``out_dir/<group>``; returns each group's token count per split."""
+    and pack steps, into ``out_dir/<group>``; returns each group's token count per split. ``max_docs``: the
+    first documents of each group only (a quick mode's smaller splits)."""
     if importlib.util.find_spec("tqdm") is None:  # the pack step's progress bar, on a bare GPU image
         sys.modules["tqdm"] = types.SimpleNamespace(tqdm=lambda it=None, **kw: it)
     from pipeline_lib.config import DataConfig
@@ -59,6 +61,7 @@ def pack_sample(
                 "group_field": "domain",
                 "file_pattern": "{group}.jsonl.gz",
                 "id_field": "source",
+                "max_docs_per_group": max_docs,
             },
             "split": {"val_fraction": 0.05, "test_fraction": 0.05, "salt": "mixpipe"},
             "tokenizer": {"kind": "bpe", "vocab_size": vocab, "append_eot": True},

@@ -112,6 +112,7 @@ QUICK: dict[str, Any] = {
     "aioli": {"lp_rounds": 1, "lp_steps": 1, "update_steps": 6, "eta": 0.2, "ema": 0.1,
               "one_hot_factor": 0.875, "lp_after_warmup": True},
     "grid": [0.25, 0.4, 0.7],  # no uniform point: grid search always differs from stratified here
+    "max_docs": 60,  # the first 60 documents of each group: small splits, a short test evaluation
     "seeds": 2,
     "workers": 2,
     "budget_s": 240.0,
@@ -395,7 +396,7 @@ def study(args: argparse.Namespace, plan: dict[str, Any], work: Path, summary: d
 
     t = time.time()
     tokenizer = GROUPS if args.quick else SAMPLE_GROUPS  # quick: a smaller BPE training set
-    summary["data"] = pack_sample(work / "data", GROUPS, plan["vocab"], tokenizer)
+    summary["data"] = pack_sample(work / "data", GROUPS, plan["vocab"], tokenizer, plan.get("max_docs"))
     summary["timing"] = {"data_s": time.time() - t}
     context = multiprocessing.get_context("spawn")  # CUDA in workers: never fork a CUDA parent
     with ProcessPoolExecutor(plan["workers"], mp_context=context, initializer=init_worker) as pool:

@@ -77,6 +77,7 @@ def test_runs_report_ratio_eval_share_and_cpu_determinism(summary):
 def test_two_ranks_train_the_run_of_one_process(summary):
     dp = summary["sections"]["data_parallel"]
     assert dp["ranks"] == 2 and dp["speedup"] > 0 and set(dp["train_s"]) == {"1", "2"}
+    assert dp["one_process"] == "the runs section's"  # its stratified run, the same spec: not trained again
     assert dp["max_abs_test_loss_diff"] < 1e-4
 
 
