@@ -53,14 +53,14 @@ def main() -> None:
     args = ap.parse_args()
     from common import pack_sample
 
-    from pipeline_lib import launcher
+    from pipeline_lib import fork_server, launcher
 
     work = Path(tempfile.mkdtemp(prefix="bench-launcher-"))
     pack_sample(work / "data", ("arxiv", "stackexchange"))
     spec = job_spec(args.steps)
     env = dict(os.environ, **{var: "1" for var in launcher.THREAD_VARS})
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    server = launcher.start_server(work / "server.log", pythonpath=env["PYTHONPATH"])
+    server = fork_server.start_server(work / "server.log", pythonpath=env["PYTHONPATH"])
     served = dict(env, **{launcher.ENV: server.address})
     time.sleep(8)  # the server's imports, paid once per workflow
     modes = {
@@ -79,7 +79,7 @@ def main() -> None:
                 times[mode].append((wall, run_wall))
                 numbers[mode] = {k: record[k] for k in ("val_loss", "test_loss", "final_mixture")}
     finally:
-        launcher.stop_server(server)
+        fork_server.stop_server(server)
     report(times, numbers, args)
 
 

@@ -36,13 +36,13 @@ def main() -> None:
     ap.add_argument("--launches", type=int, default=15)
     args = ap.parse_args()
     sys.path.insert(0, str(REPO))
-    from pipeline_lib import launcher
+    from pipeline_lib import fork_server, launcher
 
     os.chdir(REPO)  # the server serves its own folder
     env = {**os.environ, **{var: "1" for var in launcher.THREAD_VARS}}
     env.pop(launcher.ENV, None)
     log = Path(tempfile.mkdtemp(prefix="bench-latency-")) / "server.log"
-    server = launcher.start_server(log, pythonpath=env.get("PYTHONPATH"))
+    server = fork_server.start_server(log, pythonpath=env.get("PYTHONPATH"))
     served = {**env, launcher.ENV: server.address}
     modes = {
         "python -m platform": ([sys.executable, "-m", "platform"], env),
@@ -55,7 +55,7 @@ def main() -> None:
             for name, (command, mode_env) in modes.items():
                 walls[name].append(launch_wall(command, mode_env))
     finally:
-        launcher.stop_server(server)
+        fork_server.stop_server(server)
     medians = {name: statistics.median(w) for name, w in walls.items()}
     for name, w in walls.items():
         low, high = 1000 * min(w), 1000 * max(w)

@@ -121,7 +121,8 @@ _LAUNCHER = {}
 
 def start_launcher():
     """onstart: a fork server for the one-thread steps of a local run (resources.fork_server, default on)."""
-    from pipeline_lib.launcher import ENV, start_server
+    from pipeline_lib.fork_server import start_server
+    from pipeline_lib.launcher import ENV
 
     if config["resources"]["fork_server"] and workflow.local_exec and sys.platform.startswith("linux"):
         pythonpath = os.pathsep.join(filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")]))
@@ -131,7 +132,8 @@ def start_launcher():
 
 
 def stop_launcher():
-    from pipeline_lib.launcher import ENV, stop_server
+    from pipeline_lib.fork_server import stop_server
+    from pipeline_lib.launcher import ENV
 
     if "handle" in _LAUNCHER:
         os.environ.pop(ENV, None)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline_lib import launcher
+from pipeline_lib import fork_server, launcher
 
 PROBE = """
 import json, os, sys, time
@@ -49,13 +49,13 @@ def server(probe_env, monkeypatch):
         monkeypatch.setenv(var, "1")
     (probe_env / "work").mkdir()
     monkeypatch.chdir(probe_env / "work")  # the workflow's working folder: the steps' too
-    handle = started(launcher.start_server(probe_env / "server.log", preload=("json",), modules=SERVED))
+    handle = started(fork_server.start_server(probe_env / "server.log", preload=("json",), modules=SERVED))
     monkeypatch.setenv(launcher.ENV, handle.address)
     yield handle
-    launcher.stop_server(handle)
+    fork_server.stop_server(handle)
 
 
-def started(handle: launcher.ServerHandle) -> launcher.ServerHandle:
+def started(handle: fork_server.ServerHandle) -> fork_server.ServerHandle:
     """The server, once its socket is bound (its first act)."""
     path = json.loads(handle.address)["socket"]
     for _ in range(200):
@@ -88,7 +88,7 @@ def test_a_server_for_any_folder_serves_launchers_elsewhere(server, probe_env, m
     """``any_cwd``: a server whose preloads cannot come from the working folder (the tests' snakemake) serves
     launchers in any folder; the default server serves its own folder only (the test above)."""
     anywhere = started(
-        launcher.start_server(probe_env / "any.log", preload=("json",), any_cwd=True, modules=SERVED)
+        fork_server.start_server(probe_env / "any.log", preload=("json",), any_cwd=True, modules=SERVED)
     )
     try:
         monkeypatch.setenv(launcher.ENV, anywhere.address)
@@ -97,7 +97,7 @@ def test_a_server_for_any_folder_serves_launchers_elsewhere(server, probe_env, m
             out = json.loads(proc.stdout.splitlines()[0])
             assert proc.returncode == 0 and out["ppid"] == anywhere.process.pid and out["cwd"] == str(folder)
     finally:
-        launcher.stop_server(anywhere)
+        fork_server.stop_server(anywhere)
 
 
 def test_without_a_matching_server_the_launcher_runs_the_step(server, probe_env):
@@ -147,3 +147,13 @@ def test_a_signal_to_the_launcher_reaches_the_step(server, probe_env):
     proc, _ = sleeping_step(probe_env)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=10) == 128 + signal.SIGTERM  # the step's own death, reported as a shell would
+
+
+def test_the_launcher_imports_only_what_a_launch_needs():
+    """Every job starts one launcher: the server's imports (subprocess, tempfile, dataclasses, ctypes ...)
+    live in pipeline_lib.fork_server, so a launcher costs little more than the interpreter's start."""
+    code = "import sys, pipeline_lib.launcher; print(' '.join(sorted(sys.modules)))"
+    env = {**os.environ, "PYTHONPATH": str(Path(launcher.__file__).parents[1])}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    heavy = {"subprocess", "tempfile", "dataclasses", "ctypes", "runpy", "pipeline_lib.fork_server"}
+    assert not set(proc.stdout.split()) & heavy, sorted(set(proc.stdout.split()) & heavy)

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from pipeline_lib import launcher
+from pipeline_lib import fork_server, launcher
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -76,13 +76,13 @@ def _server_env() -> dict[str, str]:
     if os.environ.get(NO_SERVER) == "0" or not sys.platform.startswith("linux"):
         return {}
     log = Path(tempfile.mkdtemp(prefix="mixpipe-test-server-")) / "server.log"
-    handle = launcher.start_server(
+    handle = fork_server.start_server(
         log,
         preload=SNAKEMAKE_PRELOAD,
         any_cwd=True,  # each test's folder: nothing importable lives there
         modules=("snakemake",),
     )
-    atexit.register(launcher.stop_server, handle)
+    atexit.register(fork_server.stop_server, handle)
     return {launcher.ENV: handle.address, **{var: "1" for var in launcher.THREAD_VARS}}
 
 
