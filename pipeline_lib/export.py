@@ -109,7 +109,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--run", required=True, help="a final run's run.json (results/<setting>/runs/<m>/seed<n>/)"
     )
     ap.add_argument("--format", choices=FORMATS, default="plain")
-    ap.add_argument("--out", help="the file to write (default: standard output)")
+    ap.add_argument(
+        "--out", nargs="+", help="the file(s) to write, each in --format (default: standard output)"
+    )
     ap.add_argument("--prefix", default=PREFIX, help=f"megatron: each group's data prefix (default {PREFIX})")
     ap.add_argument("--paths", default=PATHS, help=f"olmo-core: each group's paths (default {PATHS})")
     args = ap.parse_args(argv)
@@ -117,14 +119,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         if template.count("{group}") != 1:
             ap.error(f"{flag} {template!r}: needs {{group}} exactly once, e.g. {PREFIX}")
     try:
-        text = render(run_mixture(args.run), args.format, args.out, args.prefix, args.paths)
+        mixture = run_mixture(args.run)
+        texts = {
+            out: render(mixture, args.format, out, args.prefix, args.paths) for out in args.out or [None]
+        }
     except (ExportError, OSError, ValueError) as err:
         sys.exit(f"export: {err}")
-    if args.out is None:
-        sys.stdout.write(text)
-        return
-    with atomic_open(args.out, "w", encoding="utf-8") as fh:
-        fh.write(text)
+    for out, text in texts.items():
+        if out is None:
+            sys.stdout.write(text)
+            continue
+        with atomic_open(out, "w", encoding="utf-8") as fh:
+            fh.write(text)
 
 
 if __name__ == "__main__":

@@ -32,8 +32,8 @@ rule mixture:
     conda:
         "../environment.yml"
     shell:
-        f"{PY} -m pipeline_lib.export --run {{input:q}} --format plain --out {{output.json:q}} > {{log:q}} 2>&1 && "
-        f"{PY} -m pipeline_lib.export --run {{input:q}} --format plain --out {{output.yaml:q}} >> {{log:q}} 2>&1"
+        f"{PY} -m pipeline_lib.export --run {{input:q}} --format plain --out {{output.json:q}} {{output.yaml:q}} "
+        "> {log:q} 2>&1"
 
 
 rule table2:

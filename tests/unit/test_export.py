@@ -52,6 +52,15 @@ def test_each_format_round_trips(tmp_path, static_run, online_run, fmt, out):
         assert abs(math.fsum(back.values()) - 1.0) <= 1e-12
 
 
+def test_one_call_writes_each_file_in_its_own_syntax(tmp_path, static_run):
+    """The workflow's mixture job: one process writes the JSON and the YAML (plain picks by extension)."""
+    json_out, yaml_out = tmp_path / "m.json", tmp_path / "m.yaml"
+    export.main(["--run", static_run, "--format", "plain", "--out", str(json_out), str(yaml_out)])
+    assert json_out.read_text().lstrip().startswith("{") and not yaml_out.read_text().lstrip().startswith("{")
+    for path in (json_out, yaml_out):
+        assert export.parse(path.read_text(), "plain") == dict(zip(GROUPS, MIXTURE, strict=True))
+
+
 def test_the_formats_read_as_their_tools_expect(tmp_path, static_run):
     """OLMo-core's SourceMixtureConfig fields, Megatron's weight-prefix pairs, interleave_datasets' lists."""
     text = export.render(
