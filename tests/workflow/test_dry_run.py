@@ -124,7 +124,7 @@ def test_every_final_run_exports_its_mixture(tmp_path):
     target = results / "as/restricted/mixtures/aioli+dml/seed0.yaml"
     out = snakemake(tmp_path, cfg, "-n", "-p", str(target)).stdout
     assert f"-m pipeline_lib.export --run {results}/as/restricted/runs/aioli+dml/seed0/run.json" in out
-    assert f"--format plain --out {target}" in out
+    assert f"--format plain --out {target.with_suffix('.json')} {target}" in out  # one process, both files
     everything = snakemake(tmp_path, cfg, "-n", "-p").stdout
     for method in ("stratified", "grid_search", "aioli", "olmix", "doremi"):
         assert f"--out {results}/as/mixtures/{method}/seed0.json" in everything
