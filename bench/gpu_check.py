@@ -16,7 +16,7 @@ section is guarded: a failure is recorded (with its error) and the next section 
 - ``runs``: the gpu-sample run (stratified) and an Aioli run of the same steps through the real trainer
   (``train_run``), each twice: Aioli's wall time over stratified's, the share of time in evaluation, and
   whether the repeat gave bit-identical losses (GPU determinism).
-- ``data_parallel``: the stratified run again over two data-parallel ranks (``train.run --ranks 2``:
+- ``data_parallel``: the stratified run again over two data-parallel ranks (``train.ranks --ranks 2``:
   torchrun, NCCL on two GPUs, gloo on CPU) against one process: the training-time speed-up and the largest
   loss difference. Skipped with fewer than two GPUs.
 
@@ -315,8 +315,9 @@ def section_data_parallel(args: argparse.Namespace, ctx: dict) -> dict:
     for ranks in (2,) if reused else (1, 2):
         out_dir = Path(ctx["workdir"]) / f"ranks{ranks}"
         command = [
-            sys.executable, "-m", "pipeline_lib.train.run", "--spec", json.dumps(spec.to_dict()),
-            "--data-dir", str(ctx["data_dir"]), "--out-dir", str(out_dir), "--ranks", str(ranks),
+            sys.executable, "-m", f"pipeline_lib.train.{'ranks' if ranks > 1 else 'run'}",
+            "--spec", json.dumps(spec.to_dict()), "--data-dir", str(ctx["data_dir"]),
+            "--out-dir", str(out_dir), "--ranks", str(ranks),
         ]  # fmt: skip
         proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
         if proc.returncode:

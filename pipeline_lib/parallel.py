@@ -12,17 +12,16 @@ bit-identical.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
-import signal
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.distributed as dist
+
+from pipeline_lib.train.ranks import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -135,16 +134,6 @@ def from_env() -> Ranks:
         return SINGLE
     env = {k: int(os.environ.get(k, "0")) for k in RANKS_ENV}
     return Ranks(env["RANK"], env["WORLD_SIZE"], env["LOCAL_RANK"])
-
-
-def die_with_parent() -> None:
-    """Linux: this process gets SIGKILL when its parent dies, so a killed job (the launcher, then
-    torchrun's agent) leaves no rank training on, and none that writes outputs later."""
-    if not sys.platform.startswith("linux"):
-        return
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
-    if os.getppid() == 1:  # the parent died before the call
-        os._exit(1)
 
 
 def start(ranks: Ranks) -> torch.device | None:

@@ -1,7 +1,8 @@
 # Every training job (final runs, grid pilots, the dynamic sweep, one-hot runs, proxies, DoReMi's reference)
 # runs through this one rule and the one trainer; the planner gives each its spec, inputs and flags.
 # A job that saves state.pt (a reference model, a dynamic parent) writes it before run.json, its marker.
-# With resources.gpus_per_run > 1, RANKS adds `--ranks N`: the run trains data-parallel over N GPUs.
+# With resources.gpus_per_run > 1, TRAIN_STEP is `pipeline_lib.train.ranks --ranks N`: the run trains
+# data-parallel over N GPUs.
 
 
 rule train:
@@ -26,6 +27,6 @@ rule train:
     conda:
         "../environment.yml"
     shell:
-        f"{PY} -m pipeline_lib.train.run{RANKS} --spec {{params.spec:q}} --data-dir {shlex.quote(DATA)} "
+        f"{PY} -m {TRAIN_STEP} --spec {{params.spec:q}} --data-dir {shlex.quote(DATA)} "
         f"--out-dir {shlex.quote(RESULTS)}/{{wildcards.job:q}} --threads {{threads}} {{params.args}} "
         "> {log:q} 2>&1"

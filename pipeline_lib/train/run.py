@@ -9,9 +9,10 @@ Writes ``curve.csv`` (per-group validation loss over steps), ``mixture.csv`` (p 
 ``state.pt`` (model, optimizer, sampler), and last ``run.json`` (spec, config hash, per-group test loss and
 perplexity, compute): a run.json means the job finished.
 
-``--ranks N`` trains the run data-parallel over N processes (``resources.gpus_per_run`` > 1): it takes N GPU
-slots, starts N ranks under ``torch.distributed.run`` on this node and waits for them; rank 0 writes the
-files (``pipeline_lib/parallel.py``).
+``--ranks N`` trains the run data-parallel over N processes (``resources.gpus_per_run`` > 1): the workflow
+starts such a job as ``python -m pipeline_lib.train.ranks --ranks N ...`` (:mod:`pipeline_lib.train.ranks`:
+N GPU slots, N ranks of this module under ``torch.distributed.run``, without importing torch itself); given
+here, ``--ranks N`` launches the same way. Rank 0 writes the files (``pipeline_lib/parallel.py``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import dataclasses
 import json
 import logging
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -48,6 +48,7 @@ from pipeline_lib.train.allocator import keep_freed_memory
 from pipeline_lib.train.checkpoint import NAME as CHECKPOINT
 from pipeline_lib.train.checkpoint import Checkpointer
 from pipeline_lib.train.evaluations import TEST, VALIDATION, SplitBPB, TaskSuiteBPB, scored
+from pipeline_lib.train.ranks import launch
 from pipeline_lib.train.tracking import make_tracker
 from pipeline_lib.train.trainer import DivergenceError, Trainer
 
@@ -205,17 +206,6 @@ def write_outputs(out: Path, trainer: Trainer, record: RunRecord, save_state: bo
         write_state_file(out / "state.pt", trainer.state_dict())
     with storage_errors(out / RUN_FILE, "the run's record"):
         record.write(out / RUN_FILE)
-
-
-def launch(n: int, gpu_slots: int, argv: Sequence[str]) -> int:
-    """Run ``argv`` as ``n`` data-parallel ranks on this node (``torch.distributed.run``), holding ``n`` GPU
-    slots while they train; returns their exit status. Killing the launcher kills torchrun and the ranks."""
-    command = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n}",
-        "-m", "pipeline_lib.train.run", *argv,
-    ]  # fmt: skip
-    with gpu_slot.pinned_gpu(gpu_slots, count=n):
-        return subprocess.run(command, check=False, preexec_fn=parallel.die_with_parent).returncode
 
 
 def execution_of(view: str, given: str | None) -> dict:

@@ -22,11 +22,16 @@ REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
-def _command(spec, data: Path, out: Path) -> list[str]:
+def _command(spec, data: Path, out: Path, module: str = "pipeline_lib.train.run") -> list[str]:
     return [
-        sys.executable, "-m", "pipeline_lib.train.run", "--spec", json.dumps(spec.to_dict()),
+        sys.executable, "-m", module, "--spec", json.dumps(spec.to_dict()),
         "--data-dir", str(data), "--out-dir", str(out), "--threads", "1",
     ]  # fmt: skip
+
+
+def _two_ranks(spec, data: Path, out: Path) -> list[str]:
+    """The run over two ranks, started as the workflow starts it (pipeline_lib/train/ranks.py)."""
+    return [*_command(spec, data, out, "pipeline_lib.train.ranks"), "--ranks", "2"]
 
 
 def _run(spec, data: Path, out: Path) -> dict:
@@ -77,13 +82,12 @@ def test_a_killed_data_parallel_run_leaves_no_rank_and_resumes(tmp_path):
     data = _write_groups(tmp_path / "data")
     spec = _spec("aioli", steps=100, **CASES["aioli"][0])
     spec = dataclasses.replace(spec, train=dataclasses.replace(spec.train, checkpoint_every=7))
-    two = ["--ranks", "2"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     straight = tmp_path / "straight"
-    subprocess.run(_command(spec, data, straight) + two, check=True, capture_output=True, env=env, cwd=REPO)
+    subprocess.run(_two_ranks(spec, data, straight), check=True, capture_output=True, env=env, cwd=REPO)
 
     out = tmp_path / "killed"
-    proc = subprocess.Popen(_command(spec, data, out) + two, env=env, cwd=REPO, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(_two_ranks(spec, data, out), env=env, cwd=REPO, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while not (out / "checkpoint.pt").exists() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
@@ -95,7 +99,7 @@ def test_a_killed_data_parallel_run_leaves_no_rank_and_resumes(tmp_path):
         time.sleep(0.1)
     assert not _alive(str(out)), "ranks outlived their killed launcher"
     assert not (out / "run.json").exists()
-    subprocess.run(_command(spec, data, out) + two, check=True, capture_output=True, env=env, cwd=REPO)
+    subprocess.run(_two_ranks(spec, data, out), check=True, capture_output=True, env=env, cwd=REPO)
     resumed = json.loads((out / "run.json").read_text())
     assert resumed["start_step"] == 0  # one job: the checkpoint continues it, not a new start state
     assert _without_timings(resumed) == _without_timings(json.loads((straight / "run.json").read_text()))

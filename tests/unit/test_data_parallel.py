@@ -117,7 +117,7 @@ def test_two_ranks_train_as_one_process(tmp_path, method):
     spec = dataclasses.replace(spec, train=dataclasses.replace(spec.train, checkpoint_every=5, sync_every=3))
     single = train_run(spec, data, tmp_path / "one", inputs=_inputs(reference)).to_dict()
     command = [
-        sys.executable, "-m", "pipeline_lib.train.run", "--spec", json.dumps(spec.to_dict()),
+        sys.executable, "-m", "pipeline_lib.train.ranks", "--spec", json.dumps(spec.to_dict()),
         "--data-dir", str(data), "--out-dir", str(tmp_path / "two"), "--threads", "1", "--ranks", "2",
         *(["--reference", reference] if reference else []),
     ]  # fmt: skip
@@ -144,3 +144,14 @@ def _inputs(reference: str | None):
     from pipeline_lib.methods import RunInputs
 
     return RunInputs(reference=reference)
+
+
+def test_the_data_parallel_launcher_starts_without_torch_and_needs_two_ranks():
+    """A data-parallel job's own process only starts torchrun: it imports neither torch nor the trainer."""
+    code = "import sys, pipeline_lib.train.ranks; print(sorted({'torch', 'numpy'} & set(sys.modules)))"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert proc.stdout.strip() == "[]"
+    one = [sys.executable, "-m", "pipeline_lib.train.ranks", "--ranks", "1", "--spec", "{}"]
+    proc = subprocess.run(one, capture_output=True, text=True, env=env, cwd=REPO)
+    assert proc.returncode == 2 and "a data-parallel run has 2 or more" in proc.stderr

@@ -79,8 +79,8 @@ def test_data_parallel_runs_take_their_gpus_and_launch_their_ranks(tmp_path):
     cfg = write_config("config/gpu-sample.yaml", tmp_path, **{"resources.gpus_per_run": 2})
     profile = str(REPO / "profiles" / "local-gpu")
     out = snakemake(tmp_path, cfg, "-n", "--printshellcmds", "--workflow-profile", profile).stdout
-    train = [line for line in out.splitlines() if "-m pipeline_lib.train.run" in line]
-    assert len(train) == job_counts(out)["train"] and all("train.run --ranks 2 --spec" in c for c in train)
+    train = [line for line in out.splitlines() if "-m pipeline_lib.train.ranks" in line]
+    assert len(train) == job_counts(out)["train"] and all("train.ranks --ranks 2 --spec" in c for c in train)
     assert out.count("gpu=2") == len(train)
     bad = write_config("config/gpu-sample.yaml", tmp_path, **{"resources.gpus_per_run": 3})
     proc = snakemake(tmp_path, bad, "-n", check=False)
