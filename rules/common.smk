@@ -106,7 +106,9 @@ if workflow.is_main_process and (_changed := _differs_from_default(config)):
 # resources.gpus_per_run > 1: each run trains data-parallel over that many GPUs (torchrun; pipeline_lib/parallel.py)
 GPUS_PER_RUN = config["resources"]["gpus_per_run"]
 # a data-parallel job starts its ranks from a launcher that does not import torch (pipeline_lib/train/ranks.py)
-TRAIN_STEP = f"pipeline_lib.train.ranks --ranks {GPUS_PER_RUN}" if GPUS_PER_RUN > 1 else "pipeline_lib.train.run"
+TRAIN_STEP = (
+    f"pipeline_lib.train.ranks --ranks {GPUS_PER_RUN}" if GPUS_PER_RUN > 1 else "pipeline_lib.train.run"
+)
 if GPUS_PER_RUN > 1 and (_problems := PLAN.data_parallel_problems(GPUS_PER_RUN)):
     raise WorkflowError("resources.gpus_per_run:\n  - " + "\n  - ".join(_problems))
 # The Python that runs the steps: `python` from PATH, so no job's recorded command names this checkout's
