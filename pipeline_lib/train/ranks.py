@@ -4,9 +4,9 @@
 
 takes N GPU slots (``--gpu-slots``), starts N ranks of ``python -m pipeline_lib.train.run <arguments>`` under
 ``torch.distributed.run`` on this node, waits for them and exits with their status; rank 0 writes the files
-(``pipeline_lib/parallel.py``). Killing it kills torchrun, and torchrun's death the ranks. It imports only
-the standard library: a job's launcher no longer loads torch and the trainer to start a subprocess
-(``train.run --ranks N`` still works, at that cost).
+(``pipeline_lib/parallel.py``). Killing it kills torchrun, and torchrun's death the ranks. It imports neither
+torch nor the trainer (the standard library, the logging set-up and the GPU slots only): a job's launcher no
+longer loads them to start a subprocess (``train.run --ranks N`` still works, at that cost).
 """
 
 from __future__ import annotations
