@@ -157,3 +157,26 @@ def test_the_launcher_imports_only_what_a_launch_needs():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     heavy = {"subprocess", "tempfile", "dataclasses", "ctypes", "runpy", "pipeline_lib.fork_server"}
     assert not set(proc.stdout.split()) & heavy, sorted(set(proc.stdout.split()) & heavy)
+
+
+def test_a_step_leaves_the_servers_finalizers_to_the_server(server, probe_env, monkeypatch):
+    """An object the server made at import (torch.library makes 174) is not the step's to finalize at its
+    exit: a step that did would, say, delete the server's temporary folder for every later step."""
+    marker = probe_env / "finalized"
+    (probe_env / "mods" / "launcher_final.py").write_text(
+        "import os, weakref\nclass Held: ...\nHELD = Held()\n"
+        f"weakref.finalize(HELD, lambda: open({str(marker)!r}, 'w').close())\n"
+    )
+    served = started(
+        fork_server.start_server(probe_env / "final.log", preload=("launcher_final",), modules=SERVED)
+    )
+    try:
+        monkeypatch.setenv(launcher.ENV, served.address)
+        proc = launch("0", cwd=probe_env / "work")
+        assert proc.returncode == 0 and json.loads(proc.stdout.splitlines()[0])["ppid"] == served.process.pid
+        assert not marker.exists()
+    finally:
+        fork_server.stop_server(served)
+    code = f"import sys; sys.path.insert(0, {str(probe_env / 'mods')!r}); import launcher_final"
+    subprocess.run([sys.executable, "-c", code], check=True)  # a process of its own runs it at exit
+    assert marker.exists()
