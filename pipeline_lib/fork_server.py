@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import atexit
 import contextlib
-import ctypes
 import gc
 import importlib
 import json
@@ -32,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline_lib.launcher import HEADER, MATCHED, THREAD_VARS
+from pipeline_lib.lifetime import die_with_parent
 
 PRELOAD = (
     "numpy",
@@ -46,12 +46,6 @@ seaborn, scipy.stats and scipy.optimize: ~2 s of a figure's step), docs/benchmar
 with one-thread settings and :data:`SERVER_ENV`."""
 SERVER_ENV = {"JE_ARROW_MALLOC_CONF": "background_thread:false"}
 """The server's own settings, read at import: pyarrow's allocator (which pandas loads) starts no thread."""
-
-
-def _die_with_parent() -> None:
-    """Linux: SIGKILL this process when the workflow (its parent) exits."""
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
 
 
 def _thread_count() -> int:
@@ -97,10 +91,7 @@ def _become_step(request: dict, fds: list[int], closing: list[socket.socket]) ->
     code = 1
     try:
         os.setsid()  # its own process group: the server or the launcher can kill it with its children
-        server = os.getppid()
-        _die_with_parent()  # a workflow killed hard takes the server, and so its steps, with it
-        if os.getppid() != server:
-            os._exit(1)
+        die_with_parent()  # a workflow killed hard takes the server, and so its steps, with it
         for sock in closing:
             sock.close()
         for target, fd in enumerate(fds):
@@ -281,7 +272,7 @@ def start_server(
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
     where = {
         "host": socket.gethostname(),

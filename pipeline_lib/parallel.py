@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from pipeline_lib.train.ranks import die_with_parent
+from pipeline_lib.lifetime import die_with_parent
 
 log = logging.getLogger(__name__)
 

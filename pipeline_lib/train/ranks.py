@@ -12,25 +12,14 @@ longer loads them to start a subprocess (``train.run --ranks N`` still works, at
 from __future__ import annotations
 
 import argparse
-import ctypes
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Sequence
 
+from pipeline_lib.lifetime import die_with_parent
 from pipeline_lib.logs import setup_logging
 from pipeline_lib.train import gpu_slot
-
-
-def die_with_parent() -> None:
-    """Linux: this process gets SIGKILL when its parent dies, so a killed job (the launcher, then
-    torchrun's agent) leaves no rank training on, and none that writes outputs later."""
-    if not sys.platform.startswith("linux"):
-        return
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
-    if os.getppid() == 1:  # the parent died before the call
-        os._exit(1)
 
 
 def launch(n: int, gpu_slots: int, argv: Sequence[str]) -> int:
