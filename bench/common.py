@@ -35,6 +35,13 @@ def fake_groups(
 SAMPLE_GROUPS = ("arxiv", "book", "dictionary", "github", "manpages", "stackexchange", "wikipedia")
 
 
+def without_tqdm() -> None:
+    """The pack step's and the trainer's progress bars come from tqdm: a silent stand-in where it is not
+    installed (a bare GPU image)."""
+    if importlib.util.find_spec("tqdm") is None:
+        sys.modules["tqdm"] = types.SimpleNamespace(tqdm=lambda it=None, **kw: it)
+
+
 def pack_sample(
     out_dir: str | Path,
     groups: Sequence[str] = ("arxiv", "stackexchange"),
@@ -46,8 +53,7 @@ def pack_sample(
     same split, a byte-level BPE of ``vocab`` trained on all seven groups), by the project's own tokenizer
     and pack steps, into ``out_dir/<group>``; returns each group's token count per split. ``max_docs``: the
     first documents of each group only (a quick mode's smaller splits)."""
-    if importlib.util.find_spec("tqdm") is None:  # the pack step's progress bar, on a bare GPU image
-        sys.modules["tqdm"] = types.SimpleNamespace(tqdm=lambda it=None, **kw: it)
+    without_tqdm()
     from pipeline_lib.config import DataConfig
     from pipeline_lib.data.pack import pack_group
     from pipeline_lib.data.tokenizer import build_tokenizer

@@ -37,7 +37,6 @@ import sys
 import tempfile
 import time
 import traceback
-import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -47,9 +46,8 @@ sys.path[:0] = [str(REPO / "bench"), str(REPO)]  # runs from a checkout, install
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from common import fake_groups, peak_flops  # noqa: E402
+from common import SAMPLE_GROUPS, fake_groups, pack_sample, peak_flops, without_tqdm  # noqa: E402
 
-SAMPLE_GROUPS = ("arxiv", "book", "dictionary", "github", "manpages", "stackexchange", "wikipedia")
 RUN_GROUPS = ("arxiv", "stackexchange")
 
 
@@ -207,32 +205,10 @@ def section_throughput(args: argparse.Namespace, ctx: dict) -> dict:
 
 def section_data(args: argparse.Namespace, ctx: dict) -> dict:
     """Tokenise and pack the shipped corpus with the project's own steps (what the data rules call)."""
-    from pipeline_lib.config import DataConfig
-    from pipeline_lib.data.pack import pack_group
-    from pipeline_lib.data.tokenizer import build_tokenizer
-
-    s = shape(args)
-    cfg = DataConfig.from_dict(
-        {
-            "source": {
-                "kind": "jsonl",
-                "path": str(REPO / "data" / "sample"),
-                "group_field": "domain",
-                "max_docs_per_group": 60 if args.quick else None,  # quick: small splits, a short test pass
-            },
-            "split": {"val_fraction": 0.05, "test_fraction": 0.05, "salt": "mixpipe"},
-            "tokenizer": {"kind": "bpe", "vocab_size": s["vocab"], "append_eot": True},
-        }
-    )
     root = Path(ctx["workdir"]) / "data"
-    root.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
     tok_groups = RUN_GROUPS if args.quick else SAMPLE_GROUPS  # gpu-sample trains it on all seven
-    build_tokenizer(cfg, tok_groups, str(root / "tokenizer.json"))
-    out: dict[str, Any] = {"tokenizer_s": round(time.perf_counter() - t0, 1), "groups": {}}
-    for group in RUN_GROUPS:
-        meta = pack_group(cfg, group, str(root / "tokenizer.json"), str(root / group), None, 0)
-        out["groups"][group] = {split: meta["splits"][split]["tokens"] for split in ("train", "val", "test")}
+    max_docs = 60 if args.quick else None  # quick: small splits, a short test pass
+    out = {"groups": pack_sample(root, RUN_GROUPS, shape(args)["vocab"], tok_groups, max_docs)}
     ctx["data_dir"] = root
     return out
 
@@ -310,8 +286,9 @@ def section_data_parallel(args: argparse.Namespace, ctx: dict) -> dict:
     spec = RunSpec("gpu-sample", RUN_GROUPS, "stratified", {}, 0, model_config(args), train)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     done = Path(ctx["workdir"]) / "runs" / "stratified0" / RUN_FILE
-    reused = done.exists() and RunRecord.read(done).spec == spec.identity()  # what it computes, the same
-    records = {1: RunRecord.read(done)} if reused else {}
+    one = RunRecord.read(done) if done.exists() else None
+    reused = one is not None and one.spec == spec.identity()  # what it computes, the same
+    records = {1: one} if reused else {}
     for ranks in (2,) if reused else (1, 2):
         out_dir = Path(ctx["workdir"]) / f"ranks{ranks}"
         command = [
@@ -358,12 +335,6 @@ def free_memory() -> None:
         torch._dynamo.reset()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
-
-
-def without_tqdm() -> None:
-    """The pack step's progress bar comes from tqdm; a silent stand-in where it is not installed."""
-    if importlib.util.find_spec("tqdm") is None:
-        sys.modules["tqdm"] = types.SimpleNamespace(tqdm=lambda it=None, **kw: it)
 
 
 SECTIONS: dict[str, Callable[[argparse.Namespace, dict], dict]] = {
