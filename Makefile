@@ -13,7 +13,7 @@ SNAKEMAKE := $(VENV)/bin/snakemake
 install: $(VENV)/.installed
 
 # uv (from PyPI, into the venv) installs the pinned torch and the project in one resolve: ~40 s against ~85 s
-# for pip on 2 cores (docs/benchmarks.md). The torch pin is named first: with no torch present, the unpinned
+# for pip on 2 cores (docs/benchmarks.md). The torch pin is part of that resolve: without it, the unpinned
 # `torch>=2.4` of pyproject resolves to the newest release plus several GB of CUDA wheels. Bytecode is
 # compiled at install, as pip does, so no import compiles it again. uv does not read pip's settings: a local
 # wheelhouse of pip's (PIP_FIND_LINKS, or find-links in pip.conf) is passed on.
