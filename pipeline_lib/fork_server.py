@@ -153,6 +153,7 @@ class _Server:
             os.close(fd)
         self.children[pid] = conn
         conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+        print(f"forked {request['module']} (pid {pid})", flush=True)  # the log: which steps it served
 
     def launcher_gone(self, conn: socket.socket) -> None:
         """A launcher's connection closed before its child finished: the job was killed, so is the child."""

@@ -28,6 +28,10 @@ import sys
 
 ENV = "MIXPIPE_LAUNCHER"
 """The environment variable that tells launchers where the server listens (JSON: host, socket, threads)."""
+SHARED_ENV = "MIXPIPE_SHARED_LAUNCHER"
+"""A server the caller keeps for several workflows (the test suite's, one per worker), in :data:`ENV`'s form:
+a workflow's ``onstart`` points its steps at it instead of starting its own (~4 CPU-s of imports, which its
+first jobs wait for). Each launcher checks it as it checks a workflow's own, and execs where it differs."""
 THREAD_VARS = (
     "OMP_NUM_THREADS",
     "GOTO_NUM_THREADS",

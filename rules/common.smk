@@ -123,11 +123,15 @@ _LAUNCHER = {}
 
 
 def start_launcher():
-    """onstart: a fork server for the one-thread steps of a local run (resources.fork_server, default on)."""
+    """onstart: a fork server for the one-thread steps of a local run (resources.fork_server, default on): the
+    caller's where it names one (launcher.SHARED_ENV), else one of this run's own."""
     from pipeline_lib.fork_server import start_server
-    from pipeline_lib.launcher import ENV
+    from pipeline_lib.launcher import ENV, SHARED_ENV
 
     if config["resources"]["fork_server"] and workflow.local_exec and sys.platform.startswith("linux"):
+        if os.environ.get(SHARED_ENV):
+            os.environ[ENV] = os.environ[SHARED_ENV]
+            return
         pythonpath = os.pathsep.join(filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")]))
         handle = start_server(R(paths.log("launcher")), pythonpath=pythonpath)  # as shell.prefix exports it
         _LAUNCHER["handle"] = handle
@@ -138,8 +142,8 @@ def stop_launcher():
     from pipeline_lib.fork_server import stop_server
     from pipeline_lib.launcher import ENV
 
+    os.environ.pop(ENV, None)
     if "handle" in _LAUNCHER:
-        os.environ.pop(ENV, None)
         stop_server(_LAUNCHER.pop("handle"))
 
 

@@ -11,7 +11,7 @@ import yaml
 
 from pipeline_lib import progress
 from pipeline_lib.records import MixtureTrace, RunRecord
-from tests.workflow.helpers import job_counts, snakemake, two_seed_pair_config
+from tests.workflow.helpers import job_counts, snakemake, step_forks, two_seed_pair_config
 
 pytestmark = pytest.mark.slow
 
@@ -22,7 +22,13 @@ def test_two_seed_workflow_reports_intervals_and_claims(tmp_path, monkeypatch):
         ["stratified", "aioli"],
     )
     monkeypatch.setenv(progress.EVERY_ENV, "1")  # a progress line every second
-    _check_progress_lines(snakemake(tmp_path, cfg).stderr)
+    before = step_forks()
+    log = snakemake(tmp_path, cfg).stderr
+    _check_progress_lines(log)
+    if before is not None:  # every training job forked from the tests' shared step server, none started one
+        forked = step_forks()[len(before) :]
+        assert forked.count("pipeline_lib.train.run") == job_counts(log)["train"] > 0
+        assert not (tmp_path / "results" / "logs" / "launcher.log").exists()
     report = tmp_path / "results" / "report"
     table2 = pd.read_csv(report / "table2.csv").set_index("method")
     aioli = table2.loc["aioli"]

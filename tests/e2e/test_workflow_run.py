@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
-    return finished_workflow(tmp_path_factory.mktemp("e2e"), "config/test/tiny.yaml")
+    return finished_workflow(tmp_path_factory.mktemp("e2e"), "config/test/tiny.yaml", own_server=True)
 
 
 def test_every_group_of_every_setting_has_a_finite_perplexity(finished):
@@ -239,6 +240,9 @@ def test_the_workflow_forked_its_steps(finished):
     workdir, _ = finished
     log = (workdir / "results" / "logs" / "launcher.log").read_text()
     assert "not forking" not in log and "Traceback" not in log, log[-2000:]
+    forked = re.findall(r"^forked (\S+) ", log, flags=re.M)
+    trained = [p for p in (workdir / "results" / "benchmarks").rglob("*.tsv") if p.parent.name != "data"]
+    assert forked.count("pipeline_lib.train.run") == len(trained) > 50  # every training job
 
 
 def test_every_run_and_fit_record_reads_back_to_its_file(finished):

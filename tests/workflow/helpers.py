@@ -92,15 +92,48 @@ def _server_env() -> dict[str, str]:
     return {launcher.ENV: handle.address, **{var: "1" for var in launcher.THREAD_VARS}}
 
 
+STEP_SERVER_LOG = Path(tempfile.gettempdir()) / f"mixpipe-test-steps-{os.getpid()}.log"
+"""The log of this worker's step server (:func:`_step_server_env`): a line per step it forked."""
+
+
+@functools.cache
+def _step_server_env() -> dict[str, str]:
+    """``{launcher.SHARED_ENV: address}`` of this worker's fork server for the workflows' steps (a workflow's
+    preload, started on first use): every workflow a test runs forks its steps from it instead of starting a
+    server of its own (~4 CPU-s of imports each, which its first jobs wait for)."""
+    pythonpath = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))  # as shell.prefix
+    handle = fork_server.start_server(STEP_SERVER_LOG, pythonpath=pythonpath, any_cwd=True)  # any test folder
+    atexit.register(STEP_SERVER_LOG.unlink, missing_ok=True)
+    atexit.register(fork_server.stop_server, handle)
+    return {launcher.SHARED_ENV: handle.address}
+
+
+def step_forks() -> list[str] | None:
+    """The modules the worker's step server has forked so far, in order; None where tests start no servers."""
+    if not _server_env():
+        return None
+    text = STEP_SERVER_LOG.read_text() if STEP_SERVER_LOG.exists() else ""
+    return re.findall(r"^forked (\S+) ", text, flags=re.M)
+
+
 def run_snakemake(
-    argv: list[str], cwd: Path, repo: Path = REPO, env: dict[str, str] | None = None, timeout: float = 900
+    argv: list[str],
+    cwd: Path,
+    repo: Path = REPO,
+    env: dict[str, str] | None = None,
+    timeout: float = 900,
+    own_server: bool = False,
 ) -> subprocess.CompletedProcess:
     """``python -m snakemake ARGV`` in ``cwd``, its output captured. With this checkout's Snakefile it is a
     fork of a server that imported Snakemake once (:mod:`pipeline_lib.launcher`; a copy of the repo imports
-    its own code, so it starts as usual): the same program in a process of its own, ~1.5 s sooner."""
+    its own code, so it starts as usual): the same program in a process of its own, ~1.5 s sooner. A run
+    that runs jobs forks them from the worker's step server (:func:`_step_server_env`), unless
+    ``own_server``: then it starts its own, as a user's run does."""
     server = _server_env() if Path(repo).resolve() == REPO else {}
     start = ["-m", "pipeline_lib.launcher", "-m", "snakemake"] if server else ["-m", "snakemake"]
-    full_env = {**(os.environ if env is None else env), **server}
+    runs_jobs = not {"-n", "--dry-run", "--lint"} & set(argv)
+    steps = _step_server_env() if server and runs_jobs and not own_server else {}
+    full_env = {**(os.environ if env is None else env), **server, **steps}
     return subprocess.run(
         [sys.executable, *start, *argv],
         capture_output=True,
@@ -112,9 +145,15 @@ def run_snakemake(
 
 
 def snakemake(
-    workdir: Path, configfiles: Path | list[Path], *args: str, check: bool = True, repo: Path = REPO
+    workdir: Path,
+    configfiles: Path | list[Path],
+    *args: str,
+    check: bool = True,
+    repo: Path = REPO,
+    own_server: bool = False,
 ) -> subprocess.CompletedProcess:
-    proc = run_snakemake([*snakemake_args(workdir, configfiles, repo), *args], workdir, repo)
+    argv = [*snakemake_args(workdir, configfiles, repo), *args]
+    proc = run_snakemake(argv, workdir, repo, own_server=own_server)
     if check and proc.returncode != 0:
         raise AssertionError(
             f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
@@ -145,10 +184,11 @@ def train_jobs(output: str) -> dict[str, int]:
     return counts
 
 
-def finished_workflow(workdir: Path, config: str | Path) -> tuple[Path, Path]:
-    """Run a shipped config to completion in ``workdir`` (an end-to-end suite's fixture)."""
+def finished_workflow(workdir: Path, config: str | Path, own_server: bool = False) -> tuple[Path, Path]:
+    """Run a shipped config to completion in ``workdir`` (an end-to-end suite's fixture); ``own_server``: with
+    the fork server of its own that a user's run starts (:func:`run_snakemake`)."""
     cfg = write_config(config, workdir)
-    snakemake(workdir, cfg)
+    snakemake(workdir, cfg, own_server=own_server)
     return workdir, cfg
 
 
