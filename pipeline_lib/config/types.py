@@ -441,8 +441,8 @@ class RunSpec:
     def identity(self) -> dict[str, Any]:
         """What defines the run's numbers: :meth:`to_dict` without the execution fields (Snakemake's params,
         run.json's spec and config hash, the checkpoint's key)."""
-        out = self.to_dict()
-        out["train"] = {k: v for k, v in out["train"].items() if k not in self.train.execution()}
+        out, execution = self.to_dict(), self.train.execution()
+        out["train"] = {k: v for k, v in out["train"].items() if k not in execution}
         return out
 
     def execution(self) -> dict[str, Any]:

@@ -66,11 +66,11 @@ SNAKEMAKE_PRELOAD = (
     "snakemake.cli", "snakemake.api", "snakemake.report", "snakemake_logger_plugin_rich.handler",
     "smart_open", "jsonschema", "pipeline_lib.config.load", "pipeline_lib.config.effective",
     "pipeline_lib.plan", "pipeline_lib.data.sources", "pipeline_lib.data_identity", "pipeline_lib.tasks.load",
-    "pipeline_lib.progress", "pipeline_lib.results_lock",
+    "pipeline_lib.progress", "pipeline_lib.results_lock", "scipy.spatial",
 )  # fmt: skip
 """What the tests' snakemake server imports once: Snakemake (pandas, SQLAlchemy ...) and what a Snakefile run
 loads after it (its logger and report modules, smart_open, jsonschema: ~0.33 s a run), the config, data and
-planning code (not torch: a dry run never imports it)."""
+planning code and the Dirichlet covers' scipy.spatial (~0.2 s; not torch: a dry run never imports it)."""
 NO_SERVER = "MIXPIPE_TEST_FORK"
 """Set to 0 to start every snakemake of the tests as its own interpreter."""
 
