@@ -81,7 +81,8 @@ def _server_env() -> dict[str, str]:
     pytest-xdist worker; it dies with the worker), or {} where it is off or unavailable."""
     if os.environ.get(NO_SERVER) == "0" or not sys.platform.startswith("linux"):
         return {}
-    log = Path(tempfile.mkdtemp(prefix="mixpipe-test-server-")) / "server.log"
+    log = Path(tempfile.gettempdir()) / f"mixpipe-test-server-{os.getpid()}.log"
+    atexit.register(log.unlink, missing_ok=True)
     handle = fork_server.start_server(
         log,
         preload=SNAKEMAKE_PRELOAD,
