@@ -110,7 +110,7 @@ def _huber(r: np.ndarray, delta: float) -> tuple[float, np.ndarray]:
     """Summed Huber loss of residuals ``r`` and its derivative with respect to ``r``."""
     a = np.abs(r)
     q = np.minimum(a, delta)  # never squares a large residual (no overflow from wild starts)
-    return float((0.5 * q**2 + delta * (a - q)).sum()), np.clip(r, -delta, delta)
+    return float(np.add.reduce(0.5 * q**2 + delta * (a - q))), np.minimum(np.maximum(r, -delta), delta)
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -102,10 +102,7 @@ def dirichlet_swarm(
         epochs = np.ceil(1000 * np.floor(p * proxy_tokens) / tokens) / 1000
         if np.all(epochs <= s.repetitions):
             draws.append(p)
-    unique: list[np.ndarray] = []
-    for p in draws:
-        if not any(np.allclose(p, q, atol=1e-5) for q in unique):
-            unique.append(p)
+    unique = _distinct(draws)
     if len(unique) < size:
         raise ValueError(
             f"the swarm needs {size} distinct mixtures but only {len(unique)} passed the bounds "
@@ -113,7 +110,20 @@ def dirichlet_swarm(
             "(swarm_repetitions) or lower the swarm size"
         )
     pick = np.sort(rng.choice(len(unique), size=size, replace=False))
-    return np.array([unique[k] for k in pick])
+    return unique[pick]
+
+
+def _distinct(draws: list[np.ndarray]) -> np.ndarray:
+    """The draws in order, less each that is ``np.allclose(p, q, atol=1e-5)`` to one kept before it: the same
+    test against all kept rows at once (a swarm keeps thousands; pair by pair it was most of its draw)."""
+    kept = np.empty((len(draws), draws[0].size if draws else 0))
+    n = 0
+    for p in draws:
+        seen = kept[:n]
+        if not np.any(np.all(np.abs(p - seen) <= 1e-5 + 1e-5 * np.abs(seen), axis=1)):
+            kept[n] = p
+            n += 1
+    return kept[:n]
 
 
 @dataclass(frozen=True)
