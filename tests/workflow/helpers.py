@@ -81,16 +81,22 @@ def _server_env() -> dict[str, str]:
     pytest-xdist worker; it dies with the worker), or {} where it is off or unavailable."""
     if os.environ.get(NO_SERVER) == "0" or not sys.platform.startswith("linux"):
         return {}
-    log = Path(tempfile.gettempdir()) / f"mixpipe-test-server-{os.getpid()}.log"
-    atexit.register(log.unlink, missing_ok=True)
-    handle = fork_server.start_server(
-        log,
+    handle = _worker_server(
+        Path(tempfile.gettempdir()) / f"mixpipe-test-server-{os.getpid()}.log",
         preload=SNAKEMAKE_PRELOAD,
         any_cwd=True,  # each test's folder: nothing importable lives there
         modules=("snakemake",),
     )
-    atexit.register(fork_server.stop_server, handle)
     return {launcher.ENV: handle.address, **{var: "1" for var in launcher.THREAD_VARS}}
+
+
+def _worker_server(log: Path, **start: Any) -> fork_server.ServerHandle:
+    """A fork server of this pytest-xdist worker (``start_server(log, **start)``), stopped and its log removed
+    when the worker exits (it dies with the worker in any case)."""
+    handle = fork_server.start_server(log, **start)
+    atexit.register(log.unlink, missing_ok=True)
+    atexit.register(fork_server.stop_server, handle)  # first: atexit runs last in, first out
+    return handle
 
 
 STEP_SERVER_LOG = Path(tempfile.gettempdir()) / f"mixpipe-test-steps-{os.getpid()}.log"
@@ -103,9 +109,7 @@ def _step_server_env() -> dict[str, str]:
     preload, started on first use): every workflow a test runs forks its steps from it instead of starting a
     server of its own (~4 CPU-s of imports each, which its first jobs wait for)."""
     pythonpath = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))  # as shell.prefix
-    handle = fork_server.start_server(STEP_SERVER_LOG, pythonpath=pythonpath, any_cwd=True)  # any test folder
-    atexit.register(STEP_SERVER_LOG.unlink, missing_ok=True)
-    atexit.register(fork_server.stop_server, handle)
+    handle = _worker_server(STEP_SERVER_LOG, pythonpath=pythonpath, any_cwd=True)  # any test's folder
     return {launcher.SHARED_ENV: handle.address}
 
 
