@@ -4,11 +4,11 @@
     python bench/data_parallel.py --model pythia-160m --vocab 50277 --batch 64 --ranks 8 --device cuda
 
 Each repeat trains the same spec (random tokens, stratified, ``--steps`` steps, one evaluation at the
-start and one at the end) through ``python -m pipeline_lib.train.run`` with ``--ranks 1`` and then
-``--ranks N`` (the order alternates between repeats). Reported: median training time and tokens/s of each
-(from run.json, rank 0's timers; process start-up excluded), the speed-up of N ranks and its scaling
-efficiency (speed-up / N), and the largest test-loss difference between the two (they train the same
-batches).
+start and one at the end) in one process (``python -m pipeline_lib.train.run``) and over N ranks
+(``python -m pipeline_lib.train.ranks --ranks N``), the order alternating between repeats. Reported: median
+training time and tokens/s of each (from run.json, rank 0's timers; process start-up excluded), the
+speed-up of N ranks and its scaling efficiency (speed-up / N), and the largest test-loss difference between
+the two (they train the same batches).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from common import fake_groups
 from pipeline_lib.config import RunSpec, TrainConfig
 from pipeline_lib.model import ModelConfig
 from pipeline_lib.records import RUN_FILE, RunRecord
+from pipeline_lib.train.ranks import entry_point
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -40,7 +41,7 @@ def write_groups(root: Path, vocab: int, context: int, tokens: int) -> None:
 
 def train(spec: RunSpec, data: Path, out: Path, ranks: int, threads: int) -> RunRecord:
     command = [
-        sys.executable, "-m", "pipeline_lib.train.run", "--spec", json.dumps(spec.to_dict()),
+        sys.executable, "-m", entry_point(ranks), "--spec", json.dumps(spec.to_dict()),
         "--data-dir", str(data), "--out-dir", str(out), "--threads", str(threads), "--ranks", str(ranks),
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(REPO)}

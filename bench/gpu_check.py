@@ -273,10 +273,12 @@ def section_runs(args: argparse.Namespace, ctx: dict) -> dict:
 
 
 def section_data_parallel(args: argparse.Namespace, ctx: dict) -> dict:
-    """The stratified run over two ranks, through the launcher of ``train.run``, against one process: the
-    runs section's first stratified run (the same spec), or, where that section failed, a run of its own."""
+    """The stratified run over two ranks, started by ``train.ranks`` as the workflow starts it, against one
+    process: the runs section's first stratified run (the same spec), or, where that section failed, a run of
+    its own."""
     from pipeline_lib.config import RunSpec
     from pipeline_lib.records import RUN_FILE, RunRecord
+    from pipeline_lib.train.ranks import entry_point
 
     if "data_dir" not in ctx:
         raise RuntimeError("no prepared data (the data section failed)")
@@ -292,7 +294,7 @@ def section_data_parallel(args: argparse.Namespace, ctx: dict) -> dict:
     for ranks in (2,) if reused else (1, 2):
         out_dir = Path(ctx["workdir"]) / f"ranks{ranks}"
         command = [
-            sys.executable, "-m", f"pipeline_lib.train.{'ranks' if ranks > 1 else 'run'}",
+            sys.executable, "-m", entry_point(ranks),
             "--spec", json.dumps(spec.to_dict()), "--data-dir", str(ctx["data_dir"]),
             "--out-dir", str(out_dir), "--ranks", str(ranks),
         ]  # fmt: skip

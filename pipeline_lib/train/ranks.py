@@ -6,7 +6,8 @@ takes N GPU slots (``--gpu-slots``), starts N ranks of ``python -m pipeline_lib.
 ``torch.distributed.run`` on this node, waits for them and exits with their status; rank 0 writes the files
 (``pipeline_lib/parallel.py``). Killing it kills torchrun, and torchrun's death the ranks. It imports neither
 torch nor the trainer (the standard library, the logging set-up and the GPU slots only): a job's launcher no
-longer loads them to start a subprocess (``train.run --ranks N`` still works, at that cost).
+longer loads them to start a subprocess. It is the one way to start a data-parallel run: ``train.run`` is a
+rank (``--ranks N`` there checks that torchrun started N of them).
 """
 
 from __future__ import annotations
@@ -20,6 +21,11 @@ from collections.abc import Sequence
 from pipeline_lib.lifetime import die_with_parent
 from pipeline_lib.logs import setup_logging
 from pipeline_lib.train import gpu_slot
+
+
+def entry_point(n: int) -> str:
+    """The module that starts a run of ``n`` ranks: this launcher for 2 or more, else the training step."""
+    return "pipeline_lib.train.ranks" if n > 1 else "pipeline_lib.train.run"
 
 
 def launch(n: int, gpu_slots: int, argv: Sequence[str]) -> int:

@@ -9,10 +9,10 @@ Writes ``curve.csv`` (per-group validation loss over steps), ``mixture.csv`` (p 
 ``state.pt`` (model, optimizer, sampler), and last ``run.json`` (spec, config hash, per-group test loss and
 perplexity, compute): a run.json means the job finished.
 
-``--ranks N`` trains the run data-parallel over N processes (``resources.gpus_per_run`` > 1): the workflow
-starts such a job as ``python -m pipeline_lib.train.ranks --ranks N ...`` (:mod:`pipeline_lib.train.ranks`:
-N GPU slots, N ranks of this module under ``torch.distributed.run``, without importing torch itself); given
-here, ``--ranks N`` launches the same way. Rank 0 writes the files (``pipeline_lib/parallel.py``).
+A run trained data-parallel over N processes (``resources.gpus_per_run`` > 1) starts as ``python -m
+pipeline_lib.train.ranks --ranks N ...`` (:mod:`pipeline_lib.train.ranks`: N GPU slots, N ranks of this
+module under ``torch.distributed.run``); here ``--ranks N`` says this process is one of them. Rank 0 writes
+the files (``pipeline_lib/parallel.py``).
 """
 
 from __future__ import annotations
@@ -48,7 +48,6 @@ from pipeline_lib.train.allocator import keep_freed_memory
 from pipeline_lib.train.checkpoint import NAME as CHECKPOINT
 from pipeline_lib.train.checkpoint import Checkpointer
 from pipeline_lib.train.evaluations import TEST, VALIDATION, SplitBPB, TaskSuiteBPB, scored
-from pipeline_lib.train.ranks import launch
 from pipeline_lib.train.tracking import make_tracker
 from pipeline_lib.train.trainer import DivergenceError, Trainer
 
@@ -238,7 +237,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=int(os.environ.get(gpu_slot.SLOTS_ENV) or 0),
         help=f"take a free GPU among N and pin to it (default: ${gpu_slot.SLOTS_ENV}, 0 = off)",
     )
-    ap.add_argument("--ranks", type=int, default=1, help="data-parallel processes (GPUs) for this run")
+    ap.add_argument("--ranks", type=int, default=1, help="the run's ranks (train.ranks starts them)")
     ap.add_argument(
         "--execution",
         default=None,
@@ -246,9 +245,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     args = ap.parse_args(argv)
     ranks = parallel.from_env()
-    if args.ranks > 1 and not ranks.parallel:  # the launcher: start the ranks and wait for them
-        setup_logging()
-        sys.exit(launch(args.ranks, args.gpu_slots, sys.argv[1:] if argv is None else argv))
+    if args.ranks > 1 and not ranks.parallel:
+        ap.error(f"--ranks {args.ranks}: start a data-parallel run with python -m pipeline_lib.train.ranks")
     if ranks.world != args.ranks:
         ap.error(f"--ranks {args.ranks} but this process is one of {ranks.world} ranks")
     setup_logging(logging.INFO if ranks.is_main else logging.WARNING)

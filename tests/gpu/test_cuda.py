@@ -203,6 +203,7 @@ def test_a_killed_gpu_run_resumes_from_its_checkpoint(tmp_path):
 @pytest.mark.parametrize("method", ["aioli", "doge_proxy"])
 def test_two_ranks_over_nccl_train_as_one_gpu(tmp_path, method):
     """``--ranks 2`` on two GPUs (NCCL, DDP) against one process on one GPU, within bf16 noise."""
+    from pipeline_lib.train.ranks import entry_point
     from tests.unit.test_data_parallel import PARALLEL_CASES
 
     data = tmp_path / "data"
@@ -214,7 +215,7 @@ def test_two_ranks_over_nccl_train_as_one_gpu(tmp_path, method):
     for ranks in (1, 2):
         out = tmp_path / f"ranks{ranks}"
         command = [
-            sys.executable, "-m", "pipeline_lib.train.run", "--spec", json.dumps(spec.to_dict()),
+            sys.executable, "-m", entry_point(ranks), "--spec", json.dumps(spec.to_dict()),
             "--data-dir", str(data), "--out-dir", str(out), "--ranks", str(ranks),
         ]  # fmt: skip
         env = {**os.environ, "PYTHONPATH": str(REPO)}

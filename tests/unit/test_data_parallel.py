@@ -155,3 +155,6 @@ def test_the_data_parallel_launcher_starts_without_torch_and_needs_two_ranks():
     one = [sys.executable, "-m", "pipeline_lib.train.ranks", "--ranks", "1", "--spec", "{}"]
     proc = subprocess.run(one, capture_output=True, text=True, env=env, cwd=REPO)
     assert proc.returncode == 2 and "a data-parallel run has 2 or more" in proc.stderr
+    rank = [sys.executable, "-m", "pipeline_lib.train.run", "--ranks", "2", "--spec", "{}", "--data-dir", "d"]
+    proc = subprocess.run([*rank, "--out-dir", "o"], capture_output=True, text=True, env=env, cwd=REPO)
+    assert proc.returncode == 2 and "data-parallel run with python -m pipeline_lib.train.ranks" in proc.stderr
