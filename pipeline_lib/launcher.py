@@ -48,9 +48,6 @@ HEADER = struct.Struct("!Q")
 """A request's length, before its JSON (the server reads it with the standard streams' descriptors)."""
 
 
-# -- the launcher (a job's process) -------------------------------------------------------------------------
-
-
 def _server_address(env: dict[str, str], module: str) -> str | None:
     """The server's socket, if one serves ``module`` on this host with this job's thread settings."""
     raw = env.get(ENV)

@@ -75,11 +75,16 @@ NO_SERVER = "MIXPIPE_TEST_FORK"
 """Set to 0 to start every snakemake of the tests as its own interpreter."""
 
 
+def _servers_on() -> bool:
+    """Whether the tests start their fork servers (Linux, unless :data:`NO_SERVER` is 0)."""
+    return os.environ.get(NO_SERVER) != "0" and sys.platform.startswith("linux")
+
+
 @functools.cache
 def _server_env() -> dict[str, str]:
     """Variables that point a launcher at this test process's snakemake server (started on first use, one per
     pytest-xdist worker; it dies with the worker), or {} where it is off or unavailable."""
-    if os.environ.get(NO_SERVER) == "0" or not sys.platform.startswith("linux"):
+    if not _servers_on():
         return {}
     handle = _worker_server(
         Path(tempfile.gettempdir()) / f"mixpipe-test-server-{os.getpid()}.log",
@@ -115,7 +120,7 @@ def _step_server_env() -> dict[str, str]:
 
 def step_forks() -> list[str] | None:
     """The modules the worker's step server has forked so far, in order; None where tests start no servers."""
-    if not _server_env():
+    if not _servers_on():
         return None
     text = STEP_SERVER_LOG.read_text() if STEP_SERVER_LOG.exists() else ""
     return re.findall(r"^forked (\S+) ", text, flags=re.M)
