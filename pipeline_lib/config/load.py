@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from pipeline_lib.config.design import DESIGN, DesignConfig
-from pipeline_lib.config.methods import MethodConfig, StaticConfig, parameter_problems
+from pipeline_lib.config.methods import MethodConfig, OlmixConfig, StaticConfig, parameter_problems
 from pipeline_lib.config.names import name_problems
 from pipeline_lib.config.ranges import field_range
 from pipeline_lib.config.registry import GRID, METHODS, SWARM, baselines, build_method_config
@@ -426,7 +426,7 @@ def _load_reuse(config: Mapping[str, Any], project: Project) -> tuple[Project, P
         tasks = cfg.tasks or tuple(dict.fromkeys(parents.get(d, d) for g in reuse.stages for d in g))
         cfg = dataclasses.replace(cfg, tasks=tasks)
         found = [*cfg.setting_problems(len(s.groups), s.train), *_natural_problems(cfg, s.groups)]
-        problems += [f"methods.olmix: {p} (reuse {t})" for p in found]
+        problems += [f"methods.olmix: {p} (reuse {t})" for p in found] + _reuse_units(cfg)
         views[s.key] = dataclasses.replace(s, methods={"olmix": cfg})
     problems += _check_partial(reuse) + repeated_seeds("reuse.seeds", reuse.seeds)
     return dataclasses.replace(project, settings=views, reuse=reuse), list(dict.fromkeys(problems))
@@ -458,6 +458,21 @@ def _load_tasks(raw: Mapping[str, Any] | None, project: Project) -> tuple[Projec
                     f"downstream task set; setting {key}); add one, e.g. tasks: {{set: shipped}}"
                 )
     return dataclasses.replace(project, tasks=tasks), list(dict.fromkeys(problems))
+
+
+_REUSE_UNITS = {"regressor": "log_linear", "proposer": "exact", "sampling": "olmix"}
+
+
+def _reuse_units(cfg: OlmixConfig) -> Problems:
+    """The reuse runs the paper's units: Olmix's draw over a stage's collapsed columns, the log-linear law
+    (PartialMixtureReuse ranks domains by its interactions) and the exact solve under the virtual domain's
+    cap."""
+    return [
+        f"methods.olmix.{key}: the mixture reuse (reuse:) runs {need}, got '{getattr(cfg, key)}'; leave "
+        f"{key} at {need} in a reuse config"
+        for key, need in _REUSE_UNITS.items()
+        if getattr(cfg, key) != need
+    ]
 
 
 def _check_partial(reuse: ReuseConfig) -> Problems:

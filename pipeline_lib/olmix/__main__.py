@@ -34,13 +34,13 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline_lib.config.methods import OlmixConfig
+from pipeline_lib.config.methods import OBJECTIVES, OlmixConfig
 from pipeline_lib.io import read_json, write_json
 from pipeline_lib.lmo import FitSettings, SwarmSettings
 from pipeline_lib.lmo.swarm import draw_swarm
 from pipeline_lib.logs import setup_logging
 from pipeline_lib.olmix.propose import SolveSettings, Targets, Units, propose, write_outputs
-from pipeline_lib.olmix.swarmio import Priors, Swarm
+from pipeline_lib.olmix.swarmio import Priors, Swarm, run_scores
 from pipeline_lib.records import OlmixFit, ReuseFit, RunRecord, Spent, SwarmFile
 
 log = logging.getLogger("pipeline_lib.olmix")
@@ -109,18 +109,10 @@ def swarm_from_runs(paths: Sequence[str], metric: str | Sequence[str]) -> tuple[
     """The swarm's table from run.json files: final mixtures and, per task, ``metric`` (``task_bpb``,
     ``val_loss``, ``downstream_bpb``; several: their columns side by side, names kept apart), and what the
     runs cost (runs, tokens, FLOPs)."""
-    metrics = [metric] if isinstance(metric, str) else list(metric)
     records = [RunRecord.read(p) for p in paths]
     domains = records[0].groups
-    columns = [(m, t) for m in metrics for t in records[0].metric(m)]
-    tasks = tuple(t for _, t in columns)
-    if len(set(tasks)) != len(tasks):
-        clash = sorted({t for t in tasks if tasks.count(t) > 1})
-        raise ValueError(
-            f"metrics {metrics} share the column name(s) {clash}: rename the downstream task or the group"
-        )
+    tasks, Y = run_scores(records, [metric] if isinstance(metric, str) else metric)
     P = np.array([r.mixture(domains) for r in records])
-    Y = np.array([[r.metric(m)[t] for m, t in columns] for r in records])
     runs = tuple(f"{Path(p).parent.parent.name}/{Path(p).parent.name}" for p in paths)  # seed<n>/run<k>
     return Swarm(runs, domains, P, tasks, Y), Spent.of(records)
 
@@ -188,13 +180,14 @@ def cmd_reuse_fit(args: argparse.Namespace) -> None:
     from pipeline_lib.olmix.sequence import fit_step
 
     s = _settings(json.loads(args.config), args.seed, args.target_tokens)
-    fit_s, solve_s = s.fit, s.solve
+    metrics = OBJECTIVES[olmix_config(json.loads(args.config)).objective]
     previous = ReuseFit.read(args.previous) if args.previous else None
     out_dir = Path(args.out).with_suffix("")
     fit = fit_step(
         ReuseConfig.from_dict(json.loads(args.experiment)), args.stage, args.strategy,
         Priors.read(args.priors), read_json(args.plan) if args.plan else None, previous,
-        Path(args.previous).with_suffix("") if args.previous else None, args.runs, fit_s, solve_s, out_dir,
+        Path(args.previous).with_suffix("") if args.previous else None, args.runs, s.fit, s.solve, out_dir,
+        s.targets, metrics,
     )  # fmt: skip
     dataclasses.replace(fit, seed=args.seed).write(args.out)
     mix = {g: round(p, 3) for g, p in fit.mixture.items()}

@@ -15,12 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline_lib.config.methods import OBJECTIVES
 from pipeline_lib.config.reuse import SHARED, STRATEGIES, ReuseConfig
 from pipeline_lib.lmo import FitSettings, SwarmSettings, dirichlet_swarm
 from pipeline_lib.lmo.swarm import swarm_size
-from pipeline_lib.olmix.propose import SolveSettings, propose, write_outputs
+from pipeline_lib.olmix.propose import SolveSettings, Targets, propose, write_outputs
 from pipeline_lib.olmix.reuse import VIRTUAL, ReusePlan, choose_partial, map_runs, plan_stage, restrict_law
-from pipeline_lib.olmix.swarmio import Priors, Swarm
+from pipeline_lib.olmix.swarmio import Priors, Swarm, run_scores
 from pipeline_lib.records import ReuseFit, RunRecord, Spent
 
 log = logging.getLogger(__name__)
@@ -108,14 +109,20 @@ def _collapse(plan: ReusePlan, q: np.ndarray) -> np.ndarray:
 
 
 def link_swarm(
-    plan: ReusePlan, stage: int, runs: Sequence[str], previous_dir: str | Path | None, update
+    plan: ReusePlan,
+    stage: int,
+    runs: Sequence[str],
+    previous_dir: str | Path | None,
+    update,
+    metrics: Sequence[str] = OBJECTIVES["groups"],
 ) -> tuple[Swarm | None, Spent]:
-    """The swarm a link fits: its new runs over the plan's columns (their realised mixtures collapsed),
-    after (swarm reuse) the previous link's runs mapped onto the stage's domains; and the new runs' cost."""
+    """The swarm a link fits: its new runs over the plan's columns (their realised mixtures collapsed) and
+    their ``metrics``' columns, after (swarm reuse) the previous link's runs mapped onto the stage's domains;
+    and the new runs' cost."""
     records = [RunRecord.read(p) for p in runs]
-    tasks = tuple(records[0].task_scores("val")) if records else ()
+    tasks, scores = run_scores(records, metrics)
     P = [_collapse(plan, np.array(r.mixture(plan.domains))) for r in records]
-    Y = [[r.task_scores("val")[t] for t in tasks] for r in records]
+    Y = list(scores)
     names = [f"stage{stage}/{Path(p).parent.name}" for p in runs]
     if plan.mapped_runs and previous_dir is not None:
         old = Swarm.read(Path(previous_dir) / "ratios.csv", Path(previous_dir) / "metrics.csv")
@@ -143,9 +150,12 @@ def fit_step(
     fit: FitSettings,
     solve: SolveSettings,
     out_dir: str | Path,
+    targets: Targets | None = None,
+    metrics: Sequence[str] = OBJECTIVES["groups"],
 ) -> ReuseFit:
     """fit.json: the link's mixture over the stage's domains, what it cost (this stage and cumulative), and
-    the law over the domains the next link's PartialMixtureReuse reads."""
+    the law over the domains the next link's PartialMixtureReuse reads. The laws fit the proxies' ``metrics``
+    (methods.olmix.objective's), as ``targets`` (families, drops, weights) shape them."""
     domains = reuse.stages[stage]
     natural = priors.select(domains).natural
     link = ReuseFit(
@@ -158,20 +168,21 @@ def fit_step(
     cumulative = previous.extra_runs if previous is not None else NO_PROXIES
     plan = ReusePlan.from_dict(plan_file["plan"])
     update = reuse.updates[stage - 1] if stage else None
-    swarm, cost = link_swarm(plan, stage, runs, previous_dir, update)
+    swarm, cost = link_swarm(plan, stage, runs, previous_dir, update, metrics)
     details = {"plan": plan.to_dict(), "partial": plan_file.get("partial", {})}
     link = dataclasses.replace(link, extra_runs=cumulative + cost, stage_runs=cost)
     if swarm is None:  # a removal: drop the domain, keep the others' ratios
         details["domain_law"] = restrict_law(previous.domain_law, domains)
         return dataclasses.replace(link, proportions=tuple(plan.expand([1.0]).tolist()), details=details)
-    result = propose(swarm, column_priors(plan, priors.select(domains)), fit, solve)
+    cols = column_priors(plan, priors.select(domains))
+    result = propose(swarm, cols, fit, solve, targets=targets or Targets())
     out_dir = Path(out_dir)
     swarm.write(out_dir / "ratios.csv", out_dir / "metrics.csv")
     write_outputs(result, swarm, out_dir, figures=False)
     t = plan.domain_t(np.asarray(result["law"]["t"]))
     details |= {
         "columns": list(plan.columns), "column_proportions": result["proportions"], "pool": len(swarm.runs),
-        "domain_law": {"tasks": list(swarm.tasks), "domains": list(domains), "t": t.tolist()},
+        "domain_law": {"tasks": result["tasks"], "domains": list(domains), "t": t.tolist()},
         "predicted_average": result["predicted_average"], "fit": result["fit"]["correlations"]["average"],
     }  # fmt: skip
     proportions = plan.expand(result["proportions"]).tolist()

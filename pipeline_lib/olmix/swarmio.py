@@ -12,11 +12,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from pipeline_lib.io import read_json, write_csv, write_json
+
+if TYPE_CHECKING:
+    from pipeline_lib.records import RunRecord
 
 ID_COLUMNS = ("run", "name", "index")
 ROW_SUM_ATOL = 0.01
@@ -120,6 +124,21 @@ class Swarm:
         P[off] = P[off] / P[off].sum(axis=1, keepdims=True)
         Y = np.ascontiguousarray(right.to_numpy(float))
         return cls(tuple(map(str, left.index)), tuple(domains), P, tuple(tasks), Y)
+
+
+def run_scores(records: Sequence[RunRecord], metrics: Sequence[str]) -> tuple[tuple[str, ...], np.ndarray]:
+    """The runs' scores, a row per run: each metric's tasks (``task_bpb``: the task groups,
+    ``downstream_bpb``: the downstream tasks, ...) side by side in ``metrics``' order; a task name two metrics
+    share is an error."""
+    columns = [(m, t) for m in metrics for t in records[0].metric(m)] if records else []
+    tasks = tuple(t for _, t in columns)
+    if len(set(tasks)) != len(tasks):
+        clash = sorted({t for t in tasks if tasks.count(t) > 1})
+        raise ValueError(
+            f"metrics {list(metrics)} share the column name(s) {clash}: rename the downstream task or the "
+            "group"
+        )
+    return tasks, np.array([[r.metric(m)[t] for m, t in columns] for r in records])
 
 
 def _with_run(frame: pd.DataFrame, path: str | Path) -> pd.DataFrame:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,8 @@ import yaml
 from pipeline_lib.config import ConfigError, load_project
 from pipeline_lib.config.reuse import ReuseConfig, Update
 from pipeline_lib.lmo import FitSettings, SwarmSettings
-from pipeline_lib.olmix.propose import SolveSettings
+from pipeline_lib.olmix.__main__ import main as olmix_main
+from pipeline_lib.olmix.propose import SolveSettings, Targets
 from pipeline_lib.olmix.reuse import VIRTUAL, choose_partial, map_runs, plan_stage
 from pipeline_lib.olmix.sequence import fit_step, plan_step
 from pipeline_lib.olmix.swarmio import Priors, Swarm
@@ -120,14 +122,30 @@ def test_a_frozen_domain_takes_the_virtual_columns_interactions():
     assert plan.domain_t(np.array([[1.0, 2.0]])).tolist() == [[1.0, 1.0, 2.0]]
 
 
-def _fake_runs(tmp: Path, plan_file: dict, stage: int, tasks, law_t: dict) -> list[str]:
-    """run.json files of a link's proxies: metrics from a known law over the stage's domains."""
+def _law(law_t: dict, q: dict) -> dict[str, float]:
+    """Each task's BPB under a known log-linear law at mixture ``q``."""
+    return {t: 1.0 + float(np.exp(sum(c.get(d, 0.0) * w for d, w in q.items()))) for t, c in law_t.items()}
+
+
+def _downstream(bpb: dict[str, float], split: str = "val") -> dict:
+    """run.json's ``downstream`` block: one split's scores of tasks with these BPBs."""
+    tasks = {
+        t: {"family": "qa", "bpb": v, "accuracy": None, "n_requests": 4, "n_truncated": 0, "n_split": 0}
+        for t, v in bpb.items()
+    }
+    return {split: {"task_set": "shipped", "tasks": tasks, "wall_time_s": 1.0}}
+
+
+def _fake_runs(tmp: Path, plan_file: dict, stage: int, tasks, law_t: dict, downstream_t=None) -> list[str]:
+    """run.json files of a link's proxies: metrics from a known law over the stage's domains (and, with
+    ``downstream_t``, downstream val scores from another)."""
     paths = []
     for k, q in enumerate(plan_file["mixtures"]):
         q = dict(zip(plan_file["groups"], q, strict=True))
-        bpb = {t: 1.0 + float(np.exp(sum(law_t[t].get(d, 0.0) * w for d, w in q.items()))) for t in tasks}
+        bpb = _law({t: law_t[t] for t in tasks}, q)
         path = tmp / f"stage{stage}" / "swarm" / f"run{k}" / "run.json"
         run = {"groups": list(q), "mixture": list(q.values()), "task_bpb": bpb, "tokens_trained": 100}
+        run |= {"downstream": _downstream(_law(downstream_t, q))} if downstream_t else {}
         paths.append(write_run(path, **run, test_loss=None, flops=10.0, tokens=100))
     return paths
 
@@ -172,6 +190,71 @@ def test_a_two_stage_link_plans_fits_and_expands(tmp_path):
     )
 
 
+def test_a_link_fits_the_metrics_of_its_objective(tmp_path):
+    """methods.olmix.objective reaches the reuse: the groups' BPB favour a, the downstream tasks' favour b,
+    and each fit proposes (and keeps the law of) what it was given; task families shape the law's rows."""
+    reuse = ReuseConfig.from_dict({"start": ["a", "b"], "updates": [{"kind": "add", "domains": ["c"]}]})
+    priors = Priors.from_tokens({"a": 4e6, "b": 4e6, "c": 2e6})
+    groups_t = {"ta": {"a": -2.0, "b": 0.5}, "tb": {"a": -1.0, "b": 0.2}}
+    tasks_t = {"d1": {"a": 0.5, "b": -2.0}, "d2": {"a": 0.2, "b": -1.5}}
+    fit, solve = FitSettings(n_random=2), SolveSettings(kl_weight=0.01, target_tokens=10**6)
+    plan = plan_step(reuse, 0, "shared", 0, priors, None, (9, 0), SwarmSettings(), 10**5)
+    runs = _fake_runs(tmp_path, plan, 0, ("ta", "tb"), groups_t, tasks_t)
+
+    def link(name: str, **how):
+        return fit_step(
+            reuse, 0, "shared", priors, plan, None, None, runs, fit, solve, tmp_path / name, **how
+        )
+
+    groups, tasks = link("groups"), link("tasks", metrics=["downstream_bpb"])
+    both = link("both", metrics=["task_bpb", "downstream_bpb"])
+    assert groups.mixture["a"] > 0.6 and tasks.mixture["b"] > 0.6
+    assert groups.domain_law["tasks"] == ["ta", "tb"] and tasks.domain_law["tasks"] == ["d1", "d2"]
+    assert both.domain_law["tasks"] == ["ta", "tb", "d1", "d2"]
+    family = link("family", metrics=["downstream_bpb"], targets=Targets(families={"qa": ["d1", "d2"]}))
+    assert family.domain_law["tasks"] == ["qa"] and np.array(family.domain_law["t"]).shape == (1, 2)
+    # the step's command reads the objective from methods.olmix
+    priors.write(tmp_path / "priors.json")
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    config = {"objective": "tasks", "n_random": 2, "kl_weight": 0.01}
+    experiment = {"start": ["a", "b"], "updates": [{"kind": "add", "domains": ["c"]}]}
+    olmix_main([
+        "reuse-fit", "--experiment", json.dumps(experiment), "--strategy", "shared", "--stage", "0",
+        "--priors", str(tmp_path / "priors.json"), "--config", json.dumps(config), "--plan",
+        str(tmp_path / "plan.json"), "--target-tokens", str(10**6), "--out", str(tmp_path / "cli.json"),
+        "--runs", *runs,
+    ])  # fmt: skip
+    cli = ReuseFit.read(tmp_path / "cli.json")
+    assert cli.domain_law["tasks"] == ["d1", "d2"] and cli.mixture == pytest.approx(tasks.mixture)
+
+
+def _proxies(cfg: dict) -> list:
+    """The reuse proxies' training jobs of a config."""
+    return [job for path, job in Planner(load_project(cfg)).train_jobs.items() if "/swarm/run" in path]
+
+
+def test_reuse_proxies_score_the_objective_and_the_reuse_runs_the_papers_units():
+    """objective: tasks gives every reuse proxy the task set's val variants (groups: none); a regressor,
+    proposer or sampling the reuse cannot run is a config error naming it."""
+    cfg = yaml.safe_load((REPO / "config" / "olmix-reuse.yaml").read_text()) | {"tasks": {"set": "shipped"}}
+    assert all(job.downstream is None for job in _proxies(cfg))
+    cfg["methods"]["olmix"] |= {"objective": "tasks"}
+    jobs = _proxies(cfg)
+    assert jobs and all(job.downstream is not None and job.downstream.split == "val" for job in jobs)
+    assert "--downstream" in jobs[0].args("R")
+    units = {"regressor": "lightgbm", "proposer": "search"}  # exact needs log_linear: a check of its own
+    for change, key in (
+        (units, "regressor"),
+        ({"proposer": "search"}, "proposer"),
+        ({"sampling": "regmix"}, "sampling"),
+    ):
+        bad = cfg | {"methods": {"olmix": cfg["methods"]["olmix"] | change}}
+        with pytest.raises(
+            ConfigError, match=rf"methods.olmix.{key}: the mixture reuse .* got '{change[key]}'"
+        ):
+            load_project(bad)
+
+
 def test_swarm_files_may_name_a_task_as_a_domain(tmp_path):
     """A task named as a domain (a group's own validation split) keeps both columns apart."""
     swarm = Swarm(
@@ -213,22 +296,19 @@ def test_the_reuse_targets_score_the_task_set_and_the_table_shows_it(tmp_path):
 
     paths = []
     for s, seed, task_bpb in (("natural", 0, 3.0), ("natural", 1, 3.2), ("full", 0, 2.9), ("full", 1, 3.0)):
-        task = {
-            "family": "qa",
-            "bpb": task_bpb,
-            "accuracy": None,
-            "n_requests": 4,
-            "n_truncated": 0,
-            "n_split": 0,
-        }
-        downstream = {"test": {"task_set": "shipped", "tasks": {"t": task}, "wall_time_s": 1.0}}
+        downstream = _downstream({"t": task_bpb}, "test")
         record = {"seed": seed, "test_task_bpb": {"a": 1.0, "b": 2.0}, "avg_test_ppl": 10.0}
         record["extra_runs"] = {"runs": 4, "tokens": 10, "flops": 8.0}
         paths.append(write_run(tmp_path / s / f"seed{seed}" / "run.json", downstream=downstream, **record))
-    rows = strategy_rows(target_frame(paths), ["natural", "full"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # full gains nothing on the groups: its kept % is NaN, not 0/0
+        rows = strategy_rows(target_frame(paths), ["natural", "full"])
     assert rows.loc["natural", "task bpb"] == pytest.approx(3.1) and rows.loc[
         "full", "task bpb"
     ] == pytest.approx(2.95)
+    assert rows.loc["full", "task gain %"] == pytest.approx((100 * 0.1 / 3.0 + 100 * 0.2 / 3.2) / 2)
+    assert rows.loc["full", "task kept %"] == pytest.approx(100) and np.isnan(rows.loc["full", "kept %"])
+    assert rows.loc["full", "gain %"] == 0
     cfg = yaml.safe_load((REPO / "config" / "olmix-reuse.yaml").read_text()) | {"tasks": {"set": "shipped"}}
     plan = Planner(load_project(cfg))
     targets = [job for path, job in plan.train_jobs.items() if "/targets/" in path]
