@@ -153,14 +153,17 @@ def _finished_times(log: RunLog, workdir: Path) -> dict[str, list[float]]:
 
 def eta_seconds(log: RunLog, workdir: Path, now: datetime) -> float | None:
     """Seconds left: the work left at the pace of the run so far (work done per elapsed second, which counts
-    the jobs run side by side). A job's work is the mean time of its rule's finished jobs (of all finished
-    jobs for a rule with none yet); a running job has done the time it has run, up to that mean. None before
-    a job has finished."""
+    the jobs run side by side). A job's work is the mean time of its rule's finished jobs; for a rule with
+    none yet, the mean of the finished jobs that do not train (a workflow's other steps, its tables and
+    figures, take seconds where a training job takes minutes), or of all finished jobs. A running job has
+    done the time it has run, up to that mean. None before a job has finished."""
     times = _finished_times(log, workdir)
     done = sum(sum(v) for v in times.values())
     if log.start is None or done <= 0:
         return None
-    overall = done / sum(len(v) for v in times.values())
+    others = [t for rule, v in times.items() if rule not in _training_rules(log) for t in v]
+    pool = others or [t for v in times.values() for t in v]
+    overall = sum(pool) / len(pool)
     mean = {rule: sum(v) / len(v) for rule, v in times.items()}
     left = 0.0
     for rule, count in log.counts.items():
@@ -173,6 +176,11 @@ def eta_seconds(log: RunLog, workdir: Path, now: datetime) -> float | None:
             done, left = done + ran, left - ran
     elapsed = max((now - log.start).total_seconds(), 0.0)
     return max(left, 0.0) * elapsed / done
+
+
+def _training_rules(log: RunLog) -> set[str]:
+    """The rules whose jobs train (a training job names its run directory, the ``job`` wildcard)."""
+    return {job.rule for job in log.jobs.values() if job.name is not None}
 
 
 def last_progress(path: Path) -> dict | None:

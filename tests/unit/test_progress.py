@@ -109,13 +109,14 @@ def test_the_log_is_read_into_counts_jobs_and_start(workdir):
 
 def test_the_line_has_jobs_elapsed_eta_and_each_running_jobs_step_and_loss(workdir):
     # Finished: 8 + 12 + 40 = 60 s of jobs. Running: aioli for 50 s (counted up to train's mean, 40 s) and
-    # doge for 10 s: 110 s of work done in 70 s. Left: 3 - 1 train jobs x 40 s and `all` at the mean of every
-    # finished job (60 / 3 = 20 s), less the 50 s run: 50 s of work at 110/70 per second -> 31.8 s.
+    # doge for 10 s: 110 s of work done in 70 s. Left: 3 - 1 train jobs x 40 s and `all` at the mean of the
+    # finished jobs that do not train (the packs: 20 / 2 = 10 s; of every job, 20 s), less the 50 s run: 40 s
+    # of work at 110/70 per second -> 25.5 s.
     log = progress.parse_log(LOG)
-    assert progress.eta_seconds(log, workdir, NOW) == pytest.approx(50 * 70 / 110)
+    assert progress.eta_seconds(log, workdir, NOW) == pytest.approx(40 * 70 / 110)
     line = progress.status_line(log, workdir, NOW)
     assert line == (
-        "progress: 3/6 jobs (50%), 1m10s elapsed, ETA 32s | as/runs/aioli/seed0 60/100 loss 5.123"
+        "progress: 3/6 jobs (50%), 1m10s elapsed, ETA 25s | as/runs/aioli/seed0 60/100 loss 5.123"
         " | as/runs/doge/seed0 starting"
     )
 
@@ -124,9 +125,24 @@ def test_without_benchmarks_the_logs_stamps_give_the_times(workdir):
     for tsv in (workdir / "results" / "benchmarks").rglob("*.tsv"):
         tsv.unlink()
     # pack: 10 s and 20 s, train: 40 s (10:00:20 -> 10:01:00): 70 s, and the running 40 + 10 s;
-    # left: 2 x 40 + 70 / 3 - 50
+    # left: 2 x 40 + the packs' mean (15 s) - 50
     log = progress.parse_log(LOG)
-    assert progress.eta_seconds(log, workdir, NOW) == pytest.approx((80 + 70 / 3 - 50) * 70 / 120)
+    assert progress.eta_seconds(log, workdir, NOW) == pytest.approx((80 + 15 - 50) * 70 / 120)
+
+
+def test_before_any_other_step_finishes_a_rule_without_times_takes_the_training_jobs_mean(tmp_path):
+    """One training job finished (30 s, the run's 30 s so far), two to start, then ``all``: 30 s each."""
+    stats = LOG.split("Select jobs")[0].replace("pack           2\n", "")
+    text = stats.replace("total          6", "total          4")
+    text += (
+        "[Sat Dec  5 10:00:00 2026]\nlocalrule train:\n    output: results/a/run.json\n    jobid: 1\n"
+        "    benchmark: results/benchmarks/a.tsv\n    wildcards: job=a\n"
+        "[Sat Dec  5 10:00:30 2026]\nFinished jobid: 1 (Rule: train)\n1 of 4 steps (25%) done\n"
+    )
+    _benchmark(tmp_path / "results" / "benchmarks" / "a.tsv", 30.0)
+    log = progress.parse_log(text)
+    assert progress._training_rules(log) == {"train"} and log.counts == {"train": 3, "all": 1, "total": 4}
+    assert progress.eta_seconds(log, tmp_path, datetime(2026, 12, 5, 10, 0, 30)) == pytest.approx(3 * 30)
 
 
 def test_no_eta_before_a_job_finishes_and_the_validation_mean_before_a_training_loss(tmp_path):
