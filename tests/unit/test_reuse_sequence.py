@@ -87,7 +87,7 @@ def test_reuse_jobs_carry_their_plan_tasks_and_test_split():
     assert "--task-split" not in proxy.args("R")
     target = plan.train_jobs["reuse/targets/partial_reuse/seed0"]
     assert target.fit == "reuse/stage4/partial_reuse/seed0/fit.json" and target.spec.train.test_eval
-    assert target.args("R").endswith("--task-split test")
+    assert "--task-split test" in target.args("R") and target.downstream.split == "test"
     assert plan.reuse_dir(0, "full_reuse", 2) == "reuse/stage0/shared/seed2"
     assert plan.reuse_previous(1, "swarm_reuse", 0) == "reuse/stage0/shared/seed0/fit.json"
     regex = re.compile(plan.job_regex())
@@ -236,12 +236,13 @@ def _proxies(cfg: dict) -> list:
 def test_reuse_proxies_score_the_objective_and_the_reuse_runs_the_papers_units():
     """objective: tasks gives every reuse proxy the task set's val variants (groups: none); a regressor,
     proposer or sampling the reuse cannot run is a config error naming it."""
-    cfg = yaml.safe_load((REPO / "config" / "olmix-reuse.yaml").read_text()) | {"tasks": {"set": "shipped"}}
-    assert all(job.downstream is None for job in _proxies(cfg))
-    cfg["methods"]["olmix"] |= {"objective": "tasks"}
+    cfg = yaml.safe_load((REPO / "config" / "olmix-reuse.yaml").read_text())
+    assert cfg["methods"]["olmix"]["objective"] == "tasks"  # the shipped experiment: the paper's
     jobs = _proxies(cfg)
     assert jobs and all(job.downstream is not None and job.downstream.split == "val" for job in jobs)
     assert "--downstream" in jobs[0].args("R")
+    cfg["methods"]["olmix"] |= {"objective": "groups"}
+    assert all(job.downstream is None for job in _proxies(cfg))
     units = {"regressor": "lightgbm", "proposer": "search"}  # exact needs log_linear: a check of its own
     for change, key in (
         (units, "regressor"),

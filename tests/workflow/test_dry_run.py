@@ -133,12 +133,13 @@ def test_every_final_run_exports_its_mixture(tmp_path):
 def test_reuse_config_dag(tmp_path):
     """config/olmix-reuse.yaml alone: 9 packed groups (6 + 3 views), per seed 177 new proxies (stage 0's 15
     shared; full 81, FullMixtureReuse 33, PartialMixtureReuse 42, swarm reuse 6) and 5 targets; a plan per
-    link but natural's (1 + 4 x 4), a fit per link (2 + 5 x 4); no Aioli tables."""
+    link but natural's (1 + 4 x 4), a fit per link (2 + 5 x 4), the downstream tasks' rows of val and test;
+    no Aioli tables."""
     cfg = write_config("config/olmix-reuse.yaml", tmp_path)
     counts = job_counts(snakemake(tmp_path, cfg, "-n").stdout)
     assert counts == {
         "all": 1, "pack": 9, "tokenizer": 1, "reuse_priors": 5, "reuse_plan": 3 * 17, "reuse_fit": 3 * 22,
-        "train": 3 * (177 + 5), "reuse_table": 1, "total": 680,
+        "train": 3 * (177 + 5), "reuse_table": 1, "task_rows": 2, "total": 682,
     }  # fmt: skip
 
 
