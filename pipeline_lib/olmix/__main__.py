@@ -276,11 +276,11 @@ def cmd_design(args: argparse.Namespace) -> None:
     from pipeline_lib.config.design import DesignConfig
     from pipeline_lib.olmix.design import SwarmStudy, analyse, scarce_check, trained_mixtures
 
-    swarm, _ = swarm_from_runs(args.runs, "task_bpb")
     study = SwarmStudy(
         args.setting, args.seed, olmix_config(json.loads(args.config)),
         DesignConfig.from_dict(json.loads(args.design)), args.target_tokens,
     )  # fmt: skip
+    swarm, _ = swarm_from_runs(args.runs, study.metrics)
     priors, out = Priors.read(args.priors), Path(args.out)
     scores, proposals = analyse(study, swarm, priors)
     out.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline_lib.config.design import DesignConfig
-from pipeline_lib.config.methods import OlmixConfig
+from pipeline_lib.config.methods import OBJECTIVES, OlmixConfig
 from pipeline_lib.config.units import ExactSettings
 from pipeline_lib.lmo import FitSettings, repetition_caps
 from pipeline_lib.lmo.tasklaw import correlations
@@ -47,6 +47,12 @@ class SwarmStudy:
     cfg: OlmixConfig
     design: DesignConfig
     target_tokens: int
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        """The run.json metrics its laws fit and its trained mixtures are judged on (those of
+        methods.olmix.objective: the groups' validation BPB, the downstream tasks' or both)."""
+        return OBJECTIVES[self.cfg.objective]
 
     def regressor(self, name: str, seed: int) -> Regressor:
         """An unfitted regressor with the config's settings (log_linear: its fit settings)."""
@@ -231,9 +237,9 @@ def trained_mixtures(study: SwarmStudy, swarm: Swarm, priors: Priors, proposals:
                 {"kind": "proposal", "regressor": regressor, "proposer": proposer, "subset": s, **row}
             )
             mixtures.append(p if p is not None else natural.tolist())
-    return SwarmFile(
-        swarm.domains, mixtures, {"rows": rows, "K": K, "setting": study.setting, "seed": study.seed}
-    )
+    details = {"rows": rows, "K": K, "setting": study.setting, "seed": study.seed}
+    details |= {"metrics": list(study.metrics)} if study.cfg.objective != "groups" else {}
+    return SwarmFile(swarm.domains, mixtures, details)
 
 
 def _proposal_row(

@@ -548,7 +548,9 @@ def _write_trained(trained: pd.DataFrame, out: Path) -> None:
 
 def read_trained(dirs: Sequence[str | Path], seeds: Sequence[int]) -> pd.DataFrame:
     """One row per trained mixture and training seed of each design directory: its label (trained.json)
-    and the task-average validation BPB its run reached (run.json's ``task_bpb``)."""
+    and the task-average validation BPB its run reached on the metrics its swarm was fitted on (trained.json's
+    ``metrics``; run.json's ``task_bpb`` when it names none)."""
+    from pipeline_lib.olmix.swarmio import run_scores
     from pipeline_lib.plan.paths import design_trained_run
     from pipeline_lib.records import RunRecord, SwarmFile
 
@@ -556,18 +558,19 @@ def read_trained(dirs: Sequence[str | Path], seeds: Sequence[int]) -> pd.DataFra
     for d in dirs:
         trained = SwarmFile.read(Path(d) / "trained.json")
         m, swarm_seed = len(trained.groups), int(trained.details["seed"])
+        metrics = trained.details.get("metrics", ["task_bpb"])
         for k, label in enumerate(trained.details.get("rows", [])):
             if label.get("missing"):
                 continue
             for t in seeds:
                 run = RunRecord.read(Path(d) / design_trained_run(k, t) / "run.json")
-                bpb = run.metric("task_bpb")
+                _, scores = run_scores([run], metrics)
                 predicted = label.get("observed", label.get("predicted", np.nan))
                 rows.append(
                     {
                         "m": m, "seed": swarm_seed, "row": k, "label": trained_label(label),
                         "subset": label.get("subset", np.nan), "K": label.get("K", np.nan),
-                        "train_seed": t, "predicted": predicted, "actual": float(np.mean(list(bpb.values()))),
+                        "train_seed": t, "predicted": predicted, "actual": float(np.mean(scores[0])),
                     }
                 )  # fmt: skip
     return pd.DataFrame(rows)

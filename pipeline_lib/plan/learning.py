@@ -130,6 +130,7 @@ class LearningRuns:
                 RunSpec(s.key, s.groups, SWARM_PROXY, {"index": k}, int(t), model, train),
                 fit=f"{where}/trained.json",
                 tasks=cfg.tasks or s.groups,
+                downstream=self.downstream_eval("val") if cfg.objective != "groups" else None,
             )
             for k in range(design.n_trained)
             for t in design.train_seeds

@@ -3,6 +3,7 @@ verdicts from intervals."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -26,6 +27,7 @@ from pipeline_lib.olmix.design_report import (
     k_star,
     kl_claim,
     linear_claim,
+    read_trained,
     spread,
     summarize,
     trained_claim,
@@ -265,6 +267,13 @@ def test_trained_mixtures_are_natural_the_best_run_then_each_pairs_proposals():
     none = trained_mixtures(s, swarm, PRIORS, proposals[proposals["regressor"] != "lightgbm"])
     assert none.details["rows"][4]["missing"] and np.allclose(none.mixtures[4], PRIORS.natural)
     assert trained_mixtures(study(), swarm, PRIORS, proposals).mixtures == []  # no pairs: nothing trained
+    # the metrics are named when they are not the groups' (read_trained judges the runs on them)
+    on_tasks = dataclasses.replace(s, cfg=dataclasses.replace(s.cfg, objective="both"))
+    assert "metrics" not in trained.details
+    assert trained_mixtures(on_tasks, swarm, PRIORS, proposals).details["metrics"] == [
+        "task_bpb",
+        "downstream_bpb",
+    ]
 
 
 def _trained_frame() -> pd.DataFrame:
@@ -297,3 +306,26 @@ def test_trained_table_and_claims_pair_runs_by_swarm_and_training_seed():
     assert nat["verdict"] == HOLDS and best["verdict"] == CONTRADICTED
     assert "12 paired runs" in nat["ours"] and "m=2:" in nat["ours"] and "m=3:" in nat["ours"]
     assert trained_claim(pd.DataFrame(), NATURAL)["verdict"] == "not run"
+
+
+def test_trained_mixtures_are_judged_on_the_metrics_their_swarm_was_fitted_on(tmp_path):
+    """objective: tasks: the study fits the downstream tasks' columns, trained.json names them, and a
+    trained run's actual is their mean (groups: its task_bpb's, no name written)."""
+    from pipeline_lib.plan.paths import design_trained_run
+    from pipeline_lib.records import SwarmFile
+    from tests.records import write_run
+
+    on_tasks = dataclasses.replace(study(), cfg=OlmixConfig(objective="tasks"))
+    assert on_tasks.metrics == ("downstream_bpb",) and study().metrics == ("task_bpb",)
+    downstream = {"family": "qa", "accuracy": None, "n_requests": 4, "n_truncated": 0, "n_split": 0}
+    scores = {"d1": downstream | {"bpb": 2.0}, "d2": downstream | {"bpb": 4.0}}
+    for name, details in (("groups", {}), ("tasks", {"metrics": list(on_tasks.metrics)})):
+        d = tmp_path / name
+        SwarmFile(DOMAINS, [[0.2, 0.3, 0.5]], {"rows": [{"kind": "natural"}], "seed": 0, **details}).write(
+            d / "trained.json"
+        )
+        run = {"task_bpb": {"a": 1.0, "b": 1.5}, "groups": list(DOMAINS), "test_loss": None}
+        run["downstream"] = {"val": {"task_set": "shipped", "tasks": scores, "wall_time_s": 1.0}}
+        write_run(d / design_trained_run(0, 1) / "run.json", **run)
+    frame = read_trained([tmp_path / "groups", tmp_path / "tasks"], [1])
+    assert frame["actual"].tolist() == [1.25, 3.0]

@@ -176,3 +176,14 @@ def test_design_trained_mixtures_are_proxies_at_the_swarms_scale():
     pattern = re.compile(plan.job_regex())
     assert all(pattern.fullmatch(p) for p in plan.train_jobs)
     assert not pattern.fullmatch("design/m7/seed0/trained.json") and not pattern.fullmatch("design/m7/seed0")
+    assert plan.train_jobs["design/m7/seed0/trained/row0/seed1"].downstream is None is proxy.downstream
+
+
+def test_design_proxies_score_the_objective():
+    """objective: tasks: the design's swarm and its trained mixtures score the tasks' val variants."""
+    cfg = yaml.safe_load((REPO / "config/olmix-design.yaml").read_text()) | {"tasks": {"set": "shipped"}}
+    cfg["methods"]["olmix"]["objective"] = "tasks"
+    jobs = Planner(load_project(cfg)).train_jobs
+    proxy, trained = jobs["m7/pilots/swarm/seed0/run0"], jobs["design/m7/seed0/trained/row3/seed2"]
+    assert trained.downstream is not None and trained.downstream == proxy.downstream
+    assert trained.downstream.split == "val" and "--downstream" in trained.args("R")
