@@ -42,7 +42,7 @@ study: install  ## the CPU study of the paper's claims (6 seeds; about 90 minute
 	$(SNAKEMAKE) --cores $(CORES) --configfile config.yaml config/study.yaml
 	@echo; cat results/study/report/claims.md; echo; cat results/study/report/table2.md
 
-reuse: install  ## Olmix's mixture reuse: 4 updates, 5 strategies, 3 seeds (about 52 minutes on 2 cores)
+reuse: install  ## Olmix's mixture reuse: 4 updates, 5 strategies, 3 seeds (about 41 minutes on 2 cores)
 	$(SNAKEMAKE) --cores $(CORES) --configfile config/olmix-reuse.yaml
 	@echo; cat results/olmix-reuse/reuse/report/reuse.md; echo; cat results/olmix-reuse/reuse/report/stages.md
 
