@@ -75,11 +75,13 @@ class Steps:
     solve: SolveSettings
     units: Units
     targets: Targets
+    metrics: tuple[str, ...]
+    """The proxies' run.json metrics the laws fit (methods.olmix.objective's)."""
 
 
 def _settings(cfg: dict, seed: int, target_tokens: int | None) -> Steps:
     """The method config (``methods.olmix``) as the swarm's, the fit's and the solve's settings, the
-    regressor and proposer, and the task hooks."""
+    regressor and proposer, the task hooks and the metrics its objective fits."""
     c = olmix_config(cfg)
     swarm = SwarmSettings(
         factor=c.swarm_factor, min_strength=c.min_strength, max_strength=c.max_strength,
@@ -87,7 +89,7 @@ def _settings(cfg: dict, seed: int, target_tokens: int | None) -> Steps:
     )  # fmt: skip
     fit = FitSettings(huber_delta=c.huber_delta, ridge=c.ridge, n_random=c.n_random, seed=seed)
     solve = SolveSettings(c.kl_weight, c.repetitions, target_tokens)
-    return Steps(swarm, fit, solve, units(c), targets(c))
+    return Steps(swarm, fit, solve, units(c), targets(c), OBJECTIVES[c.objective])
 
 
 def cmd_swarm(args: argparse.Namespace) -> None:
@@ -180,14 +182,13 @@ def cmd_reuse_fit(args: argparse.Namespace) -> None:
     from pipeline_lib.olmix.sequence import fit_step
 
     s = _settings(json.loads(args.config), args.seed, args.target_tokens)
-    metrics = OBJECTIVES[olmix_config(json.loads(args.config)).objective]
     previous = ReuseFit.read(args.previous) if args.previous else None
     out_dir = Path(args.out).with_suffix("")
     fit = fit_step(
         ReuseConfig.from_dict(json.loads(args.experiment)), args.stage, args.strategy,
         Priors.read(args.priors), read_json(args.plan) if args.plan else None, previous,
         Path(args.previous).with_suffix("") if args.previous else None, args.runs, s.fit, s.solve, out_dir,
-        s.targets, metrics,
+        s.targets, s.metrics,
     )  # fmt: skip
     dataclasses.replace(fit, seed=args.seed).write(args.out)
     mix = {g: round(p, 3) for g, p in fit.mixture.items()}
