@@ -161,7 +161,8 @@ def eta_seconds(log: RunLog, workdir: Path, now: datetime) -> float | None:
     done = sum(sum(v) for v in times.values())
     if log.start is None or done <= 0:
         return None
-    others = [t for rule, v in times.items() if rule not in _training_rules(log) for t in v]
+    training = _training_rules(log)
+    others = [t for rule, v in times.items() if rule not in training for t in v]
     pool = others or [t for v in times.values() for t in v]
     overall = sum(pool) / len(pool)
     mean = {rule: sum(v) / len(v) for rule, v in times.items()}

@@ -549,7 +549,8 @@ def _write_trained(trained: pd.DataFrame, out: Path) -> None:
 def read_trained(dirs: Sequence[str | Path], seeds: Sequence[int]) -> pd.DataFrame:
     """One row per trained mixture and training seed of each design directory: its label (trained.json)
     and the task-average validation BPB its run reached on the metrics its swarm was fitted on (trained.json's
-    ``metrics``; run.json's ``task_bpb`` when it names none)."""
+    ``metrics``; the groups' when it names none)."""
+    from pipeline_lib.config.methods import OBJECTIVES
     from pipeline_lib.olmix.swarmio import run_scores
     from pipeline_lib.plan.paths import design_trained_run
     from pipeline_lib.records import RunRecord, SwarmFile
@@ -558,7 +559,7 @@ def read_trained(dirs: Sequence[str | Path], seeds: Sequence[int]) -> pd.DataFra
     for d in dirs:
         trained = SwarmFile.read(Path(d) / "trained.json")
         m, swarm_seed = len(trained.groups), int(trained.details["seed"])
-        metrics = trained.details.get("metrics", ["task_bpb"])
+        metrics = trained.details.get("metrics", OBJECTIVES["groups"])
         for k, label in enumerate(trained.details.get("rows", [])):
             if label.get("missing"):
                 continue

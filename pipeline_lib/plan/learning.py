@@ -106,7 +106,7 @@ class LearningRuns:
     def _one_swarm(self, view: str, seed: int, sampling: str) -> list[TrainJob]:
         s, cfg = self.project.settings[view], self.swarm_config(view, sampling)
         model, train = s.model.with_preset(cfg.proxy_model), self.proxy_train(view, sampling)
-        downstream = self.downstream_eval("val") if cfg.objective != "groups" else None
+        downstream = self.proxy_downstream(cfg)
         return [
             TrainJob(
                 paths.pilot_dir(view, paths.swarm_kind(sampling), seed, f"run{k}"),
@@ -130,7 +130,7 @@ class LearningRuns:
                 RunSpec(s.key, s.groups, SWARM_PROXY, {"index": k}, int(t), model, train),
                 fit=f"{where}/trained.json",
                 tasks=cfg.tasks or s.groups,
-                downstream=self.downstream_eval("val") if cfg.objective != "groups" else None,
+                downstream=self.proxy_downstream(cfg),
             )
             for k in range(design.n_trained)
             for t in design.train_seeds

@@ -215,6 +215,11 @@ class Planner(LearningRuns, ReusePlanning):
         train = self.learning_train(view, self.swarm_size(view, sampling), cfg.proxy_steps_fraction)
         return dataclasses.replace(train, eval_every=train.steps)
 
+    def proxy_downstream(self, cfg: OlmixConfig) -> DownstreamEval | None:
+        """What a swarm proxy scores of the downstream tasks: their val variants when ``cfg``'s objective
+        fits them (tasks, both), none for the groups'."""
+        return self.downstream_eval("val") if cfg.objective != "groups" else None
+
     def target_tokens(self, view: str) -> int:
         """R: the final run's training tokens."""
         s = self.project.settings[view]

@@ -75,7 +75,7 @@ class ReusePlanning:
             key = r.stage_key(t)
             s, cfg = self.project.settings[key], self.swarm_config(key)
             model, train = s.model.with_preset(cfg.proxy_model), self.proxy_train(key)
-            downstream = self.downstream_eval("val") if cfg.objective != "groups" else None
+            downstream = self.proxy_downstream(cfg)
             for chain in r.chains(t):
                 base, new = self.reuse_dir(t, chain, seed), self.reuse_plan_counts(t, chain)[0]
                 jobs += [
