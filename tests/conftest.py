@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import os
 
-# Before numpy loads: BLAS threads fighting over 2 cores slow scipy's fits ~10x; no hub, ever.
+# Before numpy and torch load: one thread each. BLAS threads fighting over 2 cores slow scipy's fits ~10x, and
+# torch's two OpenMP threads spin-wait on each other while the other pytest-xdist worker holds a core (a tiny
+# model's killed-and-resumed runs: 2-5x slower beside a busy core). No hub, ever.
 for _var, _value in {
     "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
     "HF_HUB_OFFLINE": "1",
     "HF_DATASETS_OFFLINE": "1",
     "TOKENIZERS_PARALLELISM": "false",
