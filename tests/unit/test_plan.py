@@ -164,11 +164,12 @@ def test_design_trained_mixtures_are_proxies_at_the_swarms_scale():
     d = plan.project.design
     assert d.n_trained == 2 + 3 * 4 and d.train_k(7, 64) == 24  # 3(m + 1) on the grid (8, 24, 40)
     proxy = plan.train_jobs["m7/pilots/swarm/seed0/run0"]
+    tokenizer = {"tokenizer": "data/tokenizer.json"}  # the downstream tasks' byte counts
     for k in (0, d.n_trained - 1):
         for t in (1, 2):
             job = plan.train_jobs[f"design/m7/seed0/trained/row{k}/seed{t}"]
             assert job.spec.method == "olmix_proxy" and job.spec.method_params == {"index": k}
-            assert job.spec.seed == t and job.inputs() == {"fit": "design/m7/seed0/trained.json"}
+            assert job.spec.seed == t and job.inputs() == {"fit": "design/m7/seed0/trained.json", **tokenizer}
             assert job.spec.model == proxy.spec.model and job.spec.train == proxy.spec.train
             assert job.tasks == proxy.tasks
     trained = [p for p in plan.train_jobs if "/trained/" in p]
@@ -176,14 +177,19 @@ def test_design_trained_mixtures_are_proxies_at_the_swarms_scale():
     pattern = re.compile(plan.job_regex())
     assert all(pattern.fullmatch(p) for p in plan.train_jobs)
     assert not pattern.fullmatch("design/m7/seed0/trained.json") and not pattern.fullmatch("design/m7/seed0")
-    assert plan.train_jobs["design/m7/seed0/trained/row0/seed1"].downstream is None is proxy.downstream
 
 
-def test_design_proxies_score_the_objective():
-    """objective: tasks: the design's swarm and its trained mixtures score the tasks' val variants."""
-    cfg = yaml.safe_load((REPO / "config/olmix-design.yaml").read_text()) | {"tasks": {"set": "shipped"}}
-    cfg["methods"]["olmix"]["objective"] = "tasks"
+@pytest.mark.parametrize("objective", ["tasks", "groups"])
+def test_design_proxies_score_the_objective(objective):
+    """The shipped objective (tasks): the design's swarm and its trained mixtures score the tasks' val
+    variants; groups: neither scores a task."""
+    cfg = yaml.safe_load((REPO / "config/olmix-design.yaml").read_text())
+    assert cfg["methods"]["olmix"]["objective"] == "tasks" and cfg["tasks"]["set"] == "shipped"
+    cfg["methods"]["olmix"]["objective"] = objective
     jobs = Planner(load_project(cfg)).train_jobs
     proxy, trained = jobs["m7/pilots/swarm/seed0/run0"], jobs["design/m7/seed0/trained/row3/seed2"]
+    if objective == "groups":
+        assert trained.downstream is None is proxy.downstream and "--downstream" not in trained.args("R")
+        return
     assert trained.downstream is not None and trained.downstream == proxy.downstream
     assert trained.downstream.split == "val" and "--downstream" in trained.args("R")
