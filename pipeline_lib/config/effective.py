@@ -125,9 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     for path in args.configs:
         config = deep_merge(config, yaml.safe_load(Path(path).read_text()) or {})
     default = yaml.safe_load(Path(args.default).read_text())
-    print(
-        summary(config, default, " ".join(args.configs), limit=None) or "no setting differs from config.yaml"
-    )
+    print(summary(config, default, args.configs, limit=None) or "no setting differs from config.yaml")
 
 
 if __name__ == "__main__":

@@ -47,3 +47,15 @@ def test_the_summary_is_capped_with_the_command_for_every_line():
     lines = summary(tiny, DEFAULT, ["config/test/tiny.yaml"], limit=5).splitlines()
     assert len(lines) == 7 and lines[1] == "  data.source.max_docs_per_group: 60  (config.yaml: null)"
     assert lines[-1].endswith("(every one: python -m pipeline_lib.config.effective config/test/tiny.yaml)")
+
+
+def test_the_command_names_its_config_files(capsys, tmp_path):
+    """``python -m pipeline_lib.config.effective A B``: the overlay's settings, under the files' names."""
+    from pipeline_lib.config.effective import main
+
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text("results_dir: results/mine\n")
+    main([str(REPO / "config.yaml"), str(overlay), "--default", str(REPO / "config.yaml")])
+    first, *rest = capsys.readouterr().out.splitlines()
+    assert f"(--configfile {REPO / 'config.yaml'} {overlay};" in first
+    assert rest == ['  results_dir: "results/mine"  (config.yaml: "results")']
