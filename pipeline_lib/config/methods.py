@@ -285,6 +285,12 @@ class OlmixConfig(MethodConfig):
             "regmix_sampling": self.regmix_sampling.to_dict(),
         }
 
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        """The run.json metrics its laws fit (:data:`OBJECTIVES` of its objective): the groups' validation
+        BPB, the downstream tasks' (their swarm proxies then score the tasks' val variants) or both."""
+        return OBJECTIVES[self.objective]
+
     def proxy_dict(self) -> dict[str, Any]:
         """What the swarm's runs are: the draw's fields, the proxies' model, schedule and what they score
         (methods fitting one swarm must agree on them)."""

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pipeline_lib.config.methods import (
-    OBJECTIVES,
     AioliConfig,
     AioliPlusConfig,
     DogeConfig,
@@ -157,7 +156,7 @@ def _law_step(method: str, metric: str | None, kind: str) -> FitStep:
     def argv(c: FitCall) -> list[str]:
         config = c.plan.method_config(c.view, method)
         cfg = json.dumps(config.to_dict(), sort_keys=True)
-        metrics = [metric] if metric is not None else list(OBJECTIVES[config.objective])
+        metrics = [metric] if metric is not None else list(config.metrics)
         return [
             "fit-runs",
             "--runs",

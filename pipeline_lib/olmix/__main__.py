@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline_lib.config.methods import OBJECTIVES, OlmixConfig
+from pipeline_lib.config.methods import OlmixConfig
 from pipeline_lib.io import read_json, write_json
 from pipeline_lib.lmo import FitSettings, SwarmSettings
 from pipeline_lib.lmo.swarm import draw_swarm
@@ -89,7 +89,7 @@ def _settings(cfg: dict, seed: int, target_tokens: int | None) -> Steps:
     )  # fmt: skip
     fit = FitSettings(huber_delta=c.huber_delta, ridge=c.ridge, n_random=c.n_random, seed=seed)
     solve = SolveSettings(c.kl_weight, c.repetitions, target_tokens)
-    return Steps(swarm, fit, solve, units(c), targets(c), OBJECTIVES[c.objective])
+    return Steps(swarm, fit, solve, units(c), targets(c), c.metrics)
 
 
 def cmd_swarm(args: argparse.Namespace) -> None:
@@ -281,7 +281,7 @@ def cmd_design(args: argparse.Namespace) -> None:
         args.setting, args.seed, olmix_config(json.loads(args.config)),
         DesignConfig.from_dict(json.loads(args.design)), args.target_tokens,
     )  # fmt: skip
-    swarm, _ = swarm_from_runs(args.runs, study.metrics)
+    swarm, _ = swarm_from_runs(args.runs, study.cfg.metrics)
     priors, out = Priors.read(args.priors), Path(args.out)
     scores, proposals = analyse(study, swarm, priors)
     out.mkdir(parents=True, exist_ok=True)

@@ -48,12 +48,6 @@ class SwarmStudy:
     design: DesignConfig
     target_tokens: int
 
-    @property
-    def metrics(self) -> tuple[str, ...]:
-        """The run.json metrics its laws fit and its trained mixtures are judged on (those of
-        methods.olmix.objective: the groups' validation BPB, the downstream tasks' or both)."""
-        return OBJECTIVES[self.cfg.objective]
-
     def regressor(self, name: str, seed: int) -> Regressor:
         """An unfitted regressor with the config's settings (log_linear: its fit settings)."""
         c = self.cfg
@@ -238,7 +232,8 @@ def trained_mixtures(study: SwarmStudy, swarm: Swarm, priors: Priors, proposals:
             )
             mixtures.append(p if p is not None else natural.tolist())
     details = {"rows": rows, "K": K, "setting": study.setting, "seed": study.seed}
-    details |= {"metrics": list(study.metrics)} if study.cfg.objective != "groups" else {}
+    metrics = study.cfg.metrics  # named when not the groups' (read_trained's default)
+    details |= {"metrics": list(metrics)} if metrics != OBJECTIVES["groups"] else {}
     return SwarmFile(swarm.domains, mixtures, details)
 
 

@@ -218,7 +218,7 @@ class Planner(LearningRuns, ReusePlanning):
     def proxy_downstream(self, cfg: OlmixConfig) -> DownstreamEval | None:
         """What a swarm proxy scores of the downstream tasks: their val variants when ``cfg``'s objective
         fits them (tasks, both), none for the groups'."""
-        return self.downstream_eval("val") if cfg.objective != "groups" else None
+        return self.downstream_eval("val") if "downstream_bpb" in cfg.metrics else None
 
     def target_tokens(self, view: str) -> int:
         """R: the final run's training tokens."""

@@ -316,10 +316,10 @@ def test_trained_mixtures_are_judged_on_the_metrics_their_swarm_was_fitted_on(tm
     from tests.records import write_run
 
     on_tasks = dataclasses.replace(study(), cfg=OlmixConfig(objective="tasks"))
-    assert on_tasks.metrics == ("downstream_bpb",) and study().metrics == ("task_bpb",)
+    assert on_tasks.cfg.metrics == ("downstream_bpb",) and study().cfg.metrics == ("task_bpb",)
     downstream = {"family": "qa", "accuracy": None, "n_requests": 4, "n_truncated": 0, "n_split": 0}
     scores = {"d1": downstream | {"bpb": 2.0}, "d2": downstream | {"bpb": 4.0}}
-    for name, details in (("groups", {}), ("tasks", {"metrics": list(on_tasks.metrics)})):
+    for name, details in (("groups", {}), ("tasks", {"metrics": list(on_tasks.cfg.metrics)})):
         d = tmp_path / name
         SwarmFile(DOMAINS, [[0.2, 0.3, 0.5]], {"rows": [{"kind": "natural"}], "seed": 0, **details}).write(
             d / "trained.json"
