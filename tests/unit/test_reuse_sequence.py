@@ -192,7 +192,8 @@ def test_a_two_stage_link_plans_fits_and_expands(tmp_path):
 
 def test_a_link_fits_the_metrics_of_its_objective(tmp_path):
     """methods.olmix.objective reaches the reuse: the groups' BPB favour a, the downstream tasks' favour b,
-    and each fit proposes (and keeps the law of) what it was given; task families shape the law's rows."""
+    and each fit proposes (and keeps the law of) what it was given, the command as the step in process; both
+    metrics are the groups' columns, then the tasks'; task families shape the law's rows."""
     reuse = ReuseConfig.from_dict({"start": ["a", "b"], "updates": [{"kind": "add", "domains": ["c"]}]})
     priors = Priors.from_tokens({"a": 4e6, "b": 4e6, "c": 2e6})
     groups_t = {"ta": {"a": -2.0, "b": 0.5}, "tb": {"a": -1.0, "b": 0.2}}
@@ -220,7 +221,10 @@ def test_a_link_fits_the_metrics_of_its_objective(tmp_path):
     groups, tasks = link("groups"), ReuseFit.read(tmp_path / "tasks.json")
     assert groups.mixture["a"] > 0.6 and tasks.mixture["b"] > 0.6
     assert groups.domain_law["tasks"] == ["ta", "tb"] and tasks.domain_law["tasks"] == ["d1", "d2"]
+    same = link("tasks", metrics=["downstream_bpb"])  # the command fits as the step does
+    assert same.domain_law["tasks"] == ["d1", "d2"] and tasks.mixture == pytest.approx(same.mixture)
     both = ["task_bpb", "downstream_bpb"]
+    assert link("both", metrics=both).domain_law["tasks"] == ["ta", "tb", "d1", "d2"]  # groups', then tasks'
     family = link("family", metrics=both, targets=Targets(families={"qa": ["d1", "d2"], "g": ["ta"]}))
     assert family.domain_law["tasks"] == ["qa", "g"] and np.array(family.domain_law["t"]).shape == (2, 2)
 
