@@ -71,8 +71,8 @@ class SourceConfig:
     cache_dir: str | None = None
     """slimpajama: the ``datasets`` cache (None: HF_HOME's)."""
     max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES
-    """jsonl: a line (one document's record) longer than this many bytes is skipped unread, with a warning
-    and a count in the group's meta.json; packing a document costs ~175x its size in memory."""
+    """A document longer than this many bytes is skipped, with a warning and a count in the group's meta.json
+    (jsonl: its line, skipped unread; slimpajama: its UTF-8 text); packing a document costs ~175x its size."""
 
     def as_dict(self) -> dict[str, Any]:
         """The fields, without ``max_document_bytes`` at its default: the data steps' parameters and a

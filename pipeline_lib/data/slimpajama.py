@@ -10,7 +10,9 @@ repository (``data/{train,validation,test}-*.parquet``); both go through the sam
   dataset's ``validation`` split is unused.
 
 A document's id is ``<dataset split>:<row>`` (its position in the whole split), so the ``doc_ids_sha256`` in
-``meta.json`` proves which rows were taken.
+``meta.json`` proves which rows were taken. A document over ``data.source.max_document_bytes`` (UTF-8) is
+skipped with a warning and counted in ``meta.json``, as the jsonl reader skips a long line: `datasets` has
+read it, but packing it would need ~175x its size.
 """
 
 from __future__ import annotations
@@ -75,6 +77,7 @@ class SlimPajamaSource:
         self.is_local = Path(cfg.path).is_dir()
         self.set_names = {**SET_NAMES, **cfg.group_names}
         self._holdout: tuple[Any, list[str]] | None = None
+        self._long: dict[str, set[str]] = {}  # group -> ids of the documents skipped as too long
 
     # -- loading ------------------------------------------------------------------------------------
     def _load(self, split: str, streaming: bool) -> Any:
@@ -145,9 +148,26 @@ class SlimPajamaSource:
             self._group_rows(group)
 
     def skipped_long_documents(self, group: str) -> int:
-        """None: ``data.source.max_document_bytes`` bounds the jsonl reader only (the dataset's rows are
-        read by `datasets`)."""
-        return 0
+        """The group's documents skipped so far as over ``data.source.max_document_bytes``."""
+        return len(self._long.get(group, ()))
+
+    def _kept(self, group: str, doc: Document) -> bool:
+        """Whether ``doc`` fits ``data.source.max_document_bytes``; a longer one is noted and warned of."""
+        limit = self.cfg.max_document_bytes
+        if 4 * len(doc.text) <= limit or (len(doc.text) <= limit and len(doc.text.encode()) <= limit):
+            return True  # a character is at most 4 UTF-8 bytes: most documents are never encoded here
+        seen = self._long.setdefault(group, set())
+        if doc.id not in seen:
+            seen.add(doc.id)
+            log.warning(
+                "%s row %s (group %s): skipped, a document longer than data.source.max_document_bytes (%d "
+                "bytes); raise it to keep the document (packing it needs ~175x its size in memory)",
+                self.path,
+                doc.id,
+                group,
+                limit,
+            )
+        return False
 
     def input_files(self, group: str) -> list[Path]:
         if not self.is_local:
@@ -164,7 +184,9 @@ class SlimPajamaSource:
             ds, _ = self._holdout_split()
             for pos in holdout_positions(len(rows), split):
                 row = rows[int(pos)]
-                yield Document(f"{HOLDOUT_SPLIT}:{row}", ds[row]["text"])
+                doc = Document(f"{HOLDOUT_SPLIT}:{row}", ds[row]["text"])
+                if self._kept(group, doc):
+                    yield doc
         else:
             raise ValueError(f"unknown split '{split}'")
 
@@ -177,5 +199,7 @@ class SlimPajamaSource:
                 continue
             if self.cfg.max_docs_per_group is not None and taken >= self.cfg.max_docs_per_group:
                 return
-            taken += 1
-            yield Document(f"train:{row}", record["text"])
+            doc = Document(f"train:{row}", record["text"])
+            if self._kept(group, doc):
+                taken += 1
+                yield doc

@@ -9,6 +9,7 @@ import pytest
 from tokenizers import Tokenizer
 
 from pipeline_lib.config import DataConfig
+from pipeline_lib.data.documents import Document
 from pipeline_lib.data.pack import pack_group
 from pipeline_lib.data.slimpajama import HUB_ID, SlimPajamaSource, holdout_positions
 from pipeline_lib.data.sources import DataError, make_source
@@ -166,3 +167,27 @@ def test_pack_budget_the_data_cannot_meet(tmp_path, tokenizer_file):
 def test_pythia_vocabulary_is_padded_to_50304():
     cfg = ModelConfig.from_dict({"preset": "pythia-160m", "vocab_size": 50277})  # GPT-NeoX tokenizer size
     assert cfg.padded_vocab == 50304 and cfg.context == 2048 and not cfg.tie_embeddings
+
+
+def test_a_document_over_max_document_bytes_is_skipped_counted_and_warned(tmp_path, tokenizer_file, caplog):
+    """The limit counts UTF-8 bytes (not characters), in every split; a skipped train document does not count
+    towards max_docs_per_group, and the pack step writes the count to meta.json."""
+    limit = 500
+    every = {s: list(make_source(_data(tmp_path)).iter_split("arxiv", s)) for s in ("train", "val", "test")}
+    source = make_source(_data(tmp_path, max_document_bytes=limit))
+    for split, docs in every.items():
+        kept = [d for d in docs if len(d.text.encode()) <= limit]
+        assert 0 < len(kept) < len(docs) and list(source.iter_split("arxiv", split)) == kept
+    long = sum(len(d.text.encode()) > limit for docs in every.values() for d in docs)
+    assert source.skipped_long_documents("arxiv") == long and source.skipped_long_documents("github") == 0
+    assert "skipped, a document longer than data.source.max_document_bytes (500 bytes)" in caplog.text
+    capped = make_source(_data(tmp_path, max_document_bytes=limit, max_docs_per_group=5))
+    assert len(list(capped.iter_split("arxiv", "train"))) == 5
+
+    assert source._kept("x", Document("a", "a" * limit)) and not source._kept("x", Document("b", "a" * 501))
+    assert not source._kept("x", Document("c", "é" * 300))  # 300 characters, 600 bytes
+    meta = pack_group(
+        _data(tmp_path, max_document_bytes=limit), "arxiv", str(tokenizer_file), str(tmp_path / "p")
+    )
+    assert meta["skipped_long_documents"] == long
+    assert meta["splits"]["val"]["documents"] == sum(len(d.text.encode()) <= limit for d in every["val"])
