@@ -67,9 +67,11 @@ onstart:
     except ResultsDirLocked as err:
         raise WorkflowError(str(err)) from None
     write_data_identity(RESULTS, DATA_IDENTITY, CONFIG_FILES)  # checked when this file loaded
-    # A progress line every MIXPIPE_PROGRESS_EVERY seconds (pipeline_lib/progress.py): jobs, ETA, losses.
-    from pipeline_lib.progress import every_seconds, start_reporter
+    # A progress line every MIXPIPE_PROGRESS_EVERY seconds (pipeline_lib/progress.py): jobs, ETA, losses;
+    # the ETA spreads the training time over the training jobs' FLOPs.
+    from pipeline_lib.progress import Work, every_seconds, start_reporter, write_work
 
+    write_work(Work("train", PLAN.train_work()))
     start_reporter(log, logger.info, every_seconds())
     start_launcher()
 

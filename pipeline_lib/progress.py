@@ -151,32 +151,115 @@ def _finished_times(log: RunLog, workdir: Path) -> dict[str, list[float]]:
     return times
 
 
-def eta_seconds(log: RunLog, workdir: Path, now: datetime) -> float | None:
+WORK_FILE = Path(".snakemake") / "mixpipe" / "train_work.json"
+"""Each training job's work, relative (its FLOPs), by job name, in the workflow directory (written by its
+``onstart``, :func:`write_work`): a pilot of 100 steps and a 6-step pilot are not one mean's worth."""
+
+
+@dataclass(frozen=True)
+class Work:
+    """The training rule and each training job's relative work (:data:`WORK_FILE`)."""
+
+    rule: str
+    jobs: dict[str, float]
+
+
+def write_work(work: Work, workdir: Path = Path(".")) -> None:
+    """Record the training jobs' work for the ETA of the progress line (the workflow's and the command's)."""
+    path = workdir / WORK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"rule": work.rule, "jobs": work.jobs}), encoding="utf-8")
+
+
+def read_work(workdir: Path) -> Work | None:
+    """The recorded work, or None (none recorded, or not a mapping of names to finite numbers)."""
+    try:
+        raw = json.loads((workdir / WORK_FILE).read_text(encoding="utf-8"))
+        jobs = {str(k): float(v) for k, v in raw["jobs"].items()}
+        rule = str(raw["rule"])
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+    return Work(rule, jobs) if all(math.isfinite(v) and v >= 0 for v in jobs.values()) else None
+
+
+def _work_seconds(log: RunLog, workdir: Path, work: Work | None) -> Callable[[float], float] | None:
+    """Seconds a training job of the given work takes: a line through the finished training jobs' (work,
+    seconds), or through the origin while their works are one value (or the line slopes down). None before one
+    has finished."""
+    points = [
+        (work.jobs[job.name], seconds)
+        for jobid in log.finished
+        if work is not None
+        and (job := log.jobs.get(jobid)) is not None
+        and job.name in work.jobs
+        and (seconds := job_seconds(job, workdir)) is not None
+    ]
+    if not points:
+        return None
+    x, y = (list(v) for v in zip(*points, strict=True))
+    mx, my = sum(x) / len(x), sum(y) / len(y)
+    sxx = sum((a - mx) ** 2 for a in x)
+    slope = sum((a - mx) * (b - my) for a, b in zip(x, y, strict=True)) / sxx if sxx > 0 else -1.0
+    if slope >= 0 and my - slope * mx >= 0:
+        return lambda w: my + slope * (w - mx)
+    rate = sum(y) / sum(x) if sum(x) > 0 else 0.0
+    return (lambda w: rate * w) if rate > 0 else (lambda w: my)
+
+
+def eta_seconds(log: RunLog, workdir: Path, now: datetime, work: Work | None = None) -> float | None:
     """Seconds left: the work left at the pace of the run so far (work done per elapsed second, which counts
-    the jobs run side by side). A job's work is the mean time of its rule's finished jobs; for a rule with
-    none yet, the mean of the finished jobs that do not train (a workflow's other steps, its tables and
-    figures, take seconds where a training job takes minutes), or of all finished jobs. A running job has
-    done the time it has run, up to that mean. None before a job has finished."""
+    the jobs run side by side). A job's work is the mean time of its rule's finished jobs; a training job's,
+    where ``work`` gives the jobs' FLOPs, the time its FLOPs take at the finished training jobs' rate (one not
+    started: the mean over the jobs not started yet). A rule with no finished job takes the median of the
+    other rules' means (the rules that do not train, if any has finished: a workflow's other steps take
+    seconds where a training job takes minutes), or what its running job has run if that is longer. A
+    running job has done the time it has run, up to its expected time. None before a job has finished."""
     times = _finished_times(log, workdir)
     done = sum(sum(v) for v in times.values())
     if log.start is None or done <= 0:
         return None
-    training = _training_rules(log)
-    others = [t for rule, v in times.items() if rule not in training for t in v]
-    pool = others or [t for v in times.values() for t in v]
-    overall = sum(pool) / len(pool)
-    mean = {rule: sum(v) / len(v) for rule, v in times.items()}
+    expect = _expected(log, workdir, now, times, work)
     left = 0.0
     for rule, count in log.counts.items():
         if rule != "total":
             finished = sum(1 for j in log.finished if j in log.jobs and log.jobs[j].rule == rule)
-            left += max(count - finished, 0) * mean.get(rule, overall)
+            left += max(count - finished, 0) * expect(rule, None)
     for job in log.running():
         if job.started is not None:
-            ran = min(max((now - job.started).total_seconds(), 0.0), mean.get(job.rule, overall))
-            done, left = done + ran, left - ran
+            planned = expect(job.rule, job.name)
+            ran = min(max((now - job.started).total_seconds(), 0.0), planned)
+            done, left = done + ran, left - ran + planned - expect(job.rule, None)
     elapsed = max((now - log.start).total_seconds(), 0.0)
     return max(left, 0.0) * elapsed / done
+
+
+def _expected(
+    log: RunLog, workdir: Path, now: datetime, times: dict[str, list[float]], work: Work | None
+) -> Callable[[str, str | None], float]:
+    """A job's expected seconds, by rule and name (None: a job of the rule not started yet)."""
+    training = _training_rules(log) | ({work.rule} if work else set())
+    mean = {rule: sum(v) / len(v) for rule, v in times.items()}
+    others = sorted(m for rule, m in mean.items() if rule not in training) or sorted(mean.values())
+    overall = others[len(others) // 2]  # the median rule's: one slow analysis rule leaves the others be
+    for job in log.running():  # a job of a rule yet to finish one takes at least what it has run
+        if job.rule not in mean and job.rule not in training and job.started is not None:
+            mean[job.rule] = max(mean.get(job.rule, overall), (now - job.started).total_seconds())
+    seconds = _work_seconds(log, workdir, work)
+    unstarted = None
+    if seconds is not None and work is not None:
+        seen = {job.name for job in log.jobs.values()}
+        rest = [w for name, w in work.jobs.items() if name not in seen]
+        unstarted = sum(map(seconds, rest)) / len(rest) if rest else None
+
+    def expect(rule: str, name: str | None) -> float:
+        if seconds is not None and work is not None and rule == work.rule:
+            if name is not None and name in work.jobs:
+                return seconds(work.jobs[name])
+            if name is None and unstarted is not None:
+                return unstarted
+        return mean.get(rule, overall)
+
+    return expect
 
 
 def _training_rules(log: RunLog) -> set[str]:
@@ -230,7 +313,7 @@ def status_line(log: RunLog, workdir: Path, now: datetime) -> str:
     parts = [f"progress: {log.done}/{total or '?'} jobs{pct}"]
     if log.start is not None:
         parts[0] += f", {duration((now - log.start).total_seconds())} elapsed"
-    eta = eta_seconds(log, workdir, now)
+    eta = eta_seconds(log, workdir, now, read_work(workdir))
     parts[0] += ", ETA " + ("after the first job" if eta is None else duration(eta))
     running = [p for p in (_job_part(j, workdir) for j in log.running()) if p is not None]
     parts += running[:SHOWN_JOBS]

@@ -244,6 +244,21 @@ class Planner(LearningRuns, ReusePlanning):
                 jobs += self._swarm_jobs(view, seed) + self.design_trained_jobs(view, seed)
         return {job.path: job for job in jobs}
 
+    def train_work(self) -> dict[str, float]:
+        """Each training job's work, by path, for the progress line's ETA: the FLOPs of the steps it trains
+        (a dynamic child's from its parent's break) and of its validation passes (a third of a training
+        token's, a forward only)."""
+        out = {}
+        for path, job in self.train_jobs.items():
+            spec, train = job.spec, job.spec.train
+            parent = self.train_jobs[job.init_from] if job.init_from else None
+            first = parent.until or 0 if parent else 0
+            steps = max((job.until or train.steps) - first, 0)
+            evals = steps // train.eval_every + 1
+            tokens = steps * train.batch_size + evals * train.val_sequences * len(job.data_groups) / 3
+            out[path] = tokens * spec.model.context * spec.model.flops_per_token()
+        return out
+
     def _final_jobs(self, view: str, seed: int) -> list[TrainJob]:
         """A view's final runs (a selected pilot is another step's), each reading its method's fit."""
         s, p = self.project.settings[view], self.project

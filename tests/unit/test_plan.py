@@ -193,3 +193,19 @@ def test_design_proxies_score_the_objective(objective):
         return
     assert trained.downstream is not None and trained.downstream == proxy.downstream
     assert trained.downstream.split == "val" and "--downstream" in trained.args("R")
+
+
+def test_a_training_jobs_work_is_the_flops_of_its_steps_and_its_validation():
+    """The progress line's ETA spreads training time over this: 100 steps of 12 x 128 tokens and 6 validation
+    passes of 64 sequences over 2 groups (a third each); a dynamic child trains from its parent's break."""
+    plan = _plan()
+    work, jobs = plan.train_work(), plan.train_jobs
+    model = jobs["as/runs/stratified/seed0"].spec.model
+    per_token = model.context * model.flops_per_token()
+    assert work["as/runs/stratified/seed0"] == pytest.approx((100 * 12 + 6 * 64 * 2 / 3) * per_token)
+    assert work["as/restricted/pilots/grid/seed0/mix0"] == pytest.approx((6 * 12 + 64 * 2 / 3) * per_token)
+    child, parent = jobs["as/pilots/dynamic/seed0/child0"], jobs["as/pilots/dynamic/seed0/parent"]
+    steps = child.until - parent.until
+    expected = (steps * 12 + (steps // 20 + 1) * 64 * 2 / 3) * per_token
+    assert 0 < steps < 50 and work["as/pilots/dynamic/seed0/child0"] == pytest.approx(expected)
+    assert set(work) == set(jobs) and all(w > 0 for w in work.values())

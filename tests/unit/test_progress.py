@@ -121,6 +121,64 @@ def test_the_line_has_jobs_elapsed_eta_and_each_running_jobs_step_and_loss(workd
     )
 
 
+def test_with_the_jobs_work_a_training_job_takes_the_time_its_flops_take(workdir):
+    # One training job finished: 40 s for 1 unit of work, so 40 s a unit. aioli (2 units: 80 s) has run 50 s
+    # of it, doge (0.5: 20 s) 10 s; `all` 10 s. Done 60 + 50 + 10 = 120 s in 70 s; left 30 + 10 + 10 = 50 s.
+    work = progress.Work("train", {f"as/runs/{m}/seed0": w for m, w in [("stratified", 1), ("aioli", 2)]})
+    work.jobs["as/runs/doge/seed0"] = 0.5
+    progress.write_work(work, workdir)
+    assert progress.read_work(workdir) == work
+    log = progress.parse_log(LOG)
+    assert progress.eta_seconds(log, workdir, NOW, work) == pytest.approx(50 * 70 / 120)
+    assert "ETA 29s" in progress.status_line(log, workdir, NOW)  # the line reads the recorded work
+    # a fourth training job, not started: the mean work of the jobs not seen yet (3 units: 120 s)
+    more = progress.parse_log(LOG.replace("train          3", "train          4"))
+    work.jobs.update(x=2.0, y=4.0)
+    assert progress.eta_seconds(more, workdir, NOW, work) == pytest.approx((50 + 120) * 70 / 120)
+
+
+@pytest.mark.parametrize(
+    ("points", "work", "seconds"),
+    [([(1, 10), (3, 20)], 5, 30), ([(1, 20), (3, 10)], 2, 15), ([(2, 10), (2, 14)], 1, 6)],
+    ids=["a line", "a falling line: through the origin", "one work: through the origin"],
+)
+def test_the_seconds_a_unit_of_work_takes(tmp_path, points, work, seconds):
+    text, jobs = "", {}
+    for i, (w, s) in enumerate(points):
+        text += f"[Sat Dec  5 10:00:00 2026]\nlocalrule train:\n    jobid: {i}\n    wildcards: job=j{i}\n"
+        text += f"[Sat Dec  5 10:00:{s:02d} 2026]\nFinished jobid: {i} (Rule: train)\n"
+        jobs[f"j{i}"] = float(w)
+    fitted = progress._work_seconds(progress.parse_log(text), tmp_path, progress.Work("train", jobs))
+    assert fitted is not None and fitted(work) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"rule": "train", "jobs": {"a": "x"}}',
+        '{"rule": "train", "jobs": {"a": -1}}',
+        "[1]",
+        "{",
+        '{"jobs": {}}',
+    ],
+)
+def test_a_work_file_that_is_not_names_to_work_is_ignored(tmp_path, content):
+    (tmp_path / progress.WORK_FILE).parent.mkdir(parents=True)
+    (tmp_path / progress.WORK_FILE).write_text(content)
+    assert progress.read_work(tmp_path) is None
+
+
+def test_a_rule_yet_to_finish_a_job_takes_at_least_what_its_running_job_has_run(workdir):
+    """A long analysis step (Olmix's design) running for 60 s is not expected to take the packs' 10 s."""
+    text = LOG.replace("all            1", "report         2\nall            1").replace(
+        "total          6", "total          8"
+    )
+    text += "[Sat Dec  5 10:00:10 2026]\nlocalrule report:\n    jobid: 9\n"
+    log = progress.parse_log(text)
+    # as the first test, plus the report: 60 s run of 60 (done), and one more report of 60 s left
+    assert progress.eta_seconds(log, workdir, NOW) == pytest.approx((40 + 60) * 70 / (110 + 60))
+
+
 def test_without_benchmarks_the_logs_stamps_give_the_times(workdir):
     for tsv in (workdir / "results" / "benchmarks").rglob("*.tsv"):
         tsv.unlink()
