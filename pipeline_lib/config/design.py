@@ -102,6 +102,14 @@ class DesignConfig(Checked):
             )
         if self.n_trained and not self.train_seeds:
             out.append(("train_seeds", "give at least one seed to train the proposals with"))
+        if self.n_trained and (shared := sorted(set(self.train_seeds) & set(self.seeds))):
+            out.append(
+                (
+                    "train_seeds",
+                    f"{shared} are also swarm seeds (design.seeds): the best run retrained with its swarm's "
+                    "seed is that run again, the value it was picked for; choose other seeds",
+                )
+            )
         return out
 
     @property

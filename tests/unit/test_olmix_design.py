@@ -232,6 +232,10 @@ def test_the_k_grid_is_c_times_m_plus_one_within_the_pool():
             "design.train_pairs: 'log_linear' must be 'regressor+proposer' from design.regressors",
         ),
         ({"settings": ["m2"], "train_pairs": ["log_linear+exact"], "train_seeds": []}, "design.train_seeds"),
+        (
+            {"settings": ["m2"], "seeds": [0, 1], "train_pairs": ["log_linear+exact"], "train_seeds": [1, 2]},
+            "design.train_seeds: [1] are also swarm seeds (design.seeds): the best run retrained",
+        ),
     ],
 )
 def test_bad_design_blocks_name_the_field(raw, message):
