@@ -21,7 +21,7 @@ rule design_swarm:
         },
     params:
         config=lambda wc: json.dumps(PLAN.swarm_config(wc.dsetting).to_dict(), sort_keys=True),
-        design=json.dumps(config["design"], sort_keys=True),
+        design=lambda wc: json.dumps(DESIGN.for_swarm(wc.dsetting, int(wc.seed)).to_dict(), sort_keys=True),
         target_tokens=lambda wc: PLAN.target_tokens(wc.dsetting),
         out=lambda wc, output: os.path.dirname(output.scores),
     log:

@@ -6,7 +6,7 @@ workable (regressor, proposer) pair's proposal. Its swarms are the settings' own
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pipeline_lib.config.errors import ConfigError, FieldErrors
@@ -128,6 +128,11 @@ class DesignConfig(Checked):
         """The K the trained proposals are fitted on: the grid's nearest to ``train_k_factor`` (m + 1)."""
         want = self.train_k_factor * (m + 1)
         return min(self.k_grid(m, k_max), key=lambda k: (abs(k - want), k))
+
+    def for_swarm(self, setting: str, seed: int) -> DesignConfig:
+        """The block as one swarm's analysis is given it: its own setting and seed, so that adding a setting
+        or a seed leaves the other swarms' jobs (their parameters) as they were."""
+        return replace(self, settings=(setting,), seeds=(seed,))
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> DesignConfig:

@@ -68,3 +68,25 @@ def test_bad_design_config_stops_the_dry_run(tmp_path, overrides, message):
     assert proc.returncode != 0
     assert message in proc.stdout + proc.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_adding_a_seed_or_a_setting_leaves_each_swarms_analysis_as_it_was(tmp_path):
+    """A swarm's analysis job is given its own setting and seed of the design block, so a second seed (or
+    another setting) adds jobs and reruns none: m2 seed 0's command is the same in all three configs."""
+
+    def command(name: str, **overrides) -> str:
+        where = tmp_path / name
+        where.mkdir()
+        out = snakemake(
+            where, write_config("config/test/olmix-design-tiny.yaml", where, **overrides), "-n", "-p"
+        )
+        [line] = [
+            x
+            for x in out.stdout.splitlines()
+            if "-m pipeline_lib.olmix design " in x and "--setting m2 --seed 0 " in x
+        ]
+        return line.replace(str(where), "W")
+
+    alone = command("alone", **{"design.settings": ["m2"]})
+    assert '"seeds": [0]' in alone and '"settings": ["m2"]' in alone
+    assert command("both") == alone and command("two_seeds", **{"design.seeds": [0, 3]}) == alone
