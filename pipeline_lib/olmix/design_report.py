@@ -286,10 +286,17 @@ def paired_gaps(trained: pd.DataFrame, reference: str) -> pd.DataFrame:
     return out.assign(gap=out["actual"] - out["reference"])
 
 
+def unit_gaps(gaps: pd.DataFrame) -> pd.Series:
+    """:func:`paired_gaps`' rows averaged per (m, swarm seed, training seed): the runs of a unit share its one
+    reference run, so the unit, not the run, is what a paired interval counts."""
+    gaps = gaps[np.isfinite(gaps["gap"])]
+    return gaps.groupby(["m", "seed", "train_seed"])["gap"].mean()
+
+
 def trained_table(trained: pd.DataFrame) -> pd.DataFrame:
     """Per (m, mixture): runs, the actual task-average validation BPB (mean, 95% t-interval over subsets x
     training seeds), the predicted one (its own regressor's; the best run: observed in the swarm) and the
-    paired gaps to natural and to the best swarm run."""
+    paired gaps to natural and to the best swarm run (t-intervals over the (swarm, training seed) units)."""
     vs_nat, vs_best = paired_gaps(trained, NATURAL), paired_gaps(trained, BEST)
     none = (math.nan, math.nan, math.nan)
     rows = []
@@ -297,14 +304,15 @@ def trained_table(trained: pd.DataFrame) -> pd.DataFrame:
     cells = sorted(trained.groupby(["m", "label"]), key=lambda c: (c[0][0], order.get(c[0][1], 2), c[0][1]))
     for (m, label), g in cells:
         actual = t_interval(g["actual"].to_numpy())
-        nat = none if label == NATURAL else t_interval(vs_nat.loc[g.index, "gap"].to_numpy())
-        best = none if label == BEST else t_interval(vs_best.loc[g.index, "gap"].to_numpy())
+        nat = none if label == NATURAL else t_interval(unit_gaps(vs_nat.loc[g.index]).to_numpy())
+        best = none if label == BEST else t_interval(unit_gaps(vs_best.loc[g.index]).to_numpy())
         rows.append(
             {
                 "m": m,
                 "mixture": label,
                 "K": g["K"].dropna().iloc[0] if g["K"].notna().any() else np.nan,
                 "runs": len(g),
+                "units": g.groupby(["seed", "train_seed"]).ngroups,
                 "actual": actual[0],
                 "actual_low": actual[1],
                 "actual_high": actual[2],
@@ -334,6 +342,7 @@ def _shown_trained(table: pd.DataFrame) -> pd.DataFrame:
             "mixture": table["mixture"],
             "K": [f"{k:g}" if np.isfinite(k) else "" for k in table["K"]],
             "runs": table["runs"],
+            "units": table["units"],
             "actual BPB": [_ci(*r) for r in table[["actual", "actual_low", "actual_high"]].to_numpy()],
             "predicted": [f"{v:.4f}" if np.isfinite(v) else "" for v in table["predicted"]],
             "vs natural": [
@@ -358,7 +367,7 @@ def trained_claim(trained: pd.DataFrame, reference: str, pair: str = "log_linear
         return {**claim, "ours": NOT_RUN, "verdict": NOT_RUN}
     gaps = paired_gaps(trained, reference)
     gaps = gaps[(gaps["label"] == pair) & np.isfinite(gaps["gap"])]
-    units = gaps.groupby(["m", "seed", "train_seed"])["gap"].mean()
+    units = unit_gaps(gaps)
     mean, low, high = t_interval(units.to_numpy())
     per_m = ", ".join(f"m={m}: {g.mean():+.4f}" for m, g in units.groupby(level="m", sort=True))
     ours = (
@@ -372,7 +381,7 @@ def trained_claim(trained: pd.DataFrame, reference: str, pair: str = "log_linear
 def trained_figure(trained: pd.DataFrame, out: str | Path) -> None:
     """Per m (a column): each trained mixture's task-average validation BPB (top: the runs, their mean with
     its 95% t-interval, the predicted value; the best run: its observed one) and its paired gap to natural
-    (bottom: same swarm and training seed, so the seeds' shared noise cancels)."""
+    (bottom: same swarm and training seed, so the seeds' shared noise cancels; a unit's subsets averaged)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -394,10 +403,10 @@ def trained_figure(trained: pd.DataFrame, out: str | Path) -> None:
             if g["predicted"].notna().any():
                 axes[0][col].scatter(x + 0.25, g["predicted"].mean(), marker="x", color="C3")
             if label != NATURAL:
-                _interval_dots(axes[1][col], x, gaps.loc[g.index, "gap"].to_numpy())
+                _interval_dots(axes[1][col], x, unit_gaps(gaps.loc[g.index]).to_numpy())
         axes[0][col].set(title=f"m = {m}", ylabel="validation BPB (task average)")
         axes[1][col].axhline(0.0, color="grey", lw=0.8, ls="--")
-        axes[1][col].set(ylabel="minus natural (paired)")
+        axes[1][col].set(ylabel="minus natural (a dot per swarm x training seed)")
         axes[1][col].set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=7)
     fig.suptitle("Trained proposals: runs (grey), mean and 95% t-interval (blue), predicted (red x)")
     save_png(fig, out)

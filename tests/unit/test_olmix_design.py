@@ -302,7 +302,7 @@ def test_trained_table_and_claims_pair_runs_by_swarm_and_training_seed():
     frame = _trained_frame()
     table = trained_table(frame).set_index(["m", "mixture"])
     pair = table.loc[(2, "log_linear+exact")]
-    assert pair["runs"] == 6 and pair["K"] == 9
+    assert pair["runs"] == 6 and pair["units"] == 2 and pair["K"] == 9
     assert pair["vs_natural"] == pytest.approx(-0.02, abs=0.002) and pair["vs_natural_high"] < 0
     assert pair["vs_best"] == pytest.approx(0.005, abs=0.002) and pair["vs_best_low"] > 0
     assert math.isnan(table.loc[(3, NATURAL), "vs_natural"]) and table.loc[(3, NATURAL), "vs_best"] > 0
