@@ -552,7 +552,8 @@ def _write_trained(trained: pd.DataFrame, out: Path) -> None:
         "Each mixture trained as a proxy (the swarm's model and schedule) per subset and training seed. "
         "actual: task-average validation BPB, mean [95% t-interval]; predicted: its own regressor's (the "
         "best run: observed in the swarm); vs natural, vs best run: the paired difference (same swarm, same "
-        "training seed), negative = better. K: the runs the proposals were fitted on.",
+        "training seed), negative = better, its interval over the units (a swarm and training seed, its "
+        "subsets averaged: they share one reference run). K: the runs the proposals were fitted on.",
     )
     trained_figure(trained, out / "figures" / "design_trained.png")
 
