@@ -241,9 +241,11 @@ def _expected(
     mean = {rule: sum(v) / len(v) for rule, v in times.items()}
     others = sorted(m for rule, m in mean.items() if rule not in training) or sorted(mean.values())
     overall = others[len(others) // 2]  # the median rule's: one slow analysis rule leaves the others be
-    for job in log.running():  # a job of a rule yet to finish one takes at least what it has run
+    floor: dict[str, float] = {}  # a job of a rule yet to finish one takes at least what its jobs have run
+    for job in log.running():
         if job.rule not in mean and job.rule not in training and job.started is not None:
-            mean[job.rule] = max(mean.get(job.rule, overall), (now - job.started).total_seconds())
+            floor[job.rule] = max(floor.get(job.rule, overall), (now - job.started).total_seconds())
+    mean |= floor
     seconds = _work_seconds(log, workdir, work)
     unstarted = None
     if seconds is not None and work is not None:

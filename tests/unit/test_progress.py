@@ -177,6 +177,12 @@ def test_a_rule_yet_to_finish_a_job_takes_at_least_what_its_running_job_has_run(
     log = progress.parse_log(text)
     # as the first test, plus the report: 60 s run of 60 (done), and one more report of 60 s left
     assert progress.eta_seconds(log, workdir, NOW) == pytest.approx((40 + 60) * 70 / (110 + 60))
+    # two running, the shorter announced first: the longer's 60 s is the floor (the other has run 20 of 60)
+    both = text.replace(
+        "[Sat Dec  5 10:00:10 2026]\nlocalrule report:", "[Sat Dec  5 10:00:50 2026]\nlocalrule report:"
+    )
+    both += "[Sat Dec  5 10:00:10 2026]\nlocalrule report:\n    jobid: 10\n"
+    assert progress.eta_seconds(progress.parse_log(both), workdir, NOW) == pytest.approx(80 * 70 / 190)
 
 
 def test_without_benchmarks_the_logs_stamps_give_the_times(workdir):
