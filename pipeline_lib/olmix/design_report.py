@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline_lib.report.claims import CONTRADICTED, HOLDS, OPEN
+from pipeline_lib.report.stats import paired_diff
 from pipeline_lib.report.tables import write_formats
 
 REFERENCE = "log_linear"
@@ -37,15 +38,11 @@ PAPER = {
 
 
 def t_interval(x: np.ndarray) -> tuple[float, float, float]:
-    """(mean, low, high): the 95% t-interval of the mean (nan bounds with fewer than two values)."""
-    from scipy.stats import t
-
+    """(mean, low, high) of the finite values: the 95% t-interval of the mean (report/stats.py's paired
+    interval; nan bounds with fewer than two values)."""
     x = np.asarray(x, dtype=float)
-    x = x[np.isfinite(x)]
-    if x.size < 2:
-        return (float(x.mean()) if x.size else math.nan), math.nan, math.nan
-    half = t.ppf(0.975, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size)
-    return float(x.mean()), float(x.mean() - half), float(x.mean() + half)
+    d = paired_diff(x[np.isfinite(x)].tolist())
+    return d.mean, math.nan if d.lo is None else d.lo, math.nan if d.hi is None else d.hi
 
 
 def interval_verdict(low: float, high: float) -> str:
