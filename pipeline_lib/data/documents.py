@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+log = logging.getLogger(__name__)
 
 
 class DataError(ValueError):
@@ -16,6 +19,33 @@ class DataError(ValueError):
 class Document:
     id: str
     text: str
+
+
+class LongDocuments:
+    """The documents a source skipped as over ``data.source.max_document_bytes``, by where they were counted
+    (a file, a group): each warned about once, however often it is read."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._seen: dict[Hashable, set[Hashable]] = {}
+
+    def skip(self, where: Hashable, item: Hashable, at: str, kind: str = "a document", fix: str = "") -> None:
+        """Note ``item`` of ``where``; the warning names it by ``at`` and ``kind``, and offers ``fix`` too."""
+        seen = self._seen.setdefault(where, set())
+        if item not in seen:
+            seen.add(item)
+            log.warning(
+                "%s: skipped, %s longer than data.source.max_document_bytes (%d bytes); raise it to keep the "
+                "document (packing it needs ~175x its size in memory)%s",
+                at,
+                kind,
+                self.limit,
+                fix,
+            )
+
+    def count(self, where: Hashable) -> int:
+        """How many of ``where``'s documents were skipped so far."""
+        return len(self._seen.get(where, ()))
 
 
 def is_blank(text: str) -> bool:

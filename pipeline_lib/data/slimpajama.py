@@ -17,7 +17,6 @@ read it, but packing it would need ~175x its size.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,9 +24,7 @@ from typing import Any
 import numpy as np
 
 from pipeline_lib.config import SourceConfig
-from pipeline_lib.data.documents import DataError, Document
-
-log = logging.getLogger(__name__)
+from pipeline_lib.data.documents import DataError, Document, LongDocuments
 
 HUB_ID = "DKYoon/SlimPajama-6B"
 SET_NAMES: dict[str, str] = {
@@ -77,7 +74,7 @@ class SlimPajamaSource:
         self.is_local = Path(cfg.path).is_dir()
         self.set_names = {**SET_NAMES, **cfg.group_names}
         self._holdout: tuple[Any, list[str]] | None = None
-        self._long: dict[str, set[str]] = {}  # group -> ids of the documents skipped as too long
+        self.long = LongDocuments(cfg.max_document_bytes)  # by group
 
     # -- loading ------------------------------------------------------------------------------------
     def _load(self, split: str, streaming: bool) -> Any:
@@ -149,24 +146,14 @@ class SlimPajamaSource:
 
     def skipped_long_documents(self, group: str) -> int:
         """The group's documents skipped so far as over ``data.source.max_document_bytes``."""
-        return len(self._long.get(group, ()))
+        return self.long.count(group)
 
     def _kept(self, group: str, doc: Document) -> bool:
         """Whether ``doc`` fits ``data.source.max_document_bytes``; a longer one is noted and warned of."""
-        limit = self.cfg.max_document_bytes
-        if 4 * len(doc.text) <= limit or (len(doc.text) <= limit and len(doc.text.encode()) <= limit):
+        limit, n = self.long.limit, len(doc.text)
+        if 4 * n <= limit or (n <= limit and len(doc.text.encode()) <= limit):
             return True  # a character is at most 4 UTF-8 bytes: most documents are never encoded here
-        seen = self._long.setdefault(group, set())
-        if doc.id not in seen:
-            seen.add(doc.id)
-            log.warning(
-                "%s row %s (group %s): skipped, a document longer than data.source.max_document_bytes (%d "
-                "bytes); raise it to keep the document (packing it needs ~175x its size in memory)",
-                self.path,
-                doc.id,
-                group,
-                limit,
-            )
+        self.long.skip(group, doc.id, f"{self.path} row {doc.id} (group {group})")
         return False
 
     def input_files(self, group: str) -> list[Path]:

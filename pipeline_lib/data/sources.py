@@ -7,7 +7,6 @@ import gzip
 import hashlib
 import itertools
 import json
-import logging
 import math
 import zlib
 from collections import Counter
@@ -17,12 +16,10 @@ from typing import IO
 
 from pipeline_lib.config import DataConfig, SourceConfig, SplitConfig
 from pipeline_lib.config.types import ViewConfig
-from pipeline_lib.data.documents import DataError, Document, Source
+from pipeline_lib.data.documents import DataError, Document, LongDocuments, Source
 from pipeline_lib.data.split import split_of
 
 __all__ = ["DataError", "Document", "JsonlSource", "Source", "make_source"]
-log = logging.getLogger(__name__)
-
 
 SCAN_LIMIT_BYTES = 16 << 20
 """``check_group`` reads a corpus file whole (every line, the split of every document) up to this size on
@@ -125,25 +122,12 @@ class JsonlSource:
         self.split = split
         self.root = Path(cfg.path)
         self.views = dict(views or {})
-        self._long_lines: dict[Path, set[int]] = {}
-
-    def _skipped_long_line(self, path: Path, lineno: int) -> None:
-        """Note (and warn once about) a line of ``path`` over ``data.source.max_document_bytes``."""
-        seen = self._long_lines.setdefault(path, set())
-        if lineno not in seen:
-            seen.add(lineno)
-            log.warning(
-                "%s:%d: skipped, a line longer than data.source.max_document_bytes (%d bytes); raise it to "
-                "keep the document (packing it needs ~175x its size in memory) or split the document",
-                path,
-                lineno,
-                self.cfg.max_document_bytes,
-            )
+        self.long = LongDocuments(cfg.max_document_bytes)  # by file: a long line's group is unknown
 
     def skipped_long_documents(self, group: str) -> int:
         """How many lines of the group's file were skipped so far as longer than
         ``data.source.max_document_bytes`` (their group is unknown: they were not parsed)."""
-        return len(self._long_lines.get(self._file(group), ()))
+        return self.long.count(self._file(group))
 
     def _file(self, group: str) -> Path:
         group = self.views[group].of if group in self.views else group
@@ -170,7 +154,7 @@ class JsonlSource:
         parent = view.of if view is not None else group
         for lineno, line in _lines(path, self.cfg.max_document_bytes):
             if line is None:
-                self._skipped_long_line(path, lineno)
+                self.long.skip(path, lineno, f"{path}:{lineno}", "a line", " or split the document")
                 continue
             record = _parse_record(path, lineno, line)
             if record is None or record.get(self.cfg.group_field, parent) != parent:
