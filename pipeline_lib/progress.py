@@ -186,11 +186,12 @@ def _work_seconds(log: RunLog, workdir: Path, work: Work | None) -> Callable[[fl
     """Seconds a training job of the given work takes: a line through the finished training jobs' (work,
     seconds), or through the origin while their works are one value (or the line slopes down). None before one
     has finished."""
+    if work is None:
+        return None
     points = [
         (work.jobs[job.name], seconds)
         for jobid in log.finished
-        if work is not None
-        and (job := log.jobs.get(jobid)) is not None
+        if (job := log.jobs.get(jobid)) is not None
         and job.name in work.jobs
         and (seconds := job_seconds(job, workdir)) is not None
     ]
@@ -246,16 +247,14 @@ def _expected(
         if job.rule not in mean and job.rule not in training and job.started is not None:
             floor[job.rule] = max(floor.get(job.rule, overall), (now - job.started).total_seconds())
     mean |= floor
-    seconds = _work_seconds(log, workdir, work)
-    unstarted = None
-    if seconds is not None and work is not None:
-        seen = {job.name for job in log.jobs.values()}
-        rest = [w for name, w in work.jobs.items() if name not in seen]
-        unstarted = sum(map(seconds, rest)) / len(rest) if rest else None
+    seconds = _work_seconds(log, workdir, work)  # None: no work recorded or no training job finished
+    seen = {job.name for job in log.jobs.values()}
+    rest = [w for name, w in work.jobs.items() if name not in seen] if seconds and work else []
+    unstarted = seconds(sum(rest) / len(rest)) if seconds and rest else None  # a line: its mean's time
 
     def expect(rule: str, name: str | None) -> float:
-        if seconds is not None and work is not None and rule == work.rule:
-            if name is not None and name in work.jobs:
+        if seconds and work and rule == work.rule:
+            if name in work.jobs:
                 return seconds(work.jobs[name])
             if name is None and unstarted is not None:
                 return unstarted

@@ -250,13 +250,12 @@ class Planner(LearningRuns, ReusePlanning):
         token's, a forward only)."""
         out = {}
         for path, job in self.train_jobs.items():
-            spec, train = job.spec, job.spec.train
-            parent = self.train_jobs[job.init_from] if job.init_from else None
-            first = parent.until or 0 if parent else 0
-            steps = max((job.until or train.steps) - first, 0)
-            evals = steps // train.eval_every + 1
-            tokens = steps * train.batch_size + evals * train.val_sequences * len(job.data_groups) / 3
-            out[path] = tokens * spec.model.context * spec.model.flops_per_token()
+            spec = job.spec
+            start = (self.train_jobs[job.init_from].until or 0) if job.init_from else 0
+            steps = max((job.until or spec.train.steps) - start, 0)
+            evals = steps // spec.train.eval_every + 1
+            val = evals * spec.train.val_sequences * len(job.data_groups) * spec.model.context
+            out[path] = (steps * spec.tokens_per_step + val / 3) * spec.model.flops_per_token()
         return out
 
     def _final_jobs(self, view: str, seed: int) -> list[TrainJob]:
