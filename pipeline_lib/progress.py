@@ -1,5 +1,6 @@
 """A workflow's progress in one line: jobs done/total, the elapsed time, an ETA from the finished jobs' times,
-and each running training job's step/steps and loss (from its ``progress.jsonl``).
+and each running job's step/steps and loss (from the ``progress.jsonl`` a training job or an Olmix design
+analysis writes beside its outputs, :func:`append_progress`).
 
 It reads what a run already writes: Snakemake's log (``.snakemake/log/*.snakemake.log``, plain text whatever
 the console logger), the jobs' benchmark files and the training jobs' progress files. The workflow prints the
@@ -32,6 +33,8 @@ EVERY_ENV = "MIXPIPE_PROGRESS_EVERY"
 DEFAULT_EVERY = 30.0
 SHOWN_JOBS = 3
 """Running training jobs named on the line; the rest are counted."""
+PROGRESS_FILE = "progress.jsonl"
+"""A job's progress, a JSON line per report, in the folder of its first output."""
 
 _STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$")
 _RULE = re.compile(r"^(?:local)?(?:rule|checkpoint) (\w+):$")
@@ -213,8 +216,9 @@ def eta_seconds(log: RunLog, workdir: Path, now: datetime, work: Work | None = N
     where ``work`` gives the jobs' FLOPs, the time its FLOPs take at the finished training jobs' rate (one not
     started: the mean over the jobs not started yet). A rule with no finished job takes the median of the
     other rules' means (the rules that do not train, if any has finished: a workflow's other steps take
-    seconds where a training job takes minutes), or what its running job has run if that is longer. A
-    running job has done the time it has run, up to its expected time. None before a job has finished."""
+    seconds where a training job takes minutes), or what its running job has run if that is longer: over the
+    fraction done where the job reports its step of steps (an Olmix design analysis, its subsets). A running
+    job has done the time it has run, up to its expected time. None before a job has finished."""
     times = _finished_times(log, workdir)
     done = sum(sum(v) for v in times.values())
     if log.start is None or done <= 0:
@@ -242,10 +246,12 @@ def _expected(
     mean = {rule: sum(v) / len(v) for rule, v in times.items()}
     others = sorted(m for rule, m in mean.items() if rule not in training) or sorted(mean.values())
     overall = others[len(others) // 2]  # the median rule's: one slow analysis rule leaves the others be
-    floor: dict[str, float] = {}  # a job of a rule yet to finish one takes at least what its jobs have run
-    for job in log.running():
+    floor: dict[str, float] = {}  # a job of a rule yet to finish one takes what its jobs have run, at least,
+    for job in log.running():  # or, where it reports its step of steps, its time so far over that fraction
         if job.rule not in mean and job.rule not in training and job.started is not None:
-            floor[job.rule] = max(floor.get(job.rule, overall), (now - job.started).total_seconds())
+            ran = (now - job.started).total_seconds()
+            ran /= done_fraction(_job_progress(job, workdir)) or 1.0
+            floor[job.rule] = max(floor.get(job.rule, overall), ran)
     mean |= floor
     seconds = _work_seconds(log, workdir, work)  # None: no work recorded or no training job finished
     seen = {job.name for job in log.jobs.values()}
@@ -268,18 +274,38 @@ def _training_rules(log: RunLog) -> set[str]:
     return {job.rule for job in log.jobs.values() if job.name is not None}
 
 
+def append_progress(path: Path, step: int, steps: int, **fields: object) -> None:
+    """Report a job's ``step`` of ``steps`` (and what else it tells: a training job's losses) as one line of
+    its progress file, which the line and its ETA read."""
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"step": step, "steps": steps, **fields}) + "\n")
+
+
 def last_progress(path: Path) -> dict | None:
-    """The last complete line of a training job's ``progress.jsonl`` (None: none yet)."""
+    """The last complete line of a job's progress file (None: none yet, or not a JSON object)."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError:
         return None
     for line in reversed(lines):
         try:
-            return json.loads(line)
+            found = json.loads(line)
         except json.JSONDecodeError:
             continue  # a line being written
+        return found if isinstance(found, dict) else None
     return None
+
+
+def _job_progress(job: Job, workdir: Path) -> dict | None:
+    """A running job's last progress line (its progress file is in the folder of its first output)."""
+    return last_progress(workdir / Path(job.output[0]).parent / PROGRESS_FILE) if job.output else None
+
+
+def done_fraction(line: dict | None) -> float | None:
+    """A progress line's step / steps where both are numbers and 0 < step <= steps; None otherwise."""
+    step, steps = (line or {}).get("step"), (line or {}).get("steps")
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (step, steps))
+    return step / steps if numbers and 0 < step <= steps and math.isfinite(steps) else None
 
 
 def duration(seconds: float) -> str:
@@ -291,17 +317,16 @@ def duration(seconds: float) -> str:
 
 
 def _job_part(job: Job, workdir: Path) -> str | None:
-    """``as/runs/aioli/seed0 60/100 loss 5.123`` for a running training job: its last progress line's step
-    and training loss (the validation mean before a training loss is read back); None for other jobs."""
-    if not job.output:
-        return None
-    line = last_progress(workdir / Path(job.output[0]).parent / "progress.jsonl")
-    if line is None:  # a training job (it has a ``job`` wildcard) before its first evaluation, or another job
+    """``as/runs/aioli/seed0 60/100 loss 5.123`` for a running job that reports its progress: its last line's
+    step, and a training job's loss (the validation mean before a training loss is read back); a training job
+    (it has a ``job`` wildcard) before its first report is ``starting``; None for other jobs."""
+    line = _job_progress(job, workdir)
+    if line is None or "step" not in line:
         return None if job.name is None else f"{job.name} starting"
     name = job.name or str(Path(job.output[0]).parent)
     steps = f"/{line['steps']}" if line.get("steps") else ""
     loss = line.get("train_loss")
-    if loss is None and line.get("val_loss"):
+    if loss is None and isinstance(line.get("val_loss"), dict) and line["val_loss"]:
         values = list(line["val_loss"].values())
         loss = sum(values) / len(values)
     return f"{name} {line['step']}{steps}" + ("" if loss is None else f" loss {loss:.3f}")

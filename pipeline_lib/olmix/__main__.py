@@ -276,6 +276,7 @@ def _parser() -> argparse.ArgumentParser:
 def cmd_design(args: argparse.Namespace) -> None:
     from pipeline_lib.config.design import DesignConfig
     from pipeline_lib.olmix.design import SwarmStudy, analyse, scarce_check, trained_mixtures
+    from pipeline_lib.progress import PROGRESS_FILE
 
     study = SwarmStudy(
         args.setting, args.seed, olmix_config(json.loads(args.config)),
@@ -283,8 +284,8 @@ def cmd_design(args: argparse.Namespace) -> None:
     )  # fmt: skip
     swarm, _ = swarm_from_runs(args.runs, study.cfg.metrics)
     priors, out = Priors.read(args.priors), Path(args.out)
-    scores, proposals = analyse(study, swarm, priors)
     out.mkdir(parents=True, exist_ok=True)
+    scores, proposals = analyse(study, swarm, priors, progress=out / PROGRESS_FILE)
     scores.to_csv(out / "scores.csv", index=False)
     proposals.to_csv(out / "proposals.csv", index=False)
     (out / "scarce.json").write_text(json.dumps(scarce_check(study, swarm, priors), indent=1, sort_keys=True))

@@ -18,6 +18,7 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,7 @@ from pipeline_lib.lmo.tasklaw import correlations
 from pipeline_lib.olmix.fit.proposers import Problem, make_proposer, pairing_problem
 from pipeline_lib.olmix.fit.regressors import FitContext, Regressor, make_regressor
 from pipeline_lib.olmix.swarmio import Priors, Swarm
+from pipeline_lib.progress import append_progress
 from pipeline_lib.records import SwarmFile
 
 log = logging.getLogger(__name__)
@@ -117,14 +119,20 @@ def _fit(study: SwarmStudy, name: str, seed: int, swarm: Swarm, train: np.ndarra
         return None, time.process_time() - start, str(err)
 
 
-def analyse(study: SwarmStudy, swarm: Swarm, priors: Priors) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(scores: one row per subset, K and regressor; proposals: one per subset, K, pair and KL weight)."""
+def analyse(
+    study: SwarmStudy, swarm: Swarm, priors: Priors, progress: Path | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(scores: one row per subset, K and regressor; proposals: one per subset, K, pair and KL weight). Each
+    subset done is reported to ``progress`` (the workflow's progress line and ETA read it)."""
     K_max, m = swarm.P.shape
     prior = priors.select(swarm.domains)
     caps, grid = study.caps(prior), study.design.k_grid(m, K_max)
     judge = study.regressor(study.design.judge, study.seed).fit(swarm.P, swarm.Y, swarm.tasks)
     pairs, scores, proposals = study.pairs(), [], []
     key = {"setting": study.setting, "m": m, "seed": study.seed, "k_max": K_max}
+    if progress is not None:
+        progress.write_text("")
+        append_progress(progress, 0, study.design.subsets)
     for s, held, pool in subsets(study, K_max):
         for K in grid:
             train, cell = pool[:K], {**key, "subset": s, "K": K}
@@ -146,6 +154,8 @@ def analyse(study: SwarmStudy, swarm: Swarm, priors: Priors) -> tuple[pd.DataFra
                 if fitted[name] is not None:
                     proposals += _proposals(study, fitted[name], proposer, problem, judge, cell, s)
         log.info("%s seed %d: subset %d of %d done", study.setting, study.seed, s + 1, study.design.subsets)
+        if progress is not None:
+            append_progress(progress, s + 1, study.design.subsets)
     return pd.DataFrame(scores), pd.DataFrame(proposals)
 
 

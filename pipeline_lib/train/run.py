@@ -39,6 +39,7 @@ from pipeline_lib.io import stable_hash, write_rows_csv
 from pipeline_lib.logs import setup_logging
 from pipeline_lib.methods import NO_INPUTS, MixturePolicy, RunInputs, make_policy
 from pipeline_lib.parallel import SINGLE, Ranks
+from pipeline_lib.progress import PROGRESS_FILE
 from pipeline_lib.records import RUN_FILE, Compute, DownstreamResult, RunRecord
 from pipeline_lib.state_file import UnreadableStateError, read_state, write_state_file
 from pipeline_lib.storage import StorageError, storage_errors
@@ -151,7 +152,7 @@ def train_run(
     main = ranks.is_main
     name = f"{spec.setting}/{spec.method}/seed{spec.seed}"
     tracker = make_tracker(spec.train.tracker_names, out, name, spec.identity()) if main else None
-    progress = out / "progress.jsonl" if main else None
+    progress = out / PROGRESS_FILE if main else None
     trainer = Trainer(spec, data, progress=progress, tracker=tracker, ranks=ranks)
     if init_state is not None:
         trainer.load_state_dict(read_state(init_state))

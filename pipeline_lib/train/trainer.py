@@ -8,7 +8,6 @@ implements.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 import time
@@ -28,6 +27,7 @@ from pipeline_lib.lmo.simplex import check_mixture
 from pipeline_lib.methods.base import MixturePolicy
 from pipeline_lib.model import GPT
 from pipeline_lib.parallel import SINGLE, Ranks
+from pipeline_lib.progress import append_progress
 from pipeline_lib.state_file import STATE_FORMAT
 from pipeline_lib.train.checkpoint import Checkpointer
 from pipeline_lib.train.evaluate import batch_to_device, group_losses, row_losses
@@ -347,11 +347,15 @@ class Trainer:
         values = {g: round(float(v), 4) for g, v in zip(self.groups, losses, strict=True)}
         log.info("step %d/%d val loss %s", self.step, self.cfg.steps, values)
         if self.progress is not None:
-            with open(self.progress, "a", encoding="utf-8") as fh:
-                line = {"step": self.step, "steps": self.cfg.steps, "tokens": self.tokens}
-                train_loss = None if self.last_loss is None else round(float(self.last_loss), 4)
-                line |= {"train_loss": train_loss, "val_loss": values}  # the last loss read back (no sync)
-                fh.write(json.dumps(line) + "\n")
+            train_loss = None if self.last_loss is None else round(float(self.last_loss), 4)  # no sync
+            append_progress(
+                self.progress,
+                self.step,
+                self.cfg.steps,
+                tokens=self.tokens,
+                train_loss=train_loss,
+                val_loss=values,
+            )
         if self.tracker is not None:
             mean = sum(float(v) for v in losses) / len(self.groups)
             scalars = {f"val_loss/{g}": float(v) for g, v in zip(self.groups, losses, strict=True)}

@@ -68,7 +68,7 @@ def study(**design) -> SwarmStudy:
 PRIORS = Priors.from_tokens({"a": 1e6, "b": 1e6, "c": 1e6})
 
 
-def test_log_linear_beats_lookup_and_trees_on_a_planted_law_and_is_deterministic():
+def test_log_linear_beats_lookup_and_trees_on_a_planted_law_and_is_deterministic(tmp_path):
     s = study()
     scores, proposals = analyse(s, planted_swarm(), PRIORS)
     assert s.design.k_grid(3, 30) == (4, 20)  # c (m + 1) within K_max minus the reserve of 10
@@ -87,7 +87,11 @@ def test_log_linear_beats_lookup_and_trees_on_a_planted_law_and_is_deterministic
         ("lightgbm", "simulation"),
     }  # search cannot score unseen mixtures: no simulation
     assert sorted(proposals[proposals["proposer"] == "exact"]["kl_weight"].unique()) == [0.0, 0.05]
-    again, again_p = analyse(s, planted_swarm(), PRIORS)
+    reported = tmp_path / "progress.jsonl"
+    reported.write_text('{"step": 9, "steps": 9}\n')  # a killed job's: started afresh
+    again, again_p = analyse(s, planted_swarm(), PRIORS, progress=reported)  # reporting changes no number
+    lines = [json.loads(line) for line in reported.read_text().splitlines()]
+    assert lines == [{"step": i, "steps": 6} for i in range(7)]  # each subset done, from 0 of 6
     cols = ["subset", "K", "regressor", "spearman", "pearson"]
     pd.testing.assert_frame_equal(scores[cols], again[cols])
     pd.testing.assert_frame_equal(proposals, again_p)

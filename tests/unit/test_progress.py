@@ -185,6 +185,61 @@ def test_a_rule_yet_to_finish_a_job_takes_at_least_what_its_running_job_has_run(
     assert progress.eta_seconds(progress.parse_log(both), workdir, NOW) == pytest.approx(80 * 70 / 190)
 
 
+def test_a_rule_yet_to_finish_a_job_takes_its_running_jobs_time_over_the_fraction_it_reports(workdir):
+    """An Olmix design analysis 60 s in, 3 of its 30 subsets done: 600 s, for it and the next one."""
+    text = LOG.replace("all            1", "design_swarm   2\nall            1").replace(
+        "total          6", "total          8"
+    )
+    text += "[Sat Dec  5 10:00:10 2026]\nlocalrule design_swarm:\n"
+    text += "    output: results/d/m5/scores.csv\n    jobid: 9\n"
+    _progress(
+        workdir / "results" / "d" / "m5" / "progress.jsonl",
+        {"step": 0, "steps": 30},
+        {"step": 3, "steps": 30},
+    )
+    log = progress.parse_log(text)
+    # as the first test, plus the analyses: 60 s of the running one's 600 done, 540 + 600 left
+    assert progress.eta_seconds(log, workdir, NOW) == pytest.approx((40 + 540 + 600) * 70 / (110 + 60))
+    assert "| results/d/m5 3/30" in progress.status_line(log, workdir, NOW)  # no loss: none reported
+
+
+@pytest.mark.parametrize(
+    ("line", "fraction"),
+    [
+        ({"step": 3, "steps": 30}, 0.1),
+        ({"step": 0, "steps": 30}, None),
+        ({"step": 31, "steps": 30}, None),
+        ({"step": True, "steps": 30}, None),
+        ({"step": "3", "steps": 30}, None),
+        ({"step": 3, "steps": float("inf")}, None),
+        ({"step": float("nan"), "steps": 30}, None),
+        ({"steps": 30}, None),
+        (None, None),
+    ],
+)
+def test_a_progress_line_gives_a_fraction_only_when_its_step_of_steps_is_one(line, fraction):
+    assert progress.done_fraction(line) == fraction
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("[3, 30]\n", None),
+        ('"3 of 30"\n', None),
+        ('{"steps": 30}\n', None),
+        ('{"step": 1, "val_loss": 7}\n', "results/data/arxiv 1"),  # a step, no loss
+    ],
+)
+def test_a_progress_file_that_is_not_a_report_shows_no_step(tmp_path, text, shown):
+    head = LOG.split("[Sat Dec  5 10:00:10 2026]")[0]
+    (tmp_path / "results" / "data" / "arxiv").mkdir(parents=True)
+    (tmp_path / "results" / "data" / "arxiv" / "progress.jsonl").write_text(text)
+    line = progress.status_line(progress.parse_log(head), tmp_path, NOW)
+    assert line == "progress: 0/6 jobs (0%), 1m10s elapsed, ETA after the first job" + (
+        f" | {shown}" if shown else ""
+    )
+
+
 def test_without_benchmarks_the_logs_stamps_give_the_times(workdir):
     for tsv in (workdir / "results" / "benchmarks").rglob("*.tsv"):
         tsv.unlink()
