@@ -483,6 +483,28 @@ def write_report(
     (out / "figures").mkdir(parents=True, exist_ok=True)
     scores.to_csv(out / "design_scores.csv", index=False)
     summary = summarize(scores)
+    _write_design(summary, out)
+    kstar = k_star(summary, threshold)
+    _write_kstar(kstar, threshold, out)
+    tv = _write_spread(proposals, out)
+    (out / "scarce.json").write_text(json.dumps(list(scarce), indent=1, sort_keys=True))
+    figure(summary, threshold, out / "figures" / "design.png")
+    trained = trained if trained is not None else pd.DataFrame()
+    _write_trained(trained, out)
+    result = claims(scores, kstar, tv, scarce, trained)
+    write_formats(
+        out / "claims",
+        result,
+        result.set_index("claim"),
+        "Olmix's design claims against ours",
+        "Verdicts: holds / contradicted when the 95% interval excludes the other side, else not resolved. "
+        "Intervals resample one swarm per seed.",
+    )
+    return result
+
+
+def _write_design(summary: pd.DataFrame, out: Path) -> None:
+    """design.{csv,md,...}: each (m, regressor, K)'s held-out Spearman, median and band."""
     note = (
         "Held-out Spearman of the predicted vs observed task average: median [2.5th, 97.5th percentile] "
         "over seeds x subsets (an undefined correlation counts as 0)."
@@ -501,7 +523,10 @@ def write_report(
         "Olmix design: fit quality vs K",
         note,
     )
-    kstar = k_star(summary, threshold)
+
+
+def _write_kstar(kstar: pd.DataFrame, threshold: float, out: Path) -> None:
+    """kstar.{csv,md,...}: K*(m) per regressor and its line in m."""
     write_formats(
         out / "kstar",
         kstar,
@@ -512,6 +537,10 @@ def write_report(
         "Line: least squares over the K* crossed inside the grid (censored ones left out); slope interval "
         "t-based (n - 2 df).",
     )
+
+
+def _write_spread(proposals: pd.DataFrame, out: Path) -> pd.DataFrame:
+    """spread.{csv,md,...}: the proposals' spread per cell; returns each proposal's TV to its cell's mean."""
     tv = spread(proposals) if len(proposals) else proposals.assign(tv_mean=[])
     table = spread_table(tv) if len(tv) else pd.DataFrame()
     write_formats(
@@ -522,20 +551,7 @@ def write_report(
         "kl_weight: the exact proposer's pull (blank: none). judge_predicted: the judge's predicted "
         "task average of the proposal.",
     )
-    (out / "scarce.json").write_text(json.dumps(list(scarce), indent=1, sort_keys=True))
-    figure(summary, threshold, out / "figures" / "design.png")
-    trained = trained if trained is not None else pd.DataFrame()
-    _write_trained(trained, out)
-    result = claims(scores, kstar, tv, scarce, trained)
-    write_formats(
-        out / "claims",
-        result,
-        result.set_index("claim"),
-        "Olmix's design claims against ours",
-        "Verdicts: holds / contradicted when the 95% interval excludes the other side, else not resolved. "
-        "Intervals resample one swarm per seed.",
-    )
-    return result
+    return tv
 
 
 def _write_trained(trained: pd.DataFrame, out: Path) -> None:
