@@ -68,10 +68,12 @@ onstart:
         raise WorkflowError(str(err)) from None
     write_data_identity(RESULTS, DATA_IDENTITY, CONFIG_FILES)  # checked when this file loaded
     # A progress line every MIXPIPE_PROGRESS_EVERY seconds (pipeline_lib/progress.py): jobs, ETA, losses;
-    # the ETA spreads the training time over the training jobs' FLOPs.
+    # the ETA prices the training jobs by their FLOPs, the design analyses by their fits (keyed as the log
+    # names them: a training job by its `job` wildcard, an analysis by its output folder).
     from pipeline_lib.progress import Work, every_seconds, start_reporter, write_work
 
-    write_work(Work("train", PLAN.train_work()))
+    design = {R(folder): work for folder, work in PLAN.design_work().items()}
+    write_work(Work({"train": PLAN.train_work(), "design_swarm": design}))
     start_reporter(log, logger.info, every_seconds())
     start_launcher()
 

@@ -154,71 +154,101 @@ def _finished_times(log: RunLog, workdir: Path) -> dict[str, list[float]]:
     return times
 
 
-WORK_FILE = Path(".snakemake") / "mixpipe" / "train_work.json"
-"""Each training job's work, relative (its FLOPs), by job name, in the workflow directory (written by its
-``onstart``, :func:`write_work`): a pilot of 100 steps and a 6-step pilot are not one mean's worth."""
+WORK_FILE = Path(".snakemake") / "mixpipe" / "work.json"
+"""Each long job's relative work, by rule, in the workflow directory (written by its ``onstart``,
+:func:`write_work`): a training job's FLOPs (a 6-step pilot is not a 100-step run's worth), an Olmix design
+analysis's fit rows (m = 7's takes 3.6 times m = 2's)."""
 
 
 @dataclass(frozen=True)
 class Work:
-    """The training rule and each training job's relative work (:data:`WORK_FILE`)."""
+    """Each long job's relative work, by rule and then by job (:func:`job_key`) (:data:`WORK_FILE`)."""
 
-    rule: str
-    jobs: dict[str, float]
+    rules: dict[str, dict[str, float]]
+
+
+def job_key(job: Job) -> str | None:
+    """The name :class:`Work` gives a job: a training job's ``job`` wildcard, another's first output's folder
+    (as the log gives it)."""
+    return job.name or (str(Path(job.output[0]).parent) if job.output else None)
 
 
 def write_work(work: Work, workdir: Path = Path(".")) -> None:
-    """Record the training jobs' work for the ETA of the progress line (the workflow's and the command's)."""
+    """Record the long jobs' work for the ETA of the progress line (the workflow's and the command's)."""
     path = workdir / WORK_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"rule": work.rule, "jobs": work.jobs}), encoding="utf-8")
+    path.write_text(json.dumps({"rules": work.rules}), encoding="utf-8")
 
 
 def read_work(workdir: Path) -> Work | None:
-    """The recorded work, or None (none recorded, or not a mapping of names to finite numbers)."""
+    """The recorded work, or None (none recorded, or not rules mapping names to finite numbers >= 0)."""
     try:
-        raw = json.loads((workdir / WORK_FILE).read_text(encoding="utf-8"))
-        jobs = {str(k): float(v) for k, v in raw["jobs"].items()}
-        rule = str(raw["rule"])
+        raw = json.loads((workdir / WORK_FILE).read_text(encoding="utf-8"))["rules"]
+        rules = {str(r): {str(k): float(v) for k, v in jobs.items()} for r, jobs in raw.items()}
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return None
-    return Work(rule, jobs) if all(math.isfinite(v) and v >= 0 for v in jobs.values()) else None
+    finite = all(math.isfinite(v) and v >= 0 for jobs in rules.values() for v in jobs.values())
+    return Work(rules) if finite else None
 
 
-def _work_seconds(log: RunLog, workdir: Path, work: Work | None) -> Callable[[float], float] | None:
-    """Seconds a training job of the given work takes: a line through the finished training jobs' (work,
-    seconds), or through the origin while their works are one value (or the line slopes down). None before one
-    has finished."""
-    if work is None:
+def reported_seconds(job: Job, workdir: Path, now: datetime) -> float | None:
+    """A running job's whole time by its own report: the time it has run over the fraction it reports done
+    (:func:`append_progress`); None before it reports a step > 0."""
+    fraction = done_fraction(_job_progress(job, workdir))
+    if fraction is None or job.started is None:
         return None
+    return max((now - job.started).total_seconds(), 0.0) / fraction
+
+
+def _work_seconds(
+    log: RunLog, workdir: Path, now: datetime, rule: str, jobs: dict[str, float]
+) -> Callable[[float], float] | None:
+    """Seconds a job of ``rule`` with the given work takes: a line through its finished jobs' (work, seconds),
+    or through the origin while their works are one value (or the line slopes down). Before one has
+    finished, the rate of its running jobs' reports (:func:`reported_seconds`); None without either."""
     points = [
-        (work.jobs[job.name], seconds)
+        (jobs[key], seconds)
         for jobid in log.finished
         if (job := log.jobs.get(jobid)) is not None
-        and job.name in work.jobs
+        and job.rule == rule
+        and (key := job_key(job)) in jobs
         and (seconds := job_seconds(job, workdir)) is not None
     ]
     if not points:
-        return None
+        points = [
+            (jobs[key], seconds)
+            for job in log.running()
+            if job.rule == rule
+            and (key := job_key(job)) in jobs
+            and (seconds := reported_seconds(job, workdir, now)) is not None
+        ]
+        return _through_origin(points) if points else None
     x, y = (list(v) for v in zip(*points, strict=True))
     mx, my = sum(x) / len(x), sum(y) / len(y)
     sxx = sum((a - mx) ** 2 for a in x)
     slope = sum((a - mx) * (b - my) for a, b in zip(x, y, strict=True)) / sxx if sxx > 0 else -1.0
     if slope >= 0 and my - slope * mx >= 0:
         return lambda w: my + slope * (w - mx)
-    rate = sum(y) / sum(x) if sum(x) > 0 else 0.0
-    return (lambda w: rate * w) if rate > 0 else (lambda w: my)
+    return _through_origin(points)
+
+
+def _through_origin(points: list[tuple[float, float]]) -> Callable[[float], float]:
+    """Seconds in proportion to work at the points' overall rate (their mean seconds if they have no work)."""
+    work, seconds = sum(x for x, _ in points), sum(y for _, y in points)
+    rate = seconds / work if work > 0 else 0.0
+    return (lambda w: rate * w) if rate > 0 else (lambda w: seconds / len(points))
 
 
 def eta_seconds(log: RunLog, workdir: Path, now: datetime, work: Work | None = None) -> float | None:
     """Seconds left: the work left at the pace of the run so far (work done per elapsed second, which counts
-    the jobs run side by side). A job's work is the mean time of its rule's finished jobs; a training job's,
-    where ``work`` gives the jobs' FLOPs, the time its FLOPs take at the finished training jobs' rate (one not
-    started: the mean over the jobs not started yet). A rule with no finished job takes the median of the
-    other rules' means (the rules that do not train, if any has finished: a workflow's other steps take
-    seconds where a training job takes minutes), or what its running job has run if that is longer: over the
-    fraction done where the job reports its step of steps (an Olmix design analysis, its subsets). A running
-    job has done the time it has run, up to its expected time. None before a job has finished."""
+    the jobs run side by side). A job's work is the mean time of its rule's finished jobs; where ``work``
+    gives a rule's jobs' work (a training job's FLOPs, a design analysis's fit rows), the time its work takes
+    at its rule's rate, from the finished jobs or else from the running jobs' own reports (a job not started:
+    the mean over the jobs not started yet). A rule with neither takes the median of the other rules' means
+    (the rules that do not train, if any has finished: a workflow's other steps take seconds where a training
+    job takes minutes), or what its running job has run if that is longer (over the fraction done where it
+    reports its step of steps). A running job has done the time it has run, up to its expected time. None
+    before a job has finished."""
     times = _finished_times(log, workdir)
     done = sum(sum(v) for v in times.values())
     if log.start is None or done <= 0:
@@ -231,7 +261,7 @@ def eta_seconds(log: RunLog, workdir: Path, now: datetime, work: Work | None = N
             left += max(count - finished, 0) * expect(rule, None)
     for job in log.running():
         if job.started is not None:
-            planned = expect(job.rule, job.name)
+            planned = expect(job.rule, job)
             ran = min(max((now - job.started).total_seconds(), 0.0), planned)
             done, left = done + ran, left - ran + planned - expect(job.rule, None)
     elapsed = max((now - log.start).total_seconds(), 0.0)
@@ -240,30 +270,32 @@ def eta_seconds(log: RunLog, workdir: Path, now: datetime, work: Work | None = N
 
 def _expected(
     log: RunLog, workdir: Path, now: datetime, times: dict[str, list[float]], work: Work | None
-) -> Callable[[str, str | None], float]:
-    """A job's expected seconds, by rule and name (None: a job of the rule not started yet)."""
-    training = _training_rules(log) | ({work.rule} if work else set())
+) -> Callable[[str, Job | None], float]:
+    """A job's expected seconds, by rule and job (None: a job of the rule not started yet)."""
+    rules = work.rules if work else {}
+    priced = {r: fn for r, jobs in rules.items() if (fn := _work_seconds(log, workdir, now, r, jobs))}
+    training = _training_rules(log)
     mean = {rule: sum(v) / len(v) for rule, v in times.items()}
-    others = sorted(m for rule, m in mean.items() if rule not in training) or sorted(mean.values())
+    others = sorted(m for r, m in mean.items() if r not in training | set(rules)) or sorted(mean.values())
     overall = others[len(others) // 2]  # the median rule's: one slow analysis rule leaves the others be
-    floor: dict[str, float] = {}  # a job of a rule yet to finish one takes what its jobs have run, at least,
-    for job in log.running():  # or, where it reports its step of steps, its time so far over that fraction
-        if job.rule not in mean and job.rule not in training and job.started is not None:
-            ran = (now - job.started).total_seconds()
-            ran /= done_fraction(_job_progress(job, workdir)) or 1.0
+    floor: dict[str, float] = {}  # a job of a rule yet to finish one takes what its jobs have run, at least
+    for job in log.running():
+        if job.rule not in mean and job.rule not in training | set(priced) and job.started is not None:
+            ran = reported_seconds(job, workdir, now) or (now - job.started).total_seconds()
             floor[job.rule] = max(floor.get(job.rule, overall), ran)
     mean |= floor
-    seconds = _work_seconds(log, workdir, work)  # None: no work recorded or no training job finished
-    seen = {job.name for job in log.jobs.values()}
-    rest = [w for name, w in work.jobs.items() if name not in seen] if seconds and work else []
-    unstarted = seconds(sum(rest) / len(rest)) if seconds and rest else None  # a line: its mean's time
+    seen = {job_key(job) for job in log.jobs.values()}
+    unstarted = {}  # a line: the time of the mean work of the rule's jobs not started yet
+    for rule, seconds in priced.items():
+        if rest := [w for key, w in rules[rule].items() if key not in seen]:
+            unstarted[rule] = seconds(sum(rest) / len(rest))
 
-    def expect(rule: str, name: str | None) -> float:
-        if seconds and work and rule == work.rule:
-            if name in work.jobs:
-                return seconds(work.jobs[name])
-            if name is None and unstarted is not None:
-                return unstarted
+    def expect(rule: str, job: Job | None) -> float:
+        if rule in priced:
+            if job is not None and (key := job_key(job)) in rules[rule]:
+                return priced[rule](rules[rule][key])
+            if job is None and rule in unstarted:
+                return unstarted[rule]
         return mean.get(rule, overall)
 
     return expect

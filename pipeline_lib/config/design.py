@@ -154,3 +154,9 @@ class DesignConfig(Checked):
 
     def n_holdout(self, k_max: int) -> int:
         return max(3, round(self.holdout * k_max))
+
+    def analysis_work(self, m: int, k_max: int) -> float:
+        """One swarm's analysis, relative: its (subset, K) cells times m. A cell's fits and proposals cost
+        about the same at every K of the grid (swarms of <= 64 runs) and grow with m, the weights each law
+        fits: 0.77 to 0.87 s a unit from m = 2 to 7 (seed 0 of config/olmix-design.yaml, 2 cores)."""
+        return float(self.subsets * len(self.k_grid(m, k_max)) * m)

@@ -258,6 +258,18 @@ class Planner(LearningRuns, ReusePlanning):
             out[path] = (steps * spec.tokens_per_step + val / 3) * spec.model.flops_per_token()
         return out
 
+    def design_work(self) -> dict[str, float]:
+        """Each design analysis's work, by its folder, for the progress line's ETA
+        (:meth:`DesignConfig.analysis_work`)."""
+        design = self.project.design
+        return {
+            paths.design_dir(view, seed): design.analysis_work(
+                len(self.project.settings[view].groups), self.swarm_size(view)
+            )
+            for view in self.design_views
+            for seed in design.seeds
+        }
+
     def _final_jobs(self, view: str, seed: int) -> list[TrainJob]:
         """A view's final runs (a selected pilot is another step's), each reading its method's fit."""
         s, p = self.project.settings[view], self.project

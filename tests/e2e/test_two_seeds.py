@@ -26,8 +26,12 @@ def test_two_seed_workflow_reports_intervals_and_claims(tmp_path, monkeypatch):
     log = snakemake(tmp_path, cfg).stderr
     _check_progress_lines(log)
     work = progress.read_work(tmp_path)  # what the ETA prices the training jobs by, recorded at the start
-    assert work is not None and work.rule == "train" and len(work.jobs) == job_counts(log)["train"]
-    assert work.jobs["pair/runs/aioli/seed1"] == work.jobs["pair/runs/stratified/seed0"] > 0
+    assert work is not None and work.rules["design_swarm"] == {}  # no design here
+    train = work.rules["train"]
+    assert (
+        len(train) == job_counts(log)["train"]
+        and train["pair/runs/aioli/seed1"] == train["pair/runs/stratified/seed0"] > 0
+    )
     if before is not None:  # every training job forked from the tests' shared step server, none started one
         forked = step_forks()[len(before) :]
         assert forked.count("pipeline_lib.train.run") == job_counts(log)["train"] > 0

@@ -195,6 +195,21 @@ def test_design_proxies_score_the_objective(objective):
     assert trained.downstream.split == "val" and "--downstream" in trained.args("R")
 
 
+def test_a_design_analysis_work_is_its_cells_times_m():
+    """The shipped design: 30 subsets x 3 K each (K_max = 8 (m + 1)) x m. Its analyses took 152 s (m = 2)
+    and 550 s (m = 7): 3.6x; the work's ratio is 3.5x (the sum of the K grids' would be 2.7x)."""
+    plan = Planner(load_project(yaml.safe_load((REPO / "config/olmix-design.yaml").read_text())))
+    work = plan.design_work()
+    assert set(work) == {f"design/m{m}/seed0" for m in (2, 3, 5, 7)}
+    assert plan.project.design.k_grid(2, 24) == (3, 9, 15) and plan.project.design.k_grid(7, 64) == (
+        8,
+        24,
+        40,
+    )
+    assert work["design/m2/seed0"] == 30 * 3 * 2 and work["design/m7/seed0"] == 30 * 3 * 7
+    assert _plan().design_work() == {}  # no design configured
+
+
 def test_a_training_jobs_work_is_the_flops_of_its_steps_and_its_validation():
     """The progress line's ETA spreads training time over this: 100 steps of 12 x 128 tokens and 6 validation
     passes of 64 sequences over 2 groups (a third each); a dynamic child trains from its parent's break."""

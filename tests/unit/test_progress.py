@@ -124,8 +124,8 @@ def test_the_line_has_jobs_elapsed_eta_and_each_running_jobs_step_and_loss(workd
 def test_with_the_jobs_work_a_training_job_takes_the_time_its_flops_take(workdir):
     # One training job finished: 40 s for 1 unit of work, so 40 s a unit. aioli (2 units: 80 s) has run 50 s
     # of it, doge (0.5: 20 s) 10 s; `all` 10 s. Done 60 + 50 + 10 = 120 s in 70 s; left 30 + 10 + 10 = 50 s.
-    work = progress.Work("train", {f"as/runs/{m}/seed0": w for m, w in [("stratified", 1), ("aioli", 2)]})
-    work.jobs["as/runs/doge/seed0"] = 0.5
+    jobs = {f"as/runs/{m}/seed0": w for m, w in [("stratified", 1), ("aioli", 2), ("doge", 0.5)]}
+    work = progress.Work({"train": jobs, "design_swarm": {}})
     progress.write_work(work, workdir)
     assert progress.read_work(workdir) == work
     log = progress.parse_log(LOG)
@@ -133,7 +133,7 @@ def test_with_the_jobs_work_a_training_job_takes_the_time_its_flops_take(workdir
     assert "ETA 29s" in progress.status_line(log, workdir, NOW)  # the line reads the recorded work
     # a fourth training job, not started: the mean work of the jobs not seen yet (3 units: 120 s)
     more = progress.parse_log(LOG.replace("train          3", "train          4"))
-    work.jobs.update(x=2.0, y=4.0)
+    jobs.update(x=2.0, y=4.0)
     assert progress.eta_seconds(more, workdir, NOW, work) == pytest.approx((50 + 120) * 70 / 120)
 
 
@@ -148,18 +148,20 @@ def test_the_seconds_a_unit_of_work_takes(tmp_path, points, work, seconds):
         text += f"[Sat Dec  5 10:00:00 2026]\nlocalrule train:\n    jobid: {i}\n    wildcards: job=j{i}\n"
         text += f"[Sat Dec  5 10:00:{s:02d} 2026]\nFinished jobid: {i} (Rule: train)\n"
         jobs[f"j{i}"] = float(w)
-    fitted = progress._work_seconds(progress.parse_log(text), tmp_path, progress.Work("train", jobs))
+    fitted = progress._work_seconds(progress.parse_log(text), tmp_path, NOW, "train", jobs)
     assert fitted is not None and fitted(work) == pytest.approx(seconds)
 
 
 @pytest.mark.parametrize(
     "content",
     [
-        '{"rule": "train", "jobs": {"a": "x"}}',
-        '{"rule": "train", "jobs": {"a": -1}}',
+        '{"rules": {"train": {"a": "x"}}}',
+        '{"rules": {"train": {"a": -1}}}',
+        '{"rules": {"train": {"a": Infinity}}}',
+        '{"rules": {"train": [1]}}',
+        '{"rule": "train", "jobs": {"a": 1}}',
         "[1]",
         "{",
-        '{"jobs": {}}',
     ],
 )
 def test_a_work_file_that_is_not_names_to_work_is_ignored(tmp_path, content):
@@ -200,6 +202,9 @@ def test_a_rule_yet_to_finish_a_job_takes_its_running_jobs_time_over_the_fractio
     log = progress.parse_log(text)
     # as the first test, plus the analyses: 60 s of the running one's 600 done, 540 + 600 left
     assert progress.eta_seconds(log, workdir, NOW) == pytest.approx((40 + 540 + 600) * 70 / (110 + 60))
+    # with the analyses' work (m5: 54 units, m2 not started: 27), the next one takes half as long
+    work = progress.Work({"design_swarm": {"results/d/m5": 54.0, "results/d/m2": 27.0}})
+    assert progress.eta_seconds(log, workdir, NOW, work) == pytest.approx((40 + 540 + 300) * 70 / (110 + 60))
     assert "| results/d/m5 3/30" in progress.status_line(log, workdir, NOW)  # no loss: none reported
 
 
