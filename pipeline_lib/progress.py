@@ -32,7 +32,7 @@ EVERY_ENV = "MIXPIPE_PROGRESS_EVERY"
 """Seconds between the workflow's progress lines (0: none)."""
 DEFAULT_EVERY = 30.0
 SHOWN_JOBS = 3
-"""Running training jobs named on the line; the rest are counted."""
+"""Running jobs named on the line; the rest are counted."""
 PROGRESS_FILE = "progress.jsonl"
 """A job's progress, a JSON line per report, in the folder of its first output."""
 
@@ -157,7 +157,7 @@ def _finished_times(log: RunLog, workdir: Path) -> dict[str, list[float]]:
 WORK_FILE = Path(".snakemake") / "mixpipe" / "work.json"
 """Each long job's relative work, by rule, in the workflow directory (written by its ``onstart``,
 :func:`write_work`): a training job's FLOPs (a 6-step pilot is not a 100-step run's worth), an Olmix design
-analysis's fit rows (m = 7's takes 3.6 times m = 2's)."""
+analysis's (subset, K) cells times m (m = 7's takes 3.6 times m = 2's)."""
 
 
 @dataclass(frozen=True)
@@ -242,7 +242,7 @@ def _through_origin(points: list[tuple[float, float]]) -> Callable[[float], floa
 def eta_seconds(log: RunLog, workdir: Path, now: datetime, work: Work | None = None) -> float | None:
     """Seconds left: the work left at the pace of the run so far (work done per elapsed second, which counts
     the jobs run side by side). A job's work is the mean time of its rule's finished jobs; where ``work``
-    gives a rule's jobs' work (a training job's FLOPs, a design analysis's fit rows), the time its work takes
+    gives a rule's jobs' work (a training job's FLOPs, a design analysis's cells x m), the time its work takes
     at its rule's rate, from the finished jobs or else from the running jobs' own reports (a job not started:
     the mean over the jobs not started yet). A rule with neither takes the median of the other rules' means
     (the rules that do not train, if any has finished: a workflow's other steps take seconds where a training
