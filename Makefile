@@ -46,7 +46,7 @@ reuse: install  ## Olmix's mixture reuse: 4 updates, 5 strategies, 3 seeds (abou
 	$(SNAKEMAKE) --cores $(CORES) --configfile config/olmix-reuse.yaml
 	@echo; cat results/olmix-reuse/reuse/report/reuse.md; echo; cat results/olmix-reuse/reuse/report/stages.md
 
-olmix-design: install  ## Olmix's design space on the downstream tasks: swarms for m = 2, 3, 5, 7, resampled fits, trained proposals, claims (35 minutes on 2 cores)
+olmix-design: install  ## Olmix's design space on the downstream tasks: swarms for m = 2, 3, 5, 7, resampled fits, trained proposals, claims (24 to 35 minutes on 2 cores)
 	$(SNAKEMAKE) --cores $(CORES) --configfile config/olmix-design.yaml
 	@echo; cat results/olmix-design/report/claims.md; echo; cat results/olmix-design/report/kstar.md
 
