@@ -124,15 +124,15 @@ def analyse(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(scores: one row per subset, K and regressor; proposals: one per subset, K, pair and KL weight). Each
     subset done is reported to ``progress`` (the workflow's progress line and ETA read it)."""
+    if progress is not None:  # afresh (a killed job's lines are not this one's)
+        progress.write_text("")
+        append_progress(progress, 0, study.design.subsets)
     K_max, m = swarm.P.shape
     prior = priors.select(swarm.domains)
     caps, grid = study.caps(prior), study.design.k_grid(m, K_max)
     judge = study.regressor(study.design.judge, study.seed).fit(swarm.P, swarm.Y, swarm.tasks)
     pairs, scores, proposals = study.pairs(), [], []
     key = {"setting": study.setting, "m": m, "seed": study.seed, "k_max": K_max}
-    if progress is not None:
-        progress.write_text("")
-        append_progress(progress, 0, study.design.subsets)
     for s, held, pool in subsets(study, K_max):
         for K in grid:
             train, cell = pool[:K], {**key, "subset": s, "K": K}
