@@ -336,7 +336,7 @@ def _job_progress(job: Job, workdir: Path) -> dict | None:
 def done_fraction(line: dict | None) -> float | None:
     """A progress line's step / steps where both are numbers and 0 < step <= steps; None otherwise."""
     step, steps = (line or {}).get("step"), (line or {}).get("steps")
-    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (step, steps))
+    numbers = _number(step) and _number(steps)
     return step / steps if numbers and 0 < step <= steps and math.isfinite(steps) else None
 
 
@@ -353,15 +353,27 @@ def _job_part(job: Job, workdir: Path) -> str | None:
     step, and a training job's loss (the validation mean before a training loss is read back); a training job
     (it has a ``job`` wildcard) before its first report is ``starting``; None for other jobs."""
     line = _job_progress(job, workdir)
-    if line is None or "step" not in line:
+    if line is None or not _number(line.get("step")):
         return None if job.name is None else f"{job.name} starting"
     name = job.name or str(Path(job.output[0]).parent)
-    steps = f"/{line['steps']}" if line.get("steps") else ""
+    steps = f"/{_count(line['steps'])}" if _number(line.get("steps")) else ""
+    unit = f" {line['unit']}" if isinstance(line.get("unit"), str) and line["unit"].isalpha() else ""
     loss = line.get("train_loss")
     if loss is None and isinstance(line.get("val_loss"), dict) and line["val_loss"]:
         values = list(line["val_loss"].values())
-        loss = sum(values) / len(values)
-    return f"{name} {line['step']}{steps}" + ("" if loss is None else f" loss {loss:.3f}")
+        loss = sum(values) / len(values) if all(_number(v) for v in values) else None
+    loss_part = f" loss {loss:.3f}" if _number(loss) else ""
+    return f"{name} {_count(line['step'])}{steps}{unit}{loss_part}"
+
+
+def _count(value: float) -> str:
+    """``60``, ``1,200,000``; a fraction as ``2.5``."""
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:g}"
+
+
+def _number(value: object) -> bool:
+    """A real number (not a bool), as a progress line's step, steps and losses must be to be shown."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def status_line(log: RunLog, workdir: Path, now: datetime) -> str:

@@ -13,8 +13,10 @@ import argparse
 import hashlib
 import json
 import logging
+import math
 import os
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -28,12 +30,15 @@ from pipeline_lib.data.sources import DataError, Document, make_source
 from pipeline_lib.data.tokens import token_dtype
 from pipeline_lib.io import atomic_path, file_sha256, write_json
 from pipeline_lib.logs import setup_logging
+from pipeline_lib.progress import PROGRESS_FILE, append_progress
 from pipeline_lib.storage import StorageError, storage_errors
 
 log = logging.getLogger(__name__)
 
 
 BATCH_CHARS = 1 << 20
+REPORT_EVERY_S = 5.0
+"""Seconds between a budgeted train split's progress reports (tokens packed of the budget)."""
 """A tokenizer batch closes at this many characters (or 256 documents): its memory (~175 bytes per character
 encoded) stays bounded whatever the documents' sizes; the tokens do not depend on the batching."""
 
@@ -71,15 +76,20 @@ def pack_split(
     out: Path,
     dtype: np.dtype,
     token_budget: int | None = None,
+    progress: Path | None = None,
 ) -> dict:
     """Tokenise ``docs`` into ``out`` (raw ``dtype`` array); return counts (documents, tokens, UTF-8 bytes of
     the text, empty or whitespace-only documents dropped) and hashes.
 
     With ``token_budget``, documents are taken in order until at least that many tokens are written (the
-    document that crosses it is kept whole); running out of documents first is a :class:`DataError`."""
+    document that crosses it is kept whole); running out of documents first is a :class:`DataError`. The
+    tokens written of the budget are reported to ``progress`` (at the start, every few seconds, at the end).
+    """
     ids_hash = hashlib.sha256()
     n_docs = n_tokens = n_bytes = 0
     dropped = [0]
+    report = _reporter(progress, token_budget)
+    report(0, force=True)
     with storage_errors(out, "packed tokens"), atomic_path(out) as tmp, open(tmp, "wb") as fh:
         kept = _non_blank(tqdm(docs, desc=out.name, unit="doc", mininterval=5), dropped)
         for batch in _batched(kept, 256, BATCH_CHARS):
@@ -95,6 +105,8 @@ def pack_split(
                 n_docs += 1
                 n_tokens += len(ids)
                 n_bytes += len(doc.text.encode("utf-8"))
+            report(n_tokens)
+        report(n_tokens, force=True)
         if token_budget is not None and n_tokens < token_budget:
             raise DataError(
                 f"the train token budget of {token_budget:,} tokens cannot be met: the source has only "
@@ -111,6 +123,19 @@ def pack_split(
     if token_budget is not None:
         stats["token_budget"] = token_budget
     return stats
+
+
+def _reporter(progress: Path | None, budget: int | None) -> Callable[..., None]:
+    """``report(tokens, force=False)``: a progress line of the tokens packed of ``budget`` (capped at it: the
+    last document is kept whole), at most every :data:`REPORT_EVERY_S` unless forced; a no-op without both."""
+    last = [-math.inf]
+
+    def report(tokens: int, force: bool = False) -> None:
+        if progress is not None and budget and (force or time.monotonic() - last[0] >= REPORT_EVERY_S):
+            append_progress(progress, min(tokens, budget), budget, unit="tokens")
+            last[0] = time.monotonic()
+
+    return report
 
 
 def _check_split(group: str, split: str, stats: dict, one_batch_tokens: int) -> None:
@@ -185,11 +210,15 @@ def pack_group(
         "dropped_empty_documents": 0,
         "skipped_long_documents": 0,
     }
+    progress = out / PROGRESS_FILE if train_token_budget else None  # the train split's tokens of its budget
+    if progress is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        progress.write_text("")
     for split in SPLITS:
         budget = train_token_budget if split == "train" else None
         try:
             docs = source.iter_split(group, split)
-            stats = pack_split(docs, tok, eot_id, out / f"{split}.bin", dtype, budget)
+            stats = pack_split(docs, tok, eot_id, out / f"{split}.bin", dtype, budget, progress)
         except DataError as err:
             raise DataError(f"group '{group}', {split} split: {err}") from None
         _check_split(group, split, stats, one_batch_tokens)

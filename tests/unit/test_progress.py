@@ -233,9 +233,15 @@ def test_a_progress_line_gives_a_fraction_only_when_its_step_of_steps_is_one(lin
         ('"3 of 30"\n', None),
         ('{"steps": 30}\n', None),
         ('{"step": 1, "val_loss": 7}\n', "results/data/arxiv 1"),  # a step, no loss
+        (
+            '{"step": 1200000, "steps": 5000000, "unit": "tokens"}\n',
+            "results/data/arxiv 1,200,000/5,000,000 tokens",
+        ),
+        ('{"step": "\\u001b[2J", "steps": 3}\n', None),  # a terminal escape is not a step
+        ('{"step": 2, "steps": 4, "unit": "\\u001b[31m", "train_loss": "x"}\n', "results/data/arxiv 2/4"),
     ],
 )
-def test_a_progress_file_that_is_not_a_report_shows_no_step(tmp_path, text, shown):
+def test_a_progress_line_shows_numbers_and_a_word_for_a_unit_only(tmp_path, text, shown):
     head = LOG.split("[Sat Dec  5 10:00:10 2026]")[0]
     (tmp_path / "results" / "data" / "arxiv").mkdir(parents=True)
     (tmp_path / "results" / "data" / "arxiv" / "progress.jsonl").write_text(text)

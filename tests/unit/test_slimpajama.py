@@ -3,6 +3,8 @@ the paper's val/test rule, the train token budget, the hub tokenizer, and the of
 
 from __future__ import annotations
 
+import json
+
 import datasets
 import numpy as np
 import pytest
@@ -149,6 +151,11 @@ def test_pack_stops_at_the_train_budget(tmp_path, tokenizer_file):
         (tmp_path / "all" / "train.bin").read_bytes().startswith((tmp_path / "a" / "train.bin").read_bytes())
     )
     assert meta["splits"]["val"] == full["splits"]["val"]  # the budget only touches train
+    # the progress line's report: the train split's tokens of the budget, from 0 to all of it
+    lines = [json.loads(line) for line in (tmp_path / "a" / "progress.jsonl").read_text().splitlines()]
+    assert lines[0] == {"step": 0, "steps": budget, "unit": "tokens"} and lines[-1]["step"] == budget
+    assert [line["step"] for line in lines] == sorted(line["step"] for line in lines)
+    assert not (tmp_path / "all" / "progress.jsonl").exists()  # no budget: nothing to report against
     again = pack_group(data, "arxiv", str(tokenizer_file), str(tmp_path / "b"), train_token_budget=budget)
     assert again["splits"] == meta["splits"]  # a rerun proves it took the same documents and tokens
     assert (tmp_path / "a" / "train.bin").read_bytes() == (tmp_path / "b" / "train.bin").read_bytes()
