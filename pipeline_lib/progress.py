@@ -357,7 +357,8 @@ def _job_part(job: Job, workdir: Path) -> str | None:
         return None if job.name is None else f"{job.name} starting"
     name = job.name or str(Path(job.output[0]).parent)
     steps = f"/{_count(line['steps'])}" if _number(line.get("steps")) else ""
-    unit = f" {line['unit']}" if isinstance(line.get("unit"), str) and line["unit"].isalpha() else ""
+    word = line.get("unit")
+    unit = f" {word}" if isinstance(word, str) and word.isalpha() and len(word) <= 16 else ""
     loss = line.get("train_loss")
     if loss is None and isinstance(line.get("val_loss"), dict) and line["val_loss"]:
         values = list(line["val_loss"].values())

@@ -37,10 +37,10 @@ log = logging.getLogger(__name__)
 
 
 BATCH_CHARS = 1 << 20
-REPORT_EVERY_S = 5.0
-"""Seconds between a budgeted train split's progress reports (tokens packed of the budget)."""
 """A tokenizer batch closes at this many characters (or 256 documents): its memory (~175 bytes per character
 encoded) stays bounded whatever the documents' sizes; the tokens do not depend on the batching."""
+REPORT_EVERY_S = 5.0
+"""Seconds between a budgeted train split's progress reports (tokens packed of the budget)."""
 
 
 def _batched(docs: Iterable[Document], size: int, chars: int) -> Iterator[list[Document]]:
