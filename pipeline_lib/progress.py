@@ -23,7 +23,7 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -143,15 +143,15 @@ def job_seconds(job: Job, workdir: Path) -> float | None:
     return None
 
 
-def _finished_times(log: RunLog, workdir: Path) -> dict[str, list[float]]:
-    """Rule -> the run times of its finished jobs."""
-    times: dict[str, list[float]] = {}
+def _finished(log: RunLog, workdir: Path) -> list[tuple[Job, float]]:
+    """Each finished job with its run time (those that have one), read once for the whole estimate."""
+    out = []
     for jobid in log.finished:
         job = log.jobs.get(jobid)
         seconds = None if job is None else job_seconds(job, workdir)
         if seconds is not None:
-            times.setdefault(job.rule, []).append(seconds)
-    return times
+            out.append((job, seconds))
+    return out
 
 
 WORK_FILE = Path(".snakemake") / "mixpipe" / "work.json"
@@ -201,27 +201,20 @@ def reported_seconds(job: Job, workdir: Path, now: datetime) -> float | None:
 
 
 def _work_seconds(
-    log: RunLog, workdir: Path, now: datetime, rule: str, jobs: dict[str, float]
+    log: RunLog,
+    workdir: Path,
+    now: datetime,
+    rule: str,
+    jobs: dict[str, float],
+    finished: list[tuple[Job, float]],
 ) -> Callable[[float], float] | None:
     """Seconds a job of ``rule`` with the given work takes: a line through its finished jobs' (work, seconds),
     or through the origin while their works are one value (or the line slopes down). Before one has
     finished, the rate of its running jobs' reports (:func:`reported_seconds`); None without either."""
-    points = [
-        (jobs[key], seconds)
-        for jobid in log.finished
-        if (job := log.jobs.get(jobid)) is not None
-        and job.rule == rule
-        and (key := job_key(job)) in jobs
-        and (seconds := job_seconds(job, workdir)) is not None
-    ]
+    points = _points(finished, rule, jobs)
     if not points:
-        points = [
-            (jobs[key], seconds)
-            for job in log.running()
-            if job.rule == rule
-            and (key := job_key(job)) in jobs
-            and (seconds := reported_seconds(job, workdir, now)) is not None
-        ]
+        reports = ((job, reported_seconds(job, workdir, now)) for job in log.running() if job.rule == rule)
+        points = _points(reports, rule, jobs)
         return _through_origin(points) if points else None
     x, y = (list(v) for v in zip(*points, strict=True))
     mx, my = sum(x) / len(x), sum(y) / len(y)
@@ -230,6 +223,17 @@ def _work_seconds(
     if slope >= 0 and my - slope * mx >= 0:
         return lambda w: my + slope * (w - mx)
     return _through_origin(points)
+
+
+def _points(
+    timed: Iterable[tuple[Job, float | None]], rule: str, jobs: dict[str, float]
+) -> list[tuple[float, float]]:
+    """(work, seconds) of the jobs of ``rule`` that have both."""
+    return [
+        (jobs[key], seconds)
+        for job, seconds in timed
+        if seconds is not None and job.rule == rule and (key := job_key(job)) in jobs
+    ]
 
 
 def _through_origin(points: list[tuple[float, float]]) -> Callable[[float], float]:
@@ -249,11 +253,11 @@ def eta_seconds(log: RunLog, workdir: Path, now: datetime, work: Work | None = N
     job takes minutes), or what its running job has run if that is longer (over the fraction done where it
     reports its step of steps). A running job has done the time it has run, up to its expected time. None
     before a job has finished."""
-    times = _finished_times(log, workdir)
-    done = sum(sum(v) for v in times.values())
+    finished = _finished(log, workdir)
+    done = sum(seconds for _, seconds in finished)
     if log.start is None or done <= 0:
         return None
-    expect = _expected(log, workdir, now, times, work)
+    expect = _expected(log, workdir, now, finished, work)
     left = 0.0
     for rule, count in log.counts.items():
         if rule != "total":
@@ -269,12 +273,17 @@ def eta_seconds(log: RunLog, workdir: Path, now: datetime, work: Work | None = N
 
 
 def _expected(
-    log: RunLog, workdir: Path, now: datetime, times: dict[str, list[float]], work: Work | None
+    log: RunLog, workdir: Path, now: datetime, finished: list[tuple[Job, float]], work: Work | None
 ) -> Callable[[str, Job | None], float]:
     """A job's expected seconds, by rule and job (None: a job of the rule not started yet)."""
     rules = work.rules if work else {}
-    priced = {r: fn for r, jobs in rules.items() if (fn := _work_seconds(log, workdir, now, r, jobs))}
+    priced = {
+        r: fn for r, jobs in rules.items() if (fn := _work_seconds(log, workdir, now, r, jobs, finished))
+    }
     training = _training_rules(log)
+    times: dict[str, list[float]] = {}
+    for job, seconds in finished:
+        times.setdefault(job.rule, []).append(seconds)
     mean = {rule: sum(v) / len(v) for rule, v in times.items()}
     others = sorted(m for r, m in mean.items() if r not in training | set(rules)) or sorted(mean.values())
     overall = others[len(others) // 2]  # the median rule's: one slow analysis rule leaves the others be

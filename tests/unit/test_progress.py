@@ -148,7 +148,8 @@ def test_the_seconds_a_unit_of_work_takes(tmp_path, points, work, seconds):
         text += f"[Sat Dec  5 10:00:00 2026]\nlocalrule train:\n    jobid: {i}\n    wildcards: job=j{i}\n"
         text += f"[Sat Dec  5 10:00:{s:02d} 2026]\nFinished jobid: {i} (Rule: train)\n"
         jobs[f"j{i}"] = float(w)
-    fitted = progress._work_seconds(progress.parse_log(text), tmp_path, NOW, "train", jobs)
+    log = progress.parse_log(text)
+    fitted = progress._work_seconds(log, tmp_path, NOW, "train", jobs, progress._finished(log, tmp_path))
     assert fitted is not None and fitted(work) == pytest.approx(seconds)
 
 
