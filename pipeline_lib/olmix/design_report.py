@@ -486,7 +486,8 @@ def write_report(
     _write_design(summary, out)
     kstar = k_star(summary, threshold)
     _write_kstar(kstar, threshold, out)
-    tv = _write_spread(proposals, out)
+    tv = spread(proposals) if len(proposals) else proposals.assign(tv_mean=[])
+    _write_spread(tv, out)
     (out / "scarce.json").write_text(json.dumps(list(scarce), indent=1, sort_keys=True))
     figure(summary, threshold, out / "figures" / "design.png")
     trained = trained if trained is not None else pd.DataFrame()
@@ -539,9 +540,8 @@ def _write_kstar(kstar: pd.DataFrame, threshold: float, out: Path) -> None:
     )
 
 
-def _write_spread(proposals: pd.DataFrame, out: Path) -> pd.DataFrame:
-    """spread.{csv,md,...}: the proposals' spread per cell; returns each proposal's TV to its cell's mean."""
-    tv = spread(proposals) if len(proposals) else proposals.assign(tv_mean=[])
+def _write_spread(tv: pd.DataFrame, out: Path) -> None:
+    """spread.{csv,md,...}: the proposals' spread per cell (``tv``: each one's TV to its cell's mean)."""
     table = spread_table(tv) if len(tv) else pd.DataFrame()
     write_formats(
         out / "spread",
@@ -551,7 +551,6 @@ def _write_spread(proposals: pd.DataFrame, out: Path) -> pd.DataFrame:
         "kl_weight: the exact proposer's pull (blank: none). judge_predicted: the judge's predicted "
         "task average of the proposal.",
     )
-    return tv
 
 
 def _write_trained(trained: pd.DataFrame, out: Path) -> None:
